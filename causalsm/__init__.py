@@ -1,0 +1,13 @@
+"""causalsm: causal inference by matching on learned balancing scores."""
+
+from . import datasets
+from ._validation import InputError
+from .balance import balance_table
+from .estimators import EffectResult, MatchingEstimator
+from .matching import MatchResult, match
+from .scores import CovariateScore, PropensityScore
+
+__version__ = "0.1.0"
+
+__all__ = ["CovariateScore", "EffectResult", "InputError", "MatchResult", "MatchingEstimator",
+           "PropensityScore", "balance_table", "datasets", "match", "__version__"]

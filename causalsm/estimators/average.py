@@ -1,0 +1,424 @@
+"""Average treatment effects by matching: ATT, ATC and ATE with honest standard errors.
+
+The estimator, the bias correction and the Abadie-Imbens variances follow R's
+``Matching::Match`` line by line (and reproduce it to 1e-8 on its own test cases):
+
+* bias correction (Abadie & Imbens 2011; ``BiasAdjust=TRUE``): within the arm
+  being imputed, a weighted least-squares regression of ``Y`` on ``(1, Z)`` with
+  weights ``K_M`` (so only units used as matches count, by how often); each match
+  ``Y_j`` is replaced by ``Y_j + (Z_i - Z_j)' alpha``;
+* conditional variances ``sigma^2(X_i)``: homoskedastic (``var_neighbors=0``,
+  ``Var.calc=0``: half the weighted mean squared deviation of the pair effects) or
+  heteroskedastic (``var_neighbors=J``, ``Var.calc=J``: the sample variance of
+  ``Y`` over the unit and its ``J`` nearest same-arm units, ties included);
+* variances (Abadie & Imbens 2006, Theorems 6-7): the population variance
+  ``(1/N^2) sum[(tau_i - tau)^2 + (K^2 + 2K - K') sigma^2]`` (ATE) or
+  ``(1/N_1^2) sum[A (tau_i - tau)^2 + (1 - A)(K^2 - K') sigma^2]`` (ATT), and the
+  sample (conditional) variance ``(1/N^2) sum (iot_t + iot_c K)^2 sigma^2``.
+
+Other variances: the pair-cluster robust SE (Abadie & Spiess 2022, for matching
+without replacement), the Otsu & Rai (2017) wild bootstrap of the bias-corrected
+linear form, and the Abadie & Imbens (2016) adjustment for an estimated logistic
+propensity score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from .._validation import InputError, check_estimand, check_int, check_xy
+from ..inference import multiplier_bootstrap
+from ..matching.nearest import match, same_arm_neighbors
+from ..matching.result import MatchResult
+from ..scores.propensity import PropensityScore
+from .results import EffectResult, wald
+
+__all__ = ["MatchingEstimator", "matching_effect", "VARIANCES"]
+
+VARIANCES = ("ai", "ai_sample", "ai_ps", "pair_cluster", "wild_bootstrap")
+_TOL = np.sqrt(np.finfo(float).eps)          # R's default `tolerance`
+
+
+def _wls_coef(y: np.ndarray, Z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Coefficients of ``y ~ 1 + Z`` by least squares with weights ``w`` (R's BiasAdjust)."""
+    X = np.column_stack([np.ones(len(y)), Z])
+    sw = np.sqrt(w)
+    xw = X * sw[:, None]
+    A = xw.T @ xw
+    ridge = 0.0
+    if np.linalg.eigvalsh(A).min() <= _TOL:   # near-singular: R adds a small ridge
+        ridge = _TOL * xw.std(axis=0, ddof=1).max()
+    b = xw.T @ (y * sw)
+    try:
+        return np.linalg.solve(A + np.eye(A.shape[0]) * ridge, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(A + np.eye(A.shape[0]) * ridge) @ b
+
+
+def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, *,
+                    bias_correction: bool = False, var_neighbors: int = 0,
+                    sample: bool = False, var_score: np.ndarray | None = None,
+                    exact: Any = None, distance_tolerance: float = 1e-5,
+                    count_dropped: bool = False) -> dict:
+    """Estimate and Abadie-Imbens variance from a :class:`MatchResult`.
+
+    Parameters
+    ----------
+    m : MatchResult
+    y : ndarray, shape (n,)
+    Z : ndarray, shape (n, q), optional
+        Regressors of the bias correction (required when ``bias_correction``).
+    bias_correction : bool
+    var_neighbors : int
+        ``J`` for the heteroskedastic conditional variances; 0 = homoskedastic.
+    sample : bool
+        Sample (conditional) variance instead of the population variance.
+    var_score : ndarray, optional
+        The score used to find same-arm neighbours (defaults to ``m.score``).
+    exact, distance_tolerance :
+        Exact strata and tie tolerance of the same-arm neighbour search.
+    count_dropped : bool
+        Reproduce R's ``Match``, whose variance divides by the number of all units of
+        the focal arm and adds ``estimate^2`` for each unit dropped by a caliper.  The
+        default divides by the number of matched units.
+
+    Returns
+    -------
+    dict with ``estimate``, ``estimate_unadjusted``, ``variance``, ``unit_effect``
+    (bias-adjusted effect of each matched focal unit, 0 elsewhere), ``mu0``,
+    ``mu1`` (fitted regressions, zero when not fitted), ``sigma2``.
+    """
+    t = m.treatment
+    n = m.n
+    f, j, w = m.focal, m.matched, m.pair_weight
+    K, KK = m.match_count, m.match_count_sq
+    t_f = t[f] == 1
+    tr = np.where(t_f, f, j)
+    co = np.where(t_f, j, f)
+    focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (0, 1)}[m.estimand]
+    mu = {0: np.zeros(n), 1: np.zeros(n)}
+    coef = {0: None, 1: None}
+    if Z is not None:
+        Z = np.asarray(Z, dtype=np.float64).reshape(n, -1)
+        for arm in (0, 1):
+            if (1 - arm) in focal_arms:            # this arm is imputed
+                coef[arm] = _wls_coef(y, Z, (t == arm) * K)
+                mu[arm] = coef[arm][0] + Z @ coef[arm][1:]
+    tau_raw = y[tr] - y[co]
+    est_noadj = float(np.sum(w * tau_raw) / np.sum(w))
+    if bias_correction:
+        if Z is None:
+            raise InputError("bias correction needs regressors Z")
+        adj_c = (Z[f] - Z[co]) @ coef[0][1:] if coef[0] is not None else 0.0
+        adj_t = (Z[f] - Z[tr]) @ coef[1][1:] if coef[1] is not None else 0.0
+        tau_pair = (y[tr] + adj_t) - (y[co] + adj_c)
+    else:
+        tau_pair = tau_raw
+    est = float(np.sum(w * tau_pair) / np.sum(w))
+    unit_effect = np.bincount(f, weights=w * tau_pair, minlength=n)
+
+    # conditional variances
+    if var_neighbors == 0:
+        sigma2 = np.full(n, 0.5 * np.sum(w * (tau_pair - est) ** 2) / np.sum(w))
+    else:
+        score = m.score if var_score is None else var_score
+        unit, member = same_arm_neighbors(score, t, var_neighbors, caliper=m.caliper,
+                                          exact=exact, distance_tolerance=distance_tolerance)
+        cnt = np.bincount(unit, minlength=n).astype(float)
+        s1 = np.bincount(unit, weights=y[member], minlength=n)
+        s2 = np.bincount(unit, weights=y[member] ** 2, minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sigma2 = (s2 / cnt - (s1 / cnt) ** 2) * cnt / (cnt - 1)
+        lonely = ~(cnt > 1)                        # no same-arm neighbour (caliper/strata)
+        if lonely.any():
+            for arm in (0, 1):
+                sel = lonely & (t == arm)
+                ok = ~lonely & (t == arm)
+                sigma2[sel] = sigma2[ok].mean() if ok.any() else 0.0
+        sigma2 = np.maximum(sigma2, 0.0)
+
+    # Units the estimate averages over.  R counts every unit of the focal arm, even
+    # those the caliper dropped (their effect then enters as 0); we average over the
+    # matched ones, which is the estimand after dropping.
+    arm = np.isin(t, focal_arms).astype(float)
+    iot_t = arm if count_dropped else m.is_focal.astype(float)
+    iot_c = np.ones(n) if m.estimand == "ATE" else 1.0 - arm
+    SN = iot_t.sum()
+    var_sample = np.sum(sigma2 * (iot_t + iot_c * K) ** 2) / SN ** 2
+    if m.estimand == "ATE":
+        var_pop = np.sum(sigma2 * (K * K + 2 * K - KK)) / SN ** 2
+    else:
+        var_pop = np.sum(sigma2 * iot_c * (K * K - KK)) / SN ** 2
+    var_pop += np.sum(iot_t * (unit_effect - est) ** 2) / SN ** 2
+    return {"estimate": est, "estimate_unadjusted": est_noadj,
+            "variance": float(var_sample if sample else var_pop),
+            "variance_sample": float(var_sample), "variance_population": float(var_pop),
+            "unit_effect": unit_effect, "tau_pair": tau_pair, "mu0": mu[0], "mu1": mu[1],
+            "sigma2": sigma2}
+
+
+def influence_terms(m: MatchResult, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray,
+                    estimate: float) -> np.ndarray:
+    """Centred linear terms ``phi_i`` of the bias-corrected matching estimator.
+
+    ``phi_i = [1{i matched focal}(mu1 - mu0 - tau + (2A - 1)(Y - mu_A)) +
+    (2A - 1) K_M (Y - mu_A)] / N_matched``; they sum to (bias-corrected estimate -
+    ``estimate``).  Used by the wild bootstrap (Otsu & Rai 2017).
+    """
+    t = m.treatment
+    resid = y - np.where(t == 1, mu1, mu0)
+    sign = 2.0 * t - 1.0
+    focal = m.is_focal.astype(float)
+    phi = focal * (mu1 - mu0 - estimate + sign * resid) + sign * m.match_count * resid
+    return phi / focal.sum()
+
+
+class MatchingEstimator(BaseEstimator):
+    """Matching estimator of the ATT, ATC or ATE on any balancing score.
+
+    Parameters
+    ----------
+    score : transformer or None
+        Fitted on ``(X, t)`` and used to transform ``X`` into the score matched on.
+        ``None`` means :class:`~causalsm.PropensityScore` (logistic, logit scale).
+        It is cloned: the object passed is not modified.
+    estimand : {"ATT", "ATC", "ATE"}
+    n_neighbors : int
+        Matches per unit (``M``).
+    replace : bool
+        With (default) or without replacement.
+    caliper, caliper_units, ties, order, distance_tolerance :
+        Passed to :func:`causalsm.match`.
+    exact : list of column names (or positions) of ``X``, optional
+        Match only within equal values of these columns.
+    bias_correction : bool or "auto"
+        Abadie-Imbens (2011) regression bias correction. ``"auto"`` (default)
+        switches it on when the score has two or more columns, where matching
+        discrepancies bias the estimate at a rate slower than root-n.
+    adjust : {"covariates", "score"} or list of columns
+        Regressors of the bias correction (and of the wild bootstrap's regression):
+        all covariates (default, as Abadie & Imbens), the score, or named columns.
+    variance : {"auto", "ai", "ai_sample", "ai_ps", "pair_cluster", "wild_bootstrap"}
+        ``"ai"``: Abadie-Imbens population variance (PATE/PATT); ``"ai_sample"``:
+        the sample (conditional) variance; ``"ai_ps"``: ``"ai"`` plus the Abadie-Imbens
+        (2016) adjustment for a logistic propensity score estimated on ``X``
+        (needs the default ``PropensityScore``); ``"pair_cluster"``: cluster-robust
+        by matched set (valid without replacement); ``"wild_bootstrap"``: Otsu-Rai
+        multiplier bootstrap of the bias-corrected linear form, with a percentile
+        interval.  ``"auto"`` (default) is ``"ai"`` with replacement and
+        ``"pair_cluster"`` without.
+    var_neighbors : int
+        ``J`` same-arm neighbours for the heteroskedastic conditional variance of
+        the AI variances (default 1, as recommended by Abadie-Imbens; 0 gives R's
+        homoskedastic default ``Var.calc=0``).
+    alpha : float
+        1 - confidence level.
+    n_bootstrap : int
+        Replicates for the wild bootstrap.
+    n_jobs : int
+        joblib workers for the bootstrap (results do not depend on it).
+    random_state : int or None
+        Seeds tie-breaking, random orders and the bootstrap.
+
+    Attributes
+    ----------
+    score_ : the fitted score
+    matches_ : MatchResult
+    effect_ : EffectResult
+
+    Examples
+    --------
+    >>> import causalsm as csm
+    >>> df = csm.datasets.load_lalonde()
+    >>> cov = ["age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75"]
+    >>> est = csm.MatchingEstimator(estimand="ATT").fit(df[cov], df["treat"], df["re78"])
+    >>> round(est.effect_.estimate) > 0
+    True
+    """
+
+    def __init__(self, score=None, *, estimand: str = "ATT", n_neighbors: int = 1,
+                 replace: bool = True, caliper: float | None = None,
+                 caliper_units: str = "sd", exact: Any = None, ties: bool = True,
+                 order: Any = "data", bias_correction: Any = "auto",
+                 adjust: Any = "covariates", variance: str = "auto",
+                 var_neighbors: int = 1, alpha: float = 0.05, n_bootstrap: int = 1999,
+                 n_jobs: int = 1, random_state: Any = None,
+                 distance_tolerance: float = 1e-5):
+        self.score = score
+        self.estimand = estimand
+        self.n_neighbors = n_neighbors
+        self.replace = replace
+        self.caliper = caliper
+        self.caliper_units = caliper_units
+        self.exact = exact
+        self.ties = ties
+        self.order = order
+        self.bias_correction = bias_correction
+        self.adjust = adjust
+        self.variance = variance
+        self.var_neighbors = var_neighbors
+        self.alpha = alpha
+        self.n_bootstrap = n_bootstrap
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.distance_tolerance = distance_tolerance
+
+    # ----------------------------------------------------------------- helpers
+    def _columns(self, spec: Any, data, what: str) -> np.ndarray:
+        """Columns of X named (or indexed) by ``spec``."""
+        spec = [spec] if isinstance(spec, (str, int, np.integer)) else list(spec)
+        idx = []
+        for c in spec:
+            if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+                if not 0 <= c < data.X.shape[1]:
+                    raise InputError(f"{what} column position {c} is out of range")
+                idx.append(int(c))
+            elif str(c) in data.columns:
+                idx.append(data.columns.index(str(c)))
+            else:
+                raise InputError(f"{what} column '{c}' is not among the covariates "
+                                 f"({', '.join(data.columns)})")
+        return data.X[:, idx]
+
+    def fit(self, X, t, y):
+        """Fit the score, match, and estimate the effect.  Returns ``self``."""
+        estimand = check_estimand(self.estimand)
+        k = check_int(self.n_neighbors, "n_neighbors")
+        J = check_int(self.var_neighbors, "var_neighbors", minimum=0)
+        variance = self.variance
+        if variance == "auto":
+            variance = "ai" if self.replace else "pair_cluster"
+        if variance not in VARIANCES:
+            raise InputError(f"unknown variance {self.variance!r}; use 'auto' or one of "
+                             f"{', '.join(VARIANCES)}")
+        if not 0 < self.alpha < 1:
+            raise InputError(f"alpha must be in (0, 1), got {self.alpha}")
+        data = check_xy(X, t, y, min_per_arm=1)
+        Xin = X if isinstance(X, pd.DataFrame) else data.X
+        score = PropensityScore() if self.score is None else clone(self.score)
+        S = np.asarray(score.fit(Xin, data.t).transform(Xin), dtype=np.float64)
+        S = S.reshape(data.n, -1)
+        exact = None if self.exact is None else self._columns(self.exact, data, "exact")
+        m = match(S, data.t, estimand=estimand, n_neighbors=k, replace=self.replace,
+                  caliper=self.caliper, caliper_units=self.caliper_units, exact=exact,
+                  ties=self.ties, order=self.order, random_state=self.random_state,
+                  distance_tolerance=self.distance_tolerance, index=data.index)
+        bc = self.bias_correction
+        if bc == "auto":
+            bc = S.shape[1] >= 2
+        if isinstance(self.adjust, str) and self.adjust == "covariates":
+            Z = data.X
+        elif isinstance(self.adjust, str) and self.adjust == "score":
+            Z = S
+        else:
+            Z = self._columns(self.adjust, data, "adjust")
+        res = matching_effect(m, data.y, Z, bias_correction=bool(bc), var_neighbors=J,
+                              sample=(variance == "ai_sample"), exact=exact,
+                              distance_tolerance=self.distance_tolerance)
+        est = res["estimate"]
+        details = {"estimate_unadjusted": res["estimate_unadjusted"],
+                   "caliper": None if m.caliper is None else m.caliper.tolist(),
+                   "n_pairs": m.n_pairs, "var_neighbors": J}
+        label = {"ai": f"Abadie-Imbens population variance ({self._sigma_label(J)})",
+                 "ai_sample": f"Abadie-Imbens sample variance ({self._sigma_label(J)})"}
+        if variance in ("ai", "ai_sample"):
+            se = np.sqrt(res["variance"])
+            ci, p = wald(est, se, self.alpha)
+            vlabel = label[variance]
+        elif variance == "ai_ps":
+            se = np.sqrt(max(res["variance_population"] +
+                             self._ps_adjustment(score, Xin, data, S, est), 0.0))
+            ci, p = wald(est, se, self.alpha)
+            vlabel = (f"Abadie-Imbens population variance ({self._sigma_label(J)}) with the "
+                      "Abadie-Imbens (2016) adjustment for the estimated propensity score")
+        elif variance == "pair_cluster":
+            se = _pair_cluster_se(m, res["tau_pair"], est)
+            ci, p = wald(est, se, self.alpha)
+            vlabel = "cluster-robust by matched set (HC1, G/(G-1))"
+        else:
+            lin = float(np.sum(influence_terms(m, data.y, res["mu0"], res["mu1"], 0.0)))
+            phi = influence_terms(m, data.y, res["mu0"], res["mu1"], lin)
+            draws = multiplier_bootstrap(phi, n_replicates=check_int(self.n_bootstrap,
+                                                                     "n_bootstrap"),
+                                         random_state=self.random_state, n_jobs=self.n_jobs)
+            se = float(draws.std(ddof=1))
+            lo, hi = np.quantile(draws, [self.alpha / 2, 1 - self.alpha / 2])
+            ci = (est - hi, est - lo)
+            p = float((1 + np.sum(np.abs(draws) >= abs(est))) / (1 + draws.size))
+            vlabel = f"Otsu-Rai wild bootstrap ({draws.size} Rademacher replicates)"
+            details["n_bootstrap"] = int(draws.size)
+        t_arr = data.t
+        self.score_ = score
+        self.matches_ = m
+        self._data = data
+        self.effect_ = EffectResult(
+            estimand=estimand, estimate=est, std_error=float(se),
+            conf_int=(float(ci[0]), float(ci[1])), p_value=float(p),
+            method=self._method_label(score, S.shape[1], k, bool(bc)), variance=vlabel,
+            n_treated=int(t_arr.sum()), n_control=int((1 - t_arr).sum()),
+            n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha, details=details)
+        return self
+
+    @staticmethod
+    def _sigma_label(J: int) -> str:
+        return ("homoskedastic conditional variance" if J == 0 else
+                f"heteroskedastic conditional variance, {J} same-arm neighbour"
+                + ("s" if J > 1 else ""))
+
+    def _method_label(self, score, dim: int, k: int, bc: bool) -> str:
+        name = type(score).__name__
+        how = "with" if self.replace else "without"
+        parts = [f"{k}-NN matching {how} replacement on {name} ({dim}-d)"]
+        if self.caliper is not None:
+            parts.append(f"caliper {self.caliper} {self.caliper_units}")
+        if self.exact is not None:
+            parts.append("exact strata")
+        parts.append("bias-corrected" if bc else "no bias correction")
+        return ", ".join(parts)
+
+    def _ps_adjustment(self, score, Xin, data, S, est) -> float:
+        from .ps_adjustment import ps_adjustment
+        if not isinstance(score, PropensityScore) or score.model is not None:
+            raise InputError("variance='ai_ps' needs the default logistic PropensityScore")
+        ps = score.propensity(Xin)
+        full = match(S, data.t, estimand="ATE", n_neighbors=check_int(self.n_neighbors,
+                                                                      "n_neighbors"),
+                     distance_tolerance=self.distance_tolerance, index=data.index)
+        imputed = np.bincount(full.focal, weights=full.pair_weight * data.y[full.matched],
+                              minlength=data.n)
+        y1 = np.where(data.t == 1, data.y, imputed)
+        y0 = np.where(data.t == 0, data.y, imputed)
+        return float(ps_adjustment(score.design(data.X), data.t, data.y, ps,
+                                   estimand=self.effect_estimand_(), y1_hat=y1, y0_hat=y0,
+                                   tau=est))
+
+    def effect_estimand_(self) -> str:
+        return check_estimand(self.estimand)
+
+    def balance(self, **kwargs) -> pd.DataFrame:
+        """Balance of the covariates before and after matching (see :func:`balance_table`)."""
+        from ..balance import balance_table
+        if not hasattr(self, "matches_"):
+            raise InputError("fit the estimator before asking for balance")
+        kwargs.setdefault("estimand", self.matches_.estimand)
+        return balance_table(self._data.X, self._data.t, weights=self.matches_.weights,
+                             columns=self._data.columns, **kwargs)
+
+
+def _pair_cluster_se(m: MatchResult, tau_pair: np.ndarray, est: float) -> float:
+    """Cluster-robust SE of the weighted mean difference, clustered by matched set.
+
+    Equals ``sandwich::vcovCL(lm(Y ~ T, weights), cluster = ~subclass)`` (HC1 with
+    ``G/(G-1)``) on MatchIt's matched data for 1:k matching.
+    """
+    D = np.bincount(m.focal, weights=m.pair_weight * tau_pair, minlength=m.n)[m.focal_units]
+    G = D.size
+    rows = G + m.n_pairs
+    if G < 2:
+        return float("nan")
+    v = np.sum((D - est) ** 2) / G ** 2 * G / (G - 1) * (rows - 1) / (rows - 2)
+    return float(np.sqrt(v))

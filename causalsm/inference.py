@@ -1,0 +1,73 @@
+"""Resampling inference: the multiplier (wild) bootstrap, in parallel through joblib.
+
+Replicates are drawn in blocks, each from its own ``numpy.random.SeedSequence``
+child of ``random_state``, so the draws do not depend on ``n_jobs`` (nor on the
+joblib backend: a Dask cluster gives the same numbers as the local machine).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from joblib import Parallel, delayed
+
+__all__ = ["multiplier_bootstrap"]
+
+
+def _block(phi: np.ndarray, seed: np.random.SeedSequence, size: int, weights: str,
+           chunk: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.empty(size)
+    n = phi.shape[0]
+    for start in range(0, size, chunk):
+        b = min(chunk, size - start)
+        if weights == "rademacher":
+            eta = rng.integers(0, 2, size=(b, n), dtype=np.int8) * 2.0 - 1.0
+        elif weights == "mammen":
+            s5 = np.sqrt(5.0)
+            lo, hi = -(s5 - 1) / 2, (s5 + 1) / 2
+            p_lo = (s5 + 1) / (2 * s5)
+            eta = np.where(rng.random((b, n)) < p_lo, lo, hi)
+        else:  # gaussian
+            eta = rng.standard_normal((b, n))
+        out[start:start + b] = eta @ phi
+    return out
+
+
+def multiplier_bootstrap(phi: np.ndarray, *, n_replicates: int = 1999,
+                         weights: str = "rademacher", random_state=None, n_jobs: int = 1,
+                         block_size: int = 250) -> np.ndarray:
+    """Draws of ``sum_i eta_i * phi_i`` for iid multipliers ``eta`` (mean 0, variance 1).
+
+    With ``phi`` the centred influence terms of a linear estimator scaled so that
+    ``estimate - truth ≈ sum(phi)``, the draws approximate the estimator's sampling
+    error (Otsu & Rai 2017 for matching estimators).
+
+    Parameters
+    ----------
+    phi : ndarray, shape (n,)
+    n_replicates : int
+    weights : {"rademacher", "mammen", "gaussian"}
+    random_state : int, SeedSequence or None
+    n_jobs : int
+        joblib workers; results are identical for any value.
+    block_size : int
+        Replicates per task.
+
+    Examples
+    --------
+    >>> phi = np.array([1.0, -1.0, 0.5, -0.5]) / 4
+    >>> draws = multiplier_bootstrap(phi, n_replicates=4000, random_state=0)
+    >>> round(float(draws.std()), 2), round(float(np.sqrt((phi ** 2).sum())), 2)
+    (0.4, 0.4)
+    """
+    if weights not in ("rademacher", "mammen", "gaussian"):
+        raise ValueError(f"unknown multiplier weights {weights!r}")
+    phi = np.ascontiguousarray(phi, dtype=np.float64)
+    seq = random_state if isinstance(random_state, np.random.SeedSequence) \
+        else np.random.SeedSequence(random_state)
+    sizes = [min(block_size, n_replicates - s) for s in range(0, n_replicates, block_size)]
+    seeds = seq.spawn(len(sizes))
+    chunk = max(1, int(2e7 // max(phi.shape[0], 1)))   # bound memory at ~160 MB a chunk
+    parts = Parallel(n_jobs=n_jobs)(
+        delayed(_block)(phi, s, b, weights, chunk) for s, b in zip(seeds, sizes))
+    return np.concatenate(parts) if parts else np.zeros(0)

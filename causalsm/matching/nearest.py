@@ -1,0 +1,451 @@
+"""Nearest-neighbour matching on any score.
+
+One engine for every estimator: ``k`` neighbours, with or without replacement,
+calipers, exact strata and ties, in the direction set by the estimand.
+
+Distances follow R's ``Matching::Match``: each score column is divided by its
+sample standard deviation (``standardize=True``), the distance is Euclidean in
+those units, and a candidate is a *tie* of the k-th nearest match when its
+squared distance is within ``distance_tolerance`` (1e-5) of the k-th smallest
+squared distance.  Ties are kept and share the weight of one match, as in
+Abadie & Imbens (2006), unless ``ties=False`` (then broken at random).
+
+Speed: a 1-d score is matched by binary search on the sorted candidates
+(O(n log n)); a low-dimensional score by a KD-tree (``scipy.spatial.cKDTree``).
+No dense treated-by-control distance matrix is ever built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from .._validation import InputError, check_estimand, check_int, check_treatment
+from .result import MatchResult
+
+__all__ = ["match", "same_arm_neighbors"]
+
+ORDERS = ("data", "largest", "smallest", "random")
+
+
+def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int = 1,
+          replace: bool = True, caliper: float | None = None, caliper_units: str = "sd",
+          exact: Any = None, ties: bool = True, order: Any = "data",
+          distance_tolerance: float = 1e-5, standardize: bool = True,
+          random_state: Any = None, index: Any = None) -> MatchResult:
+    """Match units on a score.
+
+    Parameters
+    ----------
+    score : array-like, shape (n,) or (n, k)
+        The balancing score (propensity logit, covariates, a learned score...).
+    treatment : array-like of 0/1, shape (n,)
+    estimand : {"ATT", "ATC", "ATE"}
+        ATT matches each treated unit to controls, ATC each control to treated
+        units, ATE does both.
+    n_neighbors : int
+        Number of matches per unit (``M`` of Abadie-Imbens, ``ratio`` of MatchIt).
+    replace : bool
+        Match with replacement (default) or greedily without replacement.
+    caliper : float or sequence of float, optional
+        Maximum allowed difference on each score column.  Units with no candidate
+        within the caliper are dropped and reported in ``MatchResult.dropped``.
+    caliper_units : {"sd", "raw"}
+        ``"sd"``: the caliper is in standard deviations of each score column (the
+        population SD over all units, as R's Matching); ``"raw"``: score units.
+        The resolved value is in ``MatchResult.caliper``.
+    exact : array-like, shape (n,) or (n, m), optional
+        Values that must be equal between a unit and its matches (exact strata).
+    ties : bool
+        With replacement: keep every candidate tied with the k-th nearest (default,
+        as Abadie-Imbens and R's Matching) or break ties at random.  Without
+        replacement each unit gets exactly its matches and ties are broken in data
+        order.
+    order : {"data", "largest", "smallest", "random"} or array-like
+        Without replacement: the order in which units are matched (MatchIt's
+        ``m.order``); largest/smallest refer to the first score column.  An array
+        gives a priority per unit (matched in ascending order of it).
+    distance_tolerance : float
+        Tolerance on the squared standardized distance within which candidates are
+        ties (R's ``distance.tolerance``).
+    standardize : bool
+        Divide each score column by its sample SD before computing distances.
+    random_state : int, numpy Generator or None
+        Seeds random tie-breaking and ``order="random"``.
+    index : pandas.Index, optional
+        Row labels reported by ``MatchResult.matched_data()``.
+
+    Returns
+    -------
+    MatchResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = match([0.1, 0.35, 0.2, 0.3, 0.9], [1, 1, 0, 0, 0])
+    >>> m.pairs()[["treated", "control"]].to_numpy().tolist()
+    [[0, 2], [1, 3]]
+    >>> m.match_count.tolist()
+    [0.0, 0.0, 1.0, 1.0, 0.0]
+    """
+    estimand = check_estimand(estimand)
+    k = check_int(n_neighbors, "n_neighbors")
+    t = check_treatment(treatment)
+    raw = _score_matrix(score, t.shape[0])
+    if not replace and estimand == "ATE":
+        raise InputError("matching without replacement needs estimand 'ATT' or 'ATC'; "
+                         "use replace=True for the ATE")
+    if distance_tolerance < 0:
+        raise InputError("distance_tolerance must be >= 0")
+    rng = np.random.default_rng(random_state)
+    n = t.shape[0]
+    if standardize:
+        sd = raw.std(axis=0, ddof=1) if n > 1 else np.ones(raw.shape[1])
+        sd = np.where(sd > 0, sd, 1.0)
+        z = (raw - raw.mean(axis=0)) / sd
+    else:
+        sd = np.ones(raw.shape[1])
+        z = raw
+    cal = _resolve_caliper(caliper, caliper_units, raw)
+    zcal = None if cal is None else cal / sd
+    strata = _strata(exact, n)
+
+    focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
+    if replace:
+        need = {"ATT": (0,), "ATC": (1,), "ATE": (0, 1)}[estimand]
+        for arm in need:
+            if (t == arm).sum() < k:
+                label = "treated" if arm == 1 else "control"
+                raise InputError(f"the {label} arm has {(t == arm).sum()} unit(s), fewer "
+                                 f"than n_neighbors={k}")
+    parts = []
+    for arm in focal_arms:
+        fmask, cmask = t == arm, t != arm
+        for s_ids in _stratum_groups(strata, fmask, cmask):
+            f_idx, c_idx = s_ids
+            if c_idx.size == 0:
+                continue
+            if replace:
+                parts.append(_match_with_replacement(
+                    z, raw, f_idx, c_idx, k, distance_tolerance, cal, zcal, ties, rng))
+            else:
+                prio = _priority(order, raw, f_idx, rng)
+                parts.append(_match_greedy(z, raw, f_idx[np.argsort(prio, kind="stable")],
+                                           c_idx, k, cal, zcal))
+    if parts:
+        focal = np.concatenate([p[0] for p in parts])
+        matched = np.concatenate([p[1] for p in parts])
+        d2 = np.concatenate([p[2] for p in parts])
+    else:
+        focal = matched = np.zeros(0, dtype=np.int64)
+        d2 = np.zeros(0)
+    o = np.lexsort((matched, focal))
+    focal, matched, d2 = focal[o], matched[o], d2[o]
+    n_j = np.bincount(focal, minlength=n)
+    pair_weight = 1.0 / n_j[focal]
+    focal_all = np.flatnonzero(np.isin(t, focal_arms))
+    dropped = focal_all[n_j[focal_all] == 0]
+    if focal.size == 0:
+        raise InputError("no unit could be matched: the caliper or the exact strata "
+                         "exclude every candidate")
+    if index is None:
+        index = score.index if isinstance(score, (pd.Series, pd.DataFrame)) else pd.RangeIndex(n)
+    return MatchResult(focal=focal, matched=matched, pair_weight=pair_weight,
+                       distance=np.sqrt(np.maximum(d2, 0.0)), treatment=t, estimand=estimand,
+                       n_neighbors=k, replace=bool(replace), caliper=cal, dropped=dropped,
+                       index=pd.Index(index), score=raw, ties=bool(ties))
+
+
+# --------------------------------------------------------------------------- set-up
+def _score_matrix(score: Any, n: int) -> np.ndarray:
+    arr = np.array(score, dtype=np.float64, copy=True)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise InputError(f"the score has shape {arr.shape}; expected {n} rows to match "
+                         "the treatment")
+    if not np.isfinite(arr).all():
+        raise InputError("the score has missing or infinite values")
+    return arr
+
+
+def _resolve_caliper(caliper: Any, units: str, raw: np.ndarray) -> np.ndarray | None:
+    if caliper is None:
+        return None
+    cal = np.broadcast_to(np.asarray(caliper, dtype=np.float64).ravel(),
+                          (raw.shape[1],)).copy() if np.size(caliper) in (1, raw.shape[1]) \
+        else None
+    if cal is None:
+        raise InputError(f"caliper has {np.size(caliper)} values for a score with "
+                         f"{raw.shape[1]} columns")
+    if (cal <= 0).any() or not np.isfinite(cal).all():
+        raise InputError("caliper must be positive and finite")
+    if units == "sd":
+        return cal * raw.std(axis=0, ddof=0)
+    if units == "raw":
+        return cal
+    raise InputError(f"caliper_units must be 'sd' or 'raw', got {units!r}")
+
+
+def _strata(exact: Any, n: int) -> np.ndarray | None:
+    if exact is None:
+        return None
+    frame = pd.DataFrame(exact) if not isinstance(exact, pd.DataFrame) else exact
+    if len(frame) != n:
+        raise InputError(f"exact has {len(frame)} rows; expected {n}")
+    if frame.isna().any().any():
+        col = frame.columns[frame.isna().any()][0]
+        raise InputError(f"exact-matching column '{col}' has missing values")
+    return frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+
+
+def _stratum_groups(strata, fmask, cmask):
+    if strata is None:
+        yield np.flatnonzero(fmask), np.flatnonzero(cmask)
+        return
+    order = np.argsort(strata, kind="stable")
+    bounds = np.flatnonzero(np.diff(strata[order])) + 1
+    for members in np.split(order, bounds):
+        yield members[fmask[members]], members[cmask[members]]
+
+
+def _priority(order: Any, raw: np.ndarray, f_idx: np.ndarray, rng) -> np.ndarray:
+    if isinstance(order, str):
+        if order == "data":
+            return f_idx.astype(float)
+        if order == "largest":
+            return -raw[f_idx, 0]
+        if order == "smallest":
+            return raw[f_idx, 0]
+        if order == "random":
+            return rng.permutation(f_idx.size).astype(float)
+        raise InputError(f"unknown order {order!r}; use one of {', '.join(ORDERS)} or an array")
+    prio = np.asarray(order, dtype=np.float64)
+    if prio.shape != (raw.shape[0],):
+        raise InputError(f"order has shape {prio.shape}; expected ({raw.shape[0]},)")
+    return prio[f_idx]
+
+
+# ------------------------------------------------------------ with replacement
+def _within_caliper(raw_q: np.ndarray, raw_c: np.ndarray, cal) -> np.ndarray:
+    if cal is None:
+        return np.ones(raw_q.shape[:-1], dtype=bool)
+    return (np.abs(raw_q - raw_c) <= cal).all(axis=-1)
+
+
+def _match_with_replacement(z, raw, f_idx, c_idx, k, tol, cal, zcal, ties, rng):
+    """All candidates within ``tol`` of the k-th nearest (caliper-valid) squared distance."""
+    k = min(k, c_idx.size)
+    if z.shape[1] == 1:
+        rows, cols, d2, kth = _ties_1d(z[f_idx, 0], z[c_idx, 0], k, tol)
+    else:
+        rows, cols, d2, kth = _ties_tree(z[f_idx], z[c_idx], k, tol, raw[f_idx], raw[c_idx],
+                                         cal, zcal)
+    if cal is not None:
+        ok = _within_caliper(raw[f_idx[rows]], raw[c_idx[cols]], cal)
+        rows, cols, d2 = rows[ok], cols[ok], d2[ok]
+    if not ties:
+        rows, cols, d2 = _break_ties(rows, cols, d2, kth, k, tol, rng)
+    return f_idx[rows], c_idx[cols], d2
+
+
+def _ties_1d(q: np.ndarray, c: np.ndarray, k: int, tol: float):
+    """Sorted search: the k nearest lie in the 2k-window around the insertion point."""
+    order = np.argsort(c, kind="stable")
+    s = c[order]
+    nc = s.size
+    pos = np.searchsorted(s, q)
+    cand = pos[:, None] + np.arange(-k, k)
+    valid = (cand >= 0) & (cand < nc)
+    d2w = np.where(valid, (s[np.clip(cand, 0, nc - 1)] - q[:, None]) ** 2, np.inf)
+    kth = np.partition(d2w, k - 1, axis=1)[:, k - 1]
+    thr = kth + tol
+    r = np.sqrt(thr)
+    slack = 1e-12 * (np.abs(q) + r) + 1e-300
+    lo = np.searchsorted(s, q - r - slack, side="left")
+    hi = np.searchsorted(s, q + r + slack, side="right")
+    counts = hi - lo
+    rows = np.repeat(np.arange(q.size), counts)
+    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    sorted_pos = starts + np.arange(rows.size)
+    d2 = (s[sorted_pos] - q[rows]) ** 2
+    keep = d2 <= thr[rows]
+    return rows[keep], order[sorted_pos[keep]], d2[keep], kth
+
+
+def _ties_tree(zq, zc, k, tol, raw_q, raw_c, cal, zcal):
+    """KD-tree search, widening the neighbour count until every tie is seen."""
+    tree = cKDTree(zc)
+    nc = zc.shape[0]
+    max_valid = np.inf if zcal is None else float(np.sum(zcal ** 2))
+    out_rows, out_cols, out_d2 = [], [], []
+    kth_all = np.full(zq.shape[0], np.inf)
+    todo = np.arange(zq.shape[0])
+    kk = min(nc, max(2 * k, k + 4))
+    while todo.size:
+        d, idx = tree.query(zq[todo], k=kk)
+        d, idx = d.reshape(todo.size, kk), idx.reshape(todo.size, kk)
+        d2 = d ** 2
+        valid = np.broadcast_to(_within_caliper(raw_q[todo][:, None, :], raw_c[idx], cal),
+                                d2.shape)
+        nvalid = np.cumsum(valid, axis=1)
+        has_k = nvalid[:, -1] >= k
+        kpos = np.argmax(nvalid >= k, axis=1)
+        kth = np.where(has_k, d2[np.arange(todo.size), kpos], np.inf)
+        thr = kth + tol
+        if kk >= nc:
+            done = np.ones(todo.size, dtype=bool)
+        else:
+            # Without k caliper-valid candidates yet, a farther candidate may still be
+            # valid unless the caliper box is already left behind.
+            done = np.where(has_k, d2[:, -1] > thr, d2[:, -1] > max_valid)
+        take = valid & (d2 <= thr[:, None]) & done[:, None]
+        r, c = np.nonzero(take)
+        out_rows.append(todo[r])
+        out_cols.append(idx[r, c])
+        out_d2.append(d2[r, c])
+        kth_all[todo[done]] = kth[done]
+        todo = todo[~done]
+        kk = min(nc, 2 * kk)
+    rows = np.concatenate(out_rows)
+    return rows, np.concatenate(out_cols), np.concatenate(out_d2), kth_all
+
+
+def _break_ties(rows, cols, d2, kth, k, tol, rng):
+    """Keep k matches per row: the clearly closer ones, then a random draw of the ties."""
+    key = np.where(d2 < kth[rows] - tol, -1.0, rng.random(rows.size))
+    o = np.lexsort((key, rows))
+    rows, cols, d2 = rows[o], cols[o], d2[o]
+    start = np.searchsorted(rows, rows, side="left")
+    keep = (np.arange(rows.size) - start) < k
+    return rows[keep], cols[keep], d2[keep]
+
+
+# --------------------------------------------------------- without replacement
+def _match_greedy(z, raw, f_sorted, c_idx, k, cal, zcal):
+    """Greedy matching in the given order; each control used at most once."""
+    if z.shape[1] == 1:
+        return _greedy_1d(z[:, 0], raw, f_sorted, c_idx, k, cal)
+    return _greedy_tree(z, raw, f_sorted, c_idx, k, cal, zcal)
+
+
+def _find(parent: list, p: int) -> int:
+    """Union-find root with path compression."""
+    root = p
+    while parent[root] != root:
+        root = parent[root]
+    while parent[p] != root:
+        parent[p], p = root, parent[p]
+    return root
+
+
+def _greedy_1d(z, raw, f_sorted, c_idx, k, cal):
+    """Sorted candidates with two union-find arrays: nearest free one left and right."""
+    order = np.lexsort((c_idx, z[c_idx]))
+    cs = c_idx[order].tolist()
+    s = z[c_idx[order]]
+    nc = s.size
+    right_of = list(range(nc + 1))   # root of p: first free position >= p (nc: none)
+    left_of = list(range(nc + 1))    # root of p: 1 + last free position <= p - 1 (0: none)
+    pos = np.searchsorted(s, z[f_sorted]).tolist()
+    q_all = z[f_sorted].tolist()
+    f_l = f_sorted.tolist()
+    s_l = s.tolist()
+    cal1 = None if cal is None else float(cal[0])
+    raw_s = raw[c_idx[order], 0].tolist()
+    raw_f = raw[f_sorted, 0].tolist()
+    rows, cols, d2s = [], [], []
+    active = range(len(f_l))
+    for _round in range(k):
+        still = []
+        for a in active:
+            q, p = q_all[a], pos[a]
+            right = _find(right_of, p)
+            left = _find(left_of, p) - 1
+            if right < nc and (left < 0 or s_l[right] - q < q - s_l[left]
+                               or (s_l[right] - q == q - s_l[left] and cs[right] < cs[left])):
+                best = right
+            elif left >= 0:
+                best = left
+            else:
+                continue
+            if cal1 is not None and abs(raw_s[best] - raw_f[a]) > cal1:
+                continue
+            right_of[best] = best + 1
+            left_of[best + 1] = best
+            rows.append(f_l[a])
+            cols.append(cs[best])
+            d2s.append((s_l[best] - q) ** 2)
+            still.append(a)
+        active = still
+    return (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+            np.asarray(d2s, dtype=np.float64))
+
+
+def _greedy_tree(z, raw, f_sorted, c_idx, k, cal, zcal):
+    tree = cKDTree(z[c_idx])
+    nc = c_idx.size
+    used = np.zeros(nc, dtype=bool)
+    rows, cols, d2s = [], [], []
+    active = list(f_sorted)
+    for _round in range(k):
+        still = []
+        for i in active:
+            kk = min(nc, 8)
+            while True:
+                d, idx = tree.query(z[i], k=kk)
+                d, idx = np.atleast_1d(d), np.atleast_1d(idx)
+                free = ~used[idx]
+                if cal is not None:
+                    free &= _within_caliper(raw[i][None, :], raw[c_idx[idx]], cal)
+                if free.any() or kk >= nc or (zcal is not None
+                                                  and d[-1] ** 2 > np.sum(zcal ** 2)):
+                    break
+                kk = min(nc, 4 * kk)
+            if not free.any():
+                continue
+            j = int(np.argmax(free))
+            used[idx[j]] = True
+            rows.append(i)
+            cols.append(c_idx[idx[j]])
+            d2s.append(d[j] ** 2)
+            still.append(i)
+        active = still
+    return (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+            np.asarray(d2s, dtype=np.float64))
+
+
+def same_arm_neighbors(score: Any, treatment: Any, n_neighbors: int, *,
+                       caliper: np.ndarray | None = None, exact: Any = None,
+                       distance_tolerance: float = 1e-5,
+                       standardize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit with its ``n_neighbors`` nearest units of its own arm (ties kept).
+
+    Used for the heteroskedastic conditional variances of Abadie & Imbens (R's
+    ``Var.calc``).  Returns ``(unit, member)`` position pairs; every unit is a member
+    of its own set, so a set has ``n_neighbors + 1`` members or more with ties.
+    ``caliper`` is in raw score units (``MatchResult.caliper``).
+    """
+    t = check_treatment(treatment)
+    raw = _score_matrix(score, t.shape[0])
+    sd = raw.std(axis=0, ddof=1) if standardize else np.ones(raw.shape[1])
+    sd = np.where(sd > 0, sd, 1.0)
+    z = (raw - raw.mean(axis=0)) / sd if standardize else raw
+    zcal = None if caliper is None else np.asarray(caliper) / sd
+    strata = _strata(exact, t.shape[0])
+    rng = np.random.default_rng(0)
+    units, members = [], []
+    for arm in (0, 1):
+        mask = t == arm
+        for f_idx, c_idx in _stratum_groups(strata, mask, mask):
+            if f_idx.size == 0:
+                continue
+            # self is the nearest candidate (distance 0): k + 1 nearest = self + k others
+            u, m, _ = _match_with_replacement(z, raw, f_idx, c_idx, n_neighbors + 1,
+                                              distance_tolerance, caliper, zcal, True, rng)
+            units.append(u)
+            members.append(m)
+    return np.concatenate(units), np.concatenate(members)

@@ -1,0 +1,6 @@
+"""Balancing scores: scikit-learn transformers from covariates to the score matched on."""
+
+from .covariates import CovariateScore
+from .propensity import PropensityScore
+
+__all__ = ["PropensityScore", "CovariateScore"]

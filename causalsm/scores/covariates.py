@@ -1,0 +1,72 @@
+"""Matching on the covariates themselves, scaled as R's ``Matching::Match``."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .._validation import InputError, check_array
+
+__all__ = ["CovariateScore"]
+
+
+class CovariateScore(TransformerMixin, BaseEstimator):
+    """The covariates as the score, scaled so that Euclidean distance is R's.
+
+    ``Match`` first centres each column and divides it by its sample SD; then
+    ``Weight=1`` uses the Euclidean distance of those columns (inverse-variance
+    weighting) and ``Weight=2`` the Mahalanobis distance, ``(XᵀX/N)⁻¹`` of the
+    standardised columns.  This transformer returns ``X_std`` for
+    ``scale="variance"`` and ``X_std @ L`` (``L Lᵀ = (X_stdᵀX_std/N)⁻¹``) for
+    ``scale="mahalanobis"``, so that plain Euclidean distance on the output is the
+    requested metric.  ``scale=None`` returns the covariates unchanged.
+
+    Parameters
+    ----------
+    scale : {"variance", "mahalanobis", None}
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 10.0], [2.0, 30.0], [3.0, 20.0]])
+    >>> CovariateScore().fit(X).transform(X).std(axis=0, ddof=1).round(6).tolist()
+    [1.0, 1.0]
+    """
+
+    def __init__(self, scale: str | None = "variance"):
+        self.scale = scale
+
+    def fit(self, X, t=None):
+        if self.scale not in ("variance", "mahalanobis", None):
+            raise InputError(f"scale must be 'variance', 'mahalanobis' or None, got {self.scale!r}")
+        arr, names, _ = check_array(X)
+        self.feature_names_in_ = names
+        self.n_features_in_ = arr.shape[1]
+        n = arr.shape[0]
+        self.mean_ = arr.mean(axis=0)
+        sd = arr.std(axis=0, ddof=1) if n > 1 else np.ones(arr.shape[1])
+        tiny = np.sqrt(np.finfo(float).eps)        # R's `tolerance`
+        self.scale_ = np.where(sd < tiny, tiny, sd)
+        self.whitening_ = None
+        if self.scale == "mahalanobis":
+            Z = (arr - self.mean_) / self.scale_
+            S = Z.T @ Z / n
+            if np.linalg.eigvalsh(S).min() > 1e-7:
+                W = np.linalg.inv(S)
+            else:                                    # R falls back to the identity
+                W = np.eye(arr.shape[1])
+            if np.linalg.eigvalsh(W).min() < tiny:
+                W = W + np.eye(arr.shape[1]) * tiny
+            self.whitening_ = np.linalg.cholesky(W)  # W = L Lᵀ; R's chol() is Lᵀ
+        return self
+
+    def transform(self, X):
+        if not hasattr(self, "mean_"):
+            raise InputError("this CovariateScore is not fitted yet; call fit(X) first")
+        arr, _, _ = check_array(X)
+        if arr.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
+                             f"{self.n_features_in_}")
+        if self.scale is None:
+            return arr
+        Z = (arr - self.mean_) / self.scale_
+        return Z if self.whitening_ is None else Z @ self.whitening_

@@ -1,0 +1,151 @@
+"""Propensity scores: P(T = 1 | X) from a logistic regression or any classifier."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+
+from .._validation import InputError, check_array, check_xy
+
+__all__ = ["PropensityScore", "logistic_mle"]
+
+
+def logistic_mle(X: np.ndarray, t: np.ndarray, *, tol: float = 1e-10,
+                 max_iter: int = 100) -> np.ndarray:
+    """Unpenalised logistic regression by Newton-Raphson (as R's ``glm``).
+
+    ``X`` must include the intercept column.  Columns are scaled internally for
+    conditioning; the coefficients returned are on the original scale.  A
+    perfectly separated sample gives a ``RuntimeWarning``.
+
+    >>> X = np.column_stack([np.ones(6), [0., 1, 2, 3, 4, 5]])
+    >>> logistic_mle(X, np.array([0, 0, 1, 0, 1, 1])).round(4).tolist()
+    [-2.9342, 1.1736]
+    """
+    scale = np.abs(X).max(axis=0)
+    scale[scale == 0] = 1.0
+    Xs = X / scale
+    beta = np.zeros(X.shape[1])
+    dev_old = np.inf
+    for _ in range(max_iter):
+        eta = Xs @ beta
+        p = 1.0 / (1.0 + np.exp(-eta))
+        w = np.clip(p * (1 - p), 1e-12, None)
+        grad = Xs.T @ (t - p)
+        hess = (Xs * w[:, None]).T @ Xs
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        beta = beta + step
+        eta = Xs @ beta
+        dev = 2 * np.sum(np.logaddexp(0, eta) - t * eta)
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+            break
+        dev_old = dev
+    else:
+        warnings.warn("logistic regression did not converge", RuntimeWarning, stacklevel=2)
+    p = 1.0 / (1.0 + np.exp(-(Xs @ beta)))
+    if np.min(np.minimum(p, 1 - p)) < 1e-10:
+        warnings.warn("fitted propensity scores of 0 or 1: the arms are (nearly) "
+                      "separated by the covariates, so overlap fails", RuntimeWarning,
+                      stacklevel=2)
+    return beta / scale
+
+
+class PropensityScore(TransformerMixin, BaseEstimator):
+    """Propensity score as a scikit-learn transformer.
+
+    Parameters
+    ----------
+    model : classifier or None
+        ``None`` fits an unpenalised logistic regression by maximum likelihood
+        (identical to R's ``glm(family = binomial)``).  Any scikit-learn classifier
+        with ``predict_proba`` may be given instead; it is cloned before fitting.
+    link : {"logit", "probability"}
+        ``transform`` returns the linear predictor ``log(p / (1 - p))`` (the usual
+        choice for matching: it spreads out scores near 0 and 1) or ``p`` itself.
+    clip : float
+        Probabilities of a generic classifier are clipped to ``[clip, 1 - clip]``
+        before taking the logit.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Logistic coefficients (default model only).
+    intercept_ : float
+        Logistic intercept (default model only).
+    model_ : fitted classifier (when ``model`` is given)
+    n_features_in_ : int
+    feature_names_in_ : list of str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2)); t = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+    >>> ps = PropensityScore().fit(X, t)
+    >>> ps.transform(X).shape
+    (200, 1)
+    >>> bool(np.all((ps.propensity(X) > 0) & (ps.propensity(X) < 1)))
+    True
+    """
+
+    def __init__(self, model=None, link: str = "logit", clip: float = 1e-8):
+        self.model = model
+        self.link = link
+        self.clip = clip
+
+    def fit(self, X, t):
+        if self.link not in ("logit", "probability"):
+            raise InputError(f"link must be 'logit' or 'probability', got {self.link!r}")
+        data = check_xy(X, t)
+        self.feature_names_in_ = data.columns
+        self.n_features_in_ = data.X.shape[1]
+        if self.model is None:
+            beta = logistic_mle(self.design(data.X), data.t)
+            self.intercept_, self.coef_ = float(beta[0]), beta[1:]
+        else:
+            if not hasattr(self.model, "predict_proba"):
+                raise InputError(f"model {type(self.model).__name__} has no predict_proba")
+            self.model_ = clone(self.model).fit(data.X, data.t)
+        return self
+
+    @staticmethod
+    def design(X: np.ndarray) -> np.ndarray:
+        """The logistic design matrix: an intercept column, then ``X``."""
+        return np.column_stack([np.ones(X.shape[0]), X])
+
+    def _check(self, X) -> np.ndarray:
+        if not hasattr(self, "n_features_in_"):
+            raise InputError("this PropensityScore is not fitted yet; call fit(X, t) first")
+        arr, _, _ = check_array(X)
+        if arr.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
+                             f"{self.n_features_in_}")
+        return arr
+
+    def linear_predictor(self, X) -> np.ndarray:
+        """``log(p / (1 - p))`` for each row of ``X``."""
+        arr = self._check(X)
+        if self.model is None:
+            return self.intercept_ + arr @ self.coef_
+        p = np.clip(self.model_.predict_proba(arr)[:, 1], self.clip, 1 - self.clip)
+        return np.log(p) - np.log1p(-p)
+
+    def propensity(self, X) -> np.ndarray:
+        """Estimated ``P(T = 1 | X)``."""
+        if self.model is None:
+            return 1.0 / (1.0 + np.exp(-self.linear_predictor(X)))
+        return self.model_.predict_proba(self._check(X))[:, 1]
+
+    def transform(self, X) -> np.ndarray:
+        """The score to match on, shape (n, 1)."""
+        out = self.linear_predictor(X) if self.link == "logit" else self.propensity(X)
+        return out[:, None]
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["propensity_logit" if self.link == "logit" else "propensity"],
+                        dtype=object)
