@@ -2,6 +2,7 @@
 
 from . import datasets
 from ._validation import InputError
+from .api import estimate_effect
 from .balance import balance_table
 from .estimators import EffectResult, MatchingEstimator
 from .matching import MatchResult, match
@@ -10,4 +11,5 @@ from .scores import CovariateScore, PropensityScore
 __version__ = "0.1.0"
 
 __all__ = ["CovariateScore", "EffectResult", "InputError", "MatchResult", "MatchingEstimator",
-           "PropensityScore", "balance_table", "datasets", "match", "__version__"]
+           "PropensityScore", "balance_table", "datasets", "estimate_effect", "match",
+           "__version__"]

@@ -126,7 +126,7 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
         fmask, cmask = t == arm, t != arm
         for s_ids in _stratum_groups(strata, fmask, cmask):
             f_idx, c_idx = s_ids
-            if c_idx.size == 0:
+            if c_idx.size == 0 or f_idx.size == 0:
                 continue
             if replace:
                 parts.append(_match_with_replacement(

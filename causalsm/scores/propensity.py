@@ -47,10 +47,9 @@ def logistic_mle(X: np.ndarray, t: np.ndarray, *, tol: float = 1e-10,
         dev_old = dev
     else:
         warnings.warn("logistic regression did not converge", RuntimeWarning, stacklevel=2)
-    p = 1.0 / (1.0 + np.exp(-(Xs @ beta)))
-    if np.min(np.minimum(p, 1 - p)) < 1e-10:
-        warnings.warn("fitted propensity scores of 0 or 1: the arms are (nearly) "
-                      "separated by the covariates, so overlap fails", RuntimeWarning,
+    if dev < 1e-6 * X.shape[0]:
+        warnings.warn("the covariates separate the arms perfectly: the propensity "
+                      "scores are 0 or 1 and there is no overlap", RuntimeWarning,
                       stacklevel=2)
     return beta / scale
 

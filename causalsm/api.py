@@ -1,0 +1,83 @@
+"""The front door: one call from a DataFrame (or an R data.frame) to an effect."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ._validation import InputError, check_frame, check_outcome, check_treatment
+from .estimators.average import MatchingEstimator
+from .estimators.results import EffectResult
+from .scores import CovariateScore, PropensityScore
+
+__all__ = ["estimate_effect", "make_score"]
+
+_SCORES = {
+    "propensity": lambda: PropensityScore(),
+    "covariates": lambda: CovariateScore(scale="variance"),
+    "mahalanobis": lambda: CovariateScore(scale="mahalanobis"),
+}
+
+
+def make_score(score: Any):
+    """Turn a score name into a score object; pass objects through unchanged."""
+    if isinstance(score, str):
+        try:
+            return _SCORES[score]()
+        except KeyError:
+            raise InputError(f"unknown score {score!r}; use one of {', '.join(_SCORES)} "
+                             "or a score object") from None
+    if not (hasattr(score, "fit") and hasattr(score, "transform")):
+        raise InputError(f"score must be a name or a transformer with fit/transform, "
+                         f"got {type(score).__name__}")
+    return score
+
+
+def estimate_effect(data, treatment: str, outcome: str,
+                    covariates: Sequence[str] | None = None, *, score: Any = "propensity",
+                    estimand: str = "ATT", **options) -> EffectResult:
+    """Estimate an average treatment effect by matching.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit.  It is not modified.
+    treatment, outcome : str
+        Column names; the treatment must be 0/1 (or boolean).
+    covariates : list of str, optional
+        Columns to adjust for; default all other columns.
+    score : {"propensity", "covariates", "mahalanobis"} or a score object
+        What to match on: the logistic propensity score (logit scale), the
+        covariates with inverse-variance or Mahalanobis distance, or any fitted-
+        on-demand transformer such as ``PropensityScore(model=...)``.
+    estimand : {"ATT", "ATC", "ATE"}
+    **options
+        Any parameter of :class:`~causalsm.MatchingEstimator`: ``n_neighbors``,
+        ``replace``, ``caliper``, ``exact`` (column names), ``bias_correction``,
+        ``variance``, ``var_neighbors``, ``alpha``, ``random_state``...
+
+    Returns
+    -------
+    EffectResult
+
+    Examples
+    --------
+    >>> import causalsm as csm
+    >>> df = csm.datasets.load_lalonde()
+    >>> res = csm.estimate_effect(df, treatment="treat", outcome="re78",
+    ...                           covariates=["age", "educ", "black", "hisp", "married",
+    ...                                       "nodegr", "re74", "re75"])
+    >>> res.estimand, res.n_treated, res.n_control
+    ('ATT', 185, 260)
+    """
+    frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
+                                    covariates=covariates)
+    valid = set(MatchingEstimator().get_params())
+    unknown = set(options) - valid
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; valid options: "
+                         f"{', '.join(sorted(valid - {'score', 'estimand'}))}")
+    est = MatchingEstimator(score=make_score(score), estimand=estimand, **options)
+    t = check_treatment(frame[treatment], name=treatment)
+    y = check_outcome(frame[outcome], name=outcome)
+    est.fit(frame[covariates], t, y)
+    return est.effect_
