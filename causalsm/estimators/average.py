@@ -308,7 +308,12 @@ class MatchingEstimator(BaseEstimator):
                   ties=self.ties, order=self.order, random_state=self.random_state,
                   distance_tolerance=self.distance_tolerance, index=data.index)
         bc = self.bias_correction
-        if bc == "auto":
+        if variance == "wild_bootstrap":
+            if bc is False:
+                raise InputError("the wild bootstrap (Otsu & Rai 2017) is valid for the "
+                                 "bias-corrected estimator: use bias_correction=True or 'auto'")
+            bc = True
+        elif bc == "auto":
             bc = S.shape[1] >= 2
         if isinstance(self.adjust, str) and self.adjust == "covariates":
             Z = data.X
@@ -340,8 +345,14 @@ class MatchingEstimator(BaseEstimator):
             ci, p = wald(est, se, self.alpha)
             vlabel = "cluster-robust by matched set (HC1, G/(G-1))"
         else:
-            lin = float(np.sum(influence_terms(m, data.y, res["mu0"], res["mu1"], 0.0)))
-            phi = influence_terms(m, data.y, res["mu0"], res["mu1"], lin)
+            # Residuals from an ordinary (unweighted) within-arm regression: the
+            # K-weighted fit of the bias correction pulls the line towards heavily
+            # reused matches and so shrinks exactly the residuals that matter most.
+            mu0, mu1 = (Z.shape[1] and [np.column_stack([np.ones(data.n), Z]) @
+                                        _wls_coef(data.y, Z, (data.t == a).astype(float))
+                                        for a in (0, 1)])
+            lin = float(np.sum(influence_terms(m, data.y, mu0, mu1, 0.0)))
+            phi = influence_terms(m, data.y, mu0, mu1, lin)
             draws = multiplier_bootstrap(phi, n_replicates=check_int(self.n_bootstrap,
                                                                      "n_bootstrap"),
                                          random_state=self.random_state, n_jobs=self.n_jobs)
