@@ -134,7 +134,7 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
             else:
                 prio = _priority(order, raw, f_idx, rng)
                 parts.append(_match_greedy(z, raw, f_idx[np.argsort(prio, kind="stable")],
-                                           c_idx, k, cal, zcal))
+                                           c_idx, k, cal, zcal, sd))
     if parts:
         focal = np.concatenate([p[0] for p in parts])
         matched = np.concatenate([p[1] for p in parts])
@@ -325,10 +325,13 @@ def _break_ties(rows, cols, d2, kth, k, tol, rng):
 
 
 # --------------------------------------------------------- without replacement
-def _match_greedy(z, raw, f_sorted, c_idx, k, cal, zcal):
+def _match_greedy(z, raw, f_sorted, c_idx, k, cal, zcal, sd):
     """Greedy matching in the given order; each control used at most once."""
     if z.shape[1] == 1:
-        return _greedy_1d(z[:, 0], raw, f_sorted, c_idx, k, cal)
+        # On one dimension the scaling changes no choice: compare raw differences (as
+        # MatchIt does), so that equal raw distances stay exactly equal.
+        rows, cols, d2 = _greedy_1d(raw[:, 0], raw, f_sorted, c_idx, k, cal)
+        return rows, cols, d2 / sd[0] ** 2
     return _greedy_tree(z, raw, f_sorted, c_idx, k, cal, zcal)
 
 
@@ -351,6 +354,7 @@ def _greedy_1d(z, raw, f_sorted, c_idx, k, cal):
     right_of = list(range(nc + 1))   # root of p: first free position >= p (nc: none)
     left_of = list(range(nc + 1))    # root of p: 1 + last free position <= p - 1 (0: none)
     pos = np.searchsorted(s, z[f_sorted]).tolist()
+    run_start = np.searchsorted(s, s).tolist()     # first position of each equal-value run
     q_all = z[f_sorted].tolist()
     f_l = f_sorted.tolist()
     s_l = s.tolist()
@@ -365,6 +369,8 @@ def _greedy_1d(z, raw, f_sorted, c_idx, k, cal):
             q, p = q_all[a], pos[a]
             right = _find(right_of, p)
             left = _find(left_of, p) - 1
+            if left >= 0:                          # lowest free row among equal values
+                left = _find(right_of, run_start[left])
             if right < nc and (left < 0 or s_l[right] - q < q - s_l[left]
                                or (s_l[right] - q == q - s_l[left] and cs[right] < cs[left])):
                 best = right
