@@ -404,11 +404,8 @@ class MatchingEstimator(BaseEstimator):
         y1 = np.where(data.t == 1, data.y, imputed)
         y0 = np.where(data.t == 0, data.y, imputed)
         return float(ps_adjustment(score.design(data.X), data.t, data.y, ps,
-                                   estimand=self.effect_estimand_(), y1_hat=y1, y0_hat=y0,
-                                   tau=est))
-
-    def effect_estimand_(self) -> str:
-        return check_estimand(self.estimand)
+                                   estimand=check_estimand(self.estimand), y1_hat=y1,
+                                   y0_hat=y0, tau=est))
 
     def balance(self, **kwargs) -> pd.DataFrame:
         """Balance of the covariates before and after matching (see :func:`balance_table`)."""

@@ -14,7 +14,8 @@ p = F(X'theta), pbar = P(W = 1), mu_w(x) = E[Y | W = w, X = x], mubar_w(p) = E[Y
 cov_w = cov(X, mu_w(X) | p)::
 
     c   = E[ f (cov_1 / p + cov_0 / (1 - p)) ]            = E[ (1 - p) cov_1 + p cov_0 ]
-    c_t = pbar^-1 E[ f (cov_1 + p / (1 - p) cov_0) ]  +  pbar^-1 E[ X f (mubar_1(p) - mubar_0(p) - tau_t) ]
+    c_t = pbar^-1 E[ f (cov_1 + p / (1 - p) cov_0) ]
+          + pbar^-1 E[ X f (mubar_1(p) - mubar_0(p) - tau_t) ]
     d_t = pbar^-1 E[ X f (mu_1(X) - mu_0(X) - tau_t) ]     (= d tau_t / d theta)
 
 The ATE term is <= 0: ignoring the estimation of the score (R's ``Matching::Match`` does) is
@@ -27,15 +28,15 @@ so that ``V_adjusted = V_ai2006 + adjustment`` on the scale of ``Var(tau_hat)``:
     ATT   adjustment = (-c_t_hat' I_hat^-1 c_t_hat + d_t_hat' I_hat^-1 d_t_hat) / n
     ATC   the ATT of the mirrored problem (arms swapped, ps -> 1 - ps, tau -> -tau)
 
-Plug-in pieces (Abadie-Imbens 2016 section 4; Stata ``teffects psmatch``; Shu Yang's R package
-``multilevelMatching``):
+The term does not depend on M (sigma^2 does), so the same function serves any fixed M, ties or
+not.  Plug-in pieces (following the structure of Shu Yang's R package ``multilevelMatching``):
 
 - ``I_hat = n^-1 sum_i ps_i (1 - ps_i) X_i X_i'``, the logit information (equal to the inverse of
   the Hessian-based covariance of the MLE, divided by n).
 - ``cov_w,i``: the sample covariance (denominator L - 1) of (X, Y) over H_L(i, w), the L units of
   arm w whose ps is nearest to ps_i; for w = W_i the set is i itself plus its L - 1 nearest
-  same-arm neighbours (as in ``multilevelMatching``; L = 2 by default, like Stata's
-  ``vce(robust, nn(2))``).  Neighbours come from a sorted search on ps, O(n log n).
+  same-arm neighbours (as in ``multilevelMatching``, whose L is 2, the default here).
+  Neighbours come from a sorted search on ps: O(n log n) time, O(n L) memory.
 - With ``D_i = y1_hat_i - y0_hat_i`` (own outcome and the mean of the matches)::
 
       A     = n1^-1 sum_i X_i f_i (D_i - tau_hat)
@@ -51,11 +52,12 @@ Plug-in pieces (Abadie-Imbens 2016 section 4; Stata ``teffects psmatch``; Shu Ya
 Sources and discrepancies
 -------------------------
 The final formula follows Abadie & Imbens (2016, Theorem 2, as recalled: the paper's text could not
-be read here), re-derived independently: c (resp. c_t) is the covariance between the
-influence function of matching on the true score and the logit score
-X f (W - p) / {p (1 - p)}, and the effect of theta_hat on the estimator is (d_t - c_t)' (theta_hat -
-theta), which gives the two displays above.  The Monte Carlo checks in ``tests/test_ps_adjustment.py``
-and ``benchmarks/ps_adjustment_sim.py`` support it (sizes, signs and coverage).
+be read here), re-derived independently: c (resp. c_t) is the covariance between the influence
+function of matching on the true score and the logit score X f (W - p) / {p (1 - p)}, and the
+effect of theta_hat on the estimator is (d_t - c_t)' (theta_hat - theta), which gives the two
+displays above.  The Monte Carlo checks in ``tests/test_ps_adjustment.py`` and
+``benchmarks/ps_adjustment_sim.py`` support it: the mean adjustment matches the Monte Carlo
+n (Var_est - Var_true) of the estimator, with both signs, and the adjusted intervals cover.
 
 - The project spec (``specs/matching-estimators.md`` section 2.4) has the same c, I and d_t, but its
   c_t lacks the second term pbar^-1 E[X f (mubar_1 - mubar_0 - tau_t)]; that term is the covariance
@@ -271,12 +273,15 @@ def _check(design: Any, t: Any, y: Any, ps: Any, y1_hat: Any, y0_hat: Any,
             float(tau))
 
 
-def _quad(information: np.ndarray, v: np.ndarray) -> float:
-    try:
-        return float(v @ np.linalg.solve(information, v))
-    except np.linalg.LinAlgError:
+def _check_information(information: np.ndarray) -> None:
+    eig = np.linalg.eigvalsh(information)
+    if not eig.min() > 1e-12 * eig.max():
         raise InputError("the logit information matrix is singular: the design has collinear "
-                         "or constant columns besides the intercept") from None
+                         "columns, or a constant column besides the intercept")
+
+
+def _quad(information: np.ndarray, v: np.ndarray) -> float:
+    return float(v @ np.linalg.solve(information, v))
 
 
 def ps_adjustment_terms(design: Any, t: Any, y: Any, ps: Any, *, estimand: str, y1_hat: Any,
@@ -289,6 +294,7 @@ def ps_adjustment_terms(design: Any, t: Any, y: Any, ps: Any, *, estimand: str, 
         ta, pa, y1, y0, tau = 1 - ta, 1.0 - pa, y0, y1, -tau
     n = X.shape[0]
     info = logit_information(X, pa)
+    _check_information(info)
     cov1 = local_covariances(X, ta, ya, pa, 1, L)
     cov0 = local_covariances(X, ta, ya, pa, 0, L)
     f = pa * (1.0 - pa)
