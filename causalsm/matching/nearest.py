@@ -102,13 +102,7 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
         raise InputError("distance_tolerance must be >= 0")
     rng = np.random.default_rng(random_state)
     n = t.shape[0]
-    if standardize:
-        sd = raw.std(axis=0, ddof=1) if n > 1 else np.ones(raw.shape[1])
-        sd = np.where(sd > 0, sd, 1.0)
-        z = (raw - raw.mean(axis=0)) / sd
-    else:
-        sd = np.ones(raw.shape[1])
-        z = raw
+    z, sd = _standardize(raw, standardize)
     cal = _resolve_caliper(caliper, caliper_units, raw)
     zcal = None if cal is None else cal / sd
     strata = _strata(exact, n)
@@ -172,15 +166,23 @@ def _score_matrix(score: Any, n: int) -> np.ndarray:
     return arr
 
 
+def _standardize(raw: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and divide each column by its sample SD (R's Match); constant columns kept."""
+    if not standardize or raw.shape[0] < 2:
+        return raw, np.ones(raw.shape[1])
+    sd = raw.std(axis=0, ddof=1)
+    sd = np.where(sd > 0, sd, 1.0)
+    return (raw - raw.mean(axis=0)) / sd, sd
+
+
 def _resolve_caliper(caliper: Any, units: str, raw: np.ndarray) -> np.ndarray | None:
     if caliper is None:
         return None
-    cal = np.broadcast_to(np.asarray(caliper, dtype=np.float64).ravel(),
-                          (raw.shape[1],)).copy() if np.size(caliper) in (1, raw.shape[1]) \
-        else None
-    if cal is None:
-        raise InputError(f"caliper has {np.size(caliper)} values for a score with "
+    cal = np.asarray(caliper, dtype=np.float64).ravel()
+    if cal.size not in (1, raw.shape[1]):
+        raise InputError(f"caliper has {cal.size} values for a score with "
                          f"{raw.shape[1]} columns")
+    cal = np.broadcast_to(cal, (raw.shape[1],)).copy()
     if (cal <= 0).any() or not np.isfinite(cal).all():
         raise InputError("caliper must be positive and finite")
     if units == "sd":
@@ -437,9 +439,7 @@ def same_arm_neighbors(score: Any, treatment: Any, n_neighbors: int, *,
     """
     t = check_treatment(treatment)
     raw = _score_matrix(score, t.shape[0])
-    sd = raw.std(axis=0, ddof=1) if standardize else np.ones(raw.shape[1])
-    sd = np.where(sd > 0, sd, 1.0)
-    z = (raw - raw.mean(axis=0)) / sd if standardize else raw
+    z, sd = _standardize(raw, standardize)
     zcal = None if caliper is None else np.asarray(caliper) / sd
     strata = _strata(exact, t.shape[0])
     rng = np.random.default_rng(0)
