@@ -30,26 +30,28 @@ def design(df, args, lp):
     return np.column_stack([lp if c == "lp" else df[c].to_numpy(float) for c in cols])
 
 
-def run(df, lp, args, y):
+def run(df, lp, args, y, weights=None):
     """Translate Match() arguments into causalsm calls."""
     X = design(df, args, lp)
     scale = "mahalanobis" if args.get("Weight") == 2 else "variance"   # Weight 3 = I here
     if args.get("Weight") == 3:
         assert np.array_equal(np.array(args["Weight_matrix"]), np.eye(X.shape[1]))
-    S = CovariateScore(scale=scale).fit(X).transform(X)
+    # CovariateScore already gives R's scaled covariates: match on them as they are.
+    S = CovariateScore(scale=scale).fit(X, sample_weight=weights).transform(X)
     exact = args.get("exact")
     if exact is True:
         exact = [True] * X.shape[1]
     exact_vals = None if not exact else X[:, np.flatnonzero(exact)]
     t = df["treat"].to_numpy()
     m = match(S, t, estimand=args["estimand"], n_neighbors=args["M"],
-              caliper=args.get("caliper"), exact=exact_vals)
+              caliper=args.get("caliper"), exact=exact_vals, standardize=False,
+              weights=weights, drop_incomplete=True)
     Z = np.column_stack([lp if c == "lp" else df[c].to_numpy(float)
                          for c in args["Z_columns"]])
     res = matching_effect(m, y, Z, bias_correction=args.get("BiasAdjust", False),
                           var_neighbors=args.get("Var.calc", 0),
                           sample=args.get("sample", False), exact=exact_vals,
-                          count_dropped=True)
+                          standardize=False, r_compatible=True)
     return m, res
 
 
@@ -62,7 +64,10 @@ def check(m, res, ref, rel=1e-8):
     theirs = sorted(zip(ref["index_treated"], ref["index_control"],
                         np.round(ref["weights"], 12)))
     assert ours == theirs
-    assert m.n_dropped == ref["n_dropped"]
+    if m.estimand == "ATE":   # R counts units in no pair at all; we count unmatched focal units
+        assert m.n - np.union1d(m.focal, m.matched).size == ref["n_dropped"]
+    else:
+        assert m.n_dropped == ref["n_dropped"]
 
 
 CONFIGS = [(data, name) for data in ("nsw", "psid") for name in REF["results"][data]
@@ -79,21 +84,23 @@ def test_match_configurations(data, name):
 
 
 SUITE = REF["abadie_imbens_suite"]["results"]
-SURVEY_WEIGHTED = [k for k, v in SUITE.items() if v["args"].get("weights_used")]
 
 
-@pytest.mark.parametrize("name", [k for k in SUITE if k not in SURVEY_WEIGHTED])
+@pytest.mark.parametrize("name", list(SUITE))
 def test_matching_package_test_suite(name):
+    """All 16 cases of Matching's tests/AbadieImbens.R, survey-weighted ones included."""
     df = frame("nsw")
     ref = SUITE[name]
-    m, res = run(df, None, ref["args"], df["re78"].to_numpy(float) / 1000)
+    w = np.array(REF["abadie_imbens_suite"]["w_educ"]) if ref["args"].get("weights_used") \
+        else None
+    m, res = run(df, None, ref["args"], df["re78"].to_numpy(float) / 1000, weights=w)
     check(m, res, ref)
     assert ref["est"] == pytest.approx(ref["spec_est"], rel=1e-12)   # fixture = spec table
+    assert ref["se"] == pytest.approx(ref["spec_se"], rel=1e-12)
 
 
-def test_survey_weighted_rows_are_the_ones_skipped():
-    # causalsm does not support survey weights in matching yet: exactly rows 14-16.
-    assert sorted(SUITE[k]["spec_row"] for k in SURVEY_WEIGHTED) == [14, 15, 16]
+def test_suite_is_complete():
+    assert sorted(v["spec_row"] for v in SUITE.values()) == list(range(1, 17))
 
 
 def test_dehejia_wahba_demo():
@@ -154,3 +161,29 @@ def test_without_replacement_follows_match_semantics(data):
     y = df["re78"].to_numpy(float)
     r_est = np.mean(y[np.array(ref["index_treated"]) - 1] - y[np.array(ref["index_control"]) - 1])
     assert r_est == pytest.approx(ref["est"], rel=1e-10)
+
+
+def test_estimator_with_survey_weights_equals_match():
+    """Row 14 of Matching's suite through the public estimator (sample_weight)."""
+    df = frame("nsw")
+    ref = SUITE["ai14_x4_ate_weights_educ"]
+    w = np.array(REF["abadie_imbens_suite"]["w_educ"])
+    est = csm.MatchingEstimator(score=CovariateScore(), estimand="ATE", bias_correction=False,
+                                var_neighbors=0, variance="ai_sample")
+    est.fit(df[["age", "educ", "re74", "re75"]], df["treat"], df["re78"] / 1000,
+            sample_weight=w)
+    assert est.effect_.estimate == pytest.approx(ref["est"], rel=1e-8)
+    assert est.effect_.std_error == pytest.approx(ref["se"], rel=1e-8)
+    with pytest.raises(csm.InputError, match="sample_weight"):
+        est.set_params(variance="wild_bootstrap").fit(df[["age"]], df["treat"], df["re78"],
+                                                      sample_weight=w)
+
+
+def test_weighted_logistic_equals_replicated_rows():
+    df = frame("nsw")
+    rng = np.random.default_rng(0)
+    k = rng.integers(1, 4, size=len(df))
+    weighted = PropensityScore().fit(df[DW], df["treat"], sample_weight=k)
+    rep = df.loc[df.index.repeat(k)]
+    replicated = PropensityScore().fit(rep[DW], rep["treat"])
+    np.testing.assert_allclose(weighted.coef_, replicated.coef_, rtol=1e-7)

@@ -29,11 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import has_fit_parameter
 
 from .._validation import InputError, check_estimand, check_int, check_xy
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import match, same_arm_neighbors
 from ..matching.result import MatchResult
+from ..scores.covariates import CovariateScore
 from ..scores.propensity import PropensityScore
 from .results import EffectResult, wald
 
@@ -63,7 +65,7 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
                     bias_correction: bool = False, var_neighbors: int = 0,
                     sample: bool = False, var_score: np.ndarray | None = None,
                     exact: Any = None, distance_tolerance: float = 1e-5,
-                    count_dropped: bool = False) -> dict:
+                    standardize: bool = True, r_compatible: bool = False) -> dict:
     """Estimate and Abadie-Imbens variance from a :class:`MatchResult`.
 
     Parameters
@@ -79,12 +81,16 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
         Sample (conditional) variance instead of the population variance.
     var_score : ndarray, optional
         The score used to find same-arm neighbours (defaults to ``m.score``).
-    exact, distance_tolerance :
-        Exact strata and tie tolerance of the same-arm neighbour search.
-    count_dropped : bool
-        Reproduce R's ``Match``, whose variance divides by the number of all units of
-        the focal arm and adds ``estimate^2`` for each unit dropped by a caliper.  The
-        default divides by the number of matched units.
+    exact, distance_tolerance, standardize :
+        Exact strata, tie tolerance and scaling of the same-arm neighbour search (as
+        given to :func:`~causalsm.match`).
+    r_compatible : bool
+        Reproduce R's ``Match`` where it treats dropped units differently: its variance
+        divides by the number of all units of the focal arm and adds ``estimate^2`` for
+        each unit a caliper or exact strata dropped, and a unit with fewer than ``J``
+        eligible same-arm neighbours gets a conditional variance of 0.  By default the
+        variance averages over the matched units, and such a unit uses the neighbours
+        it has (the mean conditional variance of its arm when it has none).
 
     Returns
     -------
@@ -94,7 +100,7 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
     """
     t = m.treatment
     n = m.n
-    f, j, w = m.focal, m.matched, m.pair_weight
+    f, j, w, share = m.focal, m.matched, m.pair_weight, m.share
     K, KK = m.match_count, m.match_count_sq
     t_f = t[f] == 1
     tr = np.where(t_f, f, j)
@@ -119,22 +125,30 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
     else:
         tau_pair = tau_raw
     est = float(np.sum(w * tau_pair) / np.sum(w))
-    unit_effect = np.bincount(f, weights=w * tau_pair, minlength=n)
+    unit_effect = np.bincount(f, weights=share * tau_pair, minlength=n)
 
     # conditional variances
     if var_neighbors == 0:
         sigma2 = np.full(n, 0.5 * np.sum(w * (tau_pair - est) ** 2) / np.sum(w))
     else:
         score = m.score if var_score is None else var_score
+        weighted = not np.all(m.unit_weight == 1)
         unit, member = same_arm_neighbors(score, t, var_neighbors, caliper=m.caliper,
-                                          exact=exact, distance_tolerance=distance_tolerance)
-        cnt = np.bincount(unit, minlength=n).astype(float)
-        s1 = np.bincount(unit, weights=y[member], minlength=n)
-        s2 = np.bincount(unit, weights=y[member] ** 2, minlength=n)
+                                          exact=exact, distance_tolerance=distance_tolerance,
+                                          weights=m.unit_weight if weighted else None,
+                                          standardize=standardize,
+                                          drop_incomplete=r_compatible)
+        wm = m.unit_weight[member]
+        cnt = np.bincount(unit, weights=wm, minlength=n)
+        s1 = np.bincount(unit, weights=wm * y[member], minlength=n)
+        s2 = np.bincount(unit, weights=wm * y[member] ** 2, minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
             sigma2 = (s2 / cnt - (s1 / cnt) ** 2) * cnt / (cnt - 1)
-        lonely = ~(cnt > 1)                        # no same-arm neighbour (caliper/strata)
-        if lonely.any():
+        members = np.bincount(unit, minlength=n)
+        lonely = ~(members > 1)                    # no same-arm neighbour (caliper/strata)
+        if lonely.any() and r_compatible:
+            sigma2[lonely] = 0.0
+        elif lonely.any():
             for arm in (0, 1):
                 sel = lonely & (t == arm)
                 ok = ~lonely & (t == arm)
@@ -145,7 +159,7 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
     # those the caliper dropped (their effect then enters as 0); we average over the
     # matched ones, which is the estimand after dropping.
     arm = np.isin(t, focal_arms).astype(float)
-    iot_t = arm if count_dropped else m.is_focal.astype(float)
+    iot_t = m.unit_weight * (arm if r_compatible else m.is_focal)
     iot_c = np.ones(n) if m.estimand == "ATE" else 1.0 - arm
     SN = iot_t.sum()
     var_sample = np.sum(sigma2 * (iot_t + iot_c * K) ** 2) / SN ** 2
@@ -191,8 +205,12 @@ class MatchingEstimator(BaseEstimator):
         Matches per unit (``M``).
     replace : bool
         With (default) or without replacement.
-    caliper, caliper_units, ties, order, distance_tolerance :
+    caliper, caliper_units, ties, order, distance_tolerance, drop_incomplete :
         Passed to :func:`causalsm.match`.
+    standardize : bool or "auto"
+        Divide each score column by its SD before computing distances (R's ``Match``).
+        ``"auto"``: yes, except for a :class:`~causalsm.CovariateScore`, whose output is
+        already scaled to the chosen metric.
     exact : list of column names (or positions) of ``X``, optional
         Match only within equal values of these columns.
     bias_correction : bool or "auto"
@@ -247,7 +265,8 @@ class MatchingEstimator(BaseEstimator):
                  adjust: Any = "covariates", variance: str = "auto",
                  var_neighbors: int = 1, alpha: float = 0.05, n_bootstrap: int = 1999,
                  n_jobs: int = 1, random_state: Any = None,
-                 distance_tolerance: float = 1e-5):
+                 distance_tolerance: float = 1e-5, standardize: Any = "auto",
+                 drop_incomplete: bool = False):
         self.score = score
         self.estimand = estimand
         self.n_neighbors = n_neighbors
@@ -266,6 +285,8 @@ class MatchingEstimator(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.distance_tolerance = distance_tolerance
+        self.standardize = standardize
+        self.drop_incomplete = drop_incomplete
 
     # ----------------------------------------------------------------- helpers
     def _columns(self, spec: Any, data, what: str) -> np.ndarray:
@@ -284,8 +305,13 @@ class MatchingEstimator(BaseEstimator):
                                  f"({', '.join(data.columns)})")
         return data.X[:, idx]
 
-    def fit(self, X, t, y):
-        """Fit the score, match, and estimate the effect.  Returns ``self``."""
+    def fit(self, X, t, y, sample_weight=None):
+        """Fit the score, match, and estimate the effect.  Returns ``self``.
+
+        ``sample_weight`` are survey (sampling) weights, as R's ``Match(weights=)``:
+        they weight the score's fit (when it accepts them), the matching and the
+        estimate.  They are supported with the ``"ai"`` and ``"ai_sample"`` variances.
+        """
         estimand = check_estimand(self.estimand)
         k = check_int(self.n_neighbors, "n_neighbors")
         J = check_int(self.var_neighbors, "var_neighbors", minimum=0)
@@ -299,14 +325,23 @@ class MatchingEstimator(BaseEstimator):
             raise InputError(f"alpha must be in (0, 1), got {self.alpha}")
         data = check_xy(X, t, y, min_per_arm=1)
         Xin = X if isinstance(X, pd.DataFrame) else data.X
+        if sample_weight is not None and variance not in ("ai", "ai_sample"):
+            raise InputError(f"sample_weight is supported with variance 'ai' or 'ai_sample', "
+                             f"not {variance!r}")
         score = PropensityScore() if self.score is None else clone(self.score)
-        S = np.asarray(score.fit(Xin, data.t).transform(Xin), dtype=np.float64)
+        fit_kw = {} if sample_weight is None or not has_fit_parameter(score, "sample_weight") \
+            else {"sample_weight": np.asarray(sample_weight, dtype=np.float64)}
+        S = np.asarray(score.fit(Xin, data.t, **fit_kw).transform(Xin), dtype=np.float64)
+        standardize = (not isinstance(score, CovariateScore)) if self.standardize == "auto" \
+            else bool(self.standardize)
         S = S.reshape(data.n, -1)
         exact = None if self.exact is None else self._columns(self.exact, data, "exact")
         m = match(S, data.t, estimand=estimand, n_neighbors=k, replace=self.replace,
                   caliper=self.caliper, caliper_units=self.caliper_units, exact=exact,
                   ties=self.ties, order=self.order, random_state=self.random_state,
-                  distance_tolerance=self.distance_tolerance, index=data.index)
+                  distance_tolerance=self.distance_tolerance, index=data.index,
+                  standardize=standardize, weights=sample_weight,
+                  drop_incomplete=self.drop_incomplete)
         bc = self.bias_correction
         if variance == "wild_bootstrap":
             if bc is False:
@@ -323,7 +358,8 @@ class MatchingEstimator(BaseEstimator):
             Z = self._columns(self.adjust, data, "adjust")
         res = matching_effect(m, data.y, Z, bias_correction=bool(bc), var_neighbors=J,
                               sample=(variance == "ai_sample"), exact=exact,
-                              distance_tolerance=self.distance_tolerance)
+                              distance_tolerance=self.distance_tolerance,
+                              standardize=standardize)
         est = res["estimate"]
         details = {"estimate_unadjusted": res["estimate_unadjusted"],
                    "caliper": None if m.caliper is None else m.caliper.tolist(),
@@ -398,8 +434,9 @@ class MatchingEstimator(BaseEstimator):
         ps = score.propensity(Xin)
         full = match(S, data.t, estimand="ATE", n_neighbors=check_int(self.n_neighbors,
                                                                       "n_neighbors"),
-                     distance_tolerance=self.distance_tolerance, index=data.index)
-        imputed = np.bincount(full.focal, weights=full.pair_weight * data.y[full.matched],
+                     distance_tolerance=self.distance_tolerance, index=data.index,
+                     ties=self.ties, random_state=self.random_state)
+        imputed = np.bincount(full.focal, weights=full.share * data.y[full.matched],
                               minlength=data.n)
         y1 = np.where(data.t == 1, data.y, imputed)
         y0 = np.where(data.t == 0, data.y, imputed)
@@ -423,7 +460,7 @@ def _pair_cluster_se(m: MatchResult, tau_pair: np.ndarray, est: float) -> float:
     Equals ``sandwich::vcovCL(lm(Y ~ T, weights), cluster = ~subclass)`` (HC1 with
     ``G/(G-1)``) on MatchIt's matched data for 1:k matching.
     """
-    D = np.bincount(m.focal, weights=m.pair_weight * tau_pair, minlength=m.n)[m.focal_units]
+    D = np.bincount(m.focal, weights=m.share * tau_pair, minlength=m.n)[m.focal_units]
     G = D.size
     rows = G + m.n_pairs
     if G < 2:

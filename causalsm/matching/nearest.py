@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from .._stats import weighted_scale
 from .._validation import InputError, check_estimand, check_int, check_treatment
 from .result import MatchResult
 
@@ -35,7 +36,8 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
           replace: bool = True, caliper: float | None = None, caliper_units: str = "sd",
           exact: Any = None, ties: bool = True, order: Any = "data",
           distance_tolerance: float = 1e-5, standardize: bool = True,
-          random_state: Any = None, index: Any = None) -> MatchResult:
+          random_state: Any = None, index: Any = None, weights: Any = None,
+          drop_incomplete: bool = False) -> MatchResult:
     """Match units on a score.
 
     Parameters
@@ -77,6 +79,15 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
         Seeds random tie-breaking and ``order="random"``.
     index : pandas.Index, optional
         Row labels reported by ``MatchResult.matched_data()``.
+    weights : array-like of positive float, optional
+        Survey (sampling) weights, as R's ``Match(weights=)``: they weight the
+        standardisation, the caliper SD, the number of matches (the k-th neighbour is
+        where the matches' cumulative weight reaches k) and the match counts.  Only
+        with replacement.
+    drop_incomplete : bool
+        With replacement: drop a unit that has fewer than ``n_neighbors`` candidates
+        within the caliper or its exact stratum (R's ``Match``).  By default it keeps
+        the matches it has (as MatchIt).
 
     Returns
     -------
@@ -102,8 +113,11 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
         raise InputError("distance_tolerance must be >= 0")
     rng = np.random.default_rng(random_state)
     n = t.shape[0]
-    z, sd = _standardize(raw, standardize)
-    cal = _resolve_caliper(caliper, caliper_units, raw)
+    w = _unit_weights(weights, n)
+    if w is not None and not replace:
+        raise InputError("unit weights are supported for matching with replacement only")
+    z, sd = _standardize(raw, standardize, w)
+    cal = _resolve_caliper(caliper, caliper_units, raw, w)
     zcal = None if cal is None else cal / sd
     strata = _strata(exact, n)
 
@@ -124,7 +138,8 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
                 continue
             if replace:
                 parts.append(_match_with_replacement(
-                    z, raw, f_idx, c_idx, k, distance_tolerance, cal, zcal, ties, rng))
+                    z, raw, f_idx, c_idx, k, distance_tolerance, cal, zcal, ties, rng,
+                    None if w is None else w[c_idx], drop_incomplete=drop_incomplete))
             else:
                 prio = _priority(order, raw, f_idx, rng)
                 parts.append(_match_greedy(z, raw, f_idx[np.argsort(prio, kind="stable")],
@@ -139,7 +154,10 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
     o = np.lexsort((matched, focal))
     focal, matched, d2 = focal[o], matched[o], d2[o]
     n_j = np.bincount(focal, minlength=n)
-    pair_weight = 1.0 / n_j[focal]
+    if w is None:
+        share = 1.0 / n_j[focal]
+    else:
+        share = w[matched] / np.bincount(focal, weights=w[matched], minlength=n)[focal]
     focal_all = np.flatnonzero(np.isin(t, focal_arms))
     dropped = focal_all[n_j[focal_all] == 0]
     if focal.size == 0:
@@ -147,10 +165,10 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
                          "exclude every candidate")
     if index is None:
         index = score.index if isinstance(score, (pd.Series, pd.DataFrame)) else pd.RangeIndex(n)
-    return MatchResult(focal=focal, matched=matched, pair_weight=pair_weight,
+    return MatchResult(focal=focal, matched=matched, share=share,
                        distance=np.sqrt(np.maximum(d2, 0.0)), treatment=t, estimand=estimand,
                        n_neighbors=k, replace=bool(replace), caliper=cal, dropped=dropped,
-                       index=pd.Index(index), score=raw, ties=bool(ties))
+                       index=pd.Index(index), score=raw, ties=bool(ties), unit_weight=w)
 
 
 # --------------------------------------------------------------------------- set-up
@@ -166,16 +184,29 @@ def _score_matrix(score: Any, n: int) -> np.ndarray:
     return arr
 
 
-def _standardize(raw: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Centre and divide each column by its sample SD (R's Match); constant columns kept."""
+def _unit_weights(weights: Any, n: int) -> np.ndarray | None:
+    if weights is None:
+        return None
+    w = np.array(weights, dtype=np.float64).ravel()
+    if w.shape[0] != n:
+        raise InputError(f"weights has {w.shape[0]} values; expected {n}")
+    if not np.isfinite(w).all() or (w <= 0).any():
+        raise InputError("weights must be positive and finite")
+    return w
+
+
+def _standardize(raw: np.ndarray, standardize: bool,
+                 w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and divide each column by its SD (R's Match); constant columns kept."""
     if not standardize or raw.shape[0] < 2:
         return raw, np.ones(raw.shape[1])
-    sd = raw.std(axis=0, ddof=1)
+    mu, sd = weighted_scale(raw, w)
     sd = np.where(sd > 0, sd, 1.0)
-    return (raw - raw.mean(axis=0)) / sd, sd
+    return (raw - mu) / sd, sd
 
 
-def _resolve_caliper(caliper: Any, units: str, raw: np.ndarray) -> np.ndarray | None:
+def _resolve_caliper(caliper: Any, units: str, raw: np.ndarray,
+                     w: np.ndarray | None = None) -> np.ndarray | None:
     if caliper is None:
         return None
     cal = np.asarray(caliper, dtype=np.float64).ravel()
@@ -185,8 +216,11 @@ def _resolve_caliper(caliper: Any, units: str, raw: np.ndarray) -> np.ndarray | 
     cal = np.broadcast_to(cal, (raw.shape[1],)).copy()
     if (cal <= 0).any() or not np.isfinite(cal).all():
         raise InputError("caliper must be positive and finite")
-    if units == "sd":
-        return cal * raw.std(axis=0, ddof=0)
+    if units == "sd":                      # population SD, as R's Match (around the
+        if w is None:                      # weighted mean, divided by the weight sum)
+            return cal * raw.std(axis=0, ddof=0)
+        mu = w @ raw / w.sum()
+        return cal * np.sqrt(((raw - mu) ** 2).sum(axis=0) / w.sum())
     if units == "raw":
         return cal
     raise InputError(f"caliper_units must be 'sd' or 'raw', got {units!r}")
@@ -238,17 +272,34 @@ def _within_caliper(raw_q: np.ndarray, raw_c: np.ndarray, cal) -> np.ndarray:
     return (np.abs(raw_q - raw_c) <= cal).all(axis=-1)
 
 
-def _match_with_replacement(z, raw, f_idx, c_idx, k, tol, cal, zcal, ties, rng):
-    """All candidates within ``tol`` of the k-th nearest (caliper-valid) squared distance."""
-    k = min(k, c_idx.size)
-    if z.shape[1] == 1:
+def _match_with_replacement(z, raw, f_idx, c_idx, k, tol, cal, zcal, ties, rng, wc=None,
+                            exclude_self=False, drop_incomplete=False):
+    """All candidates within ``tol`` of the k-th nearest (caliper-valid) squared distance.
+
+    With candidate weights ``wc`` the k-th nearest is where the cumulative weight of the
+    nearest candidates reaches k (R's Match with ``weights``).  ``exclude_self`` (for
+    ``f_idx`` equal to ``c_idx``) leaves each unit out of its own candidates.
+    A unit with fewer than k caliper-valid candidates keeps those it has, or is
+    dropped when ``drop_incomplete`` (R's rule).
+    """
+    empty = (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0),)
+    if wc is None and not exclude_self:
+        if drop_incomplete and c_idx.size < k:
+            return empty
+        k = min(k, c_idx.size)
+    if z.shape[1] == 1 and wc is None and not exclude_self:
         rows, cols, d2, kth = _ties_1d(z[f_idx, 0], z[c_idx, 0], k, tol)
+        ok = _within_caliper(raw[f_idx[rows]], raw[c_idx[cols]], cal)
+        complete = np.bincount(rows[ok & (d2 <= kth[rows])], minlength=f_idx.size) >= k
+        rows, cols, d2 = rows[ok], cols[ok], d2[ok]
     else:
         rows, cols, d2, kth = _ties_tree(z[f_idx], z[c_idx], k, tol, raw[f_idx], raw[c_idx],
-                                         cal, zcal)
-    if cal is not None:
-        ok = _within_caliper(raw[f_idx[rows]], raw[c_idx[cols]], cal)
-        rows, cols, d2 = rows[ok], cols[ok], d2[ok]
+                                         cal, zcal, wc,
+                                         np.arange(f_idx.size) if exclude_self else None)
+        complete = np.isfinite(kth)
+    if drop_incomplete:
+        keep = complete[rows]
+        rows, cols, d2 = rows[keep], cols[keep], d2[keep]
     if not ties:
         rows, cols, d2 = _break_ties(rows, cols, d2, kth, k, tol, rng)
     return f_idx[rows], c_idx[cols], d2
@@ -278,7 +329,7 @@ def _ties_1d(q: np.ndarray, c: np.ndarray, k: int, tol: float):
     return rows[keep], order[sorted_pos[keep]], d2[keep], kth
 
 
-def _ties_tree(zq, zc, k, tol, raw_q, raw_c, cal, zcal):
+def _ties_tree(zq, zc, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_pos=None):
     """KD-tree search, widening the neighbour count until every tie is seen."""
     tree = cKDTree(zc)
     nc = zc.shape[0]
@@ -286,16 +337,19 @@ def _ties_tree(zq, zc, k, tol, raw_q, raw_c, cal, zcal):
     out_rows, out_cols, out_d2 = [], [], []
     kth_all = np.full(zq.shape[0], np.inf)
     todo = np.arange(zq.shape[0])
-    kk = min(nc, max(2 * k, k + 4))
+    kk = min(nc, max(2 * k, k + 4) + (self_pos is not None))
     while todo.size:
         d, idx = tree.query(zq[todo], k=kk)
         d, idx = d.reshape(todo.size, kk), idx.reshape(todo.size, kk)
         d2 = d ** 2
         valid = np.broadcast_to(_within_caliper(raw_q[todo][:, None, :], raw_c[idx], cal),
                                 d2.shape)
-        nvalid = np.cumsum(valid, axis=1)
-        has_k = nvalid[:, -1] >= k
-        kpos = np.argmax(nvalid >= k, axis=1)
+        if self_pos is not None:
+            valid = valid & (idx != self_pos[todo][:, None])
+        mass = valid if wc is None else valid * wc[idx]
+        nvalid = np.cumsum(mass, axis=1)
+        has_k = nvalid[:, -1] >= k - 1e-9
+        kpos = np.argmax(nvalid >= k - 1e-9, axis=1)
         kth = np.where(has_k, d2[np.arange(todo.size), kpos], np.inf)
         thr = kth + tol
         if kk >= nc:
@@ -428,8 +482,9 @@ def _greedy_tree(z, raw, f_sorted, c_idx, k, cal, zcal):
 
 def same_arm_neighbors(score: Any, treatment: Any, n_neighbors: int, *,
                        caliper: np.ndarray | None = None, exact: Any = None,
-                       distance_tolerance: float = 1e-5,
-                       standardize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                       distance_tolerance: float = 1e-5, standardize: bool = True,
+                       weights: Any = None,
+                       drop_incomplete: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Each unit with its ``n_neighbors`` nearest units of its own arm (ties kept).
 
     Used for the heteroskedastic conditional variances of Abadie & Imbens (R's
@@ -439,7 +494,8 @@ def same_arm_neighbors(score: Any, treatment: Any, n_neighbors: int, *,
     """
     t = check_treatment(treatment)
     raw = _score_matrix(score, t.shape[0])
-    z, sd = _standardize(raw, standardize)
+    w = _unit_weights(weights, t.shape[0])
+    z, sd = _standardize(raw, standardize, w)
     zcal = None if caliper is None else np.asarray(caliper) / sd
     strata = _strata(exact, t.shape[0])
     rng = np.random.default_rng(0)
@@ -449,9 +505,18 @@ def same_arm_neighbors(score: Any, treatment: Any, n_neighbors: int, *,
         for f_idx, c_idx in _stratum_groups(strata, mask, mask):
             if f_idx.size == 0:
                 continue
-            # self is the nearest candidate (distance 0): k + 1 nearest = self + k others
-            u, m, _ = _match_with_replacement(z, raw, f_idx, c_idx, n_neighbors + 1,
-                                              distance_tolerance, caliper, zcal, True, rng)
+            if w is None:
+                # self is the nearest candidate (distance 0): k + 1 nearest = self + k others
+                u, m, _ = _match_with_replacement(z, raw, f_idx, c_idx, n_neighbors + 1,
+                                                  distance_tolerance, caliper, zcal, True, rng,
+                                                  drop_incomplete=drop_incomplete)
+            else:
+                # weighted: the k-th neighbour by cumulative weight of the *others*
+                u, m, _ = _match_with_replacement(z, raw, f_idx, c_idx, n_neighbors,
+                                                  distance_tolerance, caliper, zcal, True, rng,
+                                                  w[c_idx], exclude_self=True,
+                                                  drop_incomplete=drop_incomplete)
+                u, m = np.concatenate([u, f_idx]), np.concatenate([m, f_idx])
             units.append(u)
             members.append(m)
     return np.concatenate(units), np.concatenate(members)

@@ -6,10 +6,12 @@ Conventions (Abadie & Imbens 2006, and R's ``Matching::Match``):
   the ATC, every unit for the ATE); its *match set* J(i) holds the units of the
   other arm it was matched to (ties included, so ``#J(i) >= n_neighbors`` when ties
   are kept);
-* each pair (i, j) carries the weight ``1 / #J(i)``;
+* each pair (i, j) carries the share ``1 / #J(i)`` of unit i's match mass (with unit
+  weights ``w``: ``w_j / sum_{k in J(i)} w_k``) and the weight ``w_i * share``;
 * ``K_M(j) = sum_i 1{j in J(i)} / #J(i)`` is the (tie-weighted) number of times unit
   ``j`` is used as a match, and ``K'_M(j) = sum_i 1{j in J(i)} / #J(i)^2``.  These are
-  ``Kcount`` and ``KKcount`` of R's Matching.  Raw use counts, as dsmatch and
+  ``Kcount`` and ``KKcount`` of R's Matching (with unit weights,
+  ``K_M(j) = sum_i w_i share_ij`` and ``K'_M(j) = sum_i w_i share_ij^2``, as there).  Raw use counts, as dsmatch and
   MatchIt's ``replace=TRUE`` weights report them, equal ``n_neighbors * K_M`` when
   there are no ties.
 """
@@ -32,8 +34,9 @@ class MatchResult:
     ----------
     focal, matched : ndarray of int64, shape (n_pairs,)
         Row positions (0-based) of the unit being matched and of its match.
-    pair_weight : ndarray of float64, shape (n_pairs,)
-        ``1 / #J(focal)``: equidistant (tied) matches share one unit of weight.
+    share : ndarray of float64, shape (n_pairs,)
+        ``1 / #J(focal)``: equidistant (tied) matches share one unit of weight (with
+        unit weights, in proportion to the matches' weights).
     distance : ndarray of float64, shape (n_pairs,)
         Distance between focal unit and match in the matching metric (score columns
         in standard-deviation units when ``standardize=True``).
@@ -53,11 +56,13 @@ class MatchResult:
         Row labels of the data that was matched.
     score : ndarray, shape (n, k)
         The score that was matched on (raw units), for reports.
+    unit_weight : ndarray, shape (n,)
+        Survey (sampling) weights of the units; ones when none were given.
     """
 
     focal: np.ndarray
     matched: np.ndarray
-    pair_weight: np.ndarray
+    share: np.ndarray
     distance: np.ndarray
     treatment: np.ndarray
     estimand: str
@@ -68,7 +73,12 @@ class MatchResult:
     index: pd.Index
     score: np.ndarray
     ties: bool = True
+    unit_weight: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.unit_weight is None:
+            self.unit_weight = np.ones(self.treatment.shape[0])
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -97,6 +107,11 @@ class MatchResult:
 
     # -------------------------------------------------------- match counts
     @property
+    def pair_weight(self) -> np.ndarray:
+        """Weight of each pair: ``w_focal * share`` (``1/#J`` without unit weights)."""
+        return self.unit_weight[self.focal] * self.share
+
+    @property
     def match_count(self) -> np.ndarray:
         """``K_M``: tie-weighted number of times each unit serves as a match."""
         if "K" not in self._cache:
@@ -108,7 +123,7 @@ class MatchResult:
     def match_count_sq(self) -> np.ndarray:
         """``K'_M``: sum over the unit's uses of ``1 / #J(i)^2``."""
         if "KK" not in self._cache:
-            self._cache["KK"] = np.bincount(self.matched, weights=self.pair_weight ** 2,
+            self._cache["KK"] = np.bincount(self.matched, weights=self.pair_weight * self.share,
                                             minlength=self.n)
         return self._cache["KK"]
 
@@ -123,13 +138,14 @@ class MatchResult:
     def weights(self) -> np.ndarray:
         """Unit weights that turn the matching estimator into a weighted mean difference.
 
-        ``w_i = 1{i focal and matched} + K_M(i)``, so for the ATT treated units weigh 1
+        ``w_i = u_i 1{i focal and matched} + K_M(i)`` (``u`` the unit weights, 1 by
+        default), so for the ATT treated units weigh 1
         and controls ``K_M``; for the ATE every unit weighs ``1 + K_M``.  The
         weighted difference of arm means equals the (unadjusted) matching estimate.
         Unmatched units weigh 0.  These are MatchIt's weights before its
         normalisation (MatchIt scales each arm to mean 1 over matched units).
         """
-        return self.is_focal.astype(float) + self.match_count
+        return self.unit_weight * self.is_focal + self.match_count
 
     # ------------------------------------------------------------ pair views
     def pairs(self) -> pd.DataFrame:
@@ -156,7 +172,8 @@ class MatchResult:
         Columns: ``index`` (the original row label), ``treated`` (0/1),
         ``subclass`` (1, 2, ... one per matched set, in focal-unit order),
         ``weights`` (1 for the focal unit, ``1/#J`` for each of its matches in the
-        per-pair layout; MatchIt's stratum weights without replacement),
+        per-pair layout; MatchIt's stratum weights without replacement; multiplied by
+        the focal unit's weight when unit weights were given),
         ``distance`` (the focal-to-match distance in the matching metric, 0 for the
         focal unit) and ``score`` (``score_0``, ``score_1``, ... for a
         multi-dimensional score).  Pass ``data`` to append its columns for those
@@ -171,7 +188,7 @@ class MatchResult:
                                    subclass_of_pair])
         dist = np.concatenate([np.zeros(focal_units.size), self.distance])
         # focal unit 1, each match 1/#J: MatchIt's stratum weights for 1:k matching.
-        w = np.concatenate([np.ones(focal_units.size), self.pair_weight])
+        w = np.concatenate([self.unit_weight[focal_units], self.pair_weight])
         order = np.lexsort((pos, subclass))
         pos, subclass, dist, w = pos[order], subclass[order], dist[order], w[order]
         out = pd.DataFrame({

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .._stats import weighted_scale
 from .._validation import InputError, check_array
 
 __all__ = ["CovariateScore"]
@@ -35,15 +36,22 @@ class CovariateScore(TransformerMixin, BaseEstimator):
     def __init__(self, scale: str | None = "variance"):
         self.scale = scale
 
-    def fit(self, X, t=None):
+    def fit(self, X, t=None, sample_weight=None):
+        """Learn the centring, scaling and (Mahalanobis) whitening.
+
+        ``sample_weight`` weights the means and SDs, as R's ``Match(weights=)``.
+        """
         if self.scale not in ("variance", "mahalanobis", None):
             raise InputError(f"scale must be 'variance', 'mahalanobis' or None, got {self.scale!r}")
         arr, names, _ = check_array(X)
         self.feature_names_in_ = names
         self.n_features_in_ = arr.shape[1]
         n = arr.shape[0]
-        self.mean_ = arr.mean(axis=0)
-        sd = arr.std(axis=0, ddof=1) if n > 1 else np.ones(arr.shape[1])
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if w is not None and w.shape != (n,):
+            raise InputError(f"sample_weight has shape {w.shape}; expected ({n},)")
+        self.mean_, sd = weighted_scale(arr, w) if n > 1 else (arr.mean(axis=0),
+                                                                np.ones(arr.shape[1]))
         tiny = np.sqrt(np.finfo(float).eps)        # R's `tolerance`
         self.scale_ = np.where(sd < tiny, tiny, sd)
         self.whitening_ = None

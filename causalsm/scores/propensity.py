@@ -12,11 +12,12 @@ from .._validation import InputError, check_array, check_xy
 __all__ = ["PropensityScore", "logistic_mle"]
 
 
-def logistic_mle(X: np.ndarray, t: np.ndarray, *, tol: float = 1e-10,
-                 max_iter: int = 100) -> np.ndarray:
+def logistic_mle(X: np.ndarray, t: np.ndarray, *, sample_weight: np.ndarray | None = None,
+                 tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
     """Unpenalised logistic regression by Newton-Raphson (as R's ``glm``).
 
-    ``X`` must include the intercept column.  Columns are scaled internally for
+    ``X`` must include the intercept column; ``sample_weight`` weights the
+    log-likelihood (survey weights).  Columns are scaled internally for
     conditioning; the coefficients returned are on the original scale.  A
     perfectly separated sample gives a ``RuntimeWarning``.
 
@@ -27,13 +28,14 @@ def logistic_mle(X: np.ndarray, t: np.ndarray, *, tol: float = 1e-10,
     scale = np.abs(X).max(axis=0)
     scale[scale == 0] = 1.0
     Xs = X / scale
+    sw = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
     beta = np.zeros(X.shape[1])
     dev_old = np.inf
     for _ in range(max_iter):
         eta = Xs @ beta
         p = 1.0 / (1.0 + np.exp(-eta))
-        w = np.clip(p * (1 - p), 1e-12, None)
-        grad = Xs.T @ (t - p)
+        w = sw * np.clip(p * (1 - p), 1e-12, None)
+        grad = Xs.T @ (sw * (t - p))
         hess = (Xs * w[:, None]).T @ Xs
         try:
             step = np.linalg.solve(hess, grad)
@@ -41,7 +43,7 @@ def logistic_mle(X: np.ndarray, t: np.ndarray, *, tol: float = 1e-10,
             step = np.linalg.lstsq(hess, grad, rcond=None)[0]
         beta = beta + step
         eta = Xs @ beta
-        dev = 2 * np.sum(np.logaddexp(0, eta) - t * eta)
+        dev = 2 * np.sum(sw * (np.logaddexp(0, eta) - t * eta))
         if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
             break
         dev_old = dev
@@ -97,19 +99,21 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         self.link = link
         self.clip = clip
 
-    def fit(self, X, t):
+    def fit(self, X, t, sample_weight=None):
+        """Fit the propensity model; ``sample_weight`` weights the likelihood."""
         if self.link not in ("logit", "probability"):
             raise InputError(f"link must be 'logit' or 'probability', got {self.link!r}")
         data = check_xy(X, t)
         self.feature_names_in_ = data.columns
         self.n_features_in_ = data.X.shape[1]
         if self.model is None:
-            beta = logistic_mle(self.design(data.X), data.t)
+            beta = logistic_mle(self.design(data.X), data.t, sample_weight=sample_weight)
             self.intercept_, self.coef_ = float(beta[0]), beta[1:]
         else:
             if not hasattr(self.model, "predict_proba"):
                 raise InputError(f"model {type(self.model).__name__} has no predict_proba")
-            self.model_ = clone(self.model).fit(data.X, data.t)
+            kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+            self.model_ = clone(self.model).fit(data.X, data.t, **kw)
         return self
 
     @staticmethod
