@@ -364,40 +364,9 @@ class MatchingEstimator(BaseEstimator):
         details = {"estimate_unadjusted": res["estimate_unadjusted"],
                    "caliper": None if m.caliper is None else m.caliper.tolist(),
                    "n_pairs": m.n_pairs, "var_neighbors": J}
-        label = {"ai": f"Abadie-Imbens population variance ({self._sigma_label(J)})",
-                 "ai_sample": f"Abadie-Imbens sample variance ({self._sigma_label(J)})"}
-        if variance in ("ai", "ai_sample"):
-            se = np.sqrt(res["variance"])
-            ci, p = wald(est, se, self.alpha)
-            vlabel = label[variance]
-        elif variance == "ai_ps":
-            se = np.sqrt(max(res["variance_population"] +
-                             self._ps_adjustment(score, Xin, data, S, est), 0.0))
-            ci, p = wald(est, se, self.alpha)
-            vlabel = (f"Abadie-Imbens population variance ({self._sigma_label(J)}) with the "
-                      "Abadie-Imbens (2016) adjustment for the estimated propensity score")
-        elif variance == "pair_cluster":
-            se = _pair_cluster_se(m, res["tau_pair"], est)
-            ci, p = wald(est, se, self.alpha)
-            vlabel = "cluster-robust by matched set (HC1, G/(G-1))"
-        else:
-            # Residuals from an ordinary (unweighted) within-arm regression: the
-            # K-weighted fit of the bias correction pulls the line towards heavily
-            # reused matches and so shrinks exactly the residuals that matter most.
-            mu0, mu1 = (Z.shape[1] and [np.column_stack([np.ones(data.n), Z]) @
-                                        _wls_coef(data.y, Z, (data.t == a).astype(float))
-                                        for a in (0, 1)])
-            lin = float(np.sum(influence_terms(m, data.y, mu0, mu1, 0.0)))
-            phi = influence_terms(m, data.y, mu0, mu1, lin)
-            draws = multiplier_bootstrap(phi, n_replicates=check_int(self.n_bootstrap,
-                                                                     "n_bootstrap"),
-                                         random_state=self.random_state, n_jobs=self.n_jobs)
-            se = float(draws.std(ddof=1))
-            lo, hi = np.quantile(draws, [self.alpha / 2, 1 - self.alpha / 2])
-            ci = (est - hi, est - lo)
-            p = float((1 + np.sum(np.abs(draws) >= abs(est))) / (1 + draws.size))
-            vlabel = f"Otsu-Rai wild bootstrap ({draws.size} Rademacher replicates)"
-            details["n_bootstrap"] = int(draws.size)
+        se, ci, p, vlabel = self._inference(variance, m, res, data, Z, J, details,
+                                            lambda: self._ps_adjustment(score, Xin, data, S,
+                                                                        est))
         t_arr = data.t
         self.score_ = score
         self.matches_ = m
@@ -409,6 +378,41 @@ class MatchingEstimator(BaseEstimator):
             n_treated=int(t_arr.sum()), n_control=int((1 - t_arr).sum()),
             n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha, details=details)
         return self
+
+    def _inference(self, variance, m, res, data, Z, J, details, ps_adjustment):
+        """Standard error, interval, p-value and label of the chosen variance."""
+        est = res["estimate"]
+        sigma = self._sigma_label(J)
+        if variance in ("ai", "ai_sample", "ai_ps"):
+            v = res["variance"]
+            label = (f"Abadie-Imbens {'sample' if variance == 'ai_sample' else 'population'}"
+                     f" variance ({sigma})")
+            if variance == "ai_ps":
+                v = max(v + ps_adjustment(), 0.0)
+                label += (" with the Abadie-Imbens (2016) adjustment for the estimated "
+                          "propensity score")
+            se = float(np.sqrt(v))
+            return (se, *wald(est, se, self.alpha), label)
+        if variance == "pair_cluster":
+            se = _pair_cluster_se(m, res["tau_pair"], est)
+            return (se, *wald(est, se, self.alpha),
+                    "cluster-robust by matched set (HC1, G/(G-1))")
+        # Wild bootstrap.  Residuals from an ordinary (unweighted) within-arm regression:
+        # the K-weighted fit of the bias correction pulls the line towards heavily
+        # reused matches and so shrinks exactly the residuals that matter most.
+        design = np.column_stack([np.ones(data.n), Z])
+        mu0, mu1 = (design @ _wls_coef(data.y, Z, (data.t == a).astype(float))
+                    for a in (0, 1))
+        lin = float(np.sum(influence_terms(m, data.y, mu0, mu1, 0.0)))
+        phi = influence_terms(m, data.y, mu0, mu1, lin)
+        draws = multiplier_bootstrap(phi, n_replicates=check_int(self.n_bootstrap,
+                                                                 "n_bootstrap"),
+                                     random_state=self.random_state, n_jobs=self.n_jobs)
+        lo, hi = np.quantile(draws, [self.alpha / 2, 1 - self.alpha / 2])
+        p = float((1 + np.sum(np.abs(draws) >= abs(est))) / (1 + draws.size))
+        details["n_bootstrap"] = int(draws.size)
+        return (float(draws.std(ddof=1)), (est - hi, est - lo), p,
+                f"Otsu-Rai wild bootstrap ({draws.size} Rademacher replicates)")
 
     @staticmethod
     def _sigma_label(J: int) -> str:
