@@ -234,3 +234,17 @@ def test_integer_valued_floats_accepted():
 
 def test_public_namespace():
     assert csm.match is match
+
+
+def test_many_near_ties_warn_and_exact_ties_do_not():
+    rng = np.random.default_rng(0)
+    score = rng.normal(size=20000)
+    t = (rng.random(20000) < 0.1).astype(int)
+    with pytest.warns(RuntimeWarning, match="near-ties per unit"):
+        m = match(score, t)
+    assert m.n_pairs > 10 * m.n_matched
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exact = match(score, t, distance_tolerance=0)
+    assert exact.n_pairs == exact.n_matched == t.sum()

@@ -17,6 +17,7 @@ No dense treated-by-control distance matrix is ever built.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -151,8 +152,10 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
     else:
         focal = matched = np.zeros(0, dtype=np.int64)
         d2 = np.zeros(0)
-    o = np.lexsort((matched, focal))
-    focal, matched, d2 = focal[o], matched[o], d2[o]
+    key = focal * np.int64(n) + matched          # pairs sorted by focal unit, then match
+    if key.size > 1 and not np.all(key[1:] > key[:-1]):
+        o = np.argsort(key, kind="stable")
+        focal, matched, d2 = focal[o], matched[o], d2[o]
     n_j = np.bincount(focal, minlength=n)
     if w is None:
         share = 1.0 / n_j[focal]
@@ -289,9 +292,14 @@ def _match_with_replacement(z, raw, f_idx, c_idx, k, tol, cal, zcal, ties, rng, 
         k = min(k, c_idx.size)
     if z.shape[1] == 1 and wc is None and not exclude_self:
         rows, cols, d2, kth = _ties_1d(z[f_idx, 0], z[c_idx, 0], k, tol)
-        ok = _within_caliper(raw[f_idx[rows]], raw[c_idx[cols]], cal)
-        complete = np.bincount(rows[ok & (d2 <= kth[rows])], minlength=f_idx.size) >= k
-        rows, cols, d2 = rows[ok], cols[ok], d2[ok]
+        if cal is not None:
+            ok = _within_caliper(raw[f_idx[rows]], raw[c_idx[cols]], cal)
+            if drop_incomplete:
+                complete = np.bincount(rows[ok & (d2 <= kth[rows])],
+                                       minlength=f_idx.size) >= k
+            rows, cols, d2 = rows[ok], cols[ok], d2[ok]
+        else:
+            complete = np.ones(f_idx.size, dtype=bool)
     else:
         rows, cols, d2, kth = _ties_tree(z[f_idx], z[c_idx], k, tol, raw[f_idx], raw[c_idx],
                                          cal, zcal, wc,
@@ -300,6 +308,13 @@ def _match_with_replacement(z, raw, f_idx, c_idx, k, tol, cal, zcal, ties, rng, 
     if drop_incomplete:
         keep = complete[rows]
         rows, cols, d2 = rows[keep], cols[keep], d2[keep]
+    near_ties = int(np.count_nonzero(d2 > kth[rows]))
+    if near_ties > 10 * k * f_idx.size and not exclude_self:
+        warnings.warn(f"the tie tolerance (distance_tolerance={tol:g} on the squared "
+                      f"standardized distance, R's rule) makes {near_ties / f_idx.size:.0f} "
+                      "near-ties per unit; with this many units consider "
+                      "distance_tolerance=0 (exact ties only) or ties=False",
+                      RuntimeWarning, stacklevel=3)
     if not ties:
         rows, cols, d2 = _break_ties(rows, cols, d2, kth, k, tol, rng)
     return f_idx[rows], c_idx[cols], d2
