@@ -31,6 +31,7 @@ from .result import MatchResult
 __all__ = ["match", "same_arm_neighbors"]
 
 ORDERS = ("data", "largest", "smallest", "random")
+_R_TOL = 1e-10     # R's Matching compares with this slack (TOL in its matching.h)
 
 
 def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int = 1,
@@ -73,7 +74,8 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
         gives a priority per unit (matched in ascending order of it).
     distance_tolerance : float
         Tolerance on the squared standardized distance within which candidates are
-        ties (R's ``distance.tolerance``).
+        ties (R's ``distance.tolerance``, to which R adds 1e-10; so do we).  0 keeps
+        exact ties only.
     standardize : bool
         Divide each score column by its sample SD before computing distances.
     random_state : int, numpy Generator or None
@@ -330,7 +332,7 @@ def _ties_1d(q: np.ndarray, c: np.ndarray, k: int, tol: float):
     valid = (cand >= 0) & (cand < nc)
     d2w = np.where(valid, (s[np.clip(cand, 0, nc - 1)] - q[:, None]) ** 2, np.inf)
     kth = np.partition(d2w, k - 1, axis=1)[:, k - 1]
-    thr = kth + tol
+    thr = kth + (tol + _R_TOL if tol > 0 else 0.0)
     r = np.sqrt(thr)
     slack = 1e-12 * (np.abs(q) + r) + 1e-300
     lo = np.searchsorted(s, q - r - slack, side="left")
@@ -363,10 +365,10 @@ def _ties_tree(zq, zc, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_pos=None):
             valid = valid & (idx != self_pos[todo][:, None])
         mass = valid if wc is None else valid * wc[idx]
         nvalid = np.cumsum(mass, axis=1)
-        has_k = nvalid[:, -1] >= k - 1e-9
-        kpos = np.argmax(nvalid >= k - 1e-9, axis=1)
+        has_k = nvalid[:, -1] >= k - _R_TOL
+        kpos = np.argmax(nvalid >= k - _R_TOL, axis=1)
         kth = np.where(has_k, d2[np.arange(todo.size), kpos], np.inf)
-        thr = kth + tol
+        thr = kth + (tol + _R_TOL if tol > 0 else 0.0)
         if kk >= nc:
             done = np.ones(todo.size, dtype=bool)
         else:
