@@ -6,10 +6,10 @@ from .api import estimate_effect
 from .balance import balance_table
 from .estimators import EffectResult, MatchingEstimator
 from .matching import MatchResult, match
-from .scores import CovariateScore, PropensityScore
+from .scores import CovariateScore, NeuralBalancingScore, PCAScore, PropensityScore
 
 __version__ = "0.1.0"
 
 __all__ = ["CovariateScore", "EffectResult", "InputError", "MatchResult", "MatchingEstimator",
-           "PropensityScore", "balance_table", "datasets", "estimate_effect", "match",
-           "__version__"]
+           "NeuralBalancingScore", "PCAScore", "PropensityScore", "balance_table", "datasets",
+           "estimate_effect", "match", "__version__"]

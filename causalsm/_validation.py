@@ -109,8 +109,10 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     Accepts 0/1 numbers, booleans, or any two-valued numeric vector whose values are
     exactly {0, 1}.
 
-    >>> check_treatment([True, False, 1.0])
+    >>> check_treatment([True, False, True])
     array([1, 0, 1])
+    >>> check_treatment(np.array([1.0, 0.0]))
+    array([1, 0])
     """
     s = pd.Series(t) if not isinstance(t, pd.Series) else t
     if s.isna().any():

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 from ._validation import InputError, check_frame, check_outcome, check_treatment
 from .estimators.average import MatchingEstimator
 from .estimators.results import EffectResult
-from .scores import CovariateScore, PropensityScore
+from .scores import CovariateScore, NeuralBalancingScore, PCAScore, PropensityScore
 
 __all__ = ["estimate_effect", "make_score"]
 
@@ -15,17 +15,24 @@ _SCORES = {
     "propensity": lambda: PropensityScore(),
     "covariates": lambda: CovariateScore(scale="variance"),
     "mahalanobis": lambda: CovariateScore(scale="mahalanobis"),
+    "neural": lambda: NeuralBalancingScore(random_state=0),
+    "neural_propensity": lambda: NeuralBalancingScore(output="propensity", random_state=0),
+    "pca": lambda: PCAScore(n_components=5),
 }
 
 
-def make_score(score: Any):
-    """Turn a score name into a score object; pass objects through unchanged."""
+def make_score(score: Any, random_state: Any = None):
+    """Turn a score name into a score object (seeded with ``random_state`` when it has
+    one); pass objects through unchanged."""
     if isinstance(score, str):
         try:
-            return _SCORES[score]()
+            obj = _SCORES[score]()
         except KeyError:
             raise InputError(f"unknown score {score!r}; use one of {', '.join(_SCORES)} "
                              "or a score object") from None
+        if random_state is not None and "random_state" in obj.get_params():
+            obj.set_params(random_state=random_state)
+        return obj
     if not (hasattr(score, "fit") and hasattr(score, "transform")):
         raise InputError(f"score must be a name or a transformer with fit/transform, "
                          f"got {type(score).__name__}")
@@ -45,10 +52,14 @@ def estimate_effect(data, treatment: str, outcome: str,
         Column names; the treatment must be 0/1 (or boolean).
     covariates : list of str, optional
         Columns to adjust for; default all other columns.
-    score : {"propensity", "covariates", "mahalanobis"} or a score object
+    score : {"propensity", "covariates", "mahalanobis", "neural", "neural_propensity", "pca"} \
+or a score object
         What to match on: the logistic propensity score (logit scale), the
-        covariates with inverse-variance or Mahalanobis distance, or any fitted-
-        on-demand transformer such as ``PropensityScore(model=...)``.
+        covariates with inverse-variance or Mahalanobis distance, the learned
+        5-dimensional neural balancing score (Clivio et al. 2022) or that network's
+        own propensity, the first 5 principal components, or any transformer with
+        ``fit(X, t)`` / ``transform(X)`` such as ``PropensityScore(model=...)``.
+        Named scores that have a ``random_state`` get the one in ``options``.
     estimand : {"ATT", "ATC", "ATE"}
     **options
         Any parameter of :class:`~causalsm.MatchingEstimator`: ``n_neighbors``,
@@ -76,7 +87,8 @@ def estimate_effect(data, treatment: str, outcome: str,
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; valid options: "
                          f"{', '.join(sorted(valid - {'score', 'estimand'}))}")
-    est = MatchingEstimator(score=make_score(score), estimand=estimand, **options)
+    est = MatchingEstimator(score=make_score(score, options.get("random_state")),
+                            estimand=estimand, **options)
     t = check_treatment(frame[treatment], name=treatment)
     y = check_outcome(frame[outcome], name=outcome)
     est.fit(frame[covariates], t, y)

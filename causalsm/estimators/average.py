@@ -65,7 +65,8 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
                     bias_correction: bool = False, var_neighbors: int = 0,
                     sample: bool = False, var_score: np.ndarray | None = None,
                     exact: Any = None, distance_tolerance: float = 1e-5,
-                    standardize: bool = True, r_compatible: bool = False) -> dict:
+                    standardize: bool = True, bias_fit: str = "matched",
+                    r_compatible: bool = False) -> dict:
     """Estimate and Abadie-Imbens variance from a :class:`MatchResult`.
 
     Parameters
@@ -84,6 +85,10 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
     exact, distance_tolerance, standardize :
         Exact strata, tie tolerance and scaling of the same-arm neighbour search (as
         given to :func:`~causalsm.match`).
+    bias_fit : {"matched", "arm"}
+        Sample of the bias-correction regressions: the units used as matches weighted
+        by ``K_M`` (Abadie & Imbens 2011, R's ``BiasAdjust``), or every unit of the arm
+        (more stable when few distinct units are matched, as in dsmatch).
     r_compatible : bool
         Reproduce R's ``Match`` where it treats dropped units differently: its variance
         divides by the number of all units of the focal arm and adds ``estimate^2`` for
@@ -112,7 +117,8 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
         Z = np.asarray(Z, dtype=np.float64).reshape(n, -1)
         for arm in (0, 1):
             if (1 - arm) in focal_arms:            # this arm is imputed
-                coef[arm] = _wls_coef(y, Z, (t == arm) * K)
+                fit_w = K if bias_fit == "matched" else m.unit_weight
+                coef[arm] = _wls_coef(y, Z, (t == arm) * fit_w)
                 mu[arm] = coef[arm][0] + Z @ coef[arm][1:]
     tau_raw = y[tr] - y[co]
     est_noadj = float(np.sum(w * tau_raw) / np.sum(w))
@@ -220,6 +226,13 @@ class MatchingEstimator(BaseEstimator):
     adjust : {"covariates", "score"} or list of columns
         Regressors of the bias correction (and of the wild bootstrap's regression):
         all covariates (default, as Abadie & Imbens), the score, or named columns.
+    bias_fit : {"auto", "matched", "arm"}
+        Sample of the bias-correction regression: the matched units weighted by their
+        match counts (``"matched"``, Abadie-Imbens 2011 and R's ``BiasAdjust``) or
+        all units of the arm (``"arm"``).  ``"auto"`` (default) uses ``"matched"``
+        when at least 10 distinct matched units per regressor are available in the
+        arm, and ``"arm"`` otherwise (few matched units make that regression
+        unstable).
     variance : {"auto", "ai", "ai_sample", "ai_ps", "pair_cluster", "wild_bootstrap"}
         ``"ai"``: Abadie-Imbens population variance (PATE/PATT); ``"ai_sample"``:
         the sample (conditional) variance; ``"ai_ps"``: ``"ai"`` plus the Abadie-Imbens
@@ -266,7 +279,7 @@ class MatchingEstimator(BaseEstimator):
                  var_neighbors: int = 1, alpha: float = 0.05, n_bootstrap: int = 1999,
                  n_jobs: int = 1, random_state: Any = None,
                  distance_tolerance: float = 1e-5, standardize: Any = "auto",
-                 drop_incomplete: bool = False):
+                 drop_incomplete: bool = False, bias_fit: str = "auto"):
         self.score = score
         self.estimand = estimand
         self.n_neighbors = n_neighbors
@@ -287,6 +300,7 @@ class MatchingEstimator(BaseEstimator):
         self.distance_tolerance = distance_tolerance
         self.standardize = standardize
         self.drop_incomplete = drop_incomplete
+        self.bias_fit = bias_fit
 
     # ----------------------------------------------------------------- helpers
     def _columns(self, spec: Any, data, what: str) -> np.ndarray:
@@ -356,14 +370,24 @@ class MatchingEstimator(BaseEstimator):
             Z = S
         else:
             Z = self._columns(self.adjust, data, "adjust")
+        details = {}
+        bias_fit = self.bias_fit
+        if bias_fit == "auto":
+            used = np.bincount(data.t[m.match_count > 0], minlength=2)
+            imputed = [a for a in (0, 1) if used[a] > 0]
+            bias_fit = "matched" if min(used[a] for a in imputed) >= 10 * (Z.shape[1] + 1) \
+                else "arm"
+        elif bias_fit not in ("matched", "arm"):
+            raise InputError(f"bias_fit must be 'auto', 'matched' or 'arm', got {bias_fit!r}")
+        details["bias_fit"] = bias_fit if bc else None
         res = matching_effect(m, data.y, Z, bias_correction=bool(bc), var_neighbors=J,
                               sample=(variance == "ai_sample"), exact=exact,
                               distance_tolerance=self.distance_tolerance,
-                              standardize=standardize)
+                              standardize=standardize, bias_fit=bias_fit)
         est = res["estimate"]
-        details = {"estimate_unadjusted": res["estimate_unadjusted"],
-                   "caliper": None if m.caliper is None else m.caliper.tolist(),
-                   "n_pairs": m.n_pairs, "var_neighbors": J}
+        details.update({"estimate_unadjusted": res["estimate_unadjusted"],
+                        "caliper": None if m.caliper is None else m.caliper.tolist(),
+                        "n_pairs": m.n_pairs, "var_neighbors": J})
         se, ci, p, vlabel = self._inference(variance, m, res, data, Z, J, details,
                                             lambda: self._ps_adjustment(score, Xin, data, S,
                                                                         est))

@@ -1,6 +1,7 @@
 """Balancing scores: scikit-learn transformers from covariates to the score matched on."""
 
-from .covariates import CovariateScore
+from .covariates import CovariateScore, PCAScore
+from .neural import NeuralBalancingScore
 from .propensity import PropensityScore
 
-__all__ = ["PropensityScore", "CovariateScore"]
+__all__ = ["PropensityScore", "CovariateScore", "PCAScore", "NeuralBalancingScore"]

@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from .._stats import weighted_scale
 from .._validation import InputError, check_array
 
-__all__ = ["CovariateScore"]
+__all__ = ["CovariateScore", "PCAScore"]
 
 
 class CovariateScore(TransformerMixin, BaseEstimator):
@@ -78,3 +78,80 @@ class CovariateScore(TransformerMixin, BaseEstimator):
             return arr
         Z = (arr - self.mean_) / self.scale_
         return Z if self.whitening_ is None else Z @ self.whitening_
+
+
+class PCAScore(TransformerMixin, BaseEstimator):
+    """The first principal components of the standardised covariates as the score.
+
+    Each column is centred and divided by its SD (population SD, as scikit-learn's
+    ``StandardScaler``; constant columns are only centred), then
+    :class:`sklearn.decomposition.PCA` keeps the first ``n_components`` components.
+    ``transform`` returns the component scores (not whitened), so Euclidean distance
+    on them is the distance in the principal subspace.  ``t`` is ignored: this score
+    does not look at the treatment (the "PCA" baseline of the NSM paper).
+
+    Parameters
+    ----------
+    n_components : int, default 5
+    standardize : bool, default True
+        ``False`` runs PCA on the covariates as given (only centred).
+    svd_solver : str, default "full"
+        Passed to :class:`~sklearn.decomposition.PCA`.
+    random_state : int or None
+        Used by the randomized solvers.
+
+    Attributes
+    ----------
+    pca_ : sklearn.decomposition.PCA
+    mean_, scale_ : ndarray
+    explained_variance_ratio_ : ndarray
+    n_features_in_ : int
+    feature_names_in_ : list of str
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 6)) @ rng.normal(size=(6, 6))
+    >>> pc = PCAScore(n_components=2).fit(X)
+    >>> S = pc.transform(X)
+    >>> S.shape, bool(np.allclose(np.corrcoef(S.T)[0, 1], 0, atol=1e-8))
+    ((200, 2), True)
+    """
+
+    def __init__(self, n_components: int = 5, standardize: bool = True,
+                 svd_solver: str = "full", random_state=None):
+        self.n_components = n_components
+        self.standardize = standardize
+        self.svd_solver = svd_solver
+        self.random_state = random_state
+
+    def fit(self, X, t=None):
+        from sklearn.decomposition import PCA
+
+        from .._validation import check_int
+        arr, names, _ = check_array(X)
+        k = check_int(self.n_components, "n_components")
+        if k > min(arr.shape):
+            raise InputError(f"n_components={k} but X has {arr.shape[0]} rows and "
+                             f"{arr.shape[1]} columns; at most {min(arr.shape)} components")
+        self.feature_names_in_ = names
+        self.n_features_in_ = arr.shape[1]
+        self.mean_ = arr.mean(axis=0)
+        sd = arr.std(axis=0) if self.standardize else np.ones(arr.shape[1])
+        self.scale_ = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(self.mean_)), sd, 1.0)
+        self.pca_ = PCA(n_components=k, svd_solver=self.svd_solver,
+                        random_state=self.random_state).fit((arr - self.mean_) / self.scale_)
+        self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
+        return self
+
+    def transform(self, X):
+        if not hasattr(self, "pca_"):
+            raise InputError("this PCAScore is not fitted yet; call fit(X) first")
+        arr, _, _ = check_array(X)
+        if arr.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
+                             f"{self.n_features_in_}")
+        return self.pca_.transform((arr - self.mean_) / self.scale_)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array([f"pc{j + 1}" for j in range(self.pca_.n_components_)], dtype=object)

@@ -1,0 +1,161 @@
+"""Confounding by images: neural score matching against propensity-score matching on pixels.
+
+Semi-synthetic data on scikit-learn's bundled 8x8 handwritten digits (1,797 images).
+Both the treatment and the outcome depend on the image, through two features no method
+is given: a per-digit effect ``g(digit)`` and the amount of ink ``z``::
+
+    P(T = 1 | image) = sigmoid(-0.6 + 1.5 g + 0.5 z)
+    Y = 2 g + z + T (1 + 0.5 g) + N(0, 1)          truth: ATT = mean(1 + 0.5 g | T = 1)
+
+Every method matches each treated image to its nearest control (1-NN with replacement,
+no bias correction) on a score learned from the 64 pixels alone:
+
+* ``PSM (logistic, pixels)``: the library's default propensity score (maximum-likelihood
+  logistic regression of T on the pixels, logit scale);
+* ``PSM (L2 logistic, pixels)``: scikit-learn's ridge-penalised logistic regression;
+* ``NSM (MLP encoder)`` / ``NSM (CNN encoder)``: :class:`causalsm.NeuralBalancingScore`
+  with a small encoder before the 5-d bottleneck, trained with Adam and early stopping
+  on a 20% validation split (best weights restored).
+
+Reported per method, averaged over seeds (each seed redraws T and Y and reseeds the
+networks): the absolute ATT error, the largest |standardized mean difference| of the two
+true confounders (g, z) after matching, the total-variation distance between the digit
+mix of the treated images and of their matches, and the linear MMD of the pixels.
+
+Run from the repository root (about a minute on two CPU cores)::
+
+    python examples/image_confounding.py            # 10 seeds, MLP and CNN encoders
+    python examples/image_confounding.py --seeds 3 --encoders mlp
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import causalsm as csm  # noqa: E402
+from causalsm.balance import linear_mmd  # noqa: E402
+
+DIGIT_EFFECT = np.array([1.0, -1.0, 0.5, -0.5, 0.0, 1.5, -1.5, 0.8, -0.8, 0.3])
+
+
+def simulate(seed: int) -> dict:
+    """Digits with a treatment and an outcome that both depend on the image."""
+    digits = load_digits()
+    pixels = digits.images.reshape(len(digits.target), -1) / 16.0     # in [0, 1]
+    g = DIGIT_EFFECT[digits.target]
+    ink = pixels.mean(axis=1)
+    z = (ink - ink.mean()) / ink.std()
+    rng = np.random.default_rng(seed)
+    e = 1.0 / (1.0 + np.exp(-(-0.6 + 1.5 * g + 0.5 * z)))
+    t = (rng.random(g.size) < e).astype(int)
+    tau = 1.0 + 0.5 * g
+    y = 2.0 * g + z + t * tau + rng.normal(size=g.size)
+    return {"pixels": pixels, "digit": digits.target, "confounders": np.column_stack([g, z]),
+            "t": t, "y": y, "att": tau[t == 1].mean()}
+
+
+def mlp_encoder() -> nn.Module:
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU())
+
+
+def cnn_encoder() -> nn.Module:
+    """8x8 image -> two 3x3 conv blocks -> 32 features (takes the 64 flattened pixels)."""
+    return nn.Sequential(nn.Unflatten(1, (1, 8, 8)),
+                         nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(64, 32), nn.ReLU())
+
+
+ENCODERS = {"mlp": ("NSM (MLP encoder)", mlp_encoder), "cnn": ("NSM (CNN encoder)", cnn_encoder)}
+
+
+def nsm(encoder: nn.Module, seed: int, epochs: int) -> csm.NeuralBalancingScore:
+    return csm.NeuralBalancingScore(
+        encoder=encoder, standardize=False, optimizer="adam", learning_rate=1e-3,
+        weight_decay=1e-4, batch_size=64, epochs=epochs, validation_fraction=0.2,
+        patience=5, restore_best_weights=True, random_state=seed)
+
+
+def class_tv(digit: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
+    """Total variation between the treated digit mix and the matched controls' mix."""
+    p1 = np.bincount(digit[t == 1], minlength=10) / (t == 1).sum()
+    p0 = np.bincount(digit[t == 0], weights=w[t == 0], minlength=10) / w[t == 0].sum()
+    return 0.5 * float(np.abs(p1 - p0).sum())
+
+
+def run(seeds=range(10), encoders=("mlp", "cnn"), epochs: int = 100) -> pd.DataFrame:
+    """One row per (seed, method): ATT error and balance after 1-NN matching."""
+    rows = []
+    for seed in seeds:
+        d = simulate(seed)
+        X, t, y = d["pixels"], d["t"], d["y"]
+        varying = X.std(axis=0) > 0
+        methods = {"PSM (logistic, pixels)": csm.PropensityScore(),
+                   "PSM (L2 logistic, pixels)": csm.PropensityScore(
+                       model=LogisticRegression(max_iter=5000))}
+        for key in encoders:
+            label, make = ENCODERS[key]
+            methods[label] = nsm(make(), seed, epochs)
+        rows.append({"seed": seed, "method": "No matching",
+                     "att_error": abs(y[t == 1].mean() - y[t == 0].mean() - d["att"]),
+                     "confounder_smd": csm.balance_table(d["confounders"], t)[
+                         "smd_before"].abs().max(),
+                     "digit_tv": class_tv(d["digit"], t, np.ones(t.size)),
+                     "pixel_mmd": linear_mmd(X[:, varying], t), "seconds": 0.0})
+        for label, score in methods.items():
+            start = time.perf_counter()
+            est = csm.MatchingEstimator(score=score, estimand="ATT", bias_correction=False,
+                                        random_state=seed).fit(X, t, y)
+            w = est.matches_.weights
+            rows.append({
+                "seed": seed, "method": label,
+                "att_error": abs(est.effect_.estimate - d["att"]),
+                "confounder_smd": csm.balance_table(d["confounders"], t, weights=w)[
+                    "smd_after"].abs().max(),
+                "digit_tv": class_tv(d["digit"], t, w),
+                "pixel_mmd": linear_mmd(X[:, varying], t, w),
+                "seconds": time.perf_counter() - start})
+    return pd.DataFrame(rows)
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± standard error over seeds, in the order the methods were run."""
+    order = list(dict.fromkeys(runs["method"]))
+    g = runs.groupby("method")
+    cols = ["att_error", "confounder_smd", "digit_tv", "pixel_mmd"]
+    mean, se = g[cols].mean(), g[cols].std(ddof=1) / np.sqrt(g.size().to_numpy()[:, None])
+    out = mean.round(3).astype(str) + " ± " + se.round(3).astype(str)
+    out["seconds"] = g["seconds"].mean().round(2)
+    return out.loc[order]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="NSM vs PSM under image confounding")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--encoders", nargs="+", default=["mlp", "cnn"], choices=list(ENCODERS))
+    ap.add_argument("--epochs", type=int, default=100)
+    args = ap.parse_args(argv)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")       # separation warnings of the pixel logistic fit
+        runs = run(range(args.seeds), tuple(args.encoders), args.epochs)
+    print(f"8x8 digits, {args.seeds} seeds, 1-NN matching with replacement, ATT "
+          f"({time.perf_counter() - start:.0f} s)\n")
+    with pd.option_context("display.width", 120):
+        print(summarize(runs).to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,419 @@
+"""NeuralBalancingScore: architecture, determinism, persistence, inputs, and what it buys.
+
+The slow parts (a 10,000-unit simulation, the image example) are sized to run in a few
+seconds on two CPU cores; the IHDP reproduction lives in ``benchmarks/ihdp_nsm.py``.
+"""
+
+import importlib.util
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from torch import nn
+
+import causalsm as csm
+from causalsm import InputError, MatchingEstimator, NeuralBalancingScore
+
+REPO = Path(__file__).resolve().parents[1]
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+FAST = dict(optimizer="adam", learning_rate=0.01, epochs=15, random_state=0)
+
+
+def logistic_data(n=400, p=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    logit = X[:, 0] - X[:, 1]
+    t = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, t, logit
+
+
+# --------------------------------------------------------------------- architecture
+def test_defaults_are_the_papers_network():
+    X, t, _ = logistic_data(p=25)
+    p = NeuralBalancingScore().get_params()
+    assert (p["dim"], tuple(p["hidden_layer_sizes"]), p["activation"], p["optimizer"]) == \
+        (5, (100, 100), "leaky_relu", "sgd")
+    assert (p["learning_rate"], p["weight_decay"], p["batch_size"], p["epochs"]) == \
+        (0.01, 0.01, 100, 200)
+    assert (p["dropout"], p["momentum"], p["standardize"], p["device"]) == (0.0, 0.0, True, "cpu")
+    nsm = NeuralBalancingScore(epochs=1, random_state=0).fit(X, t)
+    net = nsm.network_
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == \
+        [(25, 5), (5, 100), (100, 100), (100, 1)]
+    acts = [m for m in net.head if isinstance(m, nn.LeakyReLU)]
+    assert len(acts) == 3 and all(a.negative_slope == 0.01 for a in acts)
+    # the score is the bottleneck's *pre-activation* output on the standardized input
+    Z = (X - nsm.mean_) / nsm.scale_
+    W = net.bottleneck.weight.detach().double().numpy()
+    b = net.bottleneck.bias.detach().double().numpy()
+    np.testing.assert_allclose(nsm.transform(X), Z @ W.T + b, atol=1e-5)
+    assert nsm.transform(X).shape == (400, 5)
+    assert list(nsm.get_feature_names_out()) == [f"nsm{j}" for j in range(5)]
+
+
+def test_every_part_is_configurable():
+    X, t, _ = logistic_data()
+    nsm = NeuralBalancingScore(dim=3, hidden_layer_sizes=(7,), activation="tanh",
+                               dropout=0.2, optimizer="rmsprop", momentum=0.5,
+                               batch_size=33, epochs=4, random_state=1).fit(X, t)
+    shapes = [(m.in_features, m.out_features) for m in nsm.network_.modules()
+              if isinstance(m, nn.Linear)]
+    assert shapes == [(6, 3), (3, 7), (7, 1)]
+    assert sum(isinstance(m, nn.Tanh) for m in nsm.network_.modules()) == 2
+    assert [m.p for m in nsm.network_.modules() if isinstance(m, nn.Dropout)] == [0.2, 0.2]
+    assert nsm.n_epochs_ == 4 and len(nsm.history_["loss"]) == 4
+    assert nsm.history_["val_loss"] == []
+    # an activation class and an optimizer class work too
+    nsm2 = NeuralBalancingScore(activation=nn.SiLU, optimizer=torch.optim.Adagrad,
+                                epochs=2, random_state=0).fit(X, t)
+    assert any(isinstance(m, nn.SiLU) for m in nsm2.network_.modules())
+
+
+def test_standardizes_continuous_columns_only_and_leaves_input_alone():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"age": rng.normal(40, 10, 300), "male": rng.integers(0, 2, 300),
+                       "income": rng.lognormal(10, 1, 300), "const": np.ones(300)})
+    t = (rng.random(300) < 0.4).astype(int)
+    before = df.copy()
+    nsm = NeuralBalancingScore(epochs=1, random_state=0).fit(df, t)
+    pd.testing.assert_frame_equal(df, before)
+    np.testing.assert_allclose(nsm.mean_, [df["age"].mean(), 0.0, df["income"].mean(), 0.0])
+    np.testing.assert_allclose(nsm.scale_, [df["age"].std(ddof=0), 1.0,
+                                            df["income"].std(ddof=0), 1.0])
+    assert nsm.feature_names_in_ == ["age", "male", "income", "const"]
+    off = NeuralBalancingScore(epochs=1, standardize=False, random_state=0).fit(df, t)
+    assert off.mean_ is None and off.scale_ is None
+
+
+# ---------------------------------------------------------------------- determinism
+def test_same_seed_same_score_bit_for_bit():
+    X, t, logit = logistic_data()
+    a = NeuralBalancingScore(**FAST).fit(X, t)
+    torch.manual_seed(12345)                   # the global torch RNG must not matter
+    np.random.seed(7)
+    torch.randn(1000)
+    state = torch.get_rng_state()
+    b = NeuralBalancingScore(**FAST).fit(X, t)
+    assert torch.equal(state, torch.get_rng_state())      # fit leaves the global RNG alone
+    assert np.array_equal(a.transform(X), b.transform(X))
+    assert np.array_equal(a.propensity(X), b.propensity(X))
+    assert a.history_ == b.history_
+    c = NeuralBalancingScore(**{**FAST, "random_state": 1}).fit(X, t)
+    assert not np.allclose(a.transform(X), c.transform(X))
+    # the seed reaches the initial weights: same seed and 0 epochs -> same network
+    w0 = [NeuralBalancingScore(epochs=0, random_state=5).fit(X, t).network_.bottleneck.weight
+          for _ in range(2)]
+    assert torch.equal(w0[0], w0[1])
+    # fitting learns: the propensity tracks the true logit
+    assert np.corrcoef(a.propensity(X), logit)[0, 1] > 0.9
+
+
+def test_same_seed_same_score_with_dropout_and_validation_split():
+    X, t, _ = logistic_data()
+    kw = dict(FAST, dropout=0.3, validation_fraction=0.25, patience=3)
+    a = NeuralBalancingScore(**kw).fit(X, t)
+    b = NeuralBalancingScore(**kw).fit(X, t)
+    assert np.array_equal(a.transform(X), b.transform(X))
+    assert a.history_["val_loss"] == b.history_["val_loss"]
+
+
+# ---------------------------------------------------------------------- persistence
+def test_pickle_save_load_and_clone_round_trips(tmp_path):
+    X, t, _ = logistic_data()
+    Xdf = pd.DataFrame(X, columns=[f"c{j}" for j in range(6)])
+    a = NeuralBalancingScore(**FAST).fit(Xdf, t)
+    b = pickle.loads(pickle.dumps(a))
+    assert np.array_equal(a.transform(Xdf), b.transform(Xdf))
+    assert b.get_params() == a.get_params() and b.history_ == a.history_
+    path = tmp_path / "nsm.pt"
+    a.save(path)
+    c = NeuralBalancingScore.load(path)
+    assert np.array_equal(a.transform(Xdf), c.transform(Xdf))
+    assert np.array_equal(a.propensity(Xdf), c.propensity(Xdf))
+    assert c.feature_names_in_ == list(Xdf.columns)
+    # clone: same parameters, unfitted; refitting reproduces the score exactly
+    d = clone(a)
+    assert not hasattr(d, "network_") and d.get_params() == a.get_params()
+    assert np.array_equal(d.fit(Xdf, t).transform(Xdf), a.transform(Xdf))
+    # an unfitted transformer round-trips too
+    NeuralBalancingScore(dim=3).save(tmp_path / "unfitted.pt")
+    assert NeuralBalancingScore.load(tmp_path / "unfitted.pt").dim == 3
+    torch.save({"something": 1}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not a file written by"):
+        NeuralBalancingScore.load(tmp_path / "other.pt")
+
+
+# ----------------------------------------------------------------------------- inputs
+def test_numpy_tensor_and_dataframe_inputs_agree():
+    X, t, _ = logistic_data()
+    a = NeuralBalancingScore(**FAST).fit(X, t).transform(X)
+    b = NeuralBalancingScore(**FAST).fit(torch.tensor(X), torch.tensor(t)).transform(
+        torch.tensor(X, dtype=torch.float32))
+    c = NeuralBalancingScore(**FAST).fit(pd.DataFrame(X), pd.Series(t == 1)).transform(X)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert np.array_equal(a, c)
+
+
+def test_sparse_bag_of_words_input():
+    rng = np.random.default_rng(4)
+    n, vocab = 800, 100
+    rates = rng.gamma(0.3, 1.0, size=(n, vocab))
+    counts = sp.csr_matrix(rng.poisson(rates).astype(float))
+    topic = counts[:, :5].sum(axis=1).A1 - counts[:, 5:10].sum(axis=1).A1
+    logit = (topic - topic.mean()) / topic.std()
+    t = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    kw = dict(optimizer="adam", learning_rate=0.002, epochs=30, random_state=0)
+    dense = NeuralBalancingScore(standardize=False, **kw).fit(counts.toarray(), t)
+    sparse = NeuralBalancingScore(standardize=False, **kw).fit(counts, t)
+    # the sparse path densifies one batch at a time: the same numbers as the dense path
+    np.testing.assert_allclose(sparse.transform(counts), dense.transform(counts.toarray()),
+                               atol=1e-6)
+    # default standardization of sparse input only scales (no centring), and it learns
+    scaled = NeuralBalancingScore(**kw).fit(counts, t)
+    assert np.all(scaled.mean_ == 0)
+    sd = np.sqrt(np.asarray(counts.multiply(counts).mean(0)).ravel()
+                 - np.asarray(counts.mean(0)).ravel() ** 2)
+    nonbin = np.array([not np.isin(counts[:, j].data, (0, 1)).all() for j in range(vocab)])
+    np.testing.assert_allclose(scaled.scale_[nonbin], sd[nonbin], rtol=1e-6)
+    # it learns (an untrained network's propensity is unrelated to the true logit)
+    untrained = NeuralBalancingScore(epochs=0, random_state=0).fit(counts, t)
+    assert abs(np.corrcoef(untrained.propensity(counts), logit)[0, 1]) < 0.15
+    assert np.corrcoef(scaled.propensity(counts), logit)[0, 1] > 0.4
+    assert scaled.transform(counts).shape == (n, 5)
+
+
+def test_categorical_treatment_learns_the_generalised_propensity():
+    rng = np.random.default_rng(5)
+    n = 3000
+    X = rng.normal(size=(n, 8))
+    eta = np.column_stack([np.zeros(n), 1.2 * X[:, 0], -1.0 * X[:, 0] + 1.2 * X[:, 1]])
+    gps = np.exp(eta) / np.exp(eta).sum(1, keepdims=True)
+    levels = np.array(["control", "drug A", "drug B"])
+    t = levels[[rng.choice(3, p=row) for row in gps]]
+    nsm = NeuralBalancingScore(optimizer="adam", learning_rate=0.003, epochs=25,
+                               random_state=0).fit(X, t)
+    assert list(nsm.classes_) == ["control", "drug A", "drug B"]
+    p = nsm.propensity(X)
+    assert p.shape == (n, 3)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-12)
+    assert np.abs(p - gps).mean() < 0.05                  # a calibrated softmax head
+    assert nsm.transform(X).shape == (n, 5)
+    assert nsm.logit(X).shape == (n, 2)
+    assert nsm.set_params(output="propensity").transform(X).shape == (n, 3)
+    assert list(nsm.get_feature_names_out()) == ["propensity_control", "propensity_drug A",
+                                                 "propensity_drug B"]
+    # the 5-d score is a linear projection of X; for it to be balancing for the GPS it
+    # must span the two directions the GPS depends on, x0 and x1
+    S = np.column_stack([np.ones(n), nsm.set_params(output="score").transform(X)])
+    r2 = [1 - np.sum((X[:, j] - S @ np.linalg.lstsq(S, X[:, j], rcond=None)[0]) ** 2)
+          / np.sum((X[:, j] - X[:, j].mean()) ** 2) for j in range(8)]
+    assert min(r2[:2]) > 0.95
+
+
+def test_early_stopping_and_restoring_the_best_weights():
+    X, t, _ = logistic_data(n=500)
+    kw = dict(optimizer="adam", learning_rate=0.05, hidden_layer_sizes=(200, 200),
+              weight_decay=0.0, epochs=100, validation_fraction=0.3, random_state=0)
+    last = NeuralBalancingScore(patience=2, **kw).fit(X, t)
+    best = NeuralBalancingScore(patience=2, restore_best_weights=True, **kw).fit(X, t)
+    vl = np.array(last.history_["val_loss"])
+    assert last.n_epochs_ < 100 and last.n_epochs_ == vl.size
+    assert last.best_epoch_ == int(np.argmin(vl)) + 1
+    assert last.n_epochs_ == last.best_epoch_ + 3          # patience 2: the third miss stops
+    # restored weights reproduce the best validation loss; the last weights do not
+    rng = np.random.default_rng(0)                        # the same stratified split
+    is_val = np.zeros(t.size, bool)
+    for k in (0, 1):
+        members = np.flatnonzero(t == k)
+        is_val[rng.choice(members, int(round(0.3 * members.size)), replace=False)] = True
+    p_best, p_last = best.propensity(X[is_val]), last.propensity(X[is_val])
+    bce = lambda p: -np.mean(t[is_val] * np.log(p) + (1 - t[is_val]) * np.log(1 - p))  # noqa: E731
+    assert bce(p_best) == pytest.approx(vl.min(), rel=1e-4)
+    assert bce(p_last) == pytest.approx(vl[-1], rel=1e-4)
+    # patience=0 stops at the first epoch that does not improve (the paper's News runs)
+    zero = NeuralBalancingScore(patience=0, **kw).fit(X, t)
+    assert zero.n_epochs_ == zero.best_epoch_ + 1
+
+
+def test_sample_weight_weights_the_loss_and_the_standardization():
+    X, t, _ = logistic_data(n=300)
+    w = np.r_[np.zeros(100), np.random.default_rng(1).uniform(0.5, 2.0, 200)]
+    full = dict(batch_size=300, epochs=30, optimizer="adam", random_state=0)
+    a = NeuralBalancingScore(**full).fit(X, t, sample_weight=w)
+    np.testing.assert_allclose(a.mean_, np.average(X, axis=0, weights=w))
+    np.testing.assert_allclose(a.scale_, np.sqrt(np.average(
+        (X - a.mean_) ** 2, axis=0, weights=w)))
+    # full batches: units of weight 0 are as good as absent, and rescaling the weights
+    # changes nothing (the loss is a weighted mean)
+    b = NeuralBalancingScore(**{**full, "batch_size": 200}).fit(
+        X[100:], t[100:], sample_weight=w[100:])
+    np.testing.assert_allclose(a.transform(X), b.transform(X), atol=1e-4)
+    c = NeuralBalancingScore(**full).fit(X, t, sample_weight=10 * w)
+    np.testing.assert_allclose(a.transform(X), c.transform(X), atol=1e-4)
+    u = NeuralBalancingScore(**full).fit(X, t)
+    v = NeuralBalancingScore(**full).fit(X, t, sample_weight=np.ones(300))
+    np.testing.assert_allclose(u.transform(X), v.transform(X), atol=1e-4)
+    assert a.history_["loss"] != u.history_["loss"]
+    with pytest.raises(InputError, match="non-negative"):
+        NeuralBalancingScore().fit(X, t, sample_weight=-w)
+    with pytest.raises(InputError, match="sample_weight has 299"):
+        NeuralBalancingScore().fit(X, t, sample_weight=w[1:])
+    # the estimator hands its survey weights to the score
+    y = X[:, 0] + t + np.random.default_rng(2).normal(size=300)
+    w2 = w + 0.5                                  # the matching engine needs w > 0
+    est = MatchingEstimator(score=NeuralBalancingScore(**full)).fit(X, t, y, sample_weight=w2)
+    np.testing.assert_allclose(est.score_.mean_, np.average(X, axis=0, weights=w2))
+
+
+def test_validation_data_and_verbose_progress(capsys):
+    X, t, _ = logistic_data()
+    nsm = NeuralBalancingScore(epochs=3, verbose=True, random_state=0).fit(
+        X[:300], t[:300], validation_data=(X[300:], t[300:]))
+    assert len(nsm.history_["val_loss"]) == 3
+    err = capsys.readouterr().err
+    assert "val_loss" in err and "3/3" in err
+
+
+def test_encoder_before_the_bottleneck():
+    rng = np.random.default_rng(6)
+    imgs = rng.normal(size=(300, 1, 6, 6)).astype(np.float32)
+    t = (imgs[:, 0, :3].mean((1, 2)) + 0.3 * rng.normal(size=300) > 0).astype(int)
+    enc = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())      # output 4 x 4 x 4, flattened
+    before = [p.detach().clone() for p in enc.parameters()]
+    a = NeuralBalancingScore(encoder=enc, **FAST).fit(imgs, t)
+    b = NeuralBalancingScore(encoder=enc, **FAST).fit(imgs, t)
+    assert a.network_.bottleneck.in_features == 64
+    assert np.array_equal(a.transform(imgs), b.transform(imgs))
+    assert all(torch.equal(p, q) for p, q in zip(before, enc.parameters()))  # not trained
+    # a pre-trained encoder can be kept as it is, and frozen by the user
+    for prm in enc.parameters():
+        prm.requires_grad_(False)
+    c = NeuralBalancingScore(encoder=enc, reset_encoder=False, **FAST).fit(imgs, t)
+    assert all(torch.equal(p, q) for p, q in zip(before, c.network_.encoder.parameters()))
+    with pytest.raises(InputError, match="need an `encoder`"):
+        NeuralBalancingScore().fit(imgs, t)
+    with pytest.raises(InputError, match="per unit"):
+        a.transform(imgs[:, :, :5, :5])
+
+
+def test_clear_errors_for_bad_input():
+    X, t, _ = logistic_data()
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(InputError, match="column 'x2' of X has 1 missing"):
+        NeuralBalancingScore().fit(bad, t)
+    with pytest.raises(InputError, match="only one value"):
+        NeuralBalancingScore().fit(X, np.ones(400))
+    with pytest.raises(InputError, match="X has 400 rows but the treatment has 399"):
+        NeuralBalancingScore().fit(X, t[:-1])
+    with pytest.raises(InputError, match="treatment level 'b' has 1 unit"):
+        NeuralBalancingScore().fit(X[:3], ["a", "a", "b"])
+    with pytest.raises(InputError, match="needs validation data"):
+        NeuralBalancingScore(patience=3).fit(X, t)
+    with pytest.raises(InputError, match="unknown activation"):
+        NeuralBalancingScore(activation="swishy").fit(X, t)
+    with pytest.raises(InputError, match="unknown optimizer"):
+        NeuralBalancingScore(optimizer="lbfgs2").fit(X, t)
+    with pytest.raises(InputError, match="'dim' must be an integer >= 1"):
+        NeuralBalancingScore(dim=0).fit(X, t)
+    with pytest.raises(InputError, match="not fitted"):
+        NeuralBalancingScore().transform(X)
+    nsm = NeuralBalancingScore(epochs=1, random_state=0).fit(pd.DataFrame(X), t)
+    with pytest.raises(InputError, match="fitted on"):
+        nsm.transform(X[:, :4])
+    with pytest.raises(InputError, match="not seen in the training data"):
+        NeuralBalancingScore(epochs=1).fit(X, t, validation_data=(X, np.full(400, 2)))
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            NeuralBalancingScore(device="cuda").fit(X, t)
+    assert NeuralBalancingScore(device="auto", epochs=1).fit(X, t).device_ == \
+        ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@CUDA
+def test_cuda_fit_transform_and_pickle_to_cpu():
+    X, t, _ = logistic_data()
+    gpu = NeuralBalancingScore(device="cuda", **FAST).fit(X, t)
+    cpu = NeuralBalancingScore(device="cpu", **FAST).fit(X, t)
+    assert next(gpu.network_.parameters()).is_cuda
+    assert gpu.transform(X).dtype == np.float64
+    # same seed, same initial weights and batches: CPU and GPU agree to float32 noise
+    np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), atol=1e-3)
+    again = NeuralBalancingScore(device="cuda", **FAST).fit(X, t)
+    np.testing.assert_allclose(gpu.transform(X), again.transform(X), atol=1e-5)
+    moved = pickle.loads(pickle.dumps(gpu.set_params(device="cpu")))
+    assert not next(moved.network_.parameters()).is_cuda
+    np.testing.assert_allclose(moved.transform(X), gpu.transform(X), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- wiring
+def simulate_two_directions(n, seed):
+    """20 correlated covariates; the propensity depends on X only through two linear
+    directions (one of them non-monotonically); effect 1 + u1/2."""
+    rng = np.random.default_rng(seed)
+    p = 20
+    C = 0.3 ** np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
+    X = rng.normal(size=(n, p)) @ np.linalg.cholesky(C).T
+    u1 = X[:, :4].sum(1) / 2
+    u2 = (X[:, 4] - X[:, 5] + X[:, 6] - X[:, 7]) / 2
+    logit = -0.6 + 0.9 * u1 + 0.6 * u2 - 0.4 * u2 ** 2 + 0.3 * u1 * u2
+    t = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    tau = 1.0 + 0.5 * u1
+    y = u1 + 0.5 * u2 + 0.5 * X[:, 8] + 0.25 * u1 ** 2 + t * tau + rng.normal(size=n)
+    return X, t, y, tau
+
+
+def test_matching_on_the_learned_score_balances_twenty_covariates():
+    X, t, y, tau = simulate_two_directions(10_000, seed=0)
+    # the paper's network; a larger batch and learning rate keep the test short
+    score = NeuralBalancingScore(batch_size=200, learning_rate=0.05, epochs=60,
+                                 random_state=0)
+    est = MatchingEstimator(score=score, estimand="ATT").fit(X, t, y)
+    bal = est.balance()
+    assert bal["smd_before"].abs().max() > 0.5                # confounded before
+    assert bal["smd_after"].abs().max() < 0.1                 # every covariate balanced
+    lo, hi = est.effect_.conf_int
+    assert lo <= tau[t == 1].mean() <= hi
+    assert "NeuralBalancingScore (5-d)" in est.effect_.method
+    assert est.score_.transform(X).shape == (10_000, 5)
+
+
+def test_network_propensity_baseline_and_estimate_effect_front_door():
+    df = csm.datasets.load_lalonde()
+    cov = ["age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75"]
+    a = csm.estimate_effect(df, treatment="treat", outcome="re78", covariates=cov,
+                            score="neural")
+    b = csm.estimate_effect(df, treatment="treat", outcome="re78", covariates=cov,
+                            score="neural")
+    c = MatchingEstimator(score=NeuralBalancingScore(random_state=0)).fit(
+        df[cov], df["treat"], df["re78"]).effect_
+    assert a.estimate == b.estimate == c.estimate           # deterministic front door
+    assert a.std_error > 0 and a.n_treated == 185
+    # matching on the network's own propensity (the paper's "NN PS") is one switch away
+    nnps = NeuralBalancingScore(output="propensity", epochs=20, random_state=0)
+    est = MatchingEstimator(score=nnps).fit(df[cov], df["treat"], df["re78"])
+    fitted = est.score_
+    np.testing.assert_array_equal(est.matches_.score[:, 0], fitted.propensity(df[cov]))
+    assert est.effect_.details["n_pairs"] >= 185
+
+
+# ------------------------------------------------------------------ image example
+def test_image_example_nsm_beats_psm_on_pixels():
+    spec = importlib.util.spec_from_file_location(
+        "image_confounding", REPO / "examples" / "image_confounding.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runs = mod.run(seeds=range(3), encoders=("mlp",), epochs=40)
+    mean = runs.groupby("method")[["att_error", "confounder_smd"]].mean()
+    nsm, psm = mean.loc["NSM (MLP encoder)"], mean.loc["PSM (logistic, pixels)"]
+    assert nsm["att_error"] < psm["att_error"]
+    assert nsm["confounder_smd"] < psm["confounder_smd"]
