@@ -35,6 +35,9 @@ def main(argv=None):
         "Mahalanobis, 1-NN, bias-corrected": dict(score="mahalanobis"),
         "Mahalanobis, 4-NN, wild bootstrap": dict(score="mahalanobis", n_neighbors=4,
                                                    variance="wild_bootstrap", random_state=0),
+        "Neural balancing score (5-d), bias-corrected": dict(score="neural", random_state=0),
+        "Neural score, 5-NN, bias-corrected": dict(score="neural", n_neighbors=5,
+                                                   random_state=0),
     }
     rows = []
     with warnings.catch_warnings():
