@@ -6,10 +6,12 @@ from typing import Any, Sequence
 
 from ._validation import InputError, check_frame, check_outcome, check_treatment
 from .estimators.average import MatchingEstimator
+from .estimators.quantile import MultiplyRobustMatching, QuantileEffectResult
 from .estimators.results import EffectResult
-from .scores import CovariateScore, NeuralBalancingScore, PCAScore, PropensityScore
+from .scores import (CovariateScore, DoubleScore, NeuralBalancingScore, PCAScore,
+                     PropensityScore)
 
-__all__ = ["estimate_effect", "make_score"]
+__all__ = ["estimate_effect", "make_score", "quantile_effect"]
 
 _SCORES = {
     "propensity": lambda: PropensityScore(),
@@ -18,7 +20,10 @@ _SCORES = {
     "neural": lambda: NeuralBalancingScore(random_state=0),
     "neural_propensity": lambda: NeuralBalancingScore(output="propensity", random_state=0),
     "pca": lambda: PCAScore(n_components=5),
+    "double": lambda: DoubleScore(),
 }
+_MR_OPTIONS = ("propensity_models", "prognostic_models", "n_neighbors", "ties", "n_bootstrap",
+               "alpha", "n_jobs", "random_state", "verbose")
 
 
 def make_score(score: Any, random_state: Any = None):
@@ -52,19 +57,25 @@ def estimate_effect(data, treatment: str, outcome: str,
         Column names; the treatment must be 0/1 (or boolean).
     covariates : list of str, optional
         Columns to adjust for; default all other columns.
-    score : {"propensity", "covariates", "mahalanobis", "neural", "neural_propensity", "pca"} \
-or a score object
+    score : {"propensity", "covariates", "mahalanobis", "neural", "neural_propensity", "pca", \
+"double"} or a score object
         What to match on: the logistic propensity score (logit scale), the
         covariates with inverse-variance or Mahalanobis distance, the learned
         5-dimensional neural balancing score (Clivio et al. 2022) or that network's
         own propensity, the first 5 principal components, or any transformer with
         ``fit(X, t)`` / ``transform(X)`` such as ``PropensityScore(model=...)``.
         Named scores that have a ``random_state`` get the one in ``options``.
+        ``"double"`` runs multiply robust (double score) matching
+        (:class:`~causalsm.MultiplyRobustMatching`, estimand ``"ATE"`` or ``"ATT"``)
+        and returns its average effect.
     estimand : {"ATT", "ATC", "ATE"}
     **options
         Any parameter of :class:`~causalsm.MatchingEstimator`: ``n_neighbors``,
         ``replace``, ``caliper``, ``exact`` (column names), ``bias_correction``,
-        ``variance``, ``var_neighbors``, ``alpha``, ``random_state``...
+        ``variance``, ``var_neighbors``, ``alpha``, ``random_state``...  With
+        ``score="double"``: ``propensity_models``, ``prognostic_models``,
+        ``n_neighbors``, ``ties``, ``n_bootstrap``, ``alpha``, ``n_jobs``,
+        ``random_state``, ``verbose``.
 
     Returns
     -------
@@ -82,6 +93,9 @@ or a score object
     """
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)
+    if isinstance(score, str) and score == "double":
+        return _multiply_robust(frame, treatment, outcome, covariates, estimand=estimand,
+                                quantiles=None, options=options).effect_
     valid = set(MatchingEstimator().get_params())
     unknown = set(options) - valid
     if unknown:
@@ -93,3 +107,62 @@ or a score object
     y = check_outcome(frame[outcome], name=outcome)
     est.fit(frame[covariates], t, y)
     return est.effect_
+
+
+def _multiply_robust(frame, treatment, outcome, covariates, *, estimand, quantiles,
+                     options) -> MultiplyRobustMatching:
+    unknown = set(options) - set(_MR_OPTIONS)
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(sorted(unknown))} for multiply robust "
+                         f"matching; valid options: {', '.join(_MR_OPTIONS)}")
+    est = MultiplyRobustMatching(estimand=estimand, quantiles=quantiles, **options)
+    t = check_treatment(frame[treatment], name=treatment)
+    y = check_outcome(frame[outcome], name=outcome)
+    return est.fit(frame[covariates], t, y)
+
+
+def quantile_effect(data, treatment: str, outcome: str,
+                    covariates: Sequence[str] | None = None, *,
+                    quantiles: Sequence[float] = (0.25, 0.5, 0.75), estimand: str = "ATE",
+                    **options) -> QuantileEffectResult:
+    """Estimate quantile treatment effects by multiply robust (double score) matching.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit.  It is not modified.
+    treatment, outcome : str
+        Column names; the treatment must be 0/1 (or boolean).
+    covariates : list of str, optional
+        Columns the score models use; default all other columns.
+    quantiles : list of float in (0, 1)
+        Quantile levels.
+    estimand : {"ATE", "ATT"}
+        ``"ATE"``: the QTE (quantiles of ``Y(1)`` and ``Y(0)`` in the population);
+        ``"ATT"``: the QTT (in the treated).
+    **options
+        Parameters of :class:`~causalsm.MultiplyRobustMatching`:
+        ``propensity_models``, ``prognostic_models`` (default: one logistic
+        regression and one OLS per arm on all covariates), ``n_neighbors``, ``ties``,
+        ``n_bootstrap``, ``alpha``, ``n_jobs``, ``random_state``, ``verbose``.
+
+    Returns
+    -------
+    QuantileEffectResult
+
+    Examples
+    --------
+    >>> import causalsm as csm
+    >>> df = csm.datasets.load_lalonde()
+    >>> res = csm.quantile_effect(df, treatment="treat", outcome="re78",
+    ...                           covariates=["age", "educ", "re74", "re75"],
+    ...                           quantiles=[0.5, 0.75], n_bootstrap=20, random_state=0)
+    >>> res.estimand, res.to_frame().shape
+    ('QTE', (2, 9))
+    """
+    frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
+                                    covariates=covariates)
+    if quantiles is None:
+        raise InputError("quantiles must be a non-empty list of numbers in (0, 1)")
+    return _multiply_robust(frame, treatment, outcome, covariates, estimand=estimand,
+                            quantiles=quantiles, options=options).quantile_effect_

@@ -2,6 +2,8 @@
 
 from .covariates import CovariateScore, PCAScore
 from .neural import NeuralBalancingScore
+from .prognostic import DoubleScore, PrognosticScore
 from .propensity import PropensityScore
 
-__all__ = ["PropensityScore", "CovariateScore", "PCAScore", "NeuralBalancingScore"]
+__all__ = ["PropensityScore", "CovariateScore", "PCAScore", "NeuralBalancingScore",
+           "PrognosticScore", "DoubleScore"]
