@@ -7,10 +7,17 @@ from .balance import balance_table
 from .estimators import (EffectResult, MatchingEstimator, MultiplyRobustMatching,
                          QuantileEffectResult)
 from .matching import MatchResult, match
-from .scores import (CovariateScore, DoubleScore, NeuralBalancingScore, PCAScore,
-                     PrognosticScore, PropensityScore)
+from .scores import CovariateScore, DoubleScore, PCAScore, PrognosticScore, PropensityScore
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name == "NeuralBalancingScore":          # imports torch on first use
+        from .scores.neural import NeuralBalancingScore
+        return NeuralBalancingScore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["CovariateScore", "DoubleScore", "EffectResult", "InputError", "MatchResult",
            "MatchingEstimator", "MultiplyRobustMatching", "NeuralBalancingScore", "PCAScore",

@@ -8,8 +8,7 @@ from ._validation import InputError, check_frame, check_outcome, check_treatment
 from .estimators.average import MatchingEstimator
 from .estimators.quantile import MultiplyRobustMatching, QuantileEffectResult
 from .estimators.results import EffectResult
-from .scores import (CovariateScore, DoubleScore, NeuralBalancingScore, PCAScore,
-                     PropensityScore)
+from .scores import CovariateScore, DoubleScore, PCAScore, PropensityScore
 
 __all__ = ["estimate_effect", "make_score", "quantile_effect"]
 
@@ -17,11 +16,18 @@ _SCORES = {
     "propensity": lambda: PropensityScore(),
     "covariates": lambda: CovariateScore(scale="variance"),
     "mahalanobis": lambda: CovariateScore(scale="mahalanobis"),
-    "neural": lambda: NeuralBalancingScore(random_state=0),
-    "neural_propensity": lambda: NeuralBalancingScore(output="propensity", random_state=0),
+    "neural": lambda: _neural(random_state=0),
+    "neural_propensity": lambda: _neural(output="propensity", random_state=0),
     "pca": lambda: PCAScore(n_components=5),
     "double": lambda: DoubleScore(),
 }
+
+
+def _neural(**params):
+    from .scores.neural import NeuralBalancingScore     # torch only when asked for
+    return NeuralBalancingScore(**params)
+
+
 _MR_OPTIONS = ("propensity_models", "prognostic_models", "n_neighbors", "ties", "n_bootstrap",
                "alpha", "n_jobs", "random_state", "verbose")
 

@@ -1,9 +1,18 @@
 """Balancing scores: scikit-learn transformers from covariates to the score matched on."""
 
 from .covariates import CovariateScore, PCAScore
-from .neural import NeuralBalancingScore
 from .prognostic import DoubleScore, PrognosticScore
 from .propensity import PropensityScore
+
+
+def __getattr__(name):
+    # torch is imported only when the neural score is first used (import speed; R
+    # sessions through reticulate).
+    if name == "NeuralBalancingScore":
+        from .neural import NeuralBalancingScore
+        return NeuralBalancingScore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["PropensityScore", "CovariateScore", "PCAScore", "NeuralBalancingScore",
            "PrognosticScore", "DoubleScore"]
