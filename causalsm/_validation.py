@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["InputError", "Data", "check_array", "check_treatment", "check_outcome",
+__all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment", "check_outcome",
            "check_xy", "check_frame", "check_estimand", "check_int", "ESTIMANDS"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
@@ -101,6 +101,19 @@ def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None
             j = int(np.argmax(const))
             raise InputError(f"column '{names[j]}' of {name} is constant")
     return arr, names, index
+
+
+def check_fitted_array(estimator: Any, X: Any, attribute: str, fit_call: str) -> np.ndarray:
+    """Check that ``estimator`` is fitted (has ``attribute``) and that ``X`` has the
+    columns it was fitted on; return ``X`` as a float array."""
+    if not hasattr(estimator, attribute):
+        raise InputError(f"this {type(estimator).__name__} is not fitted yet; call "
+                         f"{fit_call} first")
+    arr, _, _ = check_array(X)
+    if arr.shape[1] != estimator.n_features_in_:
+        raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
+                         f"{estimator.n_features_in_}")
+    return arr
 
 
 def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._stats import weighted_scale
-from .._validation import InputError, check_array
+from .._validation import InputError, check_array, check_fitted_array
 
 __all__ = ["CovariateScore", "PCAScore"]
 
@@ -68,12 +68,7 @@ class CovariateScore(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        if not hasattr(self, "mean_"):
-            raise InputError("this CovariateScore is not fitted yet; call fit(X) first")
-        arr, _, _ = check_array(X)
-        if arr.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
-                             f"{self.n_features_in_}")
+        arr = check_fitted_array(self, X, "mean_", "fit(X)")
         if self.scale is None:
             return arr
         Z = (arr - self.mean_) / self.scale_
@@ -145,12 +140,7 @@ class PCAScore(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        if not hasattr(self, "pca_"):
-            raise InputError("this PCAScore is not fitted yet; call fit(X) first")
-        arr, _, _ = check_array(X)
-        if arr.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
-                             f"{self.n_features_in_}")
+        arr = check_fitted_array(self, X, "pca_", "fit(X)")
         return self.pca_.transform((arr - self.mean_) / self.scale_)
 
     def get_feature_names_out(self, input_features=None):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
-from .._validation import InputError, check_array, check_outcome, check_xy
+from .._validation import InputError, check_array, check_fitted_array, check_outcome, check_xy
 from .propensity import PropensityScore
 
 __all__ = ["PrognosticScore", "DoubleScore"]
@@ -91,14 +91,9 @@ class PrognosticScore(TransformerMixin, BaseEstimator):
 
     def predict(self, X, arm: int) -> np.ndarray:
         """``mu_arm(X)``: the fitted outcome regression of arm ``arm`` (0 or 1)."""
-        if not hasattr(self, "models_"):
-            raise InputError("this PrognosticScore is not fitted yet; call fit(X, t, y) first")
+        arr = check_fitted_array(self, X, "models_", "fit(X, t, y)")
         if arm not in self.models_:
             raise InputError(f"arm {arm!r} was not fitted (arms={self.arms!r})")
-        arr, _, _ = check_array(X)
-        if arr.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
-                             f"{self.n_features_in_}")
         m = self.models_[arm]
         if self.model is None:
             return m[0] + arr @ m[1:]

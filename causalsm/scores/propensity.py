@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
-from .._validation import InputError, check_array, check_xy
+from .._validation import InputError, check_fitted_array, check_xy
 
 __all__ = ["PropensityScore", "logistic_mle"]
 
@@ -122,13 +122,7 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         return np.column_stack([np.ones(X.shape[0]), X])
 
     def _check(self, X) -> np.ndarray:
-        if not hasattr(self, "n_features_in_"):
-            raise InputError("this PropensityScore is not fitted yet; call fit(X, t) first")
-        arr, _, _ = check_array(X)
-        if arr.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
-                             f"{self.n_features_in_}")
-        return arr
+        return check_fitted_array(self, X, "n_features_in_", "fit(X, t)")
 
     def linear_predictor(self, X) -> np.ndarray:
         """``log(p / (1 - p))`` for each row of ``X``."""
