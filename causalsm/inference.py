@@ -10,12 +10,17 @@ from __future__ import annotations
 import numpy as np
 from joblib import Parallel, delayed
 
+from ._validation import check_int, check_seed
+
 __all__ = ["multiplier_bootstrap"]
 
 
 def _block(phi: np.ndarray, seed: np.random.SeedSequence, size: int, weights: str,
            chunk: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
+    # A fresh aligned copy: an array shipped to a Dask worker may arrive unaligned,
+    # and numpy's kernels then sum in another order (draws must not depend on it).
+    phi = np.array(phi, dtype=np.float64, copy=True)
     out = np.empty(size)
     n = phi.shape[0]
     for start in range(0, size, chunk):
@@ -29,7 +34,9 @@ def _block(phi: np.ndarray, seed: np.random.SeedSequence, size: int, weights: st
             eta = np.where(rng.random((b, n)) < p_lo, lo, hi)
         else:  # gaussian
             eta = rng.standard_normal((b, n))
-        out[start:start + b] = eta @ phi
+        # einsum, not BLAS: its summation order does not depend on the BLAS thread
+        # count, so draws are bitwise equal in any process (joblib, Dask workers).
+        out[start:start + b] = np.einsum("ij,j->i", eta, phi)
     return out
 
 
@@ -64,10 +71,10 @@ def multiplier_bootstrap(phi: np.ndarray, *, n_replicates: int = 1999,
         raise ValueError(f"unknown multiplier weights {weights!r}")
     phi = np.ascontiguousarray(phi, dtype=np.float64)
     seq = random_state if isinstance(random_state, np.random.SeedSequence) \
-        else np.random.SeedSequence(random_state)
+        else np.random.SeedSequence(check_seed(random_state))
     sizes = [min(block_size, n_replicates - s) for s in range(0, n_replicates, block_size)]
     seeds = seq.spawn(len(sizes))
     chunk = max(1, int(2e7 // max(phi.shape[0], 1)))   # bound memory at ~160 MB a chunk
-    parts = Parallel(n_jobs=n_jobs)(
+    parts = Parallel(n_jobs=check_int(n_jobs, "n_jobs", minimum=None))(
         delayed(_block)(phi, s, b, weights, chunk) for s, b in zip(seeds, sizes))
     return np.concatenate(parts) if parts else np.zeros(0)

@@ -248,3 +248,103 @@ def test_many_near_ties_warn_and_exact_ties_do_not():
         warnings.simplefilter("error")
         exact = match(score, t, distance_tolerance=0)
     assert exact.n_pairs == exact.n_matched == t.sum()
+
+
+# ------------------------------------------------ pair-free ties on a 1-d score
+def _pair_path(monkeypatch, *args, **kw):
+    """The same match through the pair engine (the pair-free form switched off)."""
+    import causalsm.matching.nearest as nearest
+    with monkeypatch.context() as mp:
+        mp.setattr(nearest, "PAIR_FREE", False)
+        return match(*args, **kw)
+
+
+PAIR_FREE_CASES = [
+    dict(),
+    dict(estimand="ATC", n_neighbors=3),
+    dict(estimand="ATE", n_neighbors=2, distance_tolerance=1e-3),
+    dict(distance_tolerance=0.0),
+    dict(caliper=0.05, n_neighbors=2),
+    dict(estimand="ATE", caliper=0.02, drop_incomplete=True, n_neighbors=2),
+    dict(exact="strata", caliper=0.1),
+    dict(exact="strata", estimand="ATE", standardize=False, n_neighbors=4),
+]
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+@pytest.mark.parametrize("case", range(len(PAIR_FREE_CASES)))
+@pytest.mark.parametrize("prefix_sums", [False, True])
+def test_pair_free_form_equals_the_pairs(monkeypatch, discrete, case, prefix_sums):
+    import causalsm.matching.result as result
+    from causalsm.estimators.average import matching_effect
+    kw = dict(PAIR_FREE_CASES[case])
+    rng = np.random.default_rng(case + 100 * discrete)
+    n = 1500
+    x = rng.normal(size=n)
+    score = np.round(x, 1) if discrete else x          # discrete: many exact ties
+    t = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(int)
+    if kw.get("exact") == "strata":
+        kw["exact"] = rng.integers(0, 3, n)
+    y = x + 2 * t + rng.normal(size=n)
+    Z = np.column_stack([x, rng.normal(size=n)])
+    if prefix_sums:                          # range sums by prefix sums, as at scale
+        monkeypatch.setattr(result, "DIRECT_SUM_LIMIT", -1)
+    with np.errstate(all="ignore"):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            free = match(score, t, **kw)
+            pairs = _pair_path(monkeypatch, score, t, **kw)
+    assert free.ranges is not None and pairs.ranges is None
+    assert free._pairs is None
+    np.testing.assert_allclose(free.match_count, pairs.match_count, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(free.match_count_sq, pairs.match_count_sq, rtol=1e-12, atol=1e-14)
+    assert np.array_equal(free.match_count > 0, pairs.match_count > 0)
+    np.testing.assert_array_equal(free.dropped, pairs.dropped)
+    np.testing.assert_array_equal(free.focal_units, pairs.focal_units)
+    assert free.n_pairs == pairs.n_pairs and free.n_matched == pairs.n_matched
+    for J in (0, 1):
+        for bc in (False, True):
+            a = matching_effect(free, y, Z, bias_correction=bc, var_neighbors=J,
+                                exact=kw.get("exact"), standardize=kw.get("standardize", True),
+                                distance_tolerance=kw.get("distance_tolerance", 1e-5))
+            b = matching_effect(pairs, y, Z, bias_correction=bc, var_neighbors=J,
+                                exact=kw.get("exact"), standardize=kw.get("standardize", True),
+                                distance_tolerance=kw.get("distance_tolerance", 1e-5))
+            for key in ("estimate", "estimate_unadjusted", "variance_sample",
+                        "variance_population"):
+                assert a[key] == pytest.approx(b[key], rel=1e-11), (key, J, bc)
+            np.testing.assert_allclose(a["sigma2"], b["sigma2"], rtol=1e-9, atol=1e-12)
+    assert free._pairs is None                    # nothing above needed the pairs
+    # materialised on request: the very pairs of the pair engine
+    pd.testing.assert_frame_equal(free.pairs(), pairs.pairs(), check_exact=True)
+    pd.testing.assert_frame_equal(free.matched_data(), pairs.matched_data(), check_exact=True)
+
+
+def test_pair_free_form_scales_with_units_not_ties():
+    # R's tolerance at 2e5 units: about 40 tied controls per treated unit, never stored
+    rng = np.random.default_rng(3)
+    n = 200_000
+    x = rng.normal(size=n)
+    t = (rng.random(n) < 1 / (1 + np.exp(2.2 - x))).astype(int)
+    with pytest.warns(RuntimeWarning, match="near-ties per unit"):
+        m = match(x, t)
+    assert m.n_pairs > 20 * m.n_matched
+    K = m.match_count
+    assert m._pairs is None
+    assert K[t == 1].sum() == 0 and K.sum() == pytest.approx(m.n_matched, rel=1e-12)
+    assert m.ranges.pool.size == (t == 0).sum()
+    est = csm.MatchingEstimator(score=csm.CovariateScore(), var_neighbors=1)
+    y = x + t + rng.normal(size=n)
+    with pytest.warns(RuntimeWarning, match="near-ties per unit"):
+        est.fit(x[:, None], t, y)
+    assert est.matches_._pairs is None and np.isfinite(est.effect_.std_error)
+
+
+def test_pairs_too_many_to_list_is_a_clear_error(monkeypatch):
+    import causalsm.matching.result as result
+    m = match([0.1, 0.35, 0.2, 0.3, 0.9], [1, 1, 0, 0, 0])
+    assert m.match_count.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
+    monkeypatch.setattr(result, "_physical_memory", lambda: 10.0)
+    with pytest.raises(MemoryError, match="2 .focal, match. pairs"):
+        m.pairs()

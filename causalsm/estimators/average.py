@@ -33,7 +33,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from .._validation import InputError, check_estimand, check_int, check_xy
 from ..inference import multiplier_bootstrap
-from ..matching.nearest import match, same_arm_neighbors
+from ..matching.nearest import match, same_arm_moments
 from ..matching.result import MatchResult
 from ..scores.covariates import CovariateScore
 from ..scores.propensity import PropensityScore
@@ -105,11 +105,7 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
     """
     t = m.treatment
     n = m.n
-    f, j, w, share = m.focal, m.matched, m.pair_weight, m.share
     K, KK = m.match_count, m.match_count_sq
-    t_f = t[f] == 1
-    tr = np.where(t_f, f, j)
-    co = np.where(t_f, j, f)
     focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (0, 1)}[m.estimand]
     mu = {0: np.zeros(n), 1: np.zeros(n)}
     coef = {0: None, 1: None}
@@ -120,37 +116,57 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
                 fit_w = K if bias_fit == "matched" else m.unit_weight
                 coef[arm] = _wls_coef(y, Z, (t == arm) * fit_w)
                 mu[arm] = coef[arm][0] + Z @ coef[arm][1:]
-    tau_raw = y[tr] - y[co]
-    est_noadj = float(np.sum(w * tau_raw) / np.sum(w))
+    if bias_correction and Z is None:
+        raise InputError("bias correction needs regressors Z")
+    # Everything below needs only per-focal-unit means over the matches, never the
+    # pairs (with 1-d ties these come from ranges of the sorted candidates).  The
+    # effect of focal unit i is sign_i [(Y_i - mean_j Y_j) - (Z_i - mean_j Z_j)' beta]
+    # with beta the bias-correction slopes of the arm its matches belong to.
+    F = m.focal_units
+    sign = 2.0 * t[F] - 1.0
+    u = m.unit_weight[F]
+    raw_effect = sign * (y[F] - m.match_mean(y))
+    est_noadj = float(np.sum(u * raw_effect) / np.sum(u))
+    slopes = {arm: (np.zeros(0) if coef[arm] is None else coef[arm][1:]) for arm in (0, 1)}
     if bias_correction:
-        if Z is None:
-            raise InputError("bias correction needs regressors Z")
-        adj_c = (Z[f] - Z[co]) @ coef[0][1:] if coef[0] is not None else 0.0
-        adj_t = (Z[f] - Z[tr]) @ coef[1][1:] if coef[1] is not None else 0.0
-        tau_pair = (y[tr] + adj_t) - (y[co] + adj_c)
+        Zdiff = Z[F] - np.column_stack([m.match_mean(Z[:, c]) for c in range(Z.shape[1])])
+        adj = np.zeros(F.size)
+        for arm in (0, 1):                         # arm of the matches: 1 - focal arm
+            sel = t[F] == 1 - arm
+            if coef[arm] is not None and sel.any():
+                adj[sel] = Zdiff[sel] @ slopes[arm]
+        effect_f = raw_effect - sign * adj
     else:
-        tau_pair = tau_raw
-    est = float(np.sum(w * tau_pair) / np.sum(w))
-    unit_effect = np.bincount(f, weights=share * tau_pair, minlength=n)
+        effect_f = raw_effect
+    est = float(np.sum(u * effect_f) / np.sum(u))
+    unit_effect = np.zeros(n)
+    unit_effect[F] = effect_f
 
     # conditional variances
     if var_neighbors == 0:
-        sigma2 = np.full(n, 0.5 * np.sum(w * (tau_pair - est) ** 2) / np.sum(w))
+        # sum_j share_ij (tau_ij - est)^2 = (effect_i - est)^2 + the spread over j of
+        # h_j = Y_j - Z_j' beta (0 for a single match)
+        h = y
+        if bias_correction:
+            Zc = Z - Z.mean(axis=0)
+            h = np.where(t == 0, y - Zc @ slopes[0] if coef[0] is not None else y,
+                         y - Zc @ slopes[1] if coef[1] is not None else y)
+        h = h - float(np.mean(h))
+        mean_h = m.match_mean(h)
+        spread = np.maximum(m.match_mean(h ** 2) - mean_h ** 2, 0.0)
+        per_unit = (effect_f - est) ** 2 + spread
+        sigma2 = np.full(n, 0.5 * np.sum(u * per_unit) / np.sum(u))
     else:
         score = m.score if var_score is None else var_score
         weighted = not np.all(m.unit_weight == 1)
-        unit, member = same_arm_neighbors(score, t, var_neighbors, caliper=m.caliper,
-                                          exact=exact, distance_tolerance=distance_tolerance,
-                                          weights=m.unit_weight if weighted else None,
-                                          standardize=standardize,
-                                          drop_incomplete=r_compatible)
-        wm = m.unit_weight[member]
-        cnt = np.bincount(unit, weights=wm, minlength=n)
-        s1 = np.bincount(unit, weights=wm * y[member], minlength=n)
-        s2 = np.bincount(unit, weights=wm * y[member] ** 2, minlength=n)
+        centre = float(np.mean(y))                 # centred sums: no cancellation
+        members, cnt, s1, s2 = same_arm_moments(
+            score, t, var_neighbors, y - centre, caliper=m.caliper, exact=exact,
+            distance_tolerance=distance_tolerance,
+            weights=m.unit_weight if weighted else None, standardize=standardize,
+            drop_incomplete=r_compatible)
         with np.errstate(invalid="ignore", divide="ignore"):
             sigma2 = (s2 / cnt - (s1 / cnt) ** 2) * cnt / (cnt - 1)
-        members = np.bincount(unit, minlength=n)
         lonely = ~(members > 1)                    # no same-arm neighbour (caliper/strata)
         if lonely.any() and r_compatible:
             sigma2[lonely] = 0.0
@@ -177,7 +193,7 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
     return {"estimate": est, "estimate_unadjusted": est_noadj,
             "variance": float(var_sample if sample else var_pop),
             "variance_sample": float(var_sample), "variance_population": float(var_pop),
-            "unit_effect": unit_effect, "tau_pair": tau_pair, "mu0": mu[0], "mu1": mu[1],
+            "unit_effect": unit_effect, "mu0": mu[0], "mu1": mu[1],
             "sigma2": sigma2}
 
 
@@ -418,7 +434,7 @@ class MatchingEstimator(BaseEstimator):
             se = float(np.sqrt(v))
             return (se, *wald(est, se, self.alpha), label)
         if variance == "pair_cluster":
-            se = _pair_cluster_se(m, res["tau_pair"], est)
+            se = _pair_cluster_se(m, res["unit_effect"], est)
             return (se, *wald(est, se, self.alpha),
                     "cluster-robust by matched set (HC1, G/(G-1))")
         # Wild bootstrap.  Residuals from an ordinary (unweighted) within-arm regression:
@@ -464,8 +480,8 @@ class MatchingEstimator(BaseEstimator):
                                                                       "n_neighbors"),
                      distance_tolerance=self.distance_tolerance, index=data.index,
                      ties=self.ties, random_state=self.random_state)
-        imputed = np.bincount(full.focal, weights=full.share * data.y[full.matched],
-                              minlength=data.n)
+        imputed = np.zeros(data.n)
+        imputed[full.focal_units] = full.match_mean(data.y)
         y1 = np.where(data.t == 1, data.y, imputed)
         y0 = np.where(data.t == 0, data.y, imputed)
         return float(ps_adjustment(score.design(data.X), data.t, data.y, ps,
@@ -482,13 +498,14 @@ class MatchingEstimator(BaseEstimator):
                              columns=self._data.columns, **kwargs)
 
 
-def _pair_cluster_se(m: MatchResult, tau_pair: np.ndarray, est: float) -> float:
+def _pair_cluster_se(m: MatchResult, unit_effect: np.ndarray, est: float) -> float:
     """Cluster-robust SE of the weighted mean difference, clustered by matched set.
 
     Equals ``sandwich::vcovCL(lm(Y ~ T, weights), cluster = ~subclass)`` (HC1 with
-    ``G/(G-1)``) on MatchIt's matched data for 1:k matching.
+    ``G/(G-1)``) on MatchIt's matched data for 1:k matching.  ``unit_effect`` holds
+    each matched set's mean pair effect.
     """
-    D = np.bincount(m.focal, weights=m.share * tau_pair, minlength=m.n)[m.focal_units]
+    D = unit_effect[m.focal_units]
     G = D.size
     rows = G + m.n_pairs
     if G < 2:

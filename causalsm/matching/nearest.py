@@ -10,14 +10,20 @@ squared distance is within ``distance_tolerance`` (1e-5) of the k-th smallest
 squared distance.  Ties are kept and share the weight of one match, as in
 Abadie & Imbens (2006), unless ``ties=False`` (then broken at random).
 
-Speed: a 1-d score is matched by binary search on the sorted candidates
-(O(n log n)); a low-dimensional score by a KD-tree (``scipy.spatial.cKDTree``).
-No dense treated-by-control distance matrix is ever built.
+Speed and memory: a 1-d score is matched by binary search on the sorted candidates
+(O(n log n)); a low-dimensional score by a KD-tree (``scipy.spatial.cKDTree``),
+queried in chunks.  No dense treated-by-control distance matrix is ever built.
+With replacement on a 1-d score with ties kept, the matches of each unit are a
+contiguous run of the sorted candidates and are kept as ``(start, stop)`` ranges
+(:class:`~causalsm.matching.MatchRanges`): memory grows with the number of units,
+not with the number of tied pairs (R's tolerance makes about 1,400 per treated unit
+at 10^6 units); pairs are built only when asked for.
 """
 
 from __future__ import annotations
 
 import warnings
+from array import array
 from typing import Any
 
 import numpy as np
@@ -25,13 +31,24 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from .._stats import weighted_scale
-from .._validation import InputError, check_estimand, check_int, check_treatment
-from .result import MatchResult
+from .._validation import InputError, check_estimand, check_int, check_seed, check_treatment
+from .result import MatchRanges, MatchResult, range_sums
 
-__all__ = ["match", "same_arm_neighbors"]
+__all__ = ["match", "same_arm_neighbors", "same_arm_moments"]
 
 ORDERS = ("data", "largest", "smallest", "random")
 _R_TOL = 1e-10     # R's Matching compares with this slack (TOL in its matching.h)
+_CHUNK = 1 << 18   # queries per chunk: bounds the temporaries of a neighbour search
+PAIR_FREE = True   # 1-d ties as ranges (False: the pair engine, kept for checks)
+
+
+def check_reservoir(t: np.ndarray, estimand: str, k: int) -> None:
+    """With replacement every focal unit needs ``k`` units in the other arm."""
+    for arm in {"ATT": (0,), "ATC": (1,), "ATE": (0, 1)}[estimand]:
+        if (t == arm).sum() < k:
+            label = "treated" if arm == 1 else "control"
+            raise InputError(f"the {label} arm has {(t == arm).sum()} unit(s), fewer "
+                             f"than n_neighbors={k}")
 
 
 def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int = 1,
@@ -114,39 +131,84 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
                          "use replace=True for the ATE")
     if distance_tolerance < 0:
         raise InputError("distance_tolerance must be >= 0")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_seed(random_state))
     n = t.shape[0]
     w = _unit_weights(weights, n)
     if w is not None and not replace:
         raise InputError("unit weights are supported for matching with replacement only")
-    z, sd = _standardize(raw, standardize, w)
+    mu, sd = _scale_params(raw, standardize, w)
+    z = raw if not standardize or n < 2 else (raw - mu) / sd      # as _standardize
     cal = _resolve_caliper(caliper, caliper_units, raw, w)
     zcal = None if cal is None else cal / sd
     strata = _strata(exact, n)
 
     focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
     if replace:
-        need = {"ATT": (0,), "ATC": (1,), "ATE": (0, 1)}[estimand]
-        for arm in need:
-            if (t == arm).sum() < k:
-                label = "treated" if arm == 1 else "control"
-                raise InputError(f"the {label} arm has {(t == arm).sum()} unit(s), fewer "
-                                 f"than n_neighbors={k}")
+        check_reservoir(t, estimand, k)
+    pair_free, parts = _match_parts(z, raw, t, strata, focal_arms, k, replace, ties,
+                                    distance_tolerance, cal, zcal, sd, order, rng, w,
+                                    drop_incomplete, mu)
+    if index is None:
+        index = score.index if isinstance(score, (pd.Series, pd.DataFrame)) else pd.RangeIndex(n)
+    return _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal, index)
+
+
+def _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal,
+            index) -> MatchResult:
+    """One MatchResult from the parts of every group (positions in the full data)."""
+    n = t.shape[0]
+    focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
+    focal_all = np.flatnonzero(np.isin(t, focal_arms))
+    if pair_free:
+        ranges = _assemble_ranges(parts, z[:, 0])
+        pairs = {"ranges": ranges}
+        matched_focal = ranges.focal
+    else:
+        pairs = _assemble_pairs(parts, n, w)
+        matched_focal = pairs["focal"]
+    if matched_focal.size == 0:
+        raise InputError("no unit could be matched: the caliper or the exact strata "
+                         "exclude every candidate")
+    is_matched = np.zeros(n, dtype=bool)
+    is_matched[matched_focal] = True
+    dropped = focal_all[~is_matched[focal_all]]
+    return MatchResult(**pairs, treatment=t, estimand=estimand, n_neighbors=k,
+                       replace=bool(replace), caliper=cal, dropped=dropped,
+                       index=pd.Index(index), score=raw, ties=bool(ties), unit_weight=w)
+
+
+def _match_parts(z, raw, t, strata, focal_arms, k, replace, ties, tol, cal, zcal, sd, order,
+                 rng, w, drop_incomplete, mu=None):
+    """Match every (focal arm, exact stratum) group; returns ``(pair_free, parts)``.
+
+    With replacement on a 1-d score with ties kept, the matches of a unit are a
+    contiguous run of the sorted candidates: the parts are ``(focal, lo, hi, pool)``
+    ranges, not pairs (``pair_free``).  Otherwise they are ``(focal, matched, d2)``.
+    """
+    pair_free = PAIR_FREE and replace and ties and z.shape[1] == 1 and w is None
     parts = []
     for arm in focal_arms:
         fmask, cmask = t == arm, t != arm
-        for s_ids in _stratum_groups(strata, fmask, cmask):
-            f_idx, c_idx = s_ids
+        for f_idx, c_idx in _stratum_groups(strata, fmask, cmask):
             if c_idx.size == 0 or f_idx.size == 0:
                 continue
-            if replace:
+            if pair_free:
+                parts.append(_match_ranges(z, raw, f_idx, c_idx, k, tol, cal,
+                                           drop_incomplete,
+                                           scale=None if mu is None else (mu[0], sd[0])))
+            elif replace:
                 parts.append(_match_with_replacement(
-                    z, raw, f_idx, c_idx, k, distance_tolerance, cal, zcal, ties, rng,
+                    z, raw, f_idx, c_idx, k, tol, cal, zcal, ties, rng,
                     None if w is None else w[c_idx], drop_incomplete=drop_incomplete))
             else:
                 prio = _priority(order, raw, f_idx, rng)
                 parts.append(_match_greedy(z, raw, f_idx[np.argsort(prio, kind="stable")],
                                            c_idx, k, cal, zcal, sd))
+    return pair_free, parts
+
+
+def _assemble_pairs(parts, n: int, w) -> dict:
+    """Pairs of every group, sorted by focal unit then match, with their shares."""
     if parts:
         focal = np.concatenate([p[0] for p in parts])
         matched = np.concatenate([p[1] for p in parts])
@@ -163,17 +225,30 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
         share = 1.0 / n_j[focal]
     else:
         share = w[matched] / np.bincount(focal, weights=w[matched], minlength=n)[focal]
-    focal_all = np.flatnonzero(np.isin(t, focal_arms))
-    dropped = focal_all[n_j[focal_all] == 0]
-    if focal.size == 0:
-        raise InputError("no unit could be matched: the caliper or the exact strata "
-                         "exclude every candidate")
-    if index is None:
-        index = score.index if isinstance(score, (pd.Series, pd.DataFrame)) else pd.RangeIndex(n)
-    return MatchResult(focal=focal, matched=matched, share=share,
-                       distance=np.sqrt(np.maximum(d2, 0.0)), treatment=t, estimand=estimand,
-                       n_neighbors=k, replace=bool(replace), caliper=cal, dropped=dropped,
-                       index=pd.Index(index), score=raw, ties=bool(ties), unit_weight=w)
+    return {"focal": focal, "matched": matched, "share": share,
+            "distance": np.sqrt(np.maximum(d2, 0.0))}
+
+
+def _assemble_ranges(parts, zscore: np.ndarray) -> MatchRanges:
+    """Ranges of every group into one pool, matched focal units in ascending order."""
+    focal, start, stop, pools = [], [], [], []
+    offset = 0
+    # Groups in a canonical order (by their first focal unit; groups share no focal
+    # unit), so that however they were computed the pool, and every sum over it, is
+    # the same.
+    parts = sorted(parts, key=lambda p: int(p[0].min()) if p[0].size else -1)
+    for f_idx, lo, hi, pool in parts:
+        keep = hi > lo
+        focal.append(f_idx[keep])
+        start.append(lo[keep] + offset)
+        stop.append(hi[keep] + offset)
+        pools.append(pool)
+        offset += pool.size
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
+    focal, start, stop = cat(focal), cat(start), cat(stop)
+    o = np.argsort(focal)
+    return MatchRanges(focal=focal[o], start=start[o], stop=stop[o], pool=cat(pools),
+                       zscore=zscore)
 
 
 # --------------------------------------------------------------------------- set-up
@@ -205,9 +280,17 @@ def _standardize(raw: np.ndarray, standardize: bool,
     """Centre and divide each column by its SD (R's Match); constant columns kept."""
     if not standardize or raw.shape[0] < 2:
         return raw, np.ones(raw.shape[1])
-    mu, sd = weighted_scale(raw, w)
-    sd = np.where(sd > 0, sd, 1.0)
+    mu, sd = _scale_params(raw, True, w)
     return (raw - mu) / sd, sd
+
+
+def _scale_params(raw: np.ndarray, standardize: bool,
+                  w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``mu, sd`` with ``(raw - mu) / sd`` the standardized score (0 and 1 when off)."""
+    if not standardize or raw.shape[0] < 2:
+        return np.zeros(raw.shape[1]), np.ones(raw.shape[1])
+    mu, sd = weighted_scale(raw, w)
+    return mu, np.where(sd > 0, sd, 1.0)
 
 
 def _resolve_caliper(caliper: Any, units: str, raw: np.ndarray,
@@ -316,7 +399,7 @@ def _match_with_replacement(z, raw, f_idx, c_idx, k, tol, cal, zcal, ties, rng, 
                       f"standardized distance, R's rule) makes {near_ties / f_idx.size:.0f} "
                       "near-ties per unit; with this many units consider "
                       "distance_tolerance=0 (exact ties only) or ties=False",
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)
     if not ties:
         rows, cols, d2 = _break_ties(rows, cols, d2, kth, k, tol, rng)
     return f_idx[rows], c_idx[cols], d2
@@ -347,9 +430,29 @@ def _ties_1d(q: np.ndarray, c: np.ndarray, k: int, tol: float):
 
 
 def _ties_tree(zq, zc, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_pos=None):
-    """KD-tree search, widening the neighbour count until every tie is seen."""
+    """KD-tree search, widening the neighbour count until every tie is seen.
+
+    Queries run in chunks of ``_CHUNK`` so the temporaries stay bounded at any n.
+    """
     tree = cKDTree(zc)
-    nc = zc.shape[0]
+    nq = zq.shape[0]
+    if nq <= _CHUNK:
+        return _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc, self_pos)
+    rows, cols, d2, kth = [], [], [], []
+    for a in range(0, nq, _CHUNK):
+        b = min(a + _CHUNK, nq)
+        r, c, d, kt = _ties_tree_chunk(tree, zq[a:b], k, tol, raw_q[a:b], raw_c, cal, zcal,
+                                       wc, None if self_pos is None else self_pos[a:b])
+        rows.append(r + a)
+        cols.append(c)
+        d2.append(d)
+        kth.append(kt)
+    return (np.concatenate(rows), np.concatenate(cols), np.concatenate(d2),
+            np.concatenate(kth))
+
+
+def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_pos=None):
+    nc = tree.n
     max_valid = np.inf if zcal is None else float(np.sum(zcal ** 2))
     out_rows, out_cols, out_d2 = [], [], []
     kth_all = np.full(zq.shape[0], np.inf)
@@ -397,6 +500,132 @@ def _break_ties(rows, cols, d2, kth, k, tol, rng):
     return rows[keep], cols[keep], d2[keep]
 
 
+# ------------------------------------------------- with replacement, pair-free (1-d)
+
+
+def _run_start(s: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """First position of the run of values equal to ``s[p]``."""
+    return np.searchsorted(s, s[p], side="left")
+
+
+def _run_end(s: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """One past the last position of the run of values equal to ``s[p]``."""
+    return np.searchsorted(s, s[p], side="right")
+
+
+def _shrink(s: np.ndarray, lo: np.ndarray, hi: np.ndarray, ok) -> None:
+    """Shrink ``[lo, hi)`` (in place) to the contiguous part where ``ok(pos, rows)`` holds.
+
+    ``ok`` must hold on a contiguous run of the sorted ``s`` and be equal on equal
+    values, so the ends move run by run (a few steps: the initial range is a slightly
+    widened superset).
+    """
+    rows = np.flatnonzero(lo < hi)
+    while rows.size:
+        bad = ~ok(lo[rows], rows)
+        rows_b = rows[bad]
+        lo[rows_b] = _run_end(s, lo[rows_b])
+        rows = rows_b[lo[rows_b] < hi[rows_b]]
+    rows = np.flatnonzero(lo < hi)
+    while rows.size:
+        bad = ~ok(hi[rows] - 1, rows)
+        rows_b = rows[bad]
+        hi[rows_b] = _run_start(s, hi[rows_b] - 1)
+        rows = rows_b[lo[rows_b] < hi[rows_b]]
+    np.maximum(hi, lo, out=hi)
+
+
+def _dist_range(s: np.ndarray, q: np.ndarray, thr: np.ndarray):
+    """Exact range ``[lo, hi)`` of the sorted ``s`` with ``(s - q)^2 <= thr``."""
+    r = np.sqrt(thr)
+    slack = 1e-12 * (np.abs(q) + r) + 1e-300
+    lo = np.searchsorted(s, q - r - slack, side="left")
+    hi = np.searchsorted(s, q + r + slack, side="right")
+    _shrink(s, lo, hi, lambda p, rows: (s[p] - q[rows]) ** 2 <= thr[rows])
+    return lo, hi
+
+
+def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete):
+    """Pair-free ties on a 1-d score: each query's matches as a range of sorted candidates.
+
+    ``sz``/``sraw`` are the candidates' standardized and raw scores, both sorted (the
+    standardization is increasing, so one order sorts both).  The range holds every
+    candidate within ``tol`` of the k-th smallest squared distance (as ``_ties_1d``),
+    cut to the caliper.  Returns ``lo, hi, near`` with ``near`` the number of
+    near-ties (farther than the k-th distance) in each range.
+    """
+    nq, nc = qz.size, sz.size
+    lo_all = np.empty(nq, dtype=np.int64)
+    hi_all = np.empty(nq, dtype=np.int64)
+    near_all = np.empty(nq, dtype=np.int64)
+    off = np.arange(-k, k)
+    for a in range(0, nq, _CHUNK):
+        q, qr = qz[a:a + _CHUNK], qraw[a:a + _CHUNK]
+        pos = np.searchsorted(sz, q)
+        cand = pos[:, None] + off
+        valid = (cand >= 0) & (cand < nc)
+        d2w = np.where(valid, (sz[np.clip(cand, 0, nc - 1)] - q[:, None]) ** 2, np.inf)
+        kth = np.partition(d2w, k - 1, axis=1)[:, k - 1]
+        del cand, valid, d2w
+        thr = kth + (tol + _R_TOL if tol > 0 else 0.0)
+        lo, hi = _dist_range(sz, q, thr)
+        slo, shi = _dist_range(sz, q, kth) if tol > 0 else (lo.copy(), hi.copy())
+        if cal is not None:
+            c = float(cal[0])
+            wide = c + 1e-12 * (np.abs(qr) + c) + 1e-300
+            clo = np.searchsorted(sraw, qr - wide, side="left")
+            chi = np.searchsorted(sraw, qr + wide, side="right")
+            _shrink(sraw, clo, chi, lambda p, rows: np.abs(qr[rows] - sraw[p]) <= c)
+            lo, hi = np.maximum(lo, clo), np.minimum(hi, chi)
+            slo, shi = np.maximum(slo, clo), np.minimum(shi, chi)
+            np.maximum(hi, lo, out=hi)
+            np.maximum(shi, slo, out=shi)
+            if drop_incomplete:
+                incomplete = (shi - slo) < k
+                hi[incomplete] = lo[incomplete]
+                shi[incomplete] = slo[incomplete]
+        lo_all[a:a + _CHUNK], hi_all[a:a + _CHUNK] = lo, hi
+        near_all[a:a + _CHUNK] = (hi - lo) - (shi - slo)
+    return lo_all, hi_all, near_all
+
+
+def _match_ranges(z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete, warn=True,
+                  scale=None):
+    """With replacement on a 1-d score, ties kept: ``(f_idx, lo, hi, pool)`` without pairs.
+
+    ``pool`` holds ``c_idx`` sorted by score; focal unit ``f_idx[i]`` is matched to
+    ``pool[lo[i]:hi[i]]``.  Same matches as ``_match_with_replacement`` (ties=True).
+    ``scale = (mu, sd)`` with ``z = (raw - mu) / sd`` lets the standardized values of
+    the sorted units be recomputed (bitwise the same) instead of gathered.
+    """
+    if drop_incomplete and c_idx.size < k:
+        lo = np.zeros(f_idx.size, dtype=np.int64)
+        return f_idx, lo, lo.copy(), c_idx[:0]
+    k = min(k, c_idx.size)
+    r1, z1 = raw[:, 0], z[:, 0]
+
+    def by_score(idx):
+        vals = r1[idx]
+        o = np.argsort(vals)
+        sraw = vals[o]
+        sz = z1[idx[o]] if scale is None else (sraw - scale[0]) / scale[1]
+        return idx[o], sraw, sz
+
+    pool, sraw, sz = by_score(c_idx)
+    # Queries in score order: each binary search then starts near the previous one.
+    same = f_idx.size == c_idx.size and np.array_equal(f_idx, c_idx)   # same-arm sets
+    f_sorted, qraw, qz = (pool, sraw, sz) if same else by_score(f_idx)
+    lo, hi, near = _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete)
+    near_ties = int(near.sum())
+    if warn and near_ties > 10 * k * f_idx.size:
+        warnings.warn(f"the tie tolerance (distance_tolerance={tol:g} on the squared "
+                      f"standardized distance, R's rule) makes {near_ties / f_idx.size:.0f} "
+                      "near-ties per unit; with this many units consider "
+                      "distance_tolerance=0 (exact ties only) or ties=False",
+                      RuntimeWarning, stacklevel=4)
+    return f_sorted, lo, hi, pool
+
+
 # --------------------------------------------------------- without replacement
 def _match_greedy(z, raw, f_sorted, c_idx, k, cal, zcal, sd):
     """Greedy matching in the given order; each control used at most once."""
@@ -408,7 +637,15 @@ def _match_greedy(z, raw, f_sorted, c_idx, k, cal, zcal, sd):
     return _greedy_tree(z, raw, f_sorted, c_idx, k, cal, zcal)
 
 
-def _find(parent: list, p: int) -> int:
+def _typed(code: str, values: np.ndarray) -> array:
+    """A compact ``array.array`` copy of a numpy vector (fast scalar access from Python)."""
+    out = array(code)
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64 if code == "q"
+                                       else np.float64).tobytes())
+    return out
+
+
+def _find(parent, p: int) -> int:
     """Union-find root with path compression."""
     root = p
     while parent[root] != root:
@@ -421,18 +658,20 @@ def _find(parent: list, p: int) -> int:
 def _greedy_1d(z, raw, f_sorted, c_idx, k, cal):
     """Sorted candidates with two union-find arrays: nearest free one left and right."""
     order = np.lexsort((c_idx, z[c_idx]))
-    cs = c_idx[order].tolist()
     s = z[c_idx[order]]
     nc = s.size
-    right_of = list(range(nc + 1))   # root of p: first free position >= p (nc: none)
-    left_of = list(range(nc + 1))    # root of p: 1 + last free position <= p - 1 (0: none)
+    # Per-candidate state in compact typed arrays (8 bytes an entry, not a Python
+    # object each): memory stays linear and modest at 10^7 units.
+    cs = _typed("q", c_idx[order])
+    right_of = _typed("q", np.arange(nc + 1))  # root of p: first free position >= p (nc: none)
+    left_of = _typed("q", np.arange(nc + 1))   # root: 1 + last free position <= p - 1 (0: none)
     pos = np.searchsorted(s, z[f_sorted]).tolist()
-    run_start = np.searchsorted(s, s).tolist()     # first position of each equal-value run
+    run_start = _typed("q", np.searchsorted(s, s))  # first position of each equal-value run
     q_all = z[f_sorted].tolist()
     f_l = f_sorted.tolist()
-    s_l = s.tolist()
+    s_l = _typed("d", s)
     cal1 = None if cal is None else float(cal[0])
-    raw_s = raw[c_idx[order], 0].tolist()
+    raw_s = _typed("d", raw[c_idx[order], 0]) if cal1 is not None else None
     raw_f = raw[f_sorted, 0].tolist()
     rows, cols, d2s = [], [], []
     active = range(len(f_l))
@@ -537,3 +776,52 @@ def same_arm_neighbors(score: Any, treatment: Any, n_neighbors: int, *,
             units.append(u)
             members.append(m)
     return np.concatenate(units), np.concatenate(members)
+
+
+def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.ndarray, *,
+                     caliper: np.ndarray | None = None, exact: Any = None,
+                     distance_tolerance: float = 1e-5, standardize: bool = True,
+                     weights: Any = None, drop_incomplete: bool = False):
+    """Sums over each unit's same-arm neighbour set (see :func:`same_arm_neighbors`).
+
+    Returns ``(size, weight, sum, sum_sq)``, arrays of shape (n,): the number of
+    members of each unit's set (itself included), their total unit weight, and the
+    weighted sums of ``values`` and ``values**2``.  On a 1-d score without unit
+    weights the sets are ranges of the sorted arm and no pair is built (memory O(n)
+    whatever the number of ties).
+    """
+    t = check_treatment(treatment)
+    n = t.shape[0]
+    v = np.asarray(values, dtype=np.float64)
+    raw = _score_matrix(score, n)
+    if raw.shape[1] != 1 or weights is not None:
+        w = np.ones(n) if weights is None else _unit_weights(weights, n)
+        unit, member = same_arm_neighbors(raw, t, n_neighbors, caliper=caliper, exact=exact,
+                                          distance_tolerance=distance_tolerance,
+                                          standardize=standardize, weights=weights,
+                                          drop_incomplete=drop_incomplete)
+        wm = w[member]
+        return (np.bincount(unit, minlength=n).astype(np.float64),
+                np.bincount(unit, weights=wm, minlength=n),
+                np.bincount(unit, weights=wm * v[member], minlength=n),
+                np.bincount(unit, weights=wm * v[member] ** 2, minlength=n))
+    mu, sd = _scale_params(raw, standardize)
+    z = raw if not standardize or n < 2 else (raw - mu) / sd      # as _standardize
+    strata = _strata(exact, n)
+    size, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
+    for arm in (0, 1):
+        mask = t == arm
+        for f_idx, c_idx in _stratum_groups(strata, mask, mask):
+            if f_idx.size == 0:
+                continue
+            # self is the nearest candidate (distance 0): k + 1 nearest = self + k others
+            f, lo, hi, pool = _match_ranges(z, raw, f_idx, c_idx, n_neighbors + 1,
+                                            distance_tolerance, caliper, drop_incomplete,
+                                            warn=False, scale=(mu[0], sd[0]))
+            keep = hi > lo
+            f, lo, hi = f[keep], lo[keep], hi[keep]
+            vp = v[pool]
+            size[f] = hi - lo
+            s1[f] = range_sums(vp, lo, hi)
+            s2[f] = range_sums(vp ** 2, lo, hi)
+    return size, size.copy(), s1, s2

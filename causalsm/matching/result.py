@@ -14,19 +14,129 @@ Conventions (Abadie & Imbens 2006, and R's ``Matching::Match``):
   ``K_M(j) = sum_i w_i share_ij`` and ``K'_M(j) = sum_i w_i share_ij^2``, as there).  Raw use counts, as dsmatch and
   MatchIt's ``replace=TRUE`` weights report them, equal ``n_neighbors * K_M`` when
   there are no ties.
+
+With replacement on a 1-d score with ties kept, the matches are held as ranges of the
+sorted candidates (:class:`MatchRanges`) and everything above is computed from them;
+the pair arrays are built only when asked for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["MatchResult"]
+__all__ = ["MatchResult", "MatchRanges"]
+
+# Below this many (focal, match) memberships, sums over ranges are taken directly
+# (np.add.reduceat: time O(pairs), memory O(n)); above it, by differences of prefix
+# sums (time and memory O(n), whatever the number of ties).
+DIRECT_SUM_LIMIT = 1 << 24
+
+
+def range_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """``sum(values[start[i]:stop[i]])`` for every ``i`` (non-empty ranges), in O(n) memory."""
+    m = start.size
+    if m == 0:
+        return np.zeros(0)
+    total = int((stop - start).sum())
+    if total <= DIRECT_SUM_LIMIT:
+        order = np.argsort(start, kind="stable")          # keeps the gaps summed O(n)
+        idx = np.empty(2 * m, dtype=np.int64)
+        idx[0::2], idx[1::2] = start[order], stop[order]
+        ext = np.append(np.asarray(values, dtype=np.float64), 0.0)
+        out = np.empty(m)
+        out[order] = np.add.reduceat(ext, idx)[0::2]
+        out[stop == start] = 0.0                          # reduceat gives values[start]
+        return out
+    # Extended precision and a centred series keep the differences accurate.
+    centre = float(np.mean(values)) if values.size else 0.0
+    cum = np.zeros(values.size + 1, dtype=np.longdouble)
+    np.cumsum(np.asarray(values, dtype=np.longdouble) - centre, out=cum[1:])
+    return ((cum[stop] - cum[start]) + centre * (stop - start)).astype(np.float64)
+
+
+def _physical_memory() -> float:
+    """Bytes of physical memory (infinite when unknown)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return float("inf")
 
 
 @dataclass(eq=False)
+class MatchRanges:
+    """Matches as ranges of a sorted candidate pool: the pair-free form of 1-d ties.
+
+    On a 1-d score, every candidate within the tie tolerance of the k-th nearest lies
+    in one contiguous run of the candidates sorted by score, so focal unit
+    ``focal[i]`` is matched to ``pool[start[i]:stop[i]]``: memory grows with the
+    number of units, not with the number of (possibly billions of) tied pairs.
+
+    Attributes
+    ----------
+    focal : ndarray of int64
+        Matched focal units, ascending.
+    start, stop : ndarray of int64
+        Their ranges in ``pool`` (``stop > start``).
+    pool : ndarray of int64
+        Candidate positions, sorted by score within each group (arm and exact
+        stratum); each unit appears at most once.
+    zscore : ndarray of float64, shape (n,)
+        The score in the matching metric (for the distances of materialised pairs).
+    """
+
+    focal: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+    pool: np.ndarray
+    zscore: np.ndarray
+
+    @property
+    def counts(self) -> np.ndarray:
+        """``#J(i)``: number of matches of each focal unit."""
+        return self.stop - self.start
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Per focal unit, the sum of ``values`` (indexed by unit) over its matches."""
+        return range_sums(np.asarray(values, dtype=np.float64)[self.pool], self.start,
+                          self.stop)
+
+    def spread(self, per_focal: np.ndarray, n: int) -> np.ndarray:
+        """Per unit, the sum of ``per_focal[i]`` over the focal units ``i`` it matches.
+
+        A difference array over the pool (``K_M`` is ``spread(1 / #J)``).
+        """
+        size = self.pool.size + 1
+        diff = (np.bincount(self.start, weights=per_focal, minlength=size)
+                - np.bincount(self.stop, weights=per_focal, minlength=size))
+        cover = np.cumsum(np.bincount(self.start, minlength=size)
+                          - np.bincount(self.stop, minlength=size))[:-1]
+        acc = np.cumsum(diff[:-1], dtype=np.longdouble).astype(np.float64)
+        acc[cover == 0] = 0.0                   # exactly 0 where no range covers
+        out = np.zeros(n)
+        out[self.pool] = acc
+        return out
+
+    def expand(self) -> dict:
+        """The pairs, sorted by focal unit then match: ``focal, matched, share, distance``."""
+        cnt = self.counts
+        total = int(cnt.sum())
+        focal = np.repeat(self.focal, cnt)
+        first = np.cumsum(cnt) - cnt
+        pos = np.arange(total, dtype=np.int64) - np.repeat(first - self.start, cnt)
+        matched = self.pool[pos]
+        del pos
+        o = np.lexsort((matched, focal))
+        focal, matched = focal[o], matched[o]
+        d2 = (self.zscore[matched] - self.zscore[focal]) ** 2
+        share = np.repeat(1.0 / cnt, cnt)
+        return {"focal": focal, "matched": matched, "share": share,
+                "distance": np.sqrt(np.maximum(d2, 0.0))}
+
+
 class MatchResult:
     """Pairs found by :func:`causalsm.match` and the quantities derived from them.
 
@@ -58,27 +168,55 @@ class MatchResult:
         The score that was matched on (raw units), for reports.
     unit_weight : ndarray, shape (n,)
         Survey (sampling) weights of the units; ones when none were given.
+    ranges : MatchRanges or None
+        The pair-free form (1-d score, with replacement, ties kept): match counts,
+        weights and estimators are computed from the ranges, and the pair arrays
+        (``focal``, ``matched``, ``share``, ``distance``, ``pairs()``,
+        ``matched_data()``) are only built when first asked for.
     """
 
-    focal: np.ndarray
-    matched: np.ndarray
-    share: np.ndarray
-    distance: np.ndarray
-    treatment: np.ndarray
-    estimand: str
-    n_neighbors: int
-    replace: bool
-    caliper: np.ndarray | None
-    dropped: np.ndarray
-    index: pd.Index
-    score: np.ndarray
-    ties: bool = True
-    unit_weight: np.ndarray | None = None
-    _cache: dict = field(default_factory=dict, repr=False)
+    def __init__(self, focal=None, matched=None, share=None, distance=None, *,
+                 treatment, estimand, n_neighbors, replace, caliper, dropped, index, score,
+                 ties=True, unit_weight=None, ranges: MatchRanges | None = None):
+        if ranges is None and focal is None:
+            raise ValueError("MatchResult needs the pairs or their ranges")
+        self._pairs = None if focal is None else {
+            "focal": focal, "matched": matched, "share": share, "distance": distance}
+        self.ranges = ranges
+        self.treatment = treatment
+        self.estimand = estimand
+        self.n_neighbors = n_neighbors
+        self.replace = replace
+        self.caliper = caliper
+        self.dropped = dropped
+        self.index = index
+        self.score = score
+        self.ties = ties
+        self.unit_weight = np.ones(treatment.shape[0]) if unit_weight is None else unit_weight
+        self._cache = {}
 
-    def __post_init__(self):
-        if self.unit_weight is None:
-            self.unit_weight = np.ones(self.treatment.shape[0])
+    # ------------------------------------------------------------- the pairs
+    def _pair(self, name: str) -> np.ndarray:
+        if self._pairs is None:                  # built from the ranges on first use
+            need = 48 * self.n_pairs             # 4 arrays of 8 bytes, and a sort
+            if need > _physical_memory():
+                raise MemoryError(
+                    f"these matches hold {self.n_pairs:,} (focal, match) pairs, ties "
+                    f"included; listing them needs about {need / 2 ** 30:,.0f} GiB, more "
+                    "than this machine has.  Match counts, weights and the estimators "
+                    "work without the pairs; for fewer ties use distance_tolerance=0 "
+                    "(exact ties only) or ties=False.")
+            self._pairs = self.ranges.expand()
+        return self._pairs[name]
+
+    focal = property(lambda self: self._pair("focal"),
+                     doc="Position of the focal unit of each pair.")
+    matched = property(lambda self: self._pair("matched"),
+                       doc="Position of the match of each pair.")
+    share = property(lambda self: self._pair("share"),
+                     doc="``1 / #J(focal)`` of each pair (weight-proportional with unit weights).")
+    distance = property(lambda self: self._pair("distance"),
+                        doc="Focal-to-match distance of each pair in the matching metric.")
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -88,7 +226,10 @@ class MatchResult:
 
     @property
     def n_pairs(self) -> int:
-        return int(self.focal.shape[0])
+        """Number of (focal, match) pairs, ties included."""
+        if self._pairs is None:
+            return int(self.ranges.counts.sum())
+        return int(self._pairs["focal"].shape[0])
 
     @property
     def n_dropped(self) -> int:
@@ -98,7 +239,11 @@ class MatchResult:
     @property
     def focal_units(self) -> np.ndarray:
         """Positions of the focal units that were matched (sorted)."""
-        return np.unique(self.focal)
+        if self.ranges is not None:
+            return self.ranges.focal
+        if "focal_units" not in self._cache:
+            self._cache["focal_units"] = np.unique(self.focal)
+        return self._cache["focal_units"]
 
     @property
     def n_matched(self) -> int:
@@ -115,23 +260,42 @@ class MatchResult:
     def match_count(self) -> np.ndarray:
         """``K_M``: tie-weighted number of times each unit serves as a match."""
         if "K" not in self._cache:
-            self._cache["K"] = np.bincount(self.matched, weights=self.pair_weight,
-                                           minlength=self.n)
+            if self.ranges is not None:
+                self._cache["K"] = self.ranges.spread(1.0 / self.ranges.counts, self.n)
+            else:
+                self._cache["K"] = np.bincount(self.matched, weights=self.pair_weight,
+                                               minlength=self.n)
         return self._cache["K"]
 
     @property
     def match_count_sq(self) -> np.ndarray:
         """``K'_M``: sum over the unit's uses of ``1 / #J(i)^2``."""
         if "KK" not in self._cache:
-            self._cache["KK"] = np.bincount(self.matched, weights=self.pair_weight * self.share,
-                                            minlength=self.n)
+            if self.ranges is not None:
+                self._cache["KK"] = self.ranges.spread(1.0 / self.ranges.counts ** 2, self.n)
+            else:
+                self._cache["KK"] = np.bincount(self.matched,
+                                                weights=self.pair_weight * self.share,
+                                                minlength=self.n)
         return self._cache["KK"]
+
+    def match_mean(self, values: np.ndarray) -> np.ndarray:
+        """Per matched focal unit (in ``focal_units`` order), the mean of ``values``
+        over its matches, weighted by the pairs' shares (``sum_j share_ij values_j``).
+
+        Computed from the ranges when the matches have the pair-free form.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if self.ranges is not None:
+            return self.ranges.sums(values) / self.ranges.counts
+        return np.bincount(self.focal, weights=self.share * values[self.matched],
+                           minlength=self.n)[self.focal_units]
 
     @property
     def is_focal(self) -> np.ndarray:
         """Boolean mask of the matched focal units."""
         mask = np.zeros(self.n, dtype=bool)
-        mask[self.focal] = True
+        mask[self.focal_units] = True
         return mask
 
     @property

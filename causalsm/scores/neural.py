@@ -26,18 +26,20 @@ import copy
 import io
 import warnings
 from contextlib import contextmanager
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from torch import nn
 
-from .._validation import InputError, check_array
+from .._torch import import_torch
+from .._validation import InputError, check_array, check_int
+
+torch = import_torch()          # with the OpenMP guard for R sessions (see causalsm._torch)
+from torch import nn  # noqa: E402
 
 __all__ = ["NeuralBalancingScore"]
 
@@ -135,7 +137,8 @@ def _seed(random_state: Any) -> int:
     """An integer torch seed: the int itself, or one drawn from a numpy RNG / fresh entropy."""
     if random_state is None:
         return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
-    if isinstance(random_state, (Integral, np.integer)) and not isinstance(random_state, bool):
+    if isinstance(random_state, Real) and not isinstance(random_state, bool):
+        random_state = check_int(random_state, "random_state", minimum=None)  # R's 0 is 0.0
         if random_state < 0:
             raise InputError(f"random_state must be non-negative, got {random_state}")
         return int(random_state)
@@ -150,6 +153,7 @@ def _threads(n: int | None):
     if n is None:
         yield
         return
+    n = check_int(n, "n_threads")
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -367,8 +371,9 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ parameters
     def _check_params(self) -> dict:
-        def pos_int(v, name, minimum=1):
-            if isinstance(v, bool) or not isinstance(v, (Integral, np.integer)) or v < minimum:
+        def pos_int(v, name, minimum=1):      # a whole float (R's 5) counts as an integer
+            if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) \
+                    or not float(v).is_integer() or v < minimum:
                 raise InputError(f"'{name}' must be an integer >= {minimum}, got {v!r}")
             return int(v)
 
@@ -378,7 +383,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
             return float(v)
 
         hidden = self.hidden_layer_sizes
-        if isinstance(hidden, (Integral, np.integer)):
+        if isinstance(hidden, Real):
             hidden = (hidden,)
         hidden = tuple(pos_int(h, "hidden_layer_sizes") for h in hidden)
         if not 0 <= nonneg(self.dropout, "dropout") < 1:
@@ -408,7 +413,14 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
 
     # --------------------------------------------------------------- inputs
     def _prepare(self, X: Any, *, fitting: bool, name: str = "X", weights=None):
-        """Validated float32 input: a CPU tensor, or a CSR matrix for sparse input."""
+        """Validated float32 input: a CPU tensor, or a CSR matrix for sparse input.
+
+        A numpy memmap or a Parquet path becomes a :class:`_RowSource` instead: rows
+        are read (and scaled) batch by batch, never all at once.
+        """
+        X = _open_stream(X)
+        if isinstance(X, _RowSource):
+            return self._prepare_stream(X, fitting=fitting, name=name, weights=weights)
         X = _to_numpy(X)
         if sp.issparse(X):
             if X.ndim != 2:
@@ -456,6 +468,35 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
             raise InputError(f"{name} has shape {tuple(shape)} per unit; the score was "
                              f"fitted on {self.input_shape_}")
         return self._apply_scaling(X)
+
+    def _prepare_stream(self, src: "_RowSource", *, fitting: bool, name: str, weights=None):
+        """Check a streamed input chunk by chunk and attach the scaling to it."""
+        if len(src.shape) != 2:
+            raise InputError(f"{name} must be 2-dimensional to be streamed, got shape "
+                             f"{src.shape}")
+        d = src.shape[1]
+        if fitting:
+            self.__dict__.pop("feature_names_in_", None)
+            self.input_shape_ = (int(d),)
+            self.n_features_in_ = int(d)
+            self.feature_names_in_ = [f"x{j}" for j in range(d)]
+        elif (int(d),) != self.input_shape_:
+            raise InputError(f"{name} has shape {(int(d),)} per unit; the score was "
+                             f"fitted on {self.input_shape_}")
+        for a, chunk in src.chunks():
+            bad = ~np.isfinite(chunk)
+            if bad.any():
+                j = int(np.argmax(bad.any(axis=0)))
+                raise InputError(f"column 'x{j}' of {name} has missing or infinite value(s) "
+                                 f"(first at row {a + int(np.argmax(bad[:, j]))})")
+        if fitting:
+            self.mean_ = self.scale_ = None
+            if self.standardize:
+                mean, sd, binary = src.column_stats(weights)
+                self.mean_ = np.where(binary, 0.0, mean)
+                self.scale_ = np.where(binary | (sd <= 1e-12 * np.maximum(1.0, np.abs(mean))),
+                                       1.0, sd)
+        return src.scaled(self.mean_, self.scale_)
 
     def _fit_scaling(self, X, weights=None) -> None:
         self.mean_ = self.scale_ = None
@@ -511,6 +552,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         p = self._check_params()
         device = _resolve_device(self.device)
         seed = _seed(self.random_state)
+        X = _open_stream(X)                # a memmap / Parquet file is streamed
         n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
         classes, codes = _check_labels(t, n_rows)
         weights = _check_weights(sample_weight, n_rows)
@@ -538,9 +580,9 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                                      f"no training or no validation unit of level "
                                      f"{_show(classes[k])} ({members.size} units)")
                 is_val[rng.choice(members, n_val, replace=False)] = True
-            val = (_take(Xp, np.flatnonzero(is_val)), codes[is_val],
+            val = (_subset(Xp, np.flatnonzero(is_val)), codes[is_val],
                    None if weights is None else weights[is_val])
-            Xp, codes = _take(Xp, np.flatnonzero(~is_val)), codes[~is_val]
+            Xp, codes = _subset(Xp, np.flatnonzero(~is_val)), codes[~is_val]
             weights = None if weights is None else weights[~is_val]
         if p["patience"] is not None and val is None:
             raise InputError("early stopping (patience) needs validation data: set "
@@ -605,7 +647,8 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         weighted = weights is not None
         loss_fn = self._loss_fn(n_out, weighted)
         sparse = sp.issparse(Xp)
-        Xdev = Xp if sparse else Xp.to(device)
+        streamed = isinstance(Xp, _RowSource)      # rows read batch by batch
+        Xdev = Xp if sparse or streamed else Xp.to(device)
         target = self._target(codes, n_out, device)
         wdev = (torch.from_numpy(weights.astype(np.float32)).to(device) if weighted
                 else torch.ones(codes.size, device=device))
@@ -622,12 +665,18 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
             for epoch in range(1, p["epochs"] + 1):
                 net.train()
                 perm = torch.randperm(n, generator=gen)
-                if not sparse:           # one gather per epoch, then contiguous slices
+                if streamed:             # the same batches, read through a DataLoader
+                    batches = iter(Xdev.loader(perm.numpy(), bs))
+                elif not sparse:         # one gather per epoch, then contiguous slices
                     perm_dev = perm.to(device)
                     Xe, te, we = Xdev[perm_dev], target[perm_dev], wdev[perm_dev]
                 total = torch.zeros((), device=device)
                 for start in range(0, n, bs):
-                    if sparse:
+                    if streamed:
+                        idx = perm[start:start + bs].to(device)
+                        xb = next(batches).to(device)
+                        tb, wb = target[idx], wdev[idx]
+                    elif sparse:
                         idx = perm[start:start + bs]
                         xb = _dense(Xdev[idx.numpy()]).to(device)
                         tb, wb = target[idx.to(device)], wdev[idx.to(device)]
@@ -819,7 +868,9 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
 
 # ------------------------------------------------------------------ helpers
 def _take(X, rows: np.ndarray):
-    """Rows of a CPU tensor or a CSR matrix."""
+    """Rows of a CPU tensor, a CSR matrix or a streamed source (as a tensor)."""
+    if isinstance(X, _RowSource):
+        return X.take(rows)
     if sp.issparse(X):
         return X[rows]
     return X[torch.from_numpy(np.asarray(rows, dtype=np.int64))]
@@ -847,3 +898,156 @@ def _dense(X) -> torch.Tensor:
     if sp.issparse(X):
         return torch.from_numpy(X.toarray())
     return X
+
+
+# ------------------------------------------------------- data that is not in memory
+_STREAM_BYTES = 1 << 25          # about 32 MB of rows per chunk when scanning a file
+
+
+def _open_stream(X):
+    """A :class:`_RowSource` for a numpy memmap or a Parquet path; anything else as is."""
+    if isinstance(X, _RowSource):
+        return X
+    if isinstance(X, np.memmap):
+        return _RowSource(X)
+    if isinstance(X, (str, bytes)) or hasattr(X, "__fspath__"):
+        import os
+        path = os.fspath(X)
+        path = path.decode() if isinstance(path, bytes) else path
+        if str(path).endswith((".parquet", ".pq")):
+            return _RowSource(_parquet_to_memmap(path))
+        raise InputError(f"X is a path ({path!r}); only Parquet files (.parquet) can be "
+                         "read: load other files yourself or pass a numpy memmap")
+    return X
+
+
+def _parquet_to_memmap(path: str) -> np.memmap:
+    """Copy a Parquet file's numeric columns, batch by batch, into a temporary memmap."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError("reading Parquet needs pyarrow: pip install pyarrow") from None
+    import tempfile
+    f = pq.ParquetFile(path)
+    n, d = f.metadata.num_rows, f.schema_arrow.__len__()
+    tmp = tempfile.TemporaryFile()           # removed when the memmap is collected
+    out = np.memmap(tmp, dtype=np.float64, mode="w+", shape=(n, d))
+    a = 0
+    for batch in f.iter_batches(batch_size=max(1, _STREAM_BYTES // (8 * max(d, 1)))):
+        try:
+            block = np.column_stack([np.asarray(c.to_numpy(zero_copy_only=False),
+                                                dtype=np.float64) for c in batch.columns])
+        except (TypeError, ValueError) as err:
+            raise InputError(f"the Parquet file {path!r} has a non-numeric column: "
+                             f"{err}") from None
+        out[a:a + block.shape[0]] = block
+        a += block.shape[0]
+    out.flush()
+    return out
+
+
+class _RowSource:
+    """Rows of a memmap, scaled on the fly: what training streams batch by batch.
+
+    Values are the same as the in-memory path gives: float64 rows, ``(x - mean_) /
+    scale_``, then float32.
+    """
+
+    def __init__(self, data: np.ndarray, rows: np.ndarray | None = None, mean=None,
+                 scale=None):
+        self.data, self.rows, self.mean, self.scale = data, rows, mean, scale
+
+    @property
+    def shape(self) -> tuple:
+        n = self.data.shape[0] if self.rows is None else self.rows.size
+        return (n,) + tuple(self.data.shape[1:])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def scaled(self, mean, scale) -> "_RowSource":
+        return _RowSource(self.data, self.rows, mean, scale)
+
+    def subset(self, rows: np.ndarray) -> "_RowSource":
+        rows = np.asarray(rows, dtype=np.int64)
+        return _RowSource(self.data, rows if self.rows is None else self.rows[rows],
+                          self.mean, self.scale)
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        src = rows if self.rows is None else self.rows[rows]
+        return np.asarray(self.data[src], dtype=np.float64).reshape(rows.size, -1)
+
+    def take(self, rows: np.ndarray) -> torch.Tensor:
+        x = self._read(rows)
+        if self.scale is not None:
+            x = (x - self.mean) / self.scale
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+    def chunks(self):
+        """``(start, rows)`` blocks of about 32 MB, unscaled float64, in row order."""
+        n = self.shape[0]
+        step = max(1, _STREAM_BYTES // (8 * max(int(np.prod(self.shape[1:])), 1)))
+        for a in range(0, n, step):
+            yield a, self._read(np.arange(a, min(a + step, n)))
+
+    def column_stats(self, weights=None):
+        """Mean, SD (ddof 0) and 0/1 flag of each column, as the in-memory path.
+
+        Unweighted sums accumulate row after row, the order numpy uses for a column
+        reduction of a 2-d array, so the values are bitwise those of ``X.mean(0)`` and
+        ``X.std(0)`` (a single column, which numpy sums pairwise, is read whole).
+        """
+        d = self.shape[1]
+        if d == 1 or weights is not None:
+            if d == 1:
+                X = self._read(np.arange(self.shape[0]))
+            else:                        # weighted: chunked sums (equal up to rounding)
+                w = weights / weights.sum()
+                mean = sum(w[a:a + c.shape[0]] @ c for a, c in self.chunks())
+                var = sum(w[a:a + c.shape[0]] @ (c - mean) ** 2 for a, c in self.chunks())
+                binary = np.all([np.all((c == 0) | (c == 1), axis=0)
+                                 for _, c in self.chunks()], axis=0)
+                return mean, np.sqrt(np.maximum(var, 0.0)), binary
+            if weights is None:
+                mean, sd = X.mean(axis=0), X.std(axis=0)
+            else:
+                w = weights / weights.sum()
+                mean = w @ X
+                sd = np.sqrt(np.maximum(w @ (X - mean) ** 2, 0.0))
+            return mean, sd, np.all((X == 0) | (X == 1), axis=0)
+        n = self.shape[0]
+        total, binary = np.zeros(d), np.ones(d, dtype=bool)
+        for _, c in self.chunks():
+            total = np.add.reduce(np.vstack([total[None], c]), axis=0)
+            binary &= np.all((c == 0) | (c == 1), axis=0)
+        mean = total / n
+        sq = np.zeros(d)
+        for _, c in self.chunks():
+            sq = np.add.reduce(np.vstack([sq[None], (c - mean) ** 2]), axis=0)
+        return mean, np.sqrt(sq / n), binary
+
+    def loader(self, order: np.ndarray, batch_size: int):
+        """A DataLoader yielding the rows ``order[i:i + batch_size]`` as float32 batches."""
+        from torch.utils.data import DataLoader, Dataset
+
+        source = self
+
+        class _Batches(Dataset):
+            def __len__(self):
+                return -(-order.size // batch_size)
+
+            def __getitem__(self, i):
+                return source.take(order[i * batch_size:(i + 1) * batch_size])
+
+        # Its own generator: a DataLoader draws a seed when iterated, which must not
+        # consume the global torch RNG (dropout) of the in-memory path.
+        return DataLoader(_Batches(), batch_size=None, shuffle=False, num_workers=0,
+                          generator=torch.Generator().manual_seed(0))
+
+
+def _subset(X, rows: np.ndarray):
+    """Rows of a prepared input, still streamed when it is streamed."""
+    if isinstance(X, _RowSource):
+        return X.subset(rows)
+    return _take(X, rows)
