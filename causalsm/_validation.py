@@ -4,6 +4,25 @@ Everything the user hands to causalsm passes through here once: DataFrames or
 arrays come in, clean float64 arrays, column names and the original index come
 out, or an :class:`InputError` that names the column and the problem.  Inputs
 are never modified in place.
+
+Input from R (through reticulate) is converted here too, so that every entry point
+treats it alike:
+
+* a factor arrives as a pandas ``Categorical``.  As a treatment it must have two
+  levels, and the *second* level is "treated" (coded 1), as in R's ``glm``.  As a
+  covariate, a factor with one or two levels becomes one 0/1 column (second level
+  = 1) under its own name, an unordered factor with more levels becomes one 0/1
+  column per level after the first, named ``column[level]`` (R's treatment
+  contrasts), and an ordered factor becomes its level number 0, 1, ..., k - 1;
+* a logical arrives as ``bool`` and counts as 0/1;
+* ``NA`` in a double column arrives as NaN, in a factor as a missing category,
+  and in an integer column as R's ``NA_integer_``, the integer -2147483648, which
+  is counted as missing here; all three give the missing-value error that names
+  the column.  (``NA`` in a logical column arrives as ``True`` with reticulate
+  1.28: nothing on this side can see it, so check ``anyNA()`` in R first.)
+* a whole number passed as an R double (``n_neighbors = 1`` arrives as ``1.0``) is
+  accepted wherever an integer is expected (:func:`check_int`, :func:`check_seed`,
+  :func:`coerce_int_options`); ``1.5`` is an error.
 """
 
 from __future__ import annotations
@@ -16,9 +35,21 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment", "check_outcome",
-           "check_xy", "check_frame", "check_estimand", "check_int", "ESTIMANDS"]
+           "check_xy", "check_frame", "check_estimand", "check_int", "check_seed",
+           "coerce_int_options", "n_missing", "INT_OPTIONS", "ESTIMANDS", "R_NA_INTEGER"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
+
+#: R's ``NA_integer_``: reticulate passes ``NA`` in an R integer vector as this value.
+R_NA_INTEGER = -2 ** 31
+
+#: Parameters of causalsm's estimators and scores that take whole numbers; R passes
+#: ``1`` as the double ``1.0``, so :func:`coerce_int_options` turns those into ``int``.
+INT_OPTIONS = frozenset({
+    "n_neighbors", "var_neighbors", "n_bootstrap", "random_state", "n_jobs", "epochs",
+    "dim", "batch_size", "patience", "n_threads", "n_components", "n_cov_neighbors",
+    "hidden_layer_sizes", "max_samples", "block_size", "n_replicates", "n_simulations",
+    "sieve_degree", "n_outer", "seed"})
 
 
 class InputError(ValueError):
@@ -40,6 +71,64 @@ class Data:
         return self.t.shape[0]
 
 
+def n_missing(values: Any) -> int:
+    """Number of missing values: NaN, None, ``pd.NA``, a missing category, and R's
+    ``NA_integer_`` (-2147483648) in an integer column.
+
+    >>> n_missing(pd.Series([1, -2147483648, 3]))
+    1
+    >>> n_missing(pd.Series([1.0, None], dtype="Float64"))
+    1
+    """
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values).ravel())
+    n = int(s.isna().sum())
+    if pd.api.types.is_integer_dtype(s.dtype):
+        n += int((s.to_numpy(dtype=np.int64, na_value=0) == R_NA_INTEGER).sum())
+    return n
+
+
+def _categorical_columns(col: pd.Series, name: str) -> list[tuple[str, np.ndarray]]:
+    """A categorical (an R factor) as float columns; see the module docstring."""
+    levels = list(col.cat.categories)
+    codes = col.cat.codes.to_numpy()
+    if col.cat.ordered or len(levels) <= 2:
+        return [(name, codes.astype(np.float64))]
+    return [(f"{name}[{lev}]", (codes == j).astype(np.float64))
+            for j, lev in enumerate(levels) if j > 0]
+
+
+def _numeric_frame(X: pd.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
+    """Float64 copy of a DataFrame with factors expanded; errors name the column."""
+    factors = False
+    for c in X.columns:
+        col = X[c]
+        is_factor = isinstance(col.dtype, pd.CategoricalDtype)
+        if not (is_factor or pd.api.types.is_numeric_dtype(col)
+                or pd.api.types.is_bool_dtype(col)):
+            raise InputError(
+                f"column '{c}' of {name} is not numeric (dtype {col.dtype}); "
+                "encode it as numbers (e.g. pd.get_dummies) or, from R, make it a factor "
+                "before matching")
+        missing = n_missing(col)
+        if missing:
+            raise InputError(
+                f"column '{c}' of {name} has {missing} missing value(s); "
+                "impute or drop them first")
+        factors = factors or is_factor
+    if not factors:             # the frame's own conversion (and memory layout), as always
+        return (X.to_numpy(dtype=np.float64, na_value=np.nan, copy=True),
+                [str(c) for c in X.columns])
+    expanded: dict[str, np.ndarray] = {}
+    for c in X.columns:
+        col = X[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            expanded.update(_categorical_columns(col, str(c)))
+        else:
+            expanded[str(c)] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    frame = pd.DataFrame(expanded, index=X.index)
+    return frame.to_numpy(dtype=np.float64, copy=True), list(expanded)
+
+
 def _names(X: Any, p: int) -> list[str]:
     if isinstance(X, pd.DataFrame):
         return [str(c) for c in X.columns]
@@ -51,7 +140,8 @@ def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None
     """Return ``(float64 2-d copy, column names, index)`` or raise :class:`InputError`.
 
     Accepts a DataFrame, Series, 2-d/1-d array or nested lists.  Boolean and integer
-    columns become floats; a string, categorical or object column is an error that
+    columns become floats; categorical columns (R factors) become 0/1 or level-number
+    columns as the module docstring says; a string or object column is an error that
     names the column.
 
     >>> X, cols, idx = check_array(pd.DataFrame({"a": [1, 2], "b": [True, False]}))
@@ -62,23 +152,14 @@ def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None
         X = X.to_frame()
     if isinstance(X, pd.DataFrame):
         index = X.index
-        names = [str(c) for c in X.columns]
-        for c in X.columns:
-            col = X[c]
-            if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-                raise InputError(
-                    f"column '{c}' of {name} is not numeric (dtype {col.dtype}); "
-                    "encode it as numbers (e.g. pd.get_dummies) before matching")
-            if col.isna().any():
-                raise InputError(
-                    f"column '{c}' of {name} has {int(col.isna().sum())} missing value(s); "
-                    "impute or drop them first")
-        arr = X.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        arr, names = _numeric_frame(X, name)
     else:
         try:
             arr = np.array(X, dtype=np.float64, copy=True)
         except (TypeError, ValueError) as err:
             raise InputError(f"{name} must be numeric: {err}") from None
+        if isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer):
+            arr[X == R_NA_INTEGER] = np.nan          # an R integer matrix's NA
         index = pd.RangeIndex(arr.shape[0] if arr.ndim else 0)
         names = None
     if arr.ndim == 1:
@@ -119,22 +200,45 @@ def check_fitted_array(estimator: Any, X: Any, attribute: str, fit_call: str) ->
 def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     """Return the treatment as an int64 array of 0/1, or raise :class:`InputError`.
 
-    Accepts 0/1 numbers, booleans, or any two-valued numeric vector whose values are
-    exactly {0, 1}.
+    Accepts 0/1 numbers, booleans, or a categorical (an R factor) with two levels,
+    of which the second is "treated" (1), as in R's ``glm``.  Missing values (also
+    R's integer ``NA``) are an error.
 
     >>> check_treatment([True, False, True])
     array([1, 0, 1])
     >>> check_treatment(np.array([1.0, 0.0]))
     array([1, 0])
+    >>> check_treatment(pd.Categorical(["ctl", "trt"], categories=["ctl", "trt"]))
+    array([0, 1])
     """
-    s = pd.Series(t) if not isinstance(t, pd.Series) else t
-    if s.isna().any():
-        raise InputError(f"'{name}' has {int(s.isna().sum())} missing value(s)")
+    if isinstance(t, pd.DataFrame):          # one column, as R's df["group"]
+        if t.shape[1] != 1:
+            raise InputError(f"'{name}' must be one column, got {t.shape[1]}")
+        t = t.iloc[:, 0]
+    if isinstance(t, np.ndarray):
+        t = t.ravel()
+    s = t if isinstance(t, pd.Series) else pd.Series(t)
+    missing = n_missing(s)
+    if missing:
+        raise InputError(f"'{name}' has {missing} missing value(s)")
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        levels = list(s.cat.categories)
+        if len(levels) != 2:
+            raise InputError(f"'{name}' is a factor with {len(levels)} level(s) "
+                             f"({', '.join(map(str, levels[:5]))}); a treatment factor needs "
+                             "exactly two, the second being the treated level")
+        arr = s.cat.codes.to_numpy(dtype=np.int64)
+        if np.unique(arr).size < 2:
+            raise InputError(f"'{name}' has only one level present ({levels[arr[0]]}): both "
+                             "a treated and a control arm are needed")
+        return arr.copy()
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=np.int64, copy=True)
     if not pd.api.types.is_numeric_dtype(s):
-        raise InputError(f"'{name}' must be 0/1 or boolean, got dtype {s.dtype} "
-                         f"with values {sorted(map(str, s.unique()))[:5]}")
+        raise InputError(f"'{name}' must be 0/1, boolean or a two-level factor (categorical), "
+                         f"got dtype {s.dtype} with values {sorted(map(str, s.unique()))[:5]}; "
+                         "from R, pass a factor inside its data.frame (df[\"group\"]): a "
+                         "factor vector on its own arrives as strings")
     arr = s.to_numpy(dtype=np.float64)
     values = np.unique(arr)
     if values.size > 2 or not np.isin(values, (0.0, 1.0)).all():
@@ -150,8 +254,9 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
 def check_outcome(y: Any, *, name: str = "outcome") -> np.ndarray:
     """Return the outcome as a float64 1-d copy, or raise :class:`InputError`."""
     s = pd.Series(np.asarray(y).ravel()) if not isinstance(y, pd.Series) else y
-    if s.isna().any():
-        raise InputError(f"'{name}' has {int(s.isna().sum())} missing value(s)")
+    missing = n_missing(s)
+    if missing:
+        raise InputError(f"'{name}' has {missing} missing value(s)")
     if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
         raise InputError(f"'{name}' must be numeric, got dtype {s.dtype}")
     arr = s.to_numpy(dtype=np.float64, copy=True)
@@ -180,16 +285,26 @@ def check_xy(X: Any, t: Any, y: Any = None, *, columns: Sequence[str] | None = N
     return Data(Xa, ta, ya, names, index)
 
 
+def _column_name(value: Any, what: str) -> None:
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be one column name (a string), got {value!r}")
+
+
 def check_frame(data: Any, *, treatment: str, outcome: str | None = None,
                 covariates: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Check that ``data`` is a DataFrame holding the named columns.
 
     Returns the frame (not copied: callers only read it) and the covariate list
-    (all other columns when ``covariates`` is None).
+    (all other columns when ``covariates`` is None; one string is one name).  Column
+    types (factors, logicals, R's integer ``NA``) are handled by :func:`check_array`,
+    :func:`check_treatment` and :func:`check_outcome`.
     """
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if isinstance(covariates, str):
+    _column_name(treatment, "treatment")
+    if outcome is not None:
+        _column_name(outcome, "outcome")
+    if isinstance(covariates, str):          # one name (R's character vector of length 1)
         covariates = [covariates]
     named = [treatment] + ([outcome] if outcome is not None else [])
     if covariates is None:
@@ -216,13 +331,65 @@ def check_estimand(estimand: Any) -> str:
     return est
 
 
-def check_int(value: Any, name: str, *, minimum: int = 1) -> int:
-    """Accept an integer, or a float with an integer value (as R passes ``1``)."""
+def check_int(value: Any, name: str, *, minimum: int | None = 1) -> int:
+    """Accept an integer, or a float with an integer value (as R passes ``1``).
+
+    >>> check_int(2.0, "n_neighbors")
+    2
+    >>> check_int(1.5, "n_neighbors")
+    Traceback (most recent call last):
+    ...
+    causalsm._validation.InputError: 'n_neighbors' must be an integer, got 1.5
+    """
     if isinstance(value, bool) or not isinstance(value, (Integral, Real)):
         raise InputError(f"'{name}' must be an integer, got {value!r}")
     if isinstance(value, Real) and not float(value).is_integer():
         raise InputError(f"'{name}' must be an integer, got {value!r}")
     value = int(value)
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise InputError(f"'{name}' must be at least {minimum}, got {value}")
     return value
+
+
+def check_seed(random_state: Any, name: str = "random_state") -> Any:
+    """A seed as numpy and scikit-learn take it: ``None``, a non-negative ``int`` (also
+    from a whole float such as R's ``0``), or a numpy ``Generator``, ``RandomState``
+    or ``SeedSequence`` passed through.
+
+    >>> check_seed(7.0), check_seed(None)
+    (7, None)
+    """
+    if random_state is None or isinstance(
+            random_state, (np.random.Generator, np.random.RandomState, np.random.SeedSequence)):
+        return random_state
+    return check_int(random_state, name, minimum=0)
+
+
+def _whole(value: Any, name: str) -> Any:
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return value
+    if isinstance(value, (Integral, Real)):
+        return check_int(value, name, minimum=None)
+    return value
+
+
+def coerce_int_options(options: dict) -> dict:
+    """A copy of ``options`` with whole-number floats turned into ``int`` for the
+    parameters in :data:`INT_OPTIONS` (also inside a list, as R's ``c(100, 100)``
+    for ``hidden_layer_sizes``); ``1.5`` for one of them is an :class:`InputError`.
+    Other options pass unchanged (their own checks still run).
+
+    >>> coerce_int_options({"n_neighbors": 1.0, "caliper": 0.5, "hidden_layer_sizes": [8.0]})
+    {'n_neighbors': 1, 'caliper': 0.5, 'hidden_layer_sizes': [8]}
+    """
+    out = dict(options)
+    for key, value in options.items():
+        if key not in INT_OPTIONS:
+            continue
+        if isinstance(value, (list, tuple)):
+            out[key] = type(value)(_whole(v, key) for v in value)
+        elif isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind == "f":
+            out[key] = [_whole(float(v), key) for v in value]
+        else:
+            out[key] = _whole(value, key)
+    return out

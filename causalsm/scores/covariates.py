@@ -123,7 +123,7 @@ class PCAScore(TransformerMixin, BaseEstimator):
     def fit(self, X, t=None):
         from sklearn.decomposition import PCA
 
-        from .._validation import check_int
+        from .._validation import check_int, check_seed
         arr, names, _ = check_array(X)
         k = check_int(self.n_components, "n_components")
         if k > min(arr.shape):
@@ -135,7 +135,7 @@ class PCAScore(TransformerMixin, BaseEstimator):
         sd = arr.std(axis=0) if self.standardize else np.ones(arr.shape[1])
         self.scale_ = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(self.mean_)), sd, 1.0)
         self.pca_ = PCA(n_components=k, svd_solver=self.svd_solver,
-                        random_state=self.random_state).fit((arr - self.mean_) / self.scale_)
+                        random_state=check_seed(self.random_state)).fit((arr - self.mean_) / self.scale_)
         self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
         return self
 
