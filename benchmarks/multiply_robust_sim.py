@@ -36,6 +36,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from causalsm import MultiplyRobustMatching, PrognosticScore, PropensityScore
+from causalsm.datasets import simulate_multiply_robust
 from causalsm.scores.propensity import logistic_mle
 
 QUANTILES = (0.25, 0.5, 0.75)
@@ -92,14 +93,14 @@ MODELS = {"ps_x": lambda: PropensityScore(model=FeatureLogit("x")),
 
 
 def simulate(n: int, rng: np.random.Generator):
-    """One sample: covariates, treatment, observed outcome, and both potential outcomes."""
-    X = rng.normal(size=(n, 4))
-    lin = -X[:, 0] + 0.5 * X[:, 1] - 0.25 * X[:, 2] - 0.1 * X[:, 3]
-    t = (rng.random(n) < 1 / (1 + np.exp(-lin))).astype(int)
-    s = X[:, 1] + X[:, 2] + X[:, 3]
-    y0 = 1 + X[:, 0] + 0.5 * s + rng.normal(size=n)
-    y1 = 2 + 1.5 * X[:, 0] + 0.5 * s + 1.5 * rng.normal(size=n)
-    return X, t, np.where(t == 1, y1, y0), y0, y1
+    """One sample: covariates, treatment, observed outcome, and both potential outcomes.
+
+    The generator is :func:`causalsm.datasets.simulate_multiply_robust`.
+    """
+    df = simulate_multiply_robust(n, random_state=rng)
+    X = np.ascontiguousarray(df[["X1", "X2", "X3", "X4"]].to_numpy())   # C order, as before
+    return (X, df["treat"].to_numpy(),
+            df["y"].to_numpy(), df["y0"].to_numpy(), df["y1"].to_numpy())
 
 
 def true_qte(quantiles=QUANTILES, n: int = 4_000_000, seed: int = 12345) -> np.ndarray:

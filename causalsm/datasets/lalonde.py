@@ -98,6 +98,26 @@ def _check_controls(controls: object) -> str:
     return controls
 
 
+_COVARIATES = ("age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75", "u74", "u75")
+_DESCRIPTIONS = {
+    "nsw": "LaLonde / Dehejia-Wahba NSW experiment: 185 trainees, 260 randomised controls",
+    "psid": "LaLonde / Dehejia-Wahba: 185 NSW trainees, 2,490 PSID-1 comparison units",
+    "cps": "LaLonde / Dehejia-Wahba: 185 NSW trainees, 15,992 CPS-1 comparison units",
+}
+
+
+def _attrs(key: str) -> dict:
+    """The ``df.attrs`` of :mod:`causalsm.datasets` (a fresh dict on every call)."""
+    return {
+        "name": f"lalonde_{key}", "treatment": "treat", "outcome": "re78",
+        "covariates": list(_COVARIATES),
+        "true_effect": {"ATT": nsw_benchmark().att},
+        "effect_measure": "difference",
+        "description": _DESCRIPTIONS[key] + "; outcome re78 (1978 earnings); true_effect "
+                       "ATT = the NSW experimental difference in means (1794.34)",
+    }
+
+
 def load_lalonde(controls: str = "nsw", *, return_benchmark: bool = False):
     """Load the LaLonde / Dehejia-Wahba NSW job-training data.
 
@@ -131,6 +151,13 @@ def load_lalonde(controls: str = "nsw", *, return_benchmark: bool = False):
         1982 US dollars) as float64; ``u74``, ``u75`` (int64, 1 if
         ``re74`` / ``re75`` is zero).  Treated rows come first.  There are
         no missing values and no pandas extension dtypes.
+
+        ``df.attrs`` follows the convention of :mod:`causalsm.datasets`:
+        ``name`` (``"lalonde_nsw"``, ``"lalonde_psid"`` or ``"lalonde_cps"``),
+        ``treatment`` (``"treat"``), ``outcome`` (``"re78"``), ``covariates``
+        (the ten pre-treatment columns), ``true_effect`` (``{"ATT": 1794.34...}``,
+        the NSW experimental benchmark, whatever ``controls`` is),
+        ``effect_measure`` and ``description``.
     benchmark : NSWBenchmark
         Only when ``return_benchmark=True``; ``(df, benchmark)`` is returned.
 
@@ -149,12 +176,15 @@ def load_lalonde(controls: str = "nsw", *, return_benchmark: bool = False):
     >>> psid = load_lalonde("psid")
     >>> psid["treat"].value_counts().sort_index().tolist()
     [2490, 185]
+    >>> df.attrs["treatment"], df.attrs["outcome"], round(df.attrs["true_effect"]["ATT"], 2)
+    ('treat', 're78', 1794.34)
     >>> df, bench = load_lalonde("cps", return_benchmark=True)
     >>> df.shape, round(bench.att, 2)
     ((16177, 12), 1794.34)
     """
     key = _check_controls(controls)
     df = _load_cached(key).copy(deep=True)
+    df.attrs = _attrs(key)
     if return_benchmark:
         return df, nsw_benchmark()
     return df

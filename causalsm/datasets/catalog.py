@@ -1,0 +1,115 @@
+"""The list of data sets and simulators, by name (used by ``causalsm datasets``)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pandas as pd
+
+from causalsm.datasets.ihdp import load_ihdp, load_ihdp_npci
+from causalsm.datasets.lalonde import load_lalonde
+from causalsm.datasets.simulate import (
+    simulate_hazard_ratio,
+    simulate_image_confounding,
+    simulate_multiply_robust,
+)
+from causalsm.datasets.survival import load_actg175, load_rossi
+
+__all__ = ["list_datasets", "load_dataset"]
+
+# name -> (loader, description, n (default size), task)
+_CATALOG = {
+    "lalonde_nsw": (partial(load_lalonde, "nsw"),
+                    "NSW job-training experiment (Dehejia-Wahba subsample), 1978 earnings",
+                    445, "average effect (experiment)"),
+    "lalonde_psid": (partial(load_lalonde, "psid"),
+                     "NSW trainees vs PSID-1 comparison group; experimental ATT 1794",
+                     2675, "average effect (observational, known ATT)"),
+    "lalonde_cps": (partial(load_lalonde, "cps"),
+                    "NSW trainees vs CPS-1 comparison group; experimental ATT 1794",
+                    16177, "average effect (observational, known ATT)"),
+    "ihdp_a": (partial(load_ihdp, "A"),
+               "IHDP covariates, Hill (2011) response surface A (constant effect 4)",
+               747, "average effect (semi-synthetic)"),
+    "ihdp_b": (partial(load_ihdp, "B"),
+               "IHDP covariates, Hill (2011) response surface B (CATT 4, heterogeneous)",
+               747, "average effect (semi-synthetic)"),
+    "ihdp_npci": (load_ihdp_npci,
+                  "IHDP npci replication files (surface B; CEVAE/CFRNet/NSM benchmark); "
+                  "needs a path",
+                  747, "average effect (semi-synthetic)"),
+    "rossi": (load_rossi, "Rossi (1980) recidivism trial, financial aid randomised",
+              432, "survival (hazard ratio)"),
+    "actg175": (load_actg175,
+                "ACTG 175 HIV trial (Hammer et al. 1996), four randomised regimens",
+                2139, "survival (hazard ratio)"),
+    "multiply_robust": (simulate_multiply_robust,
+                        "Simulated multiply robust design: ATE 1, quantile effects known",
+                        1000, "average and quantile effects (simulation)"),
+    "hazard_ratio": (simulate_hazard_ratio,
+                     "Simulated MatchIt-vignette survival design, marginal HR 1.57",
+                     2000, "survival (hazard ratio, simulation)"),
+    "image_confounding": (simulate_image_confounding,
+                          "8x8 digit images confound treatment and outcome",
+                          1797, "average effect (high-dimensional simulation)"),
+}
+
+
+def list_datasets() -> pd.DataFrame:
+    """The bundled data sets and simulators.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data set, columns ``name`` (what :func:`load_dataset` takes),
+        ``description``, ``n`` (int64: rows, or the simulator's default size) and
+        ``task``.
+
+    Examples
+    --------
+    >>> from causalsm.datasets import list_datasets
+    >>> table = list_datasets()
+    >>> list(table.columns)
+    ['name', 'description', 'n', 'task']
+    >>> "ihdp_b" in set(table["name"]), int(table.set_index("name").loc["rossi", "n"])
+    (True, 432)
+    """
+    rows = [{"name": name, "description": d, "n": n, "task": task}
+            for name, (_, d, n, task) in _CATALOG.items()]
+    out = pd.DataFrame(rows, columns=["name", "description", "n", "task"])
+    out["n"] = out["n"].astype("int64")
+    return out
+
+
+def load_dataset(name: str, **kwargs) -> pd.DataFrame:
+    """Load a data set (or run a simulator) by its :func:`list_datasets` name.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_datasets` (case and ``-`` / ``_`` do not matter).
+    **kwargs
+        Passed to the loader (e.g. ``replication=3`` for ``"ihdp_b"``,
+        ``random_state=0`` for a simulator, ``path=...`` for ``"ihdp_npci"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        With the ``attrs`` of the :mod:`causalsm.datasets` convention.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown.
+
+    Examples
+    --------
+    >>> from causalsm.datasets import load_dataset
+    >>> df = load_dataset("ihdp_a", replication=2)
+    >>> df.attrs["name"], df.attrs["true_effect"]["ATE"]
+    ('ihdp_a', 4.0)
+    """
+    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
+    if key not in _CATALOG:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(_CATALOG)}")
+    return _CATALOG[key][0](**kwargs)
