@@ -1,7 +1,8 @@
-"""Plots for balance diagnostics.
+"""Plots: balance (love plot, score overlap), comparisons of methods, survival curves.
 
 matplotlib is imported only when a plot is drawn, so importing :mod:`causalsm` stays
-light; the functions work headless (e.g. with the ``Agg`` backend).
+light; the functions work headless (e.g. with the ``Agg`` backend) and return the
+Axes they drew on, to be styled further or saved with ``ax.figure.savefig(...)``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["love_plot"]
+__all__ = ["love_plot", "plot_comparison", "plot_score_overlap", "plot_survival"]
 
 _STAT_LABELS = {
     "smd": "standardized mean difference",
@@ -104,4 +105,251 @@ def love_plot(table: pd.DataFrame, ax: Any = None, threshold: float | None = 0.1
     ax.set_xlabel(f"absolute {name}" if take_abs else name)
     ax.grid(axis="y", color="0.9", zorder=0)
     ax.legend(loc="best", frameon=False)
+    return ax
+
+
+def _new_axes(ax: Any, figsize: tuple[float, float]) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_comparison(table: pd.DataFrame, truth: float | None = None, ax: Any = None) -> Any:
+    """Estimates of several methods with their confidence intervals.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`causalsm.compare` (columns ``method``, ``estimate``,
+        ``ci_lower``, ``ci_upper``); methods whose estimate is NaN (failed or
+        skipped) keep their row, marked "n/a".
+    truth : float, optional
+        Draws a dashed vertical line at the true (or benchmark) effect; default
+        ``table.attrs["truth"]`` when :func:`~causalsm.compare` knew it.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is created when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from causalsm.plotting import plot_comparison
+    >>> tab = pd.DataFrame({"method": ["psm", "nsm"], "estimate": [1.0, 2.0],
+    ...                     "ci_lower": [0.0, 1.5], "ci_upper": [2.0, 2.5]})
+    >>> ax = plot_comparison(tab, truth=1.8)
+    >>> [tick.get_text() for tick in ax.get_yticklabels()]
+    ['psm', 'nsm']
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"table must be a pandas DataFrame (see causalsm.compare), got "
+                         f"{type(table).__name__}")
+    missing = [c for c in ("method", "estimate", "ci_lower", "ci_upper")
+               if c not in table.columns]
+    if missing:
+        raise ValueError(f"table has no column(s) {', '.join(missing)}; pass the output of "
+                         "causalsm.compare")
+    if truth is None:
+        truth = table.attrs.get("truth")
+    ax = _new_axes(ax, (6.5, max(2.5, 0.45 * len(table) + 1.2)))
+    est = table["estimate"].to_numpy(dtype=np.float64)
+    lo = table["ci_lower"].to_numpy(dtype=np.float64)
+    hi = table["ci_upper"].to_numpy(dtype=np.float64)
+    y = np.arange(len(table))[::-1]           # first method at the top
+    ok = np.isfinite(est)
+    has_ci = ok & np.isfinite(lo) & np.isfinite(hi)
+    ax.hlines(y[has_ci], lo[has_ci], hi[has_ci], color="tab:blue", linewidth=2, zorder=2)
+    ax.scatter(est[ok], y[ok], color="tab:blue", zorder=3,
+               label=f"estimate and {_level(table)} CI")
+    if truth is not None and np.isfinite(truth):
+        ax.axvline(float(truth), linestyle="--", color="tab:red", linewidth=1.2, zorder=1,
+                   label=f"truth / benchmark ({float(truth):,.4g})")
+    for yy in y[~ok]:
+        ax.annotate("n/a", (0.01, yy), xycoords=("axes fraction", "data"),
+                    va="center", color="gray")
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(m) for m in table["method"]])
+    ax.set_ylim(-0.75, len(table) - 0.25)
+    estimand = table.attrs.get("estimand") or (str(table["estimand"].iloc[0])
+                                               if "estimand" in table.columns and len(table)
+                                               else "effect")
+    ax.set_xlabel(f"estimated {estimand}")
+    ax.grid(axis="x", color="0.9", zorder=0)
+    ax.legend(loc="best", frameon=False, fontsize="small")
+    return ax
+
+
+def _level(table: pd.DataFrame) -> str:
+    return "95%" if "alpha" not in table.attrs else f"{100 * (1 - table.attrs['alpha']):g}%"
+
+
+def plot_score_overlap(score_values: Any, t: Any, ax: Any = None, *, weights: Any = None,
+                       bins: int = 30, labels: tuple[str, str] = ("control", "treated")
+                       ) -> np.ndarray:
+    """Overlap of a score between the arms: one histogram panel per score dimension.
+
+    Parameters
+    ----------
+    score_values : array-like of shape (n,) or (n, k), or DataFrame
+        The score (e.g. ``est.score_.transform(X)`` or a propensity); a DataFrame's
+        column names title the panels.
+    t : array-like of shape (n,)
+        Treatment indicator, 0/1 or boolean.
+    ax : matplotlib.axes.Axes or sequence of k Axes, optional
+        Where to draw; by default a new figure with one panel per dimension.
+    weights : array-like of shape (n,), optional
+        Unit weights, e.g. ``est.matches_.weights`` for the overlap after matching
+        (units with weight 0 drop out).
+    bins : int, default 30
+        Histogram bins, shared by both arms in each panel.
+    labels : (str, str)
+        Legend labels of the control and treated arms.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+        One Axes per dimension.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from causalsm.plotting import plot_score_overlap
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.repeat([0, 1], 50)
+    >>> axes = plot_score_overlap(rng.normal(size=(100, 2)) + t[:, None], t)
+    >>> len(axes), axes[0].get_title()
+    (2, 'score 1')
+    >>> import matplotlib.pyplot as plt; plt.close(axes[0].figure)
+    """
+    names = None
+    if isinstance(score_values, pd.DataFrame):
+        names = [str(c) for c in score_values.columns]
+    S = np.asarray(score_values, dtype=np.float64)
+    if S.ndim == 1:
+        S = S[:, None]
+    if S.ndim != 2:
+        raise ValueError(f"score_values must be 1- or 2-dimensional, got shape {S.shape}")
+    t = np.asarray(t).astype(float).ravel()
+    if t.shape[0] != S.shape[0]:
+        raise ValueError(f"score_values has {S.shape[0]} rows but t has {t.shape[0]}")
+    if not np.isin(t, (0, 1)).all():
+        raise ValueError("t must be 0/1 (or boolean)")
+    w = np.ones(S.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != t.shape:
+        raise ValueError(f"weights has {w.shape[0]} entries but t has {t.shape[0]}")
+    k = S.shape[1]
+    names = names or (["score"] if k == 1 else [f"score {j + 1}" for j in range(k)])
+    if ax is None:
+        import matplotlib.pyplot as plt
+        ncol = min(k, 3)
+        nrow = int(np.ceil(k / ncol))
+        fig, grid = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 2.8 * nrow), squeeze=False)
+        axes = grid.ravel()
+        for extra in axes[k:]:
+            fig.delaxes(extra)
+        axes = axes[:k]
+    else:
+        axes = np.atleast_1d(np.asarray(ax, dtype=object)).ravel()
+        if axes.size != k:
+            raise ValueError(f"the score has {k} dimension(s) but {axes.size} Axes were given")
+    for j, a in enumerate(axes):
+        col = S[:, j]
+        finite = np.isfinite(col) & (w > 0)
+        edges = np.histogram_bin_edges(col[finite], bins=bins)
+        for arm, color in ((0, "tab:gray"), (1, "tab:blue")):
+            sel = finite & (t == arm)
+            if sel.any():
+                a.hist(col[sel], bins=edges, weights=w[sel], density=True, alpha=0.5,
+                       color=color, label=labels[arm])
+        a.set_title(names[j])
+        a.set_yticks([])
+    axes[0].set_ylabel("density")
+    axes[0].legend(loc="best", frameon=False, fontsize="small")
+    if ax is None:
+        axes[0].figure.tight_layout()
+    return np.asarray(axes, dtype=object)
+
+
+def plot_survival(durations: Any, events: Any, arm: Any, weights: Any = None,
+                  ax: Any = None, *, labels: tuple[str, str] = ("control", "treated"),
+                  ci: bool | None = None) -> Any:
+    """Kaplan-Meier curves of the two arms, optionally weighted (e.g. matched arms).
+
+    Parameters
+    ----------
+    durations : array-like of shape (n,)
+        Follow-up times.
+    events : array-like of shape (n,)
+        1 if the event was observed, 0 if censored.
+    arm : array-like of shape (n,)
+        Treatment indicator, 0/1 or boolean.
+    weights : array-like of shape (n,), optional
+        Unit weights, e.g. matching weights ``est.matches_.weights``: each arm's
+        curve is the weighted Kaplan-Meier estimator (lifelines'
+        ``KaplanMeierFitter(weights=...)``); units with weight 0 are left out.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is created when None.
+    labels : (str, str)
+        Legend labels of the control and treated arms.
+    ci : bool, optional
+        Draw lifelines' pointwise confidence bands; default only without weights
+        (with weights lifelines' Greenwood bands ignore the matching).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from causalsm.plotting import plot_survival
+    >>> ax = plot_survival([5, 8, 12, 3, 4, 9], [1, 0, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0])
+    >>> [line.get_label() for line in ax.get_lines()][:2]
+    ['control', 'treated']
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
+    import warnings
+
+    from lifelines import KaplanMeierFitter
+
+    d = np.asarray(durations, dtype=np.float64).ravel()
+    e = np.asarray(events, dtype=np.float64).ravel()
+    a = np.asarray(arm, dtype=np.float64).ravel()
+    w = np.ones(d.shape[0]) if weights is None else \
+        np.asarray(weights, dtype=np.float64).ravel()
+    for name, v in (("events", e), ("arm", a), ("weights", w)):
+        if v.shape != d.shape:
+            raise ValueError(f"{name} has {v.shape[0]} entries but durations has {d.shape[0]}")
+    if not (np.isfinite(d).all() and (d >= 0).all()):
+        raise ValueError("durations must be finite and non-negative")
+    if not np.isin(e, (0, 1)).all():
+        raise ValueError("events must be 0/1 (1 = event observed)")
+    if not np.isin(a, (0, 1)).all():
+        raise ValueError("arm must be 0/1 (or boolean)")
+    if not (np.isfinite(w).all() and (w >= 0).all()):
+        raise ValueError("weights must be finite and non-negative")
+    show_ci = (weights is None) if ci is None else bool(ci)
+    ax = _new_axes(ax, (6.0, 4.0))
+    for level, color in ((0, "tab:gray"), (1, "tab:blue")):
+        sel = (a == level) & (w > 0)
+        if not sel.any():
+            raise ValueError(f"the {labels[level]} arm has no unit with positive weight")
+        kmf = KaplanMeierFitter(label=labels[level])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")       # lifelines warns on non-integer weights
+            kmf.fit(d[sel], e[sel], weights=w[sel])
+        kmf.plot_survival_function(ax=ax, ci_show=show_ci, color=color)
+    ax.set_xlabel("time")
+    ax.set_ylabel("survival probability")
+    ax.set_ylim(0.0, 1.02)
     return ax

@@ -1,0 +1,386 @@
+"""The ``causalsm`` command: compare matching methods on a bundled data set or a CSV file.
+
+::
+
+    causalsm compare --data lalonde-psid
+    causalsm compare --data mydata.csv --treatment treated --outcome y --covariates age,income \\
+        --methods psm mahalanobis nsm --estimand ATE --out results.csv --plot comparison.png
+    causalsm datasets
+
+Mistakes (an unknown column, method or data set, a file that cannot be read) end with
+one line ``causalsm: error: ...`` on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import warnings
+from typing import Any, Sequence
+
+import pandas as pd
+
+__all__ = ["main"]
+
+_LALONDE_COVARIATES = ["age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75",
+                       "u74", "u75"]
+
+
+class CLIError(Exception):
+    """A user mistake: reported in one line, exit status 2."""
+
+
+# ------------------------------------------------------------------- data sets
+def _lalonde(controls: str):
+    def load():
+        from .datasets import load_lalonde
+        return load_lalonde(controls)
+    return load
+
+
+def _named(name: str, **kwargs):
+    def load():
+        from . import datasets
+        loader = getattr(datasets, "load_dataset", None)
+        if loader is None:
+            raise CLIError(f"this version of causalsm cannot load data set {name!r}")
+        return loader(name, **kwargs)
+    return load
+
+
+#: Short CLI names -> (description, loader, defaults for data without ``attrs``).
+_BUNDLED: dict[str, tuple[str, Any, dict]] = {
+    "lalonde": ("LaLonde NSW experiment: 185 treated, 260 randomised controls",
+                _lalonde("nsw"), {"treatment": "treat", "outcome": "re78",
+                                  "covariates": _LALONDE_COVARIATES}),
+    "lalonde-psid": ("NSW treated (185) against 2,490 PSID-1 controls",
+                     _lalonde("psid"), {"treatment": "treat", "outcome": "re78",
+                                        "covariates": _LALONDE_COVARIATES}),
+    "lalonde-cps": ("NSW treated (185) against 15,992 CPS-1 controls",
+                    _lalonde("cps"), {"treatment": "treat", "outcome": "re78",
+                                      "covariates": _LALONDE_COVARIATES}),
+    "ihdp": ("IHDP semi-synthetic benchmark (Hill 2011), surface B, replication 1",
+             _named("ihdp_b"), {}),
+}
+
+
+def _catalog() -> dict[str, str]:
+    """Names of ``causalsm.datasets.list_datasets()`` -> description (empty without it)."""
+    from . import datasets
+    lister = getattr(datasets, "list_datasets", None)
+    if lister is None:
+        return {}
+    try:
+        listed = lister()
+    except Exception:                 # noqa: BLE001 - a listing problem is not fatal
+        return {}
+    if not isinstance(listed, pd.DataFrame) or "name" not in listed.columns:
+        return {}
+    desc = listed["description"] if "description" in listed.columns else [""] * len(listed)
+    return {str(n): str(d) for n, d in zip(listed["name"], desc)}
+
+
+def _load(spec: str) -> tuple[pd.DataFrame, str, dict]:
+    """``(frame, name, defaults)`` for a data set name or a CSV path."""
+    key = spec.strip().lower()
+    if key in _BUNDLED:
+        _, loader, defaults = _BUNDLED[key]
+        return loader(), key, defaults
+    catalog = _catalog()
+    if key.replace("-", "_") in catalog:
+        name = key.replace("-", "_")
+        try:
+            return _named(name)(), name, {}
+        except (TypeError, ValueError) as exc:
+            raise CLIError(f"could not load data set {name!r}: "
+                           f"{' '.join(str(exc).split())}") from None
+    looks_like_file = os.sep in spec or "." in os.path.basename(spec) or os.path.exists(spec)
+    if not looks_like_file:
+        names = ", ".join(list(_BUNDLED) + [n for n in catalog if n not in _BUNDLED])
+        raise CLIError(f"unknown data set {spec!r}; use one of {names}, or a path to a "
+                       ".csv file")
+    if not os.path.isfile(spec):
+        raise CLIError(f"file {spec!r} not found")
+    try:
+        frame = pd.read_csv(spec)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
+            ValueError, OSError) as exc:
+        raise CLIError(f"could not read {spec!r} as a CSV file: "
+                       f"{' '.join(str(exc).split())}") from None
+    if frame.shape[1] < 3:
+        raise CLIError(f"{spec!r} has {frame.shape[1]} column(s); a treatment, an outcome and "
+                       "at least one covariate are needed")
+    return frame, os.path.basename(spec), {}
+
+
+def _names(values: Sequence[str] | None) -> list[str] | None:
+    """Accept ``a b c`` and ``a,b,c`` (and a mix)."""
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+# ------------------------------------------------------------------ formatting
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    v = float(v)
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def _number_format(values) -> Any:
+    """One format for a set of numbers: about 4 significant digits for the largest."""
+    finite = [abs(float(v)) for v in values if math.isfinite(float(v))]
+    big = max(finite, default=1.0)
+    decimals = 0 if big >= 1000 else min(4, max(0, 3 - int(math.floor(math.log10(big or 1.0)))))
+
+    def fmt(v: Any) -> str:
+        return "n/a" if not math.isfinite(float(v)) else f"{float(v):,.{decimals}f}"
+    return fmt
+
+
+def _print_table(table: pd.DataFrame, truth: float | None, truth_label: str) -> None:
+    level = 95
+    num = _number_format(pd.concat([table["estimate"], table["std_error"],
+                                    table["ci_lower"], table["ci_upper"]]))
+    shown = pd.DataFrame({
+        "method": table["method"],
+        "estimate": table["estimate"].map(num),
+        "std.err": table["std_error"].map(num),
+        f"{level}% CI": [f"[{num(a)}, {num(b)}]" for a, b in zip(table["ci_lower"],
+                                                                    table["ci_upper"])],
+        "max|SMD|": table["max_abs_smd"].map(lambda v: "n/a" if not math.isfinite(v)
+                                              else f"{v:.3f}"),
+        "lin.MMD": table["linear_mmd"].map(lambda v: "n/a" if not math.isfinite(v)
+                                           else f"{v:.3f}"),
+        "dropped": [str(v) if v >= 0 else "n/a" for v in table["n_dropped"]],
+        "seconds": table["fit_seconds"].map(lambda v: "n/a" if not math.isfinite(v)
+                                            else f"{v:.1f}"),
+    })
+    if truth is not None:
+        shown[f"covers {truth_label}"] = ["yes" if c else "no" for c in table["covers_truth"]]
+    print(shown.to_string(index=False))
+    for m, err in zip(table["method"], table["error"]):
+        if err:
+            print(f"  {m}: {err}")
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item"):
+        return _json_value(v.item())
+    return v
+
+
+def _write_out(path: str, table: pd.DataFrame, meta: dict) -> None:
+    if path.lower().endswith(".csv"):
+        table.to_csv(path, index=False)
+    else:
+        rows = [{k: _json_value(v) for k, v in row.items()}
+                for row in table.to_dict(orient="records")]
+        payload = {k: _json_value(v) for k, v in meta.items()}
+        payload["results"] = rows
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2)
+            fh.write("\n")
+
+
+def _check_output_path(path: str | None, option: str, suffixes: tuple[str, ...] = ()) -> None:
+    if path is None:
+        return
+    if suffixes and not path.lower().endswith(suffixes):
+        raise CLIError(f"{option} must end in {' or '.join(suffixes)}, got {path!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{option}: folder {folder!r} does not exist")
+
+
+# ------------------------------------------------------------------- commands
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from . import compare
+    from ._validation import InputError
+
+    _check_output_path(args.out, "--out", (".csv", ".json"))
+    _check_output_path(args.plot, "--plot")
+    if args.plot:
+        from matplotlib.figure import Figure
+        fmt = os.path.splitext(args.plot)[1].lstrip(".").lower()
+        supported = Figure().canvas.get_supported_filetypes()
+        if fmt not in supported:
+            raise CLIError(f"--plot: unknown image format {fmt!r}; use one of "
+                           f"{', '.join(sorted(supported))}")
+    frame, name, defaults = _load(args.data)
+    attrs = dict(getattr(frame, "attrs", {}) or {})
+    treatment = args.treatment or attrs.get("treatment") or defaults.get("treatment")
+    outcome = args.outcome or attrs.get("outcome") or defaults.get("outcome")
+    if outcome is None and attrs.get("duration"):
+        raise CLIError(f"{name} is survival data (duration {attrs['duration']!r}, event "
+                       f"{attrs.get('event')!r}): compare estimates average effects; "
+                       "use causalsm.hazard_ratio, or name an --outcome")
+    if treatment is None or outcome is None:
+        raise CLIError(f"name the {'--treatment' if treatment is None else '--outcome'} "
+                       f"column of {name}")
+    covariates = _names(args.covariates) or attrs.get("covariates") or \
+        defaults.get("covariates")
+    methods = _names(args.methods)
+    estimand = args.estimand.upper()
+
+    truth, truth_label, bench_line = None, "truth", None
+    true_effect = attrs.get("true_effect") or {}
+    if isinstance(true_effect, dict) and true_effect.get(estimand) is not None:
+        truth = float(true_effect[estimand])
+        bench_line = f"True {estimand}: {_fmt(truth)}"
+    if name.startswith("lalonde") and estimand == "ATT":
+        from .datasets import nsw_benchmark     # the experiment is the benchmark
+        bench = nsw_benchmark()
+        truth, truth_label = bench.att, "benchmark"
+        bench_line = (f"NSW experimental benchmark ATT: {_fmt(bench.att)} "
+                      f"(SE {_fmt(bench.se)})")
+    options = {}
+    if args.n_neighbors is not None:
+        options["n_neighbors"] = args.n_neighbors
+    if args.caliper is not None:
+        options["caliper"] = args.caliper
+    neural_params = {"epochs": args.epochs} if args.epochs is not None else None
+    mr_params = {"n_bootstrap": args.n_bootstrap} if args.n_bootstrap is not None else None
+    verbose = not args.quiet and sys.stderr.isatty()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            table = compare(frame, treatment=treatment, outcome=outcome,
+                            covariates=covariates, methods=methods, estimand=estimand,
+                            random_state=args.seed, n_jobs=args.n_jobs, truth=truth,
+                            verbose=verbose, neural_params=neural_params,
+                            mr_params=mr_params, **options)
+        except InputError as exc:
+            raise CLIError(str(exc)) from None
+    a = table.attrs
+    n_cov = len(covariates) if covariates else frame.shape[1] - 2
+    print(f"Data: {name}, {a['n_treated'] + a['n_control']:,} units "
+          f"({a['n_treated']:,} treated, {a['n_control']:,} control); {estimand} of "
+          f"{treatment!r} on {outcome!r}, {n_cov} covariates")
+    print(f"Balance before matching: max |SMD| {a['max_abs_smd_before']:.3f}, "
+          f"linear MMD {a['linear_mmd_before']:.3f}")
+    if bench_line:
+        print(bench_line)
+    print()
+    _print_table(table, truth, truth_label)
+    meta = {"data": name, "treatment": treatment, "outcome": outcome,
+            "covariates": list(covariates) if covariates else None, "estimand": estimand,
+            "truth": truth, "seed": args.seed, **{k: a[k] for k in (
+                "n_treated", "n_control", "max_abs_smd_before", "linear_mmd_before")}}
+    if args.out:
+        _write_out(args.out, table, meta)
+        print(f"\nresults written to {args.out}")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        from .plotting import plot_comparison
+        ax = plot_comparison(table, truth=truth)
+        ax.set_title(f"{name}: {estimand} by method")
+        ax.figure.savefig(args.plot, bbox_inches="tight", dpi=120)
+        print(f"plot written to {args.plot}")
+    if (table["error"] != "").all():
+        print("causalsm: error: every method failed (see the table)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    rows = [(n, d) for n, (d, _, _) in _BUNDLED.items()]
+    rows += [(n, d) for n, d in _catalog().items() if n not in _BUNDLED]
+    width = max(len(n) for n, _ in rows)
+    print("Data sets for `causalsm compare --data NAME` (or give a path to a .csv file):")
+    for n, d in rows:
+        print(f"  {n:<{width}}  {d}")
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports mistakes in one line and exits with status 2."""
+
+    def error(self, message: str):              # noqa: D401 - argparse's hook
+        self.exit(2, f"causalsm: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="causalsm", description="Causal inference by matching on "
+                     "learned balancing scores.")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"causalsm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    cmp_ = sub.add_parser("compare", help="run several matching methods side by side",
+                          description="Estimate one effect with several matching methods "
+                          "(NSM, NN-PS, PSM, Mahalanobis, PCA-5, multiply robust, random) and "
+                          "print a comparison table.")
+    cmp_.add_argument("--data", required=True, metavar="NAME|PATH.csv",
+                      help="a bundled data set (see `causalsm datasets`) or a CSV file")
+    cmp_.add_argument("--treatment", help="treatment column (0/1); default from the data set")
+    cmp_.add_argument("--outcome", help="outcome column; default from the data set")
+    cmp_.add_argument("--covariates", nargs="+", metavar="COL",
+                      help="covariate columns (space- or comma-separated); default: the "
+                      "data set's, or every other column of a CSV")
+    cmp_.add_argument("--methods", nargs="+", metavar="METHOD",
+                      help="methods to run (default all): nsm nn_ps psm mahalanobis pca mr "
+                      "random")
+    cmp_.add_argument("--estimand", default="ATT", type=str.upper,
+                      choices=["ATT", "ATE", "ATC"], help="default ATT")
+    cmp_.add_argument("--out", metavar="FILE", help="write the table to FILE.csv or FILE.json")
+    cmp_.add_argument("--plot", metavar="FIG", help="write the comparison plot (e.g. fig.png)")
+    cmp_.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    cmp_.add_argument("--n-jobs", type=int, default=1, help="parallel jobs (default 1)")
+    cmp_.add_argument("--n-neighbors", type=int, default=None,
+                      help="matches per unit (default 1)")
+    cmp_.add_argument("--caliper", type=float, default=None,
+                      help="caliper in SDs of the score (default none)")
+    cmp_.add_argument("--epochs", type=int, default=None,
+                      help="training epochs of the neural score (default 200)")
+    cmp_.add_argument("--n-bootstrap", type=int, default=None,
+                      help="bootstrap replicates of multiply robust matching (default 200)")
+    cmp_.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp_.set_defaults(func=_cmd_compare)
+    ds = sub.add_parser("datasets", help="list the bundled data sets")
+    ds.set_defaults(func=_cmd_datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``causalsm`` command; returns the exit status.
+
+    Examples
+    --------
+    >>> main(["datasets"])                        # doctest: +ELLIPSIS
+    Data sets for `causalsm compare --data NAME` (or give a path to a .csv file):
+      lalonde ...
+    0
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        print(f"causalsm: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("causalsm: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:                     # noqa: BLE001 - never a traceback
+        from ._validation import InputError
+        msg = " ".join(str(exc).split())
+        if isinstance(exc, InputError):
+            print(f"causalsm: error: {msg}", file=sys.stderr)
+            return 2
+        print(f"causalsm: error: {type(exc).__name__}: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":                        # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""Run several matching methods on one data set and put them side by side.
+
+:func:`compare` fits each method on the same data and returns one tidy row per
+method: the estimate, its standard error and interval, the covariate balance after
+matching (largest absolute standardized mean difference and linear MMD), the units
+dropped, the time taken and, when the true effect is known, the error.  The methods
+(names for ``methods=``):
+
+``"nsm"``
+    Neural score matching: 1-NN on the 5-d neural balancing score (Clivio et al.
+    2022), bias-corrected (the score has 5 columns).
+``"nn_ps"``
+    1-NN on the propensity output of the *same* trained network (the paper's NN-PS);
+    the network is trained once for both rows.
+``"psm"``
+    1-NN on the logistic propensity score (logit scale).
+``"mahalanobis"``
+    1-NN on the covariates with the Mahalanobis distance, bias-corrected.
+``"pca"``
+    1-NN on the first 5 principal components of the covariates, bias-corrected.
+``"mr"``
+    Multiply robust (double score) matching (Yang & Zhang 2023) with its bootstrap
+    SE; ATE and ATT only (skipped, with a note, for the ATC).
+``"random"``
+    A floor: 1-NN on a random score, i.e. a random control for each treated unit.
+
+Every method gets the same ``random_state``, so a row equals the corresponding
+:func:`~causalsm.estimate_effect` call with that seed, and the table does not depend
+on ``n_jobs``.  A method that fails gives a row of NaNs with the reason in ``error``
+instead of stopping the others.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ._validation import (InputError, check_estimand, check_frame, check_outcome,
+                          check_treatment, check_xy)
+from .balance import balance_table, linear_mmd
+
+__all__ = ["compare", "METHODS"]
+
+#: Method name -> description (the ``description`` column of the table).
+METHODS = {
+    "nsm": "NSM: neural balancing score (5-d)",
+    "nn_ps": "NN-PS: propensity of the NSM network",
+    "psm": "PSM: logistic propensity score",
+    "mahalanobis": "Mahalanobis covariate matching",
+    "pca": "PCA-5: first 5 principal components",
+    "mr": "multiply robust (double score) matching",
+    "random": "random matching (floor)",
+}
+
+_ALIASES = {"neural": "nsm", "neural_propensity": "nn_ps", "nnps": "nn_ps",
+            "propensity": "psm", "pca5": "pca", "pca_5": "pca", "double": "mr",
+            "multiply_robust": "mr", "dsm": "mr"}
+
+_COLUMNS = ["method", "description", "estimand", "estimate", "std_error", "ci_lower",
+            "ci_upper", "p_value", "max_abs_smd", "linear_mmd", "n_matched", "n_dropped",
+            "fit_seconds", "error"]
+_INT_COLUMNS = ("n_matched", "n_dropped")
+_STR_COLUMNS = ("method", "description", "estimand", "error")
+
+
+class RandomScore(TransformerMixin, BaseEstimator):
+    """A score of independent uniform draws: matching on it picks random matches.
+
+    The floor of a comparison: any method should balance better than this.
+
+    Parameters
+    ----------
+    random_state : int or None
+        Seeds the draws; ``transform`` gives the same values on every call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = RandomScore(random_state=0).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+    >>> s.transform(np.zeros((4, 2))).shape
+    (4, 1)
+    >>> bool(np.array_equal(s.transform(np.zeros((4, 2))), s.transform(np.ones((4, 2)))))
+    True
+    """
+
+    def __init__(self, random_state: Any = None):
+        self.random_state = random_state
+
+    def fit(self, X, t=None):
+        """Nothing to learn.  Returns ``self``."""
+        self.n_features_in_ = np.shape(X)[1] if np.ndim(X) > 1 else 1
+        return self
+
+    def transform(self, X):
+        """``(n, 1)`` uniform draws, the same for the same ``random_state`` and ``n``."""
+        return np.random.default_rng(self.random_state).uniform(size=(len(X), 1))
+
+
+class _TrainedScore(BaseEstimator):
+    """An already-trained neural score used as is (``clone`` returns it unchanged), so
+    NSM and NN-PS share one network."""
+
+    def __init__(self, network=None, output: str = "score"):
+        self.network = network
+        self.output = output
+
+    def __sklearn_clone__(self):
+        return self
+
+    def fit(self, X, t=None):
+        return self
+
+    def transform(self, X):
+        if self.output == "score":
+            return self.network.balancing_score(X)
+        return np.asarray(self.network.propensity(X)).reshape(len(X), -1)
+
+
+# --------------------------------------------------------------------- methods
+def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
+    """``[(label, spec)]`` where spec is a canonical method name or a score object."""
+    if methods is None:
+        return [(m, m) for m in METHODS]
+    if isinstance(methods, str):
+        methods = [methods]
+    items = list(methods.items()) if isinstance(methods, dict) else [(m, m) for m in methods]
+    if not items:
+        raise InputError("methods is empty: name at least one method")
+    out, seen = [], set()
+    for label, spec in items:
+        if isinstance(spec, str):
+            key = spec.strip().lower().replace("-", "_")
+            key = _ALIASES.get(key, key)
+            if key not in METHODS:
+                raise InputError(f"unknown method {spec!r}; use one of {', '.join(METHODS)}, "
+                                 "or a dict {label: score object}")
+            spec = key
+            if not isinstance(methods, dict):
+                label = key
+        elif not (hasattr(spec, "fit") and hasattr(spec, "transform")):
+            raise InputError(f"method {label!r} must be a method name or a score with "
+                             f"fit/transform, got {type(spec).__name__}")
+        label = str(label)
+        if label in seen:
+            raise InputError(f"method {label!r} is listed twice")
+        seen.add(label)
+        out.append((label, spec))
+    return out
+
+
+def _jobs(resolved: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
+    """Group the methods into jobs; NSM and NN-PS share one job (one network)."""
+    jobs, neural = [], []
+    for label, spec in resolved:
+        if isinstance(spec, str) and spec in ("nsm", "nn_ps"):
+            if not neural:
+                jobs.append(neural)
+            neural.append((label, spec))
+        else:
+            jobs.append([(label, spec)])
+    return jobs
+
+
+def _nan_row(label: str, description: str, estimand: str, error: str) -> dict:
+    row = dict.fromkeys(_COLUMNS, float("nan"))
+    row.update(method=label, description=description, estimand=estimand, error=error,
+               n_matched=-1, n_dropped=-1)
+    return row
+
+
+def _balance(X: pd.DataFrame, t: np.ndarray, weights: np.ndarray, estimand: str):
+    tab = balance_table(X, t, weights=weights, estimand=estimand)
+    smd = np.abs(tab["smd_after"].to_numpy(dtype=np.float64))
+    smd = float(np.nanmax(smd)) if np.isfinite(smd).any() else float("nan")
+    return smd, float(linear_mmd(X, t, weights))
+
+
+def _row(label, description, est, X, t, estimand, seconds) -> dict:
+    eff = est.effect_
+    smd, mmd = _balance(X, t, est.matches_.weights, estimand)
+    return {"method": label, "description": description, "estimand": eff.estimand,
+            "estimate": eff.estimate, "std_error": eff.std_error,
+            "ci_lower": eff.conf_int[0], "ci_upper": eff.conf_int[1],
+            "p_value": eff.p_value, "max_abs_smd": smd, "linear_mmd": mmd,
+            "n_matched": eff.n_matched, "n_dropped": eff.n_dropped,
+            "fit_seconds": seconds, "error": ""}
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_params):
+    """Fit the methods of one job; failures become rows with an ``error``."""
+    from .estimators.average import MatchingEstimator
+    from .estimators.quantile import MultiplyRobustMatching
+    from .scores import CovariateScore, PCAScore, PropensityScore
+
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if isinstance(job[0][1], str) and job[0][1] in ("nsm", "nn_ps"):
+            try:
+                from .scores.neural import NeuralBalancingScore   # torch: not timed
+                start = time.perf_counter()
+                params = {"random_state": random_state, **neural_params}
+                net = NeuralBalancingScore(**params).fit(X, t)
+            except Exception as exc:       # noqa: BLE001 - reported in the table
+                return [_nan_row(label, METHODS[spec], estimand, _one_line(exc))
+                        for label, spec in job]
+            trained = time.perf_counter() - start
+            for label, spec in job:
+                start = time.perf_counter()
+                try:
+                    score = _TrainedScore(net, "score" if spec == "nsm" else "propensity")
+                    est = MatchingEstimator(score=score, estimand=estimand,
+                                            random_state=random_state, **options).fit(X, t, y)
+                    rows.append(_row(label, METHODS[spec], est, X, t, estimand,
+                                     trained + time.perf_counter() - start))
+                except Exception as exc:   # noqa: BLE001
+                    rows.append(_nan_row(label, METHODS[spec], estimand, _one_line(exc)))
+            return rows
+        (label, spec), = job
+        description = METHODS[spec] if isinstance(spec, str) else type(spec).__name__
+        is_mr = isinstance(spec, str) and spec == "mr"
+        if is_mr and estimand == "ATC":
+            return [_nan_row(label, description, estimand,
+                             "skipped: multiply robust matching estimates the ATE or "
+                             "ATT only")]
+        start = time.perf_counter()
+        try:
+            if is_mr:
+                shared = {k: options[k] for k in ("n_neighbors", "alpha") if k in options}
+                est = MultiplyRobustMatching(estimand=estimand, random_state=random_state,
+                                             **{**shared, **mr_params}).fit(X, t, y)
+            else:
+                score = {"psm": lambda: PropensityScore(),
+                         "mahalanobis": lambda: CovariateScore(scale="mahalanobis"),
+                         "pca": lambda: PCAScore(n_components=min(5, X.shape[1])),
+                         "random": lambda: RandomScore(random_state=random_state),
+                         }[spec]() if isinstance(spec, str) else spec
+                est = MatchingEstimator(score=score, estimand=estimand,
+                                        random_state=random_state, **options).fit(X, t, y)
+            rows.append(_row(label, description, est, X, t, estimand,
+                             time.perf_counter() - start))
+        except Exception as exc:           # noqa: BLE001
+            rows.append(_nan_row(label, description, estimand, _one_line(exc)))
+    return rows
+
+
+def _check_params(params: Any, name: str, valid: set[str]) -> dict:
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise InputError(f"{name} must be a dict of parameters, got {type(params).__name__}")
+    unknown = set(params) - valid
+    if unknown:
+        raise InputError(f"unknown {name} key(s) {', '.join(sorted(unknown))}; valid: "
+                         f"{', '.join(sorted(valid))}")
+    return dict(params)
+
+
+def _truth_from(data: pd.DataFrame, estimand: str) -> float | None:
+    true_effect = getattr(data, "attrs", {}).get("true_effect") or {}
+    value = true_effect.get(estimand) if isinstance(true_effect, dict) else None
+    return None if value is None else float(value)
+
+
+# ---------------------------------------------------------------------- public
+def compare(data: pd.DataFrame, treatment: str, outcome: str,
+            covariates: Sequence[str] | None = None, methods: Any = None,
+            estimand: str = "ATT", random_state: Any = 0, n_jobs: int = 1,
+            truth: float | None = None, verbose: bool = False, *,
+            neural_params: dict | None = None, mr_params: dict | None = None,
+            **options) -> pd.DataFrame:
+    """Estimate the same effect with several matching methods, side by side.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit; it is not modified.
+    treatment, outcome : str
+        Column names; the treatment must be 0/1 (or boolean).
+    covariates : list of str, optional
+        Columns to adjust for; default all other columns.
+    methods : list of str or dict, optional
+        Method names (default all, in this order): ``"nsm"``, ``"nn_ps"``, ``"psm"``,
+        ``"mahalanobis"``, ``"pca"``, ``"mr"``, ``"random"`` (see the module docstring;
+        ``"neural"``, ``"propensity"``, ``"double"`` are accepted as aliases).  A dict
+        ``{label: name or score object}`` adds your own scores, e.g.
+        ``{"PSM (boosting)": PropensityScore(model=HistGradientBoostingClassifier())}``.
+    estimand : {"ATT", "ATE", "ATC"}
+    random_state : int or None
+        Given to every method (network weights, tie-breaking, bootstrap, the random
+        score), so the table is reproducible and independent of ``n_jobs``.
+    n_jobs : int
+        Methods run in parallel through joblib (NSM and NN-PS share one job).
+    truth : float, optional
+        The true effect, when known (simulations, or an experimental benchmark).
+        Default: ``data.attrs["true_effect"][estimand]`` when the loader set it.
+    verbose : bool
+        A progress bar (tqdm, on stderr), one step per job.
+    neural_params : dict, optional
+        Parameters of the :class:`~causalsm.NeuralBalancingScore` behind ``"nsm"`` and
+        ``"nn_ps"``, e.g. ``{"epochs": 50}``.
+    mr_params : dict, optional
+        Parameters of :class:`~causalsm.MultiplyRobustMatching` (``n_bootstrap``,
+        ``propensity_models``, ``prognostic_models``...).
+    **options
+        Parameters of :class:`~causalsm.MatchingEstimator` for every matching method:
+        ``n_neighbors``, ``replace``, ``caliper``, ``bias_correction``, ``variance``...
+        (``n_neighbors`` and ``alpha`` also reach multiply robust matching).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method, plain float64/int64/str columns: ``method``,
+        ``description``, ``estimand``, ``estimate``, ``std_error``, ``ci_lower``,
+        ``ci_upper``, ``p_value``, ``max_abs_smd`` and ``linear_mmd`` (balance of the
+        covariates after matching; :func:`~causalsm.balance.balance_table` and
+        :func:`~causalsm.balance.linear_mmd` with the matching weights), ``n_matched``
+        and ``n_dropped`` (-1 when the method failed), ``fit_seconds`` and ``error``
+        (empty, or why the row is NaN).  With a known truth: ``truth``, ``abs_error``
+        (``|estimate - truth|``) and ``covers_truth`` (the interval contains it).
+        ``table.attrs`` holds ``estimand``, ``truth``, ``n_treated``, ``n_control``
+        and the balance before matching (``max_abs_smd_before``,
+        ``linear_mmd_before``).
+
+    Examples
+    --------
+    >>> import causalsm as csm
+    >>> df = csm.datasets.load_lalonde()
+    >>> tab = csm.compare(df, treatment="treat", outcome="re78",
+    ...                   covariates=["age", "educ", "black", "re74", "re75"],
+    ...                   methods=["psm", "mahalanobis", "random"], truth=1794.34)
+    >>> tab[["method", "n_matched"]].values.tolist()
+    [['psm', 185], ['mahalanobis', 185], ['random', 185]]
+    >>> bool(tab.loc[1, "max_abs_smd"] < tab.loc[2, "max_abs_smd"])   # random: the floor
+    True
+    >>> list(tab.columns[-4:])
+    ['truth', 'abs_error', 'covers_truth', 'error']
+    """
+    from .estimators.average import MatchingEstimator
+    from .estimators.quantile import MultiplyRobustMatching
+
+    estimand = check_estimand(estimand)
+    frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
+                                    covariates=covariates)
+    X = frame[covariates]
+    checked = check_xy(X, check_treatment(frame[treatment], name=treatment),
+                       check_outcome(frame[outcome], name=outcome), min_per_arm=2)
+    t, y = checked.t, checked.y
+    X = pd.DataFrame(checked.X, columns=checked.columns, index=frame.index)
+    resolved = _resolve_methods(methods)
+    valid = set(MatchingEstimator().get_params()) - {"score", "estimand", "random_state"}
+    options = _check_params(options, "option", valid)
+    if any(spec in ("nsm", "nn_ps") for _, spec in resolved) or neural_params:
+        from .scores.neural import NeuralBalancingScore
+        neural_params = _check_params(neural_params, "neural_params",
+                                      set(NeuralBalancingScore().get_params()))
+    else:
+        neural_params = {}
+    mr_params = _check_params(mr_params, "mr_params",
+                              set(MultiplyRobustMatching().get_params()) - {"estimand"})
+    if truth is None:
+        truth = _truth_from(data, estimand)
+    elif not np.isfinite(float(truth)):
+        raise InputError(f"truth must be a finite number, got {truth!r}")
+    n_jobs = int(n_jobs) if n_jobs is not None else 1
+
+    jobs = _jobs(resolved)
+    if n_jobs > len(jobs):
+        n_jobs = len(jobs)
+    calls = (delayed(_run_job)(job, X, t, y, estimand, random_state, options, neural_params,
+                               mr_params) for job in jobs)
+    runner = Parallel(n_jobs=n_jobs, return_as="generator")
+    from tqdm import tqdm
+    rows: dict[str, dict] = {}
+    with tqdm(total=len(resolved), desc="compare", unit="method", disable=not verbose,
+              file=sys.stderr) as bar:
+        for job_rows in runner(calls):
+            rows.update((r["method"], r) for r in job_rows)
+            bar.update(len(job_rows))
+    table = pd.DataFrame([rows[label] for label, _ in resolved], columns=_COLUMNS)
+    for c in table.columns:
+        table[c] = table[c].astype(np.int64 if c in _INT_COLUMNS else
+                                   object if c in _STR_COLUMNS else np.float64)
+    if truth is not None:
+        truth = float(truth)
+        at = table.columns.get_loc("error")
+        table.insert(at, "truth", truth)
+        table.insert(at + 1, "abs_error", (table["estimate"] - truth).abs())
+        table.insert(at + 2, "covers_truth", ((table["ci_lower"] <= truth)
+                                              & (truth <= table["ci_upper"])).astype(bool))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        before = balance_table(X, t, estimand=estimand)["smd_before"].abs().max()
+        mmd_before = linear_mmd(X, t)
+    table.attrs.update({"estimand": estimand, "truth": truth,
+                        "n_treated": int(t.sum()), "n_control": int((1 - t).sum()),
+                        "max_abs_smd_before": float(before),
+                        "linear_mmd_before": float(mmd_before)})
+    return table
