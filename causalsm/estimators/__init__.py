@@ -1,9 +1,11 @@
 """Effect estimators that use matches: average effects with Abadie-Imbens inference,
-multiply robust (double score) matching for average and quantile effects."""
+multiply robust (double score) matching for average and quantile effects, and the
+marginal hazard ratio after matching."""
 
 from .average import MatchingEstimator, matching_effect
 from .quantile import MultiplyRobustMatching, QuantileEffectResult
 from .results import EffectResult
+from .survival import HazardRatioResult, MatchedHazardRatio
 
 __all__ = ["MatchingEstimator", "matching_effect", "EffectResult", "MultiplyRobustMatching",
-           "QuantileEffectResult"]
+           "QuantileEffectResult", "MatchedHazardRatio", "HazardRatioResult"]
