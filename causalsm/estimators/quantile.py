@@ -9,9 +9,16 @@ dsmatch implements it, generalised to any number of candidate models:
 2. standardise each column of ``S`` and match with the Mahalanobis distance,
    ``n_neighbors`` matches with replacement (1 by default), ties broken at random;
    ``K_M(i)`` is the number of times unit ``i`` is used as a match;
-3. de-biasing sieve: within each arm ``a``, OLS of ``Y`` on the quadratic basis of
-   the *unstandardised* scores (main effects, squares and pairwise products, plus
-   an intercept), giving ``mu_a(S)`` and ``sigma_a^2`` (mean squared residual);
+3. de-biasing sieve: within each arm ``a``, OLS of ``Y`` on a polynomial basis of
+   the *unstandardised* scores plus an intercept, giving ``mu_a(S)`` and
+   ``sigma_a^2`` (mean squared residual).  dsmatch uses the quadratic basis (main
+   effects, squares and pairwise products, ``sieve_degree=2``); causalsm's default
+   is the linear one (``sieve_degree=1``).  When a prognostic model is correct its
+   column of ``S`` *is* ``E[Y(a) | S]``, so the linear sieve is exact; when only a
+   propensity model is correct the sieve only has to absorb the small matching
+   discrepancy, and the quadratic fit, extrapolated from one arm into the other,
+   adds bias instead (0.10 = 0.8 SD at n = 1000 in ``benchmarks/multiply_robust_sim.py``,
+   against 0.003 for the linear sieve; see ``benchmarks/README.md``);
 4. average effect by the linear identity of the bias-corrected estimator:
    ``tau = n^-1 sum [mu1(S) - mu0(S) + (2A - 1)(1 + K)(Y - mu_A(S))]`` (ATE) or
    ``tau_t = n1^-1 sum (A - (1 - A) K)(Y - mu0(S))`` (ATT);
@@ -38,8 +45,9 @@ import pandas as pd
 from joblib import Parallel, delayed
 from scipy import special, stats
 from sklearn.base import BaseEstimator, clone
+from sklearn.preprocessing import PolynomialFeatures
 
-from .._validation import InputError, check_int, check_xy
+from .._validation import InputError, check_int, check_seed, check_xy
 from ..matching.nearest import match
 from ..scores.covariates import CovariateScore
 from ..scores.prognostic import DoubleScore, _model_list
@@ -48,29 +56,28 @@ from .results import EffectResult, wald
 __all__ = ["MultiplyRobustMatching", "QuantileEffectResult", "dsm_statistics",
            "sieve_basis"]
 
+_SIEVE_NAMES = {1: "linear", 2: "quadratic", 3: "cubic"}
 _BISECT_TOL = 1e-10
 _BISECT_MAX = 100
 
 
 # ------------------------------------------------------------------ the core
-def sieve_basis(S: np.ndarray) -> np.ndarray:
-    """Quadratic sieve of the scores: main effects, squares and pairwise products.
+def sieve_basis(S: np.ndarray, degree: int = 1) -> np.ndarray:
+    """Polynomial sieve of the scores: all monomials up to ``degree`` (no intercept).
 
     Columns are centred and scaled first (the span, with an intercept, is the same;
-    the least-squares fit is better conditioned).
+    the least-squares fit is better conditioned).  ``degree=2`` is dsmatch's basis:
+    main effects, squares and pairwise products.
 
-    >>> sieve_basis(np.arange(12.0).reshape(4, 3)).shape
+    >>> sieve_basis(np.arange(12.0).reshape(4, 3), degree=2).shape
     (4, 9)
     """
     S = np.asarray(S, dtype=np.float64)
     sd = S.std(axis=0)
     Z = (S - S.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    d = Z.shape[1]
-    cols = [Z, Z ** 2]
-    iu, ju = np.triu_indices(d, k=1)
-    if iu.size:
-        cols.append(Z[:, iu] * Z[:, ju])
-    return np.column_stack(cols)
+    if degree == 1:
+        return Z
+    return PolynomialFeatures(degree, include_bias=False).fit_transform(Z)
 
 
 def _arm_fit(B: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
@@ -111,7 +118,8 @@ def _solve_cdf(xi: np.ndarray, y: np.ndarray, d: np.ndarray, c: np.ndarray,
 
 
 def dsm_statistics(S: np.ndarray, t: np.ndarray, y: np.ndarray, K: np.ndarray,
-                   estimand: str, quantiles: np.ndarray | None = None) -> dict:
+                   estimand: str, quantiles: np.ndarray | None = None,
+                   sieve_degree: int = 1) -> dict:
     """The de-biased double score matching statistics from scores and match counts.
 
     Parameters
@@ -140,7 +148,7 @@ def dsm_statistics(S: np.ndarray, t: np.ndarray, y: np.ndarray, K: np.ndarray,
     """
     n = t.shape[0]
     t = t.astype(np.int64)
-    B = sieve_basis(S)
+    B = sieve_basis(S, sieve_degree)
     sign = 2.0 * t - 1.0
     out: dict[str, Any] = {}
     if estimand == "ATE":
@@ -182,7 +190,7 @@ def dsm_statistics(S: np.ndarray, t: np.ndarray, y: np.ndarray, K: np.ndarray,
     return out
 
 
-def _replicate_block(score, Xin, t, y, K, estimand, quantiles, seeds):
+def _replicate_block(score, Xin, t, y, K, estimand, quantiles, sieve_degree, seeds):
     """Bootstrap replicates: resample rows (with their K), refit the scores, recompute."""
     n = t.shape[0]
     nq = 0 if quantiles is None else len(quantiles)
@@ -196,7 +204,8 @@ def _replicate_block(score, Xin, t, y, K, estimand, quantiles, seeds):
                 warnings.simplefilter("ignore")
                 sc = score.fit(Xb, t[idx], y[idx])      # a private copy (see caller)
                 Sb = np.asarray(sc.transform(Xb), dtype=np.float64).reshape(n, -1)
-                r = dsm_statistics(Sb, t[idx], y[idx], K[idx], estimand, quantiles)
+                r = dsm_statistics(Sb, t[idx], y[idx], K[idx], estimand, quantiles,
+                                   sieve_degree)
             rows.append(np.concatenate([[r["average"]],
                                         r["qte"] if nq else [],
                                         r["q1"] if nq else [],
@@ -365,6 +374,11 @@ class MultiplyRobustMatching(BaseEstimator):
     ties : bool
         ``False`` (default, as dsmatch): equidistant candidates are broken at random
         (seeded by ``random_state``); ``True`` keeps them, sharing one match.
+    sieve_degree : int
+        Degree of the polynomial in the scores that de-biases the matches (and
+        centres the working normal law of the quantile correction).  1 (default)
+        is linear; 2 is dsmatch's quadratic sieve.  See the module docstring for
+        why the default departs from dsmatch.
     n_bootstrap : int
         Bootstrap replicates of the linear form (dsmatch's default is 100).
     alpha : float
@@ -408,7 +422,7 @@ class MultiplyRobustMatching(BaseEstimator):
 
     def __init__(self, propensity_models=None, prognostic_models=None, *,
                  estimand: str = "ATE", quantiles=None, n_neighbors: int = 1,
-                 ties: bool = False, n_bootstrap: int = 200, alpha: float = 0.05,
+                 ties: bool = False, sieve_degree: int = 1, n_bootstrap: int = 200, alpha: float = 0.05,
                  n_jobs: int = 1, random_state: Any = None, verbose: bool = False):
         self.propensity_models = propensity_models
         self.prognostic_models = prognostic_models
@@ -416,6 +430,7 @@ class MultiplyRobustMatching(BaseEstimator):
         self.quantiles = quantiles
         self.n_neighbors = n_neighbors
         self.ties = ties
+        self.sieve_degree = sieve_degree
         self.n_bootstrap = n_bootstrap
         self.alpha = alpha
         self.n_jobs = n_jobs
@@ -439,6 +454,7 @@ class MultiplyRobustMatching(BaseEstimator):
         quantiles = None if self.quantiles is None else check_quantiles(self.quantiles)
         k = check_int(self.n_neighbors, "n_neighbors")
         B = check_int(self.n_bootstrap, "n_bootstrap", minimum=2)
+        deg = check_int(self.sieve_degree, "sieve_degree")
         if not 0 < self.alpha < 1:
             raise InputError(f"alpha must be in (0, 1), got {self.alpha}")
         data = check_xy(X, t, y, min_per_arm=max(2, k))
@@ -449,16 +465,16 @@ class MultiplyRobustMatching(BaseEstimator):
         if not np.isfinite(S).all():
             raise InputError("a score model returned non-finite values (a propensity of "
                              "exactly 0 or 1?)")
-        seeds = np.random.SeedSequence(self.random_state).spawn(B + 1)
+        seeds = np.random.SeedSequence(check_seed(self.random_state)).spawn(B + 1)
         Z = CovariateScore(scale="mahalanobis").fit(S).transform(S)
         m = match(Z, data.t, estimand=estimand, n_neighbors=k, replace=True,
                   ties=bool(self.ties), distance_tolerance=0.0 if not self.ties else 1e-5,
                   standardize=False, random_state=np.random.default_rng(seeds[0]),
                   index=data.index)
         K = m.match_count
-        point = dsm_statistics(S, data.t, data.y, K, estimand, quantiles)
+        point = dsm_statistics(S, data.t, data.y, K, estimand, quantiles, deg)
 
-        draws = self._bootstrap(score, Xin, data, K, estimand, quantiles, seeds[1:])
+        draws = self._bootstrap(score, Xin, data, K, estimand, quantiles, deg, seeds[1:])
         ok = np.isfinite(draws).all(axis=1)
         n_failed = int((~ok).sum())
         if n_failed:
@@ -480,7 +496,8 @@ class MultiplyRobustMatching(BaseEstimator):
         how = "with random tie-breaking" if not self.ties else "ties kept"
         method = (f"double score matching on {S.shape[1]} scores ({nps} propensity, {npg} "
                   f"prognostic model{'s' if npg > 1 else ''}), {k}-NN with replacement, "
-                  f"Mahalanobis distance, {how}; de-biased by a quadratic sieve")
+                  f"Mahalanobis distance, {how}; de-biased by a "
+                  f"{_SIEVE_NAMES.get(deg, f'degree-{deg}')} sieve")
         vlabel = (f"bootstrap of the linear form ({good.shape[0]} replicates; match counts "
                   "held fixed, score models and sieve refitted)")
         lo_hi = np.quantile(good[:, 0], [self.alpha / 2, 1 - self.alpha / 2])
@@ -518,16 +535,16 @@ class MultiplyRobustMatching(BaseEstimator):
                          "std_error_q0": sd[1 + 2 * nq:].tolist()})
         return self
 
-    def _bootstrap(self, score, Xin, data, K, estimand, quantiles, seeds):
+    def _bootstrap(self, score, Xin, data, K, estimand, quantiles, sieve_degree, seeds):
         """Replicates in blocks over joblib workers; each replicate has its own seed."""
         B = len(seeds)
-        n_jobs = int(self.n_jobs) if self.n_jobs is not None else 1
+        n_jobs = check_int(self.n_jobs, "n_jobs", minimum=None) if self.n_jobs is not None else 1
         workers = max(1, n_jobs if n_jobs > 0 else 4)
         size = max(1, min(25, math.ceil(B / (4 * workers))))
         blocks = [seeds[s:s + size] for s in range(0, B, size)]
         unfitted = clone(score)         # refitted in place, replicate after replicate
         tasks = (delayed(_replicate_block)(unfitted, Xin, data.t, data.y, K, estimand,
-                                           quantiles, blk) for blk in blocks)
+                                           quantiles, sieve_degree, blk) for blk in blocks)
         parts = []
         bar = None
         if self.verbose:
