@@ -2,12 +2,16 @@
 
 from . import datasets
 from ._validation import InputError
-from .api import estimate_effect, quantile_effect
+from .api import estimate_effect, hazard_ratio, quantile_effect
+from . import plotting
 from .balance import balance_table
+from .comparison import compare
 from .estimators import (EffectResult, MatchingEstimator, MultiplyRobustMatching,
                          QuantileEffectResult)
+from .estimators.survival import HazardRatioResult, MatchedHazardRatio
 from .matching import MatchResult, match
 from .scores import CovariateScore, DoubleScore, PCAScore, PrognosticScore, PropensityScore
+from .plotting import plot_comparison
 
 __version__ = "0.1.0"
 
@@ -22,4 +26,7 @@ def __getattr__(name):
 __all__ = ["CovariateScore", "DoubleScore", "EffectResult", "InputError", "MatchResult",
            "MatchingEstimator", "MultiplyRobustMatching", "NeuralBalancingScore", "PCAScore",
            "PrognosticScore", "PropensityScore", "QuantileEffectResult", "balance_table",
-           "datasets", "estimate_effect", "match", "quantile_effect", "__version__"]
+           "HazardRatioResult", "MatchedHazardRatio",
+           "compare", "datasets", "estimate_effect", "hazard_ratio", "match",
+           "plot_comparison", "plotting",
+           "quantile_effect", "__version__"]

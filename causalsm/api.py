@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ._validation import InputError, check_frame, check_outcome, check_treatment
+import pandas as pd
+
+from ._validation import (InputError, check_frame, check_outcome, check_seed, check_treatment,
+                          coerce_int_options)
 from .estimators.average import MatchingEstimator
 from .estimators.quantile import MultiplyRobustMatching, QuantileEffectResult
 from .estimators.results import EffectResult
 from .scores import CovariateScore, DoubleScore, PCAScore, PropensityScore
 
-__all__ = ["estimate_effect", "make_score", "quantile_effect"]
+__all__ = ["estimate_effect", "hazard_ratio", "make_score", "quantile_effect"]
 
 _SCORES = {
     "propensity": lambda: PropensityScore(),
@@ -28,8 +31,8 @@ def _neural(**params):
     return NeuralBalancingScore(**params)
 
 
-_MR_OPTIONS = ("propensity_models", "prognostic_models", "n_neighbors", "ties", "n_bootstrap",
-               "alpha", "n_jobs", "random_state", "verbose")
+_MR_OPTIONS = ("propensity_models", "prognostic_models", "n_neighbors", "ties",
+               "sieve_degree", "n_bootstrap", "alpha", "n_jobs", "random_state", "verbose")
 
 
 def make_score(score: Any, random_state: Any = None):
@@ -42,7 +45,7 @@ def make_score(score: Any, random_state: Any = None):
             raise InputError(f"unknown score {score!r}; use one of {', '.join(_SCORES)} "
                              "or a score object") from None
         if random_state is not None and "random_state" in obj.get_params():
-            obj.set_params(random_state=random_state)
+            obj.set_params(random_state=check_seed(random_state))
         return obj
     if not (hasattr(score, "fit") and hasattr(score, "transform")):
         raise InputError(f"score must be a name or a transformer with fit/transform, "
@@ -80,8 +83,8 @@ def estimate_effect(data, treatment: str, outcome: str,
         ``replace``, ``caliper``, ``exact`` (column names), ``bias_correction``,
         ``variance``, ``var_neighbors``, ``alpha``, ``random_state``...  With
         ``score="double"``: ``propensity_models``, ``prognostic_models``,
-        ``n_neighbors``, ``ties``, ``n_bootstrap``, ``alpha``, ``n_jobs``,
-        ``random_state``, ``verbose``.
+        ``n_neighbors``, ``ties``, ``sieve_degree``, ``n_bootstrap``, ``alpha``,
+        ``n_jobs``, ``random_state``, ``verbose``.
 
     Returns
     -------
@@ -99,6 +102,7 @@ def estimate_effect(data, treatment: str, outcome: str,
     """
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)
+    options = coerce_int_options(options)          # R's 1 arrives as 1.0
     if isinstance(score, str) and score == "double":
         return _multiply_robust(frame, treatment, outcome, covariates, estimand=estimand,
                                 quantiles=None, options=options).effect_
@@ -150,7 +154,8 @@ def quantile_effect(data, treatment: str, outcome: str,
         Parameters of :class:`~causalsm.MultiplyRobustMatching`:
         ``propensity_models``, ``prognostic_models`` (default: one logistic
         regression and one OLS per arm on all covariates), ``n_neighbors``, ``ties``,
-        ``n_bootstrap``, ``alpha``, ``n_jobs``, ``random_state``, ``verbose``.
+        ``sieve_degree``, ``n_bootstrap``, ``alpha``, ``n_jobs``, ``random_state``,
+        ``verbose``.
 
     Returns
     -------
@@ -168,7 +173,87 @@ def quantile_effect(data, treatment: str, outcome: str,
     """
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)
+    options = coerce_int_options(options)          # R's 1 arrives as 1.0
     if quantiles is None:
         raise InputError("quantiles must be a non-empty list of numbers in (0, 1)")
     return _multiply_robust(frame, treatment, outcome, covariates, estimand=estimand,
                             quantiles=quantiles, options=options).quantile_effect_
+
+
+def hazard_ratio(data, treatment: str, duration: str, event: str,
+                 covariates: Sequence[str] | None = None, *, score: Any = "propensity",
+                 estimand: str = "ATE", **options):
+    """Estimate a marginal hazard ratio by matching, with a standard error and interval.
+
+    Matches on ``score`` and fits a Cox model of the treatment alone to the matched
+    data, weighted by the match counts (see :class:`~causalsm.MatchedHazardRatio`).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit.  It is not modified.
+    treatment, duration, event : str
+        Column names: the 0/1 treatment, the follow-up time (>= 0) and the event
+        indicator (1 = event, 0 = censored).
+    covariates : list of str, optional
+        Columns of the score; default all other columns.
+    score : {"propensity", "neural", "neural_propensity", "covariates", "mahalanobis", \
+"pca"} or a score object
+        What to match on (as in :func:`estimate_effect`); ``"neural"`` is the learned
+        neural balancing score; with it the default variance is the bootstrap that
+        refits the network on every replicate (see
+        :class:`~causalsm.MatchedHazardRatio`).
+    estimand : {"ATE", "ATT", "ATC"}
+        Population of the marginal hazard ratio.
+    **options
+        Parameters of :class:`~causalsm.MatchedHazardRatio`: ``n_neighbors``,
+        ``replace``, ``caliper``, ``caliper_units``, ``ties``, ``distance_tolerance``,
+        ``variance``, ``alpha``, ``n_bootstrap``, ``n_outer``, ``refit_score``,
+        ``n_jobs``, ``random_state``, ``verbose``.
+
+    Returns
+    -------
+    HazardRatioResult
+
+    Examples
+    --------
+    >>> import causalsm as csm
+    >>> from lifelines.datasets import load_rossi
+    >>> rossi = load_rossi()
+    >>> res = csm.hazard_ratio(rossi, treatment="fin", duration="week", event="arrest",
+    ...                        covariates=["age", "race", "wexp", "mar", "paro", "prio"])
+    >>> res.estimand, res.n_treated, res.n_control
+    ('ATE', 216, 216)
+    >>> res.hazard_ratio < 1
+    True
+    """
+    from .estimators.survival import MatchedHazardRatio
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    for name, col in (("duration", duration), ("event", event)):
+        if col not in data.columns:
+            raise InputError(f"{name} column '{col}' is not in the data; available columns: "
+                             f"{', '.join(map(str, data.columns[:20]))}")
+    if covariates is None:
+        covariates = [c for c in data.columns if c not in (treatment, duration, event)]
+    elif isinstance(covariates, str):
+        covariates = [covariates]
+    if event in covariates or duration in covariates:
+        raise InputError(f"column '{event if event in covariates else duration}' is both a "
+                         "covariate and the duration or event")
+    frame, covariates = check_frame(data, treatment=treatment, outcome=duration,
+                                    covariates=covariates)
+    options = coerce_int_options(options)          # R's 1 arrives as 1.0
+    if isinstance(score, str) and score == "double":
+        raise InputError("score='double' (multiply robust matching) has no hazard-ratio "
+                         "estimator; use 'propensity', 'neural' or a score object")
+    valid = set(MatchedHazardRatio().get_params()) - {"score", "estimand"}
+    unknown = set(options) - valid
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; valid options: "
+                         f"{', '.join(sorted(valid))}")
+    est = MatchedHazardRatio(score=make_score(score, options.get("random_state")),
+                             estimand=estimand, **options)
+    t = check_treatment(frame[treatment], name=treatment)
+    est.fit(frame[covariates], t, frame[duration], frame[event])
+    return est.effect_
