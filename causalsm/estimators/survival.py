@@ -579,7 +579,7 @@ class MatchedHazardRatio(BaseEstimator):
         score, 500 replications) shows:
 
         * ATT: Austin-Cafri covers 96.6% (SE/SD 1.07) in closed form; the bootstrap
-          (98.5%) and double resampling (100%) over-cover, the pair-cluster sandwich
+          (97.4%) and double resampling (99.0%) over-cover, the pair-cluster sandwich
           under-covers (89.6%) because a reused control's contributions are correlated
           across matched sets;
         * ATE: the closed-form variances under-cover (Austin-Cafri and unit-robust
