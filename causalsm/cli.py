@@ -65,6 +65,8 @@ _BUNDLED: dict[str, tuple[str, Any, dict]] = {
     "ihdp": ("IHDP semi-synthetic benchmark (Hill 2011), surface B, replication 1",
              _named("ihdp_b"), {}),
 }
+#: Catalogue names that the short names above already cover (accepted, not listed).
+_SAME_AS_BUNDLED = {"lalonde_nsw", "lalonde_psid", "lalonde_cps"}
 
 
 def _catalog() -> dict[str, str]:
@@ -99,7 +101,8 @@ def _load(spec: str) -> tuple[pd.DataFrame, str, dict]:
                            f"{' '.join(str(exc).split())}") from None
     looks_like_file = os.sep in spec or "." in os.path.basename(spec) or os.path.exists(spec)
     if not looks_like_file:
-        names = ", ".join(list(_BUNDLED) + [n for n in catalog if n not in _BUNDLED])
+        names = ", ".join(list(_BUNDLED) + [n for n in catalog
+                                            if n not in _BUNDLED and n not in _SAME_AS_BUNDLED])
         raise CLIError(f"unknown data set {spec!r}; use one of {names}, or a path to a "
                        ".csv file")
     if not os.path.isfile(spec):
@@ -292,7 +295,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
     rows = [(n, d) for n, (d, _, _) in _BUNDLED.items()]
-    rows += [(n, d) for n, d in _catalog().items() if n not in _BUNDLED]
+    rows += [(n, d) for n, d in _catalog().items()
+             if n not in _BUNDLED and n not in _SAME_AS_BUNDLED]
     width = max(len(n) for n, _ in rows)
     print("Data sets for `causalsm compare --data NAME` (or give a path to a .csv file):")
     for n, d in rows:
