@@ -42,7 +42,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import (InputError, check_estimand, check_frame, check_outcome,
+from ._validation import (InputError, check_estimand, check_frame, check_int, check_outcome,
                           check_treatment, check_xy)
 from .balance import balance_table, linear_mmd
 
@@ -373,7 +373,7 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
         truth = _truth_from(data, estimand)
     elif not np.isfinite(float(truth)):
         raise InputError(f"truth must be a finite number, got {truth!r}")
-    n_jobs = int(n_jobs) if n_jobs is not None else 1
+    n_jobs = 1 if n_jobs is None else check_int(n_jobs, "n_jobs", minimum=None)
 
     jobs = _jobs(resolved)
     if n_jobs > len(jobs):

@@ -143,3 +143,13 @@ def test_non_binary_treatment_names_the_column(sim):
     df = sim.assign(t=sim.t * 2)
     with pytest.raises(InputError, match="'t'"):
         _run(df)
+
+
+def test_n_jobs_must_be_a_whole_number():
+    df = csm.datasets.load_lalonde()
+    with pytest.raises(InputError, match="n_jobs"):
+        csm.compare(df, treatment="treat", outcome="re78", methods=["psm"], n_jobs=1.5)
+    # a whole-number double (as R passes 2) is accepted and changes nothing
+    tab = csm.compare(df, treatment="treat", outcome="re78", methods=["psm"], n_jobs=2.0)
+    one = csm.estimate_effect(df, treatment="treat", outcome="re78", random_state=0)
+    assert tab.loc[0, "estimate"] == pytest.approx(one.estimate, rel=1e-12)
