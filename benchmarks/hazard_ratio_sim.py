@@ -24,14 +24,17 @@ replacement (``M = 1``, ties kept), estimand ATE and ATT, on
 * ``PS``: the logistic propensity score (logit), correctly specified, refitted per
   replication; all six variances (bootstrap 100 replicates with refit and re-match;
   double resampling 50 outer x 100 inner);
-* ``NSM``: the neural balancing score (5-d, the paper's network but 50 epochs instead
-  of 200 to fit the time budget), fitted once per replication and used for both
-  estimands; the closed-form variances and the bootstrap with the score held fixed
-  (a refit per replicate would cost 100 network fits), fewer replications.
+* ``NSM``: the neural balancing score with its defaults (5-d, the paper's network,
+  200 epochs), as ``MatchedHazardRatio`` uses it by default: five networks (seeds
+  ``fit_seeds(rep, 5)``), each matched on, the log-HRs averaged, each closed-form
+  variance of the average plus the between-network variance / 5; and one network
+  (the first of the five: ``n_score_fits=1``) with the closed-form variances
+  (network held fixed) and, on ``--nsm-refit-reps`` replications, the bootstrap that
+  refits the network on each of ``--nsm-refit-bootstrap`` replicates.
 
 Usage::
 
-    nice python benchmarks/hazard_ratio_sim.py                 # 500 PS + 100 NSM reps, n = 1000
+    nice python benchmarks/hazard_ratio_sim.py           # 500 PS + 500 NSM reps, n = 1000
     python benchmarks/hazard_ratio_sim.py --reps 20 --nsm-reps 0 --jobs 1   # quick look
 
 Prints the markdown table; ``--out FILE.csv`` also writes the per-replication rows.  The
@@ -51,8 +54,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator
 
-from causalsm.estimators.survival import MatchedHazardRatio, cox_fit
+from causalsm.datasets import simulate_hazard_ratio
+from causalsm.estimators.survival import MatchedHazardRatio, cox_fit, fit_seeds
 
 CENSOR_MEAN = 1000.0
 CHEAP = ("pair_cluster", "robust", "austin_cafri", "linearized")
@@ -60,24 +65,16 @@ CHEAP = ("pair_cluster", "robust", "austin_cafri", "linearized")
 
 def make_design(n: int, rng: np.random.Generator, censor_mean: float = CENSOR_MEAN,
                 potential: bool = False):
-    """One sample of the design: ``X (n, 9), A, time, event`` (and, with ``potential``,
-    the potential event times ``T0, T1`` and the censoring times)."""
-    X = rng.standard_normal((n, 9))
-    X[:, 4] = (X[:, 4] < 0.5).astype(float)
-    lp_a = (-1.2 + np.log(2) * X[:, 0] - np.log(1.5) * X[:, 1] + np.log(2) * X[:, 3]
-            - np.log(2.4) * X[:, 4] + np.log(2) * X[:, 6] - np.log(1.5) * X[:, 7])
-    A = (rng.random(n) < 1 / (1 + np.exp(-lp_a))).astype(np.int64)
-    base = (-2 + np.log(2) * X[:, 0] + np.log(2) * X[:, 1] + np.log(2) * X[:, 2]
-            + np.log(1.5) * X[:, 3] + np.log(2.4) * X[:, 4] + np.log(1.5) * X[:, 5])
-    E = -np.log(rng.random(n))
-    T0 = np.sqrt(E * 2e4 * np.exp(-base))
-    T1 = np.sqrt(E * 2e4 * np.exp(-(base + np.log(2.4))))
-    C = rng.exponential(censor_mean, n)
-    T = np.where(A == 1, T1, T0)
-    time_, event = np.minimum(T, C), (T <= C).astype(np.int64)
+    """One sample of the design (:func:`causalsm.datasets.simulate_hazard_ratio` with
+    censoring rate ``1 / censor_mean``): ``X (n, 9), A, time, event`` (and, with
+    ``potential``, the potential event times ``T0, T1`` and the censoring times)."""
+    df = simulate_hazard_ratio(n, rng, censoring_rate=1.0 / censor_mean)
+    X = df[[f"X{j}" for j in range(1, 10)]].to_numpy(dtype=np.float64)
+    out = (X, df["A"].to_numpy(), df["time"].to_numpy(), df["event"].to_numpy())
     if potential:
-        return X, A, time_, event, T0, T1, C
-    return X, A, time_, event
+        return out + (df["time0"].to_numpy(), df["time1"].to_numpy(),
+                      df["censor_time"].to_numpy())
+    return out
 
 
 def true_log_hr(n_mc: int = 2_000_000, seed: int = 20261129) -> dict:
@@ -147,47 +144,84 @@ def one_rep_ps(rep: int, n: int, B: int, n_outer: int, n_inner: int, seed: int,
     return rows
 
 
-def one_rep_nsm(rep: int, n: int, B: int, seed: int, epochs: int) -> list[dict]:
+class _CachedNetwork(BaseEstimator):
+    """``NeuralBalancingScore(epochs=epochs, random_state=random_state)``, fitted once
+    per (data, seed) in this process, so that one network serves both estimands and
+    the one-fit and several-fit estimators of a replication."""
+
+    _cache: dict = {}
+
+    def __init__(self, epochs: int = 200, random_state=None):
+        self.epochs = epochs
+        self.random_state = random_state
+
+    def fit(self, X, t):
+        from causalsm.scores.neural import NeuralBalancingScore
+        key = (X.shape, float(X[0, 0]), float(X[-1, -1]), self.epochs, self.random_state)
+        if key not in self._cache:
+            if len(self._cache) > 50:
+                self._cache.clear()
+            self._cache[key] = NeuralBalancingScore(epochs=self.epochs,
+                                                    random_state=self.random_state).fit(X, t)
+        self.net_ = self._cache[key]
+        return self
+
+    def transform(self, X):
+        return self.net_.transform(X)
+
+
+def one_rep_nsm(rep: int, n: int, seed: int, epochs: int, n_fits: int) -> list[dict]:
+    """NSM as ``MatchedHazardRatio(NeuralBalancingScore(epochs=epochs), n_score_fits=K,
+    random_state=rep)`` computes it, for K = ``n_fits`` and for K = 1 (the first of
+    the same networks); each network is fitted once and serves both estimands."""
     import torch
     torch.set_num_threads(1)
-    from causalsm.scores.neural import NeuralBalancingScore
     rng = np.random.default_rng([seed, rep])
     X, A, T, d = make_design(n, rng)
-    net = NeuralBalancingScore(epochs=epochs, random_state=rep).fit(X, A)
+    first = fit_seeds(rep, n_fits)[0]
     rows = []
     for estimand in ("ATE", "ATT"):
-        est = MatchedHazardRatio(score=_Fixed(net.transform), estimand=estimand,
-                                 variance="bootstrap", refit_score=False, n_bootstrap=B,
-                                 random_state=rep).fit(X, A, T, d)
-        rows += _rows(est, "NSM", estimand, rep, {"bootstrap_fixed_score":
-                                                  est.effect_.std_error})
+        for label, K, score in ((f"NSM, {n_fits} fits", n_fits, _CachedNetwork(epochs)),
+                                ("NSM, one fit", 1, _CachedNetwork(epochs, first))):
+            r = MatchedHazardRatio(score, estimand=estimand, n_score_fits=K,
+                                   variance="austin_cafri", random_state=rep
+                                   ).fit(X, A, T, d).effect_
+            between = r.details.get("between_fit_variance", 0.0)
+            for v in CHEAP:
+                rows.append({"method": label, "estimand": estimand, "rep": rep,
+                             "variance": v, "log_hr": r.log_hr, "se": r.details[f"se_{v}"],
+                             "between_var": between})
     return rows
 
 
-def one_rep_nsm_refit(rep: int, n: int, B: int, seed: int, epochs: int) -> list[dict]:
-    """The bootstrap that refits the network on every replicate (same data, network and
-    estimates as :func:`one_rep_nsm`); one refit serves both estimands."""
+def one_rep_nsm_refit(rep: int, n: int, B: int, seed: int, epochs: int,
+                      n_fits: int) -> list[dict]:
+    """The bootstrap that refits the network on every replicate, each refit with a fresh
+    seed (as ``MatchedHazardRatio(..., n_score_fits=1, variance="bootstrap")`` does),
+    around the one-fit estimate of :func:`one_rep_nsm`; one refit serves both
+    estimands."""
     import torch
     torch.set_num_threads(1)
     from causalsm.scores.neural import NeuralBalancingScore
     rng = np.random.default_rng([seed, rep])
     X, A, T, d = make_design(n, rng)
-    net = NeuralBalancingScore(epochs=epochs, random_state=rep).fit(X, A)
-    est = {e: MatchedHazardRatio(score=_Fixed(net.transform), estimand=e, random_state=rep)
+    net = NeuralBalancingScore(epochs=epochs, random_state=fit_seeds(rep, n_fits)[0]).fit(X, A)
+    est = {e: MatchedHazardRatio(score=_Fixed(net.transform), estimand=e,
+                                 variance="austin_cafri", random_state=rep)
            .fit(X, A, T, d).effect_.log_hr for e in ("ATE", "ATT")}
     draws = {"ATE": [], "ATT": []}
     boot = np.random.default_rng([seed, rep, 1])
     for _ in range(B):
         idx = boot.integers(0, n, n)
-        # a fresh seed per refit, as MatchedHazardRatio's bootstrap does
         netb = NeuralBalancingScore(epochs=epochs, random_state=int(boot.integers(2 ** 31))
                                     ).fit(X[idx], A[idx])
         for e in draws:
             draws[e].append(MatchedHazardRatio(score=_Fixed(netb.transform), estimand=e,
-                                               random_state=rep)
+                                               variance="austin_cafri", random_state=rep)
                             .fit(X[idx], A[idx], T[idx], d[idx]).effect_.log_hr)
-    return [{"method": "NSM", "estimand": e, "rep": rep, "variance": "bootstrap_refit",
-             "log_hr": est[e], "se": float(np.std(draws[e], ddof=1))} for e in draws]
+    return [{"method": "NSM, one fit", "estimand": e, "rep": rep,
+             "variance": "bootstrap (refits the network)", "log_hr": est[e],
+             "se": float(np.std(draws[e], ddof=1))} for e in draws]
 
 
 def table(df: pd.DataFrame, truth: dict) -> pd.DataFrame:
@@ -221,14 +255,15 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--reps", type=int, default=500)
-    p.add_argument("--nsm-reps", type=int, default=100)
+    p.add_argument("--nsm-reps", type=int, default=500)
     p.add_argument("--expensive-reps", type=int, default=200,
                    help="PS replications that also run the bootstrap and double resampling")
     p.add_argument("--bootstrap", type=int, default=100)
     p.add_argument("--outer", type=int, default=50)
     p.add_argument("--inner", type=int, default=100)
     p.add_argument("--chunk", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--epochs", type=int, default=200, help="NSM training epochs")
+    p.add_argument("--nsm-fits", type=int, default=5, help="networks (seeds) per NSM estimate")
     p.add_argument("--nsm-refit-reps", type=int, default=0,
                    help="NSM replications with a bootstrap that refits the network")
     p.add_argument("--nsm-refit-bootstrap", type=int, default=25)
@@ -260,10 +295,11 @@ def main(argv=None):
          [delayed(one_rep_ps)(r, a.n, a.bootstrap, a.outer, a.inner, a.seed, True)
           for r in range(min(a.expensive_reps, a.reps))]),
         ("NSM", a.chunk,
-         [delayed(one_rep_nsm)(r, a.n, a.bootstrap, a.seed, a.epochs)
+         [delayed(one_rep_nsm)(r, a.n, a.seed, a.epochs, a.nsm_fits)
           for r in range(a.nsm_reps)]),
         ("NSM, bootstrap refitting the network", a.chunk,
-         [delayed(one_rep_nsm_refit)(r, a.n, a.nsm_refit_bootstrap, a.seed, a.epochs)
+         [delayed(one_rep_nsm_refit)(r, a.n, a.nsm_refit_bootstrap, a.seed, a.epochs,
+                                     a.nsm_fits)
           for r in range(a.nsm_refit_reps)])]
     with Parallel(n_jobs=a.jobs) as parallel:
         for label, chunk, tasks in phases:

@@ -36,7 +36,7 @@ import pandas as pd
 
 __all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment", "check_outcome",
            "check_xy", "check_frame", "check_estimand", "check_int", "check_seed",
-           "coerce_int_options", "n_missing", "INT_OPTIONS", "ESTIMANDS", "R_NA_INTEGER"]
+           "coerce_int_options", "check_survival", "n_missing", "INT_OPTIONS", "ESTIMANDS", "R_NA_INTEGER"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
 
@@ -49,7 +49,7 @@ INT_OPTIONS = frozenset({
     "n_neighbors", "var_neighbors", "n_bootstrap", "random_state", "n_jobs", "epochs",
     "dim", "batch_size", "patience", "n_threads", "n_components", "n_cov_neighbors",
     "hidden_layer_sizes", "max_samples", "block_size", "n_replicates", "n_simulations",
-    "sieve_degree", "n_outer", "seed"})
+    "sieve_degree", "n_outer", "seed", "n_score_fits"})
 
 
 class InputError(ValueError):
@@ -393,3 +393,43 @@ def coerce_int_options(options: dict) -> dict:
         else:
             out[key] = _whole(value, key)
     return out
+
+
+def check_survival(duration: Any, event: Any, t: np.ndarray, n: int, *,
+                    duration_name: str, event_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Durations >= 0 and finite, events 0/1, at least one event in each arm."""
+    s = duration if isinstance(duration, pd.Series) else pd.Series(np.asarray(duration).ravel())
+    if s.shape[0] != n:
+        raise InputError(f"X has {n} rows but '{duration_name}' has {s.shape[0]}")
+    if s.isna().any():
+        raise InputError(f"'{duration_name}' has {int(s.isna().sum())} missing value(s)")
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        raise InputError(f"'{duration_name}' must be numeric durations, got dtype {s.dtype}")
+    T = s.to_numpy(dtype=np.float64, copy=True)
+    if not np.isfinite(T).all():
+        raise InputError(f"'{duration_name}' has {int((~np.isfinite(T)).sum())} infinite "
+                         "value(s)")
+    if (T < 0).any():
+        raise InputError(f"'{duration_name}' has {int((T < 0).sum())} negative value(s) "
+                         f"(smallest {T.min():g}); durations must be >= 0")
+    e = event if isinstance(event, pd.Series) else pd.Series(np.asarray(event).ravel())
+    if e.shape[0] != n:
+        raise InputError(f"X has {n} rows but '{event_name}' has {e.shape[0]}")
+    if e.isna().any():
+        raise InputError(f"'{event_name}' has {int(e.isna().sum())} missing value(s)")
+    if pd.api.types.is_bool_dtype(e):
+        d = e.to_numpy(dtype=np.float64)
+    else:
+        if not pd.api.types.is_numeric_dtype(e):
+            raise InputError(f"'{event_name}' must be 0/1 or boolean, got dtype {e.dtype}")
+        d = e.to_numpy(dtype=np.float64)
+        bad = ~np.isin(d, (0.0, 1.0))
+        if bad.any():
+            vals = ", ".join(f"{v:g}" for v in np.unique(d[bad])[:5])
+            raise InputError(f"'{event_name}' must be 0/1 (1 = event, 0 = censored); "
+                             f"found {vals}")
+    for arm, label in ((1, "treated"), (0, "control")):
+        if d[t == arm].sum() == 0:
+            raise InputError(f"no events in the {label} arm ('{event_name}' is 0 for every "
+                             f"{label} unit): the hazard ratio is not estimable")
+    return T, d

@@ -200,16 +200,16 @@ def hazard_ratio(data, treatment: str, duration: str, event: str,
     score : {"propensity", "neural", "neural_propensity", "covariates", "mahalanobis", \
 "pca"} or a score object
         What to match on (as in :func:`estimate_effect`); ``"neural"`` is the learned
-        neural balancing score; with it the default variance is the bootstrap that
-        refits the network on every replicate (see
-        :class:`~causalsm.MatchedHazardRatio`).
+        neural balancing score; with it the log-HR is averaged over five networks
+        (seeds) and the default variance adds their spread to the Austin-Cafri
+        variance (``n_score_fits``, see :class:`~causalsm.MatchedHazardRatio`).
     estimand : {"ATE", "ATT", "ATC"}
         Population of the marginal hazard ratio.
     **options
         Parameters of :class:`~causalsm.MatchedHazardRatio`: ``n_neighbors``,
         ``replace``, ``caliper``, ``caliper_units``, ``ties``, ``distance_tolerance``,
         ``variance``, ``alpha``, ``n_bootstrap``, ``n_outer``, ``refit_score``,
-        ``n_jobs``, ``random_state``, ``verbose``.
+        ``n_score_fits``, ``n_jobs``, ``random_state``, ``verbose``.
 
     Returns
     -------

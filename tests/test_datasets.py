@@ -604,7 +604,12 @@ def test_simulate_hazard_ratio_censoring():
     assert (df["time"] <= full["time"]).all()
     ev = df["event"] == 1
     np.testing.assert_array_equal(df.loc[ev, "time"], full.loc[ev, "time"])
-    pd.testing.assert_frame_equal(df.drop(columns=["time", "event"]),
+    # the censoring time is exposed and applies to both potential times
+    np.testing.assert_array_equal(df["time"], np.minimum(full["time"], df["censor_time"]))
+    np.testing.assert_array_equal(df["event"], (full["time"] <= df["censor_time"]).astype(int))
+    assert df["censor_time"].mean() == pytest.approx(1000, rel=0.03)
+    assert "censor_time" not in df.attrs["covariates"]
+    pd.testing.assert_frame_equal(df.drop(columns=["time", "event", "censor_time"]),
                                   full.drop(columns=["time", "event"]))
     for bad in (-1.0, float("inf")):
         with pytest.raises(ValueError, match="censoring_rate"):

@@ -7,9 +7,6 @@ ATE, survival::coxph(Surv(time, event) ~ treat, weights =, cluster =, ties = "br
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -307,7 +304,7 @@ def test_no_events_in_an_arm():
         csm.hazard_ratio(df, treatment="treat", duration="futime", event="died")
 
 
-def test_auto_variance_is_austin_cafri_for_att_and_bootstrap_for_ate_or_neural():
+def test_auto_variance_by_estimand_and_score():
     X, A, T, d = _sim_module().make_design(400, np.random.default_rng(1))
     att = MatchedHazardRatio(estimand="ATT", random_state=0).fit(X, A, T, d).effect_
     assert att.variance.startswith("Austin-Cafri")
@@ -322,9 +319,84 @@ def test_auto_variance_is_austin_cafri_for_att_and_bootstrap_for_ate_or_neural()
     # a score that cannot be refitted with weights: the bootstrap
     pca = MatchedHazardRatio(csm.PCAScore(n_components=2), **kw)
     assert pca._resolved_variance("ATE") == "bootstrap"
+    # a neural score: five fits (seeds) combined with Austin-Cafri; one fit: the bootstrap
     net = csm.NeuralBalancingScore(dim=2, epochs=2, random_state=0)
-    nsm = MatchedHazardRatio(net, estimand="ATT", n_bootstrap=3, random_state=0)
-    assert nsm._resolved_variance("ATT") == "bootstrap"
+    nsm = MatchedHazardRatio(net, estimand="ATE", random_state=0)
+    assert nsm._n_fits() == 5 and nsm._resolved_variance("ATE") == "austin_cafri"
+    assert nsm._resolved_variance("ATT") == nsm._resolved_variance("ATC") == "linearized"
+    one = MatchedHazardRatio(net, estimand="ATT", n_score_fits=1, random_state=0)
+    assert one._resolved_variance("ATT") == "bootstrap"
+    assert MatchedHazardRatio(estimand="ATE")._n_fits() == 1
+
+
+# ------------------------------------------------------------- ensembles of score fits
+def test_score_fits_average_the_log_hr_and_add_the_between_fit_variance():
+    X, A, T, d = _sim_module().make_design(400, np.random.default_rng(3))
+    net = csm.NeuralBalancingScore(dim=2, epochs=8, random_state=123)
+    ens = MatchedHazardRatio(net, estimand="ATE", n_score_fits=3, variance="robust",
+                             random_state=0).fit(X, A, T, d)
+    r = ens.effect_
+    seeds = r.details["fit_seeds"]
+    assert len(set(seeds)) == 3 and len(ens.scores_) == 3
+    # each fit is the one-fit estimator with the score's random_state set to its seed
+    singles = [MatchedHazardRatio(csm.NeuralBalancingScore(dim=2, epochs=8, random_state=s),
+                                  estimand="ATE", n_score_fits=1, variance="robust",
+                                  random_state=0).fit(X, A, T, d).effect_ for s in seeds]
+    b = np.array([x.log_hr for x in singles])
+    np.testing.assert_allclose(r.details["log_hr_fits"], b, rtol=0, atol=1e-12)
+    assert b.std() > 0.005                        # the seeds do give different scores
+    assert r.log_hr == pytest.approx(b.mean(), abs=1e-12)
+    assert r.hazard_ratio == pytest.approx(np.exp(b.mean()), rel=1e-12)
+    # the unit-clustered sandwich of the averaged estimating equation: each unit's
+    # w_i l_i / I averaged over the fits, squared and summed; plus the seeds' variance / K
+    fitted = [MatchedHazardRatio(csm.NeuralBalancingScore(dim=2, epochs=8, random_state=s),
+                                 estimand="ATE", n_score_fits=1, variance="robust",
+                                 random_state=0).fit(X, A, T, d) for s in seeds]
+    a = np.mean([f.matches_.weights * f.cox_.residual / f.cox_.information for f in fitted],
+                axis=0)
+    between = b.var(ddof=1) / 3
+    assert r.details["between_fit_variance"] == pytest.approx(between, rel=1e-12)
+    assert r.std_error == pytest.approx(np.sqrt(np.sum(a ** 2) + between), rel=1e-10)
+    assert r.std_error == r.details["se_robust"]
+    single_v = np.mean([x.details["se_robust"] ** 2 for x in singles])
+    assert np.sum(a ** 2) < single_v            # the fits' matching noise partly averages out
+    assert r.conf_int_log == pytest.approx((r.log_hr - 1.959964 * r.std_error,
+                                            r.log_hr + 1.959964 * r.std_error), abs=1e-5)
+    assert "averaged over 3 score fits" in r.variance and "averaged over 3 fits" in r.method
+    # the matched data behind the curves carry the mean of the fits' weights
+    w = np.mean([f.matches_.weights for f in fitted], axis=0)
+    assert r._data[3].sum() == pytest.approx(w.sum()) and r.details["weighted_events"] == \
+        pytest.approx(np.sum(w * d))
+    # deterministic for a given random_state; another random_state gives other seeds
+    again = MatchedHazardRatio(net, estimand="ATE", n_score_fits=3, variance="robust",
+                               random_state=0).fit(X, A, T, d).effect_
+    assert again.log_hr == r.log_hr and again.std_error == r.std_error
+    other = MatchedHazardRatio(net, estimand="ATE", n_score_fits=3, variance="robust",
+                               random_state=1).fit(X, A, T, d).effect_
+    assert other.details["fit_seeds"] != seeds
+
+
+def test_score_fits_of_a_deterministic_score_change_nothing():
+    X, A, T, d = _sim_module().make_design(400, np.random.default_rng(4))
+    one = MatchedHazardRatio(estimand="ATT", variance="austin_cafri").fit(X, A, T, d).effect_
+    two = MatchedHazardRatio(estimand="ATT", variance="austin_cafri", n_score_fits=2,
+                             random_state=0).fit(X, A, T, d).effect_
+    assert two.log_hr == pytest.approx(one.log_hr, abs=1e-14)
+    assert two.std_error == pytest.approx(one.std_error, rel=1e-12)
+    assert two.details["between_fit_sd"] == 0
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(n_score_fits=3, variance="bootstrap"), "n_score_fits=3 that is 3 fits per"),
+    (dict(n_score_fits=2, variance="double_resampling"), "closed-form variance"),
+    (dict(n_score_fits=0), "'n_score_fits' must be at least 1"),
+    (dict(n_score_fits=2.5), "'n_score_fits' must be an integer"),
+    (dict(n_score_fits="many"), "n_score_fits must be a positive integer or 'auto'"),
+])
+def test_score_fits_bad_options(kw, message):
+    X, A, T, d = _sim_module().make_design(200, np.random.default_rng(5))
+    with pytest.raises(InputError, match=message):
+        MatchedHazardRatio(**kw).fit(X, A, T, d)
 
 
 # ----------------------------------------------------------------- small simulation
@@ -349,3 +421,26 @@ def test_small_simulation_bias_and_coverage():
         assert (0.85 if estimand == "ATT" else 0.75) <= cover <= 1.0, estimand
     ate = df[df.estimand == "ATE"]
     assert ate.se_pc.mean() < 0.5 * ate.log_hr.std()   # pair-cluster is invalid for the ATE
+
+
+def test_small_simulation_neural_score():
+    """Seeded miniature of the NSM part of benchmarks/hazard_ratio_sim.py: 16
+    replications, n = 1000, five networks per estimate (the default) and the first of
+    them alone."""
+    sim = _sim_module()
+    truth = {"ATE": 0.4763, "ATT": 0.4743}
+    df = pd.DataFrame([r for rep in range(16) for r in sim.one_rep_nsm(rep, 1000, 7, 200, 5)])
+    default = {"ATE": "austin_cafri", "ATT": "linearized"}
+    for estimand, b in truth.items():
+        ens = df[(df.method == "NSM, 5 fits") & (df.estimand == estimand)
+                 & (df.variance == default[estimand])]
+        one = df[(df.method == "NSM, one fit") & (df.estimand == estimand)
+                 & (df.variance == default[estimand])]
+        assert len(ens) == len(one) == 16
+        assert abs(ens.log_hr.mean() - b) < 0.08, estimand
+        # averaging five networks removes most of the training noise
+        assert ens.log_hr.std() < 0.9 * one.log_hr.std(), estimand
+        assert (ens.between_var > 0).all() and (one.between_var == 0).all()
+        assert 0.7 < ens.se.mean() / ens.log_hr.std() < 1.6, estimand
+        cover = (np.abs(ens.log_hr - b) <= 1.959964 * ens.se).mean()
+        assert cover >= 13 / 16, estimand     # the benchmark (500 replications): see README

@@ -275,7 +275,9 @@ def simulate_hazard_ratio(n: int = 2000, random_state=None, *,
     pandas.DataFrame
         Columns ``X1`` .. ``X9`` (float64; ``X5`` is int64 0/1), ``A`` (int64),
         ``time`` (observed), ``event`` (int64, 1 = event), ``time0``, ``time1``
-        (both potential event times from the same ``U``, uncensored).
+        (both potential event times from the same ``U``, uncensored) and, with
+        censoring, ``censor_time`` (the unit's censoring time, which applies to both
+        potential times).
         ``attrs["true_effect"]``: the marginal hazard ratios of
         :func:`true_marginal_hr` for ATT, ATE and ATC (``effect_measure`` is
         ``"hazard ratio"``); the conditional HR 2.4 is in ``attrs["conditional_hr"]``.
@@ -307,6 +309,7 @@ def simulate_hazard_ratio(n: int = 2000, random_state=None, *,
         c = rng.exponential(1.0 / rate, size=n)
         time, event = np.minimum(t, c), (t <= c).astype(np.int64)
     else:
+        c = None
         time, event = t, np.ones(n, dtype=np.int64)
     names = [f"X{j}" for j in range(1, 10)]
     df = pd.DataFrame(X, columns=names)
@@ -316,6 +319,8 @@ def simulate_hazard_ratio(n: int = 2000, random_state=None, *,
     df["event"] = event
     df["time0"] = time0
     df["time1"] = time1
+    if c is not None:
+        df["censor_time"] = c
     return finalize(
         df, name="hazard_ratio", treatment="A", duration="time", event="event",
         covariates=names,

@@ -56,6 +56,15 @@ Variances (``variance=``; see :class:`MatchedHazardRatio`):
     Resample units, refit the score, re-match, refit the Cox model; the SD of the
     replicate log-HRs (Wald interval on the log scale; the percentile interval is in
     ``details``).
+
+Several fits of the score (``n_score_fits=K``; five by default for a neural score): a
+network's training randomness (its seed) moves the log-HR nearly as much as sampling
+does.  The score is fitted ``K`` times with seeds drawn from ``random_state``, each fit
+is matched on and Cox-fitted, and the log-HRs are averaged.  A closed-form variance is
+then that of the averaged estimating equation (each fit's cluster contributions
+``w l / I`` averaged over the fits before squaring: the fits share units, and the noise
+of their different matchings partly averages out) plus the between-fit variance of the
+log-HR divided by ``K`` (what is left of the seeds' randomness).
 """
 
 from __future__ import annotations
@@ -72,7 +81,8 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import has_fit_parameter
 
-from .._validation import InputError, check_array, check_estimand, check_int, check_treatment
+from .._validation import (InputError, check_array, check_estimand, check_int,
+                           check_survival, check_treatment)
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import match
 from ..matching.result import MatchResult
@@ -85,6 +95,19 @@ __all__ = ["MatchedHazardRatio", "HazardRatioResult", "cox_fit", "weighted_km", 
 VARIANCES = ("pair_cluster", "robust", "austin_cafri", "linearized", "double_resampling",
              "bootstrap")
 DEFAULT_VARIANCE = "auto"
+_LABELS = {"pair_cluster": "robust sandwich clustered on matched sets "
+                           "(coxph weights + cluster = subclass)",
+           "robust": "robust sandwich clustered on units (coxph robust = TRUE)",
+           "austin_cafri": "Austin-Cafri (2020) robust variance for matching with "
+                           "replacement (matched sets + units - rows)",
+           "linearized": "linearized imputed Cox score (matching held fixed, score treated "
+                         "as known)"}
+_CLOSED_FORM = (*_LABELS, "model")       # se_<name> of every fit, in ``details``
+
+
+def _is_neural(score) -> bool:
+    neural = sys.modules.get("causalsm.scores.neural")    # torch only when already imported
+    return neural is not None and isinstance(score, neural.NeuralBalancingScore)
 
 
 # ============================================================================ Cox model
@@ -450,47 +473,6 @@ def _rmst_replicate(resample, seed, horizon) -> float:
             - _rmst(time[a == 0], event[a == 0], w[a == 0], horizon))
 
 
-# ========================================================================= validation
-def _check_survival(duration: Any, event: Any, t: np.ndarray, n: int, *,
-                    duration_name: str, event_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Durations >= 0 and finite, events 0/1, at least one event in each arm."""
-    s = duration if isinstance(duration, pd.Series) else pd.Series(np.asarray(duration).ravel())
-    if s.shape[0] != n:
-        raise InputError(f"X has {n} rows but '{duration_name}' has {s.shape[0]}")
-    if s.isna().any():
-        raise InputError(f"'{duration_name}' has {int(s.isna().sum())} missing value(s)")
-    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        raise InputError(f"'{duration_name}' must be numeric durations, got dtype {s.dtype}")
-    T = s.to_numpy(dtype=np.float64, copy=True)
-    if not np.isfinite(T).all():
-        raise InputError(f"'{duration_name}' has {int((~np.isfinite(T)).sum())} infinite "
-                         "value(s)")
-    if (T < 0).any():
-        raise InputError(f"'{duration_name}' has {int((T < 0).sum())} negative value(s) "
-                         f"(smallest {T.min():g}); durations must be >= 0")
-    e = event if isinstance(event, pd.Series) else pd.Series(np.asarray(event).ravel())
-    if e.shape[0] != n:
-        raise InputError(f"X has {n} rows but '{event_name}' has {e.shape[0]}")
-    if e.isna().any():
-        raise InputError(f"'{event_name}' has {int(e.isna().sum())} missing value(s)")
-    if pd.api.types.is_bool_dtype(e):
-        d = e.to_numpy(dtype=np.float64)
-    else:
-        if not pd.api.types.is_numeric_dtype(e):
-            raise InputError(f"'{event_name}' must be 0/1 or boolean, got dtype {e.dtype}")
-        d = e.to_numpy(dtype=np.float64)
-        bad = ~np.isin(d, (0.0, 1.0))
-        if bad.any():
-            vals = ", ".join(f"{v:g}" for v in np.unique(d[bad])[:5])
-            raise InputError(f"'{event_name}' must be 0/1 (1 = event, 0 = censored); "
-                             f"found {vals}")
-    for arm, label in ((1, "treated"), (0, "control")):
-        if d[t == arm].sum() == 0:
-            raise InputError(f"no events in the {label} arm ('{event_name}' is 0 for every "
-                             f"{label} unit): the hazard ratio is not estimable")
-    return T, d
-
-
 # ========================================================================= estimator
 def _arm_regression(L: np.ndarray, S: np.ndarray, t: np.ndarray, w: np.ndarray) -> dict:
     """``m_a(S_i)``: quadratic least squares of the score residual on the score, per arm,
@@ -521,21 +503,58 @@ def _linearization(m: MatchResult, S: np.ndarray, fit: CoxFit) -> np.ndarray:
     return phi - phi.mean() * (w > 0)
 
 
-def _sandwich_parts(m: MatchResult, fit: CoxFit) -> dict:
-    """Robust variances clustered by matched set, by unit and by row, on the
-    one-row-per-unit-per-matched-set layout (MatchIt's ``get_matches()``)."""
-    fu = m.focal_units
-    rows = np.concatenate([fu, m.matched])
-    sub = np.concatenate([fu, m.focal])                   # matched set = its focal unit
-    rw = np.concatenate([m.unit_weight[fu], m.pair_weight])
-    V_sub = fit.robust_variance(rw, sub, rows=rows)
-    V_id = fit.robust_variance(rw, rows, rows=rows)
-    V_rows = fit.robust_variance(rw, None, rows=rows)
-    k_s, k_i, k_c = fu.size, np.unique(rows).size, rows.size
+def _sandwich_parts(fits: list) -> dict:
+    """Robust variances of the mean log-HR of one or more fits ``(MatchResult, CoxFit,
+    phi)`` on the one-row-per-unit-per-matched-set layout (MatchIt's
+    ``get_matches()``): clustered by matched set (named by its focal unit), by unit
+    and by row (a matched set and a unit), Austin-Cafri's combination of the three,
+    and the linearized variance.  Each fit's contributions ``w l / I`` (``phi / I``)
+    are averaged over the fits within a cluster before squaring, so the fits'
+    correlation through the units they share counts; with one fit these are the
+    usual sandwiches (``CoxFit.robust_variance``)."""
+    K = len(fits)
+    n = fits[0][0].treatment.shape[0]
+    sub, unit, contrib, lin = [], [], [], 0.0
+    for m, fit, phi in fits:
+        fu = m.focal_units
+        rows = np.concatenate([fu, m.matched])
+        rw = np.concatenate([m.unit_weight[fu], m.pair_weight])
+        sub.append(np.concatenate([fu, m.focal]))
+        unit.append(rows)
+        contrib.append(rw * fit.residual[rows] / (fit.information * K))
+        lin = lin + phi / (fit.information * K)
+    sub, unit, contrib = np.concatenate(sub), np.concatenate(unit), np.concatenate(contrib)
+
+    def clustered(key):
+        _, g = np.unique(key, return_inverse=True)
+        sums = np.bincount(g, weights=contrib)
+        return float(np.sum(sums ** 2)), sums.size
+
+    (V_sub, k_s), (V_id, k_i) = clustered(sub), clustered(unit)
+    V_rows, k_c = clustered(sub.astype(np.int64) * n + unit)
     V_ac = (k_s / (k_s - 1) * V_sub + k_i / (k_i - 1) * V_id
             - (k_c / (k_c - 1) * V_rows if k_c > 1 else 0.0))
     return {"pair_cluster": V_sub, "robust": V_id, "rows": V_rows, "austin_cafri": V_ac,
+            "linearized": float(np.sum(lin ** 2)),
+            "model": float(np.mean([1 / f.information for _, f, _ in fits])),
             "k_subclass": int(k_s), "k_units": int(k_i), "k_rows": int(k_c)}
+
+
+def fit_seeds(random_state: Any, n_fits: int) -> list[int]:
+    """The seeds of the ``n_fits`` score fits of an ensemble (see ``n_score_fits`` of
+    :class:`MatchedHazardRatio`), derived from ``random_state``.
+
+    >>> fit_seeds(0, 3) == fit_seeds(0, 3), len(set(fit_seeds(0, 3)))
+    (True, 3)
+    """
+    return [int(s) for s in np.random.SeedSequence(random_state).generate_state(n_fits)]
+
+
+def _between_fit_variance(log_hrs) -> float:
+    """Variance of the mean of ``K`` fits' log-HRs over the score's training randomness
+    (the seeds): their sample variance divided by ``K``; 0 for one fit."""
+    b = np.asarray(log_hrs, dtype=float)
+    return float(b.var(ddof=1)) / b.size if b.size > 1 else 0.0
 
 
 class MatchedHazardRatio(BaseEstimator):
@@ -609,16 +628,31 @@ class MatchedHazardRatio(BaseEstimator):
         refit (also the outer refits of ``"double_resampling"``) gets its own seed
         drawn from ``random_state``, so a neural score's training randomness, a large
         part of its variance, is resampled too.
+    n_score_fits : int or "auto"
+        Fits of the score, each with its own seed (``fit_seeds(random_state, K)`` set
+        as the score's ``random_state``), each followed by its own matching and Cox
+        fit.  The log-HR is their average; each closed-form variance is the mean of
+        the fits' variances plus the between-fit variance of the log-HR divided by
+        ``K`` (:func:`combine_fits`).  A neural score's training randomness moves its
+        log-HR about as much as sampling does, and averaging over seeds removes most
+        of it.  ``"auto"``: 5 for a :class:`~causalsm.NeuralBalancingScore`, 1
+        otherwise (a deterministic score gains nothing).  With more than one fit the
+        variance must be closed-form (the resampling variances would refit ``K``
+        scores per replicate); the matched data behind :meth:`HazardRatioResult.plot_survival`
+        and :meth:`HazardRatioResult.rmst_difference` carry the mean of the fits'
+        weights.  ``score_``, ``matches_`` and ``cox_`` are those of the first fit,
+        ``scores_`` lists every fitted score.
     n_jobs : int
         joblib workers for the resampling variances (results do not depend on it).
     random_state : int or None
-        Seeds tie-breaking and the resampling.
+        Seeds tie-breaking, the resampling and the seeds of the score fits.
     verbose : bool
         Progress bar over resampling replicates.
 
     Attributes
     ----------
-    score_ : the fitted score
+    score_ : the fitted score (the first, with several ``n_score_fits``)
+    scores_ : list of the fitted scores
     matches_ : MatchResult
     cox_ : CoxFit
     effect_ : HazardRatioResult
@@ -640,8 +674,8 @@ class MatchedHazardRatio(BaseEstimator):
                  caliper_units: str = "sd", ties: bool = True,
                  distance_tolerance: float = 1e-5, variance: str = DEFAULT_VARIANCE,
                  alpha: float = 0.05, n_bootstrap: int = 200, n_outer: int = 100,
-                 refit_score: bool = True, n_jobs: int = 1, random_state: Any = None,
-                 verbose: bool = False):
+                 refit_score: bool = True, n_score_fits: Any = "auto", n_jobs: int = 1,
+                 random_state: Any = None, verbose: bool = False):
         self.score = score
         self.estimand = estimand
         self.n_neighbors = n_neighbors
@@ -655,6 +689,7 @@ class MatchedHazardRatio(BaseEstimator):
         self.n_bootstrap = n_bootstrap
         self.n_outer = n_outer
         self.refit_score = refit_score
+        self.n_score_fits = n_score_fits
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -714,45 +749,53 @@ class MatchedHazardRatio(BaseEstimator):
         ta = check_treatment(t, name=getattr(t, "name", None) or "treatment")
         if ta.shape[0] != n:
             raise InputError(f"X has {n} rows but the treatment has {ta.shape[0]}")
-        T, d = _check_survival(duration, event, ta, n,
-                               duration_name=str(getattr(duration, "name", None) or "duration"),
-                               event_name=str(getattr(event, "name", None) or "event"))
+        T, d = check_survival(duration, event, ta, n,
+                              duration_name=str(getattr(duration, "name", None) or "duration"),
+                              event_name=str(getattr(event, "name", None) or "event"))
+        K = self._n_fits()
+        variance = self._resolved_variance(estimand)
+        if K > 1 and variance in ("bootstrap", "double_resampling"):
+            raise InputError(f"variance={variance!r} refits the score on every replicate; with "
+                             f"n_score_fits={K} that is {K} fits per replicate.  Use a "
+                             "closed-form variance (austin_cafri, robust, linearized) with "
+                             "several fits, or n_score_fits=1")
         Xin = X if isinstance(X, pd.DataFrame) else Xa
-        score, S = self._fit_score(Xin, ta)
-        m = self._match(S, ta, estimand)
-        w = m.weights
-        for arm, label in ((1, "treated"), (0, "control")):
-            if np.sum(w * d * (ta == arm)) == 0:
-                raise InputError(f"no events in the matched {label} arm: the hazard ratio "
-                                 "is not estimable")
-        fit = cox_fit(T, d, ta, w)
-        if not fit.converged:
-            raise InputError("the weighted Cox fit did not converge (an arm without events "
-                             "in the matched data?)")
-        parts = _sandwich_parts(m, fit)
+        self._X, self._t, self._T, self._d = Xin, ta, T, d
+        seeds = [None] if K == 1 else fit_seeds(self.random_state, K)
+        fits = [self._fit_once(Xin, ta, T, d, estimand, seed) for seed in seeds]
+        score, S, m, fit, _ = fits[0]
+        parts = _sandwich_parts([f[2:] for f in fits])
+        self.score_, self.matches_, self.cox_ = score, m, fit
+        self.scores_ = [f[0] for f in fits]
+        w = np.mean([f[2].weights for f in fits], axis=0)
         details: dict = {"n_neighbors": M,
                          "caliper": None if m.caliper is None else m.caliper.tolist(),
-                         "information": fit.information,
+                         "information": float(np.mean([f[3].information for f in fits])),
                          "weighted_events": float(np.sum(w * d)),
                          "n_treated_data": int(ta.sum()), "n_control_data": int(n - ta.sum())}
-        for name in ("pair_cluster", "robust", "austin_cafri"):
-            details[f"se_{name}"] = float(np.sqrt(max(parts[name], 0.0)))
-        details["se_model"] = float(1 / np.sqrt(fit.information))
-        phi = _linearization(m, S, fit)
-        details["se_linearized"] = float(np.sqrt(np.sum(phi ** 2)) / fit.information)
-        self._X, self._t, self._T, self._d = Xin, ta, T, d
-        self.score_, self.matches_, self.cox_ = score, m, fit
-        se, ci_log, label = self._inference(self._resolved_variance(estimand), fit, parts,
-                                            phi, details, estimand)
-        p = wald(fit.beta, se, self.alpha)[1]
+        betas = [f[3].beta for f in fits]
+        beta, between = float(np.mean(betas)), _between_fit_variance(betas)
+        for name in _CLOSED_FORM:
+            details[f"se_{name}"] = float(np.sqrt(max(parts[name] + between, 0.0)))
+        se, ci_log, label = self._inference(variance, beta, details, estimand)
+        if K > 1:
+            details.update(n_score_fits=K, fit_seeds=seeds, log_hr_fits=[float(b) for b in betas],
+                           between_fit_sd=float(np.std(betas, ddof=1)),
+                           between_fit_variance=between,
+                           n_dropped_fits=[int(f[2].n_dropped) for f in fits])
+            label += (f", of the log-HR averaged over {K} score fits (seeds), + the "
+                      f"between-fit variance / {K}")
+        p = wald(beta, se, self.alpha)[1]
         inm = w > 0
         label_how = "with" if self.replace else "without"
         method = (f"{M}-NN matching {label_how} replacement on {type(score).__name__} "
                   f"({S.shape[1]}-d); weighted Cox model of the treatment, Breslow ties")
+        if K > 1:
+            method += f"; log-HR averaged over {K} fits of the score"
         if self.caliper is not None:
             method += f"; caliper {self.caliper} {self.caliper_units}"
         self.effect_ = HazardRatioResult(
-            estimand=estimand, hazard_ratio=float(np.exp(fit.beta)), log_hr=fit.beta,
+            estimand=estimand, hazard_ratio=float(np.exp(beta)), log_hr=float(beta),
             std_error=float(se), conf_int=(float(np.exp(ci_log[0])), float(np.exp(ci_log[1]))),
             conf_int_log=(float(ci_log[0]), float(ci_log[1])), p_value=float(p),
             n_treated=int(np.sum(inm & (ta == 1))), n_control=int(np.sum(inm & (ta == 0))),
@@ -762,36 +805,54 @@ class MatchedHazardRatio(BaseEstimator):
             _data=(T[inm], d[inm], ta[inm], w[inm]), _resample=self._resampler(estimand))
         return self
 
+    def _n_fits(self) -> int:
+        """``n_score_fits``; ``"auto"``: 5 for a neural score, 1 otherwise."""
+        if isinstance(self.n_score_fits, str):
+            if self.n_score_fits != "auto":
+                raise InputError(f"n_score_fits must be a positive integer or 'auto', got "
+                                 f"{self.n_score_fits!r}")
+            return 5 if _is_neural(self.score) else 1
+        return check_int(self.n_score_fits, "n_score_fits")
+
+    def _fit_once(self, X, t, T, d, estimand, seed):
+        """One score fit (``seed``: its random_state; None keeps the score's own), its
+        matches, the weighted Cox fit and the closed-form variance pieces."""
+        score, S = self._fit_score(X, t, seed=seed)
+        m = self._match(S, t, estimand)
+        w = m.weights
+        for arm, label in ((1, "treated"), (0, "control")):
+            if np.sum(w * d * (t == arm)) == 0:
+                raise InputError(f"no events in the matched {label} arm: the hazard ratio "
+                                 "is not estimable")
+        fit = cox_fit(T, d, t, w)
+        if not fit.converged:
+            raise InputError("the weighted Cox fit did not converge (an arm without events "
+                             "in the matched data?)")
+        return score, S, m, fit, _linearization(m, S, fit)
+
     # --------------------------------------------------------------- inference
     def _resolved_variance(self, estimand: str) -> str:
-        """``"auto"``: the bootstrap with a neural score; otherwise the Austin-Cafri
-        variance for the ATT/ATC and double resampling for the ATE (the bootstrap when
-        the score cannot be refitted with weights)."""
+        """``"auto"``: with a neural score fitted several times, Austin-Cafri for the
+        ATE and the linearized variance for the ATT/ATC, of the averaged log-HR; with a
+        neural score fitted once, the bootstrap that refits the network; otherwise the
+        Austin-Cafri variance for the ATT/ATC and double resampling for the ATE (the
+        bootstrap when the score cannot be refitted with weights)."""
         if self.variance != "auto":
             return self.variance
-        neural = sys.modules.get("causalsm.scores.neural")
-        if neural is not None and isinstance(self.score, neural.NeuralBalancingScore):
-            return "bootstrap"
+        if _is_neural(self.score):
+            if self._n_fits() == 1:
+                return "bootstrap"
+            return "austin_cafri" if estimand == "ATE" else "linearized"
         if estimand in ("ATT", "ATC"):
             return "austin_cafri"
         score = PropensityScore() if self.score is None else self.score
         return "double_resampling" if has_fit_parameter(score, "sample_weight") \
             else "bootstrap"
 
-    def _inference(self, variance, fit, parts, phi, details, estimand):
-        beta = fit.beta
-        if variance in ("pair_cluster", "robust", "austin_cafri"):
-            se = np.sqrt(max(parts[variance], 0.0))
-            label = {"pair_cluster": "robust sandwich clustered on matched sets "
-                                     "(coxph weights + cluster = subclass)",
-                     "robust": "robust sandwich clustered on units (coxph robust = TRUE)",
-                     "austin_cafri": "Austin-Cafri (2020) robust variance for matching with "
-                                     "replacement (matched sets + units - rows)"}[variance]
-            return se, wald(beta, se, self.alpha)[0], label
-        if variance == "linearized":
-            se = details["se_linearized"]
-            return se, wald(beta, se, self.alpha)[0], \
-                "linearized imputed Cox score (matching held fixed, score treated as known)"
+    def _inference(self, variance, beta, details, estimand):
+        if variance in _LABELS:
+            se = details[f"se_{variance}"]
+            return se, wald(beta, se, self.alpha)[0], _LABELS[variance]
         B = check_int(self.n_bootstrap, "n_bootstrap", minimum=2)
         root = np.random.SeedSequence(self.random_state)
         if variance == "bootstrap":
