@@ -201,8 +201,8 @@ def hazard_ratio(data, treatment: str, duration: str, event: str,
 "pca"} or a score object
         What to match on (as in :func:`estimate_effect`); ``"neural"`` is the learned
         neural balancing score; with it the log-HR is averaged over five networks
-        (seeds) and the default variance adds their spread to the Austin-Cafri
-        variance (``n_score_fits``, see :class:`~causalsm.MatchedHazardRatio`).
+        (seeds), and the variance is that of the average plus the networks' spread
+        (``n_score_fits``, see :class:`~causalsm.MatchedHazardRatio`).
     estimand : {"ATE", "ATT", "ATC"}
         Population of the marginal hazard ratio.
     **options

@@ -76,7 +76,7 @@ def main(out_dir: Path) -> None:
                                    ("PS, ATT", "propensity", "ATT"),
                                    ("NSM, ATE", neural(), "ATE")):
         # the default variance: Austin-Cafri for the ATT, double resampling for the PS
-        # ATE; NSM averages five networks (seeds) and adds their spread to Austin-Cafri
+        # ATE; NSM averages five networks (seeds): Austin-Cafri of the average + spread
         r = csm.hazard_ratio(rossi, treatment="fin", duration="week", event="arrest",
                              covariates=COVS, score=score, estimand=estimand,
                              n_bootstrap=20 if FAST else 200, random_state=0)
