@@ -187,3 +187,27 @@ def test_weighted_logistic_equals_replicated_rows():
     rep = df.loc[df.index.repeat(k)]
     replicated = PropensityScore().fit(rep[DW], rep["treat"])
     np.testing.assert_allclose(weighted.coef_, replicated.coef_, rtol=1e-7)
+
+
+# ------------------------------------------------- the README's main job: compare on PSID
+COMPARE_REF = json.loads((FIXTURE.parent / "compare_reference.json").read_text())
+
+
+def test_compare_on_lalonde_psid_equals_r_matching():
+    """``causalsm compare --data lalonde-psid``'s PSM row, and Mahalanobis matching on the
+    same ten covariates, against Matching::Match (make_compare_reference.R)."""
+    df = csm.datasets.load_lalonde("psid")
+    covs = df.attrs["covariates"]
+    tab = csm.compare(df, treatment="treat", outcome="re78", covariates=covs,
+                      methods=["psm"], estimand="ATT").set_index("method")
+    assert tab.loc["psm", "estimate"] == pytest.approx(COMPARE_REF["psm"]["est"], rel=1e-10)
+    # compare's default SE is Abadie-Imbens with one same-arm neighbour (R: Var.calc = 1)
+    assert tab.loc["psm", "std_error"] == pytest.approx(COMPARE_REF["psm_varcalc1"]["se"],
+                                                       rel=1e-8)
+    for key, kw in (("psm", {}), ("mahalanobis", {"bias_correction": False}),
+                    ("mahalanobis_biasadj", {"bias_fit": "matched"})):
+        score = PropensityScore() if key == "psm" else CovariateScore(scale="mahalanobis")
+        r = csm.MatchingEstimator(score, estimand="ATT", var_neighbors=0, **kw).fit(
+            df[covs], df["treat"], df["re78"]).effect_
+        assert r.estimate == pytest.approx(COMPARE_REF[key]["est"], rel=1e-10), key
+        assert r.std_error == pytest.approx(COMPARE_REF[key]["se"], rel=1e-8), key
