@@ -34,9 +34,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment", "check_outcome",
-           "check_xy", "check_frame", "check_estimand", "check_int", "check_seed",
-           "coerce_int_options", "check_survival", "n_missing", "INT_OPTIONS", "ESTIMANDS", "R_NA_INTEGER"]
+__all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment",
+           "check_outcome", "check_xy", "check_frame", "check_estimand", "check_int",
+           "check_seed", "coerce_int_options", "check_survival", "n_missing", "INT_OPTIONS",
+           "ESTIMANDS", "R_NA_INTEGER"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
 

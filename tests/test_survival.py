@@ -371,6 +371,9 @@ def test_score_fits_average_the_log_hr_and_add_the_between_fit_variance():
     again = MatchedHazardRatio(net, estimand="ATE", n_score_fits=3, variance="robust",
                                random_state=0).fit(X, A, T, d).effect_
     assert again.log_hr == r.log_hr and again.std_error == r.std_error
+    par = MatchedHazardRatio(net, estimand="ATE", n_score_fits=3, variance="robust",
+                             random_state=0, n_jobs=2).fit(X, A, T, d).effect_
+    assert par.log_hr == r.log_hr and par.std_error == r.std_error
     other = MatchedHazardRatio(net, estimand="ATE", n_score_fits=3, variance="robust",
                                random_state=1).fit(X, A, T, d).effect_
     assert other.details["fit_seeds"] != seeds

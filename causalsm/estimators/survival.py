@@ -648,7 +648,8 @@ class MatchedHazardRatio(BaseEstimator):
         ``matches_`` and ``cox_`` are the first fit's, ``scores_`` lists all of them,
         and ``details`` holds each fit's seed and log-HR.
     n_jobs : int
-        joblib workers for the resampling variances (results do not depend on it).
+        joblib workers for the resampling variances and the score fits of
+        ``n_score_fits`` (results do not depend on it).
     random_state : int or None
         Seeds tie-breaking, the resampling and the seeds of the score fits.
     verbose : bool
@@ -672,6 +673,13 @@ class MatchedHazardRatio(BaseEstimator):
     >>> est = csm.MatchedHazardRatio(estimand="ATT").fit(X, t, T, np.ones(400))
     >>> est.effect_.hazard_ratio > 1, est.effect_.variance.startswith("Austin")
     (True, True)
+
+    With a neural score, five networks (seeds) are fitted and their log-HRs averaged:
+
+    >>> net = csm.NeuralBalancingScore(dim=2, epochs=20)
+    >>> nsm = csm.MatchedHazardRatio(net, estimand="ATT", random_state=0).fit(X, t, T, np.ones(400))
+    >>> len(nsm.effect_.details["log_hr_fits"]), nsm.effect_.variance.startswith("linearized")
+    (5, True)
     """
 
     def __init__(self, score=None, *, estimand: str = "ATE", n_neighbors: int = 1,
@@ -767,7 +775,11 @@ class MatchedHazardRatio(BaseEstimator):
         Xin = X if isinstance(X, pd.DataFrame) else Xa
         self._X, self._t, self._T, self._d = Xin, ta, T, d
         seeds = [None] if K == 1 else fit_seeds(self.random_state, K)
-        fits = [self._fit_once(Xin, ta, T, d, estimand, seed) for seed in seeds]
+        if K > 1 and self.n_jobs not in (None, 1):   # the same result for any n_jobs
+            fits = Parallel(n_jobs=self.n_jobs)(
+                delayed(self._fit_once)(Xin, ta, T, d, estimand, seed) for seed in seeds)
+        else:
+            fits = [self._fit_once(Xin, ta, T, d, estimand, seed) for seed in seeds]
         score, S, m, fit, _ = fits[0]
         parts = _sandwich_parts([f[2:] for f in fits])
         self.score_, self.matches_, self.cox_ = score, m, fit
