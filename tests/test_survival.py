@@ -326,6 +326,9 @@ def test_auto_variance_by_estimand_and_score():
     assert nsm._resolved_variance("ATT") == nsm._resolved_variance("ATC") == "linearized"
     one = MatchedHazardRatio(net, estimand="ATT", n_score_fits=1, random_state=0)
     assert one._resolved_variance("ATT") == "bootstrap"
+    # asking for a resampling variance makes "auto" fit the network once
+    assert MatchedHazardRatio(net, variance="bootstrap")._n_fits() == 1
+    assert MatchedHazardRatio(net, variance="double_resampling")._n_fits() == 1
     assert MatchedHazardRatio(estimand="ATE")._n_fits() == 1
 
 

@@ -640,9 +640,9 @@ class MatchedHazardRatio(BaseEstimator):
         log-HR nearly as much as sampling does; averaging removes most of it and
         makes the estimate both more precise and less dependent on the seed.
         ``"auto"``: 5 for a :class:`~causalsm.NeuralBalancingScore`, 1 otherwise (a
-        deterministic score gains nothing).  With more than one fit the variance must
-        be closed-form (a resampling variance would refit ``K`` scores per
-        replicate).  The matched data behind :meth:`HazardRatioResult.plot_survival`
+        deterministic score gains nothing) or when ``variance`` is ``"bootstrap"`` or
+        ``"double_resampling"``: with more than one fit the variance must be
+        closed-form (a resampling variance would refit ``K`` scores per replicate).  The matched data behind :meth:`HazardRatioResult.plot_survival`
         and :meth:`HazardRatioResult.rmst_difference` carry the mean of the fits'
         weights (the RMST bootstrap refits one score per replicate); ``score_``,
         ``matches_`` and ``cox_`` are the first fit's, ``scores_`` lists all of them,
@@ -823,12 +823,14 @@ class MatchedHazardRatio(BaseEstimator):
         return self
 
     def _n_fits(self) -> int:
-        """``n_score_fits``; ``"auto"``: 5 for a neural score, 1 otherwise."""
+        """``n_score_fits``; ``"auto"``: 5 for a neural score (1 when a resampling
+        variance is asked for), 1 otherwise."""
         if isinstance(self.n_score_fits, str):
             if self.n_score_fits != "auto":
                 raise InputError(f"n_score_fits must be a positive integer or 'auto', got "
                                  f"{self.n_score_fits!r}")
-            return 5 if _is_neural(self.score) else 1
+            resampling = self.variance in ("bootstrap", "double_resampling")
+            return 5 if _is_neural(self.score) and not resampling else 1
         return check_int(self.n_score_fits, "n_score_fits")
 
     def _fit_once(self, X, t, T, d, estimand, seed):
