@@ -319,7 +319,8 @@ def test_auto_variance_by_estimand_and_score():
     # a score that cannot be refitted with weights: the bootstrap
     pca = MatchedHazardRatio(csm.PCAScore(n_components=2), **kw)
     assert pca._resolved_variance("ATE") == "bootstrap"
-    # a neural score: five fits (seeds) combined with Austin-Cafri; one fit: the bootstrap
+    # a neural score: five fits (seeds), Austin-Cafri (ATE) or linearized (ATT/ATC) of
+    # their average; one fit: the bootstrap that refits the network
     net = csm.NeuralBalancingScore(dim=2, epochs=2, random_state=0)
     nsm = MatchedHazardRatio(net, estimand="ATE", random_state=0)
     assert nsm._n_fits() == 5 and nsm._resolved_variance("ATE") == "austin_cafri"
@@ -342,9 +343,10 @@ def test_score_fits_average_the_log_hr_and_add_the_between_fit_variance():
     seeds = r.details["fit_seeds"]
     assert len(set(seeds)) == 3 and len(ens.scores_) == 3
     # each fit is the one-fit estimator with the score's random_state set to its seed
-    singles = [MatchedHazardRatio(csm.NeuralBalancingScore(dim=2, epochs=8, random_state=s),
-                                  estimand="ATE", n_score_fits=1, variance="robust",
-                                  random_state=0).fit(X, A, T, d).effect_ for s in seeds]
+    fitted = [MatchedHazardRatio(csm.NeuralBalancingScore(dim=2, epochs=8, random_state=s),
+                                 estimand="ATE", n_score_fits=1, variance="robust",
+                                 random_state=0).fit(X, A, T, d) for s in seeds]
+    singles = [f.effect_ for f in fitted]
     b = np.array([x.log_hr for x in singles])
     np.testing.assert_allclose(r.details["log_hr_fits"], b, rtol=0, atol=1e-12)
     assert b.std() > 0.005                        # the seeds do give different scores
@@ -352,9 +354,6 @@ def test_score_fits_average_the_log_hr_and_add_the_between_fit_variance():
     assert r.hazard_ratio == pytest.approx(np.exp(b.mean()), rel=1e-12)
     # the unit-clustered sandwich of the averaged estimating equation: each unit's
     # w_i l_i / I averaged over the fits, squared and summed; plus the seeds' variance / K
-    fitted = [MatchedHazardRatio(csm.NeuralBalancingScore(dim=2, epochs=8, random_state=s),
-                                 estimand="ATE", n_score_fits=1, variance="robust",
-                                 random_state=0).fit(X, A, T, d) for s in seeds]
     a = np.mean([f.matches_.weights * f.cox_.residual / f.cox_.information for f in fitted],
                 axis=0)
     between = b.var(ddof=1) / 3
