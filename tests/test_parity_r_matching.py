@@ -199,8 +199,11 @@ def test_compare_on_lalonde_psid_equals_r_matching():
     df = csm.datasets.load_lalonde("psid")
     covs = df.attrs["covariates"]
     tab = csm.compare(df, treatment="treat", outcome="re78", covariates=covs,
-                      methods=["psm"], estimand="ATT").set_index("method")
+                      methods=["psm", "mahalanobis"], estimand="ATT").set_index("method")
     assert tab.loc["psm", "estimate"] == pytest.approx(COMPARE_REF["psm"]["est"], rel=1e-10)
+    # the mahalanobis row: bias-corrected by an OLS over all controls (bias_fit "arm")
+    assert tab.loc["mahalanobis", "estimate"] == pytest.approx(
+        COMPARE_REF["mahalanobis_armfit"]["est"], rel=1e-10)
     # compare's default SE is Abadie-Imbens with one same-arm neighbour (R: Var.calc = 1)
     assert tab.loc["psm", "std_error"] == pytest.approx(COMPARE_REF["psm_varcalc1"]["se"],
                                                        rel=1e-8)
