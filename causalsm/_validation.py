@@ -397,7 +397,7 @@ def coerce_int_options(options: dict) -> dict:
 
 
 def check_survival(duration: Any, event: Any, t: np.ndarray, n: int, *,
-                    duration_name: str, event_name: str) -> tuple[np.ndarray, np.ndarray]:
+                   duration_name: str, event_name: str) -> tuple[np.ndarray, np.ndarray]:
     """Durations >= 0 and finite, events 0/1, at least one event in each arm."""
     s = duration if isinstance(duration, pd.Series) else pd.Series(np.asarray(duration).ravel())
     if s.shape[0] != n:
