@@ -221,7 +221,8 @@ def hazard_ratio(data, treatment: str, duration: str, event: str,
     >>> from lifelines.datasets import load_rossi
     >>> rossi = load_rossi()
     >>> res = csm.hazard_ratio(rossi, treatment="fin", duration="week", event="arrest",
-    ...                        covariates=["age", "race", "wexp", "mar", "paro", "prio"])
+    ...                        covariates=["age", "race", "wexp", "mar", "paro", "prio"],
+    ...                        random_state=0)
     >>> res.estimand, res.n_treated, res.n_control
     ('ATE', 216, 216)
     >>> res.hazard_ratio < 1
