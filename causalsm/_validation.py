@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 __all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment",
            "check_outcome", "check_xy", "check_frame", "check_estimand", "check_int",
@@ -61,7 +62,7 @@ class InputError(ValueError):
 class Data:
     """Validated data: float covariates, 0/1 treatment, optional outcome."""
 
-    X: np.ndarray                 # (n, p) float64
+    X: np.ndarray                 # (n, p) float64 (a CSR matrix where sparse is accepted)
     t: np.ndarray                 # (n,) int64 in {0, 1}
     y: np.ndarray | None          # (n,) float64 or None
     columns: list[str]            # covariate names
@@ -137,18 +138,39 @@ def _names(X: Any, p: int) -> list[str]:
 
 
 def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None,
-                allow_constant: bool = True) -> tuple[np.ndarray, list[str], pd.Index]:
+                allow_constant: bool = True, accept_sparse: bool = False
+                ) -> tuple[np.ndarray, list[str], pd.Index]:
     """Return ``(float64 2-d copy, column names, index)`` or raise :class:`InputError`.
 
     Accepts a DataFrame, Series, 2-d/1-d array or nested lists.  Boolean and integer
     columns become floats; categorical columns (R factors) become 0/1 or level-number
     columns as the module docstring says; a string or object column is an error that
-    names the column.
+    names the column.  A scipy sparse matrix becomes a float64 CSR copy when
+    ``accept_sparse`` (a dense array otherwise).
 
     >>> X, cols, idx = check_array(pd.DataFrame({"a": [1, 2], "b": [True, False]}))
     >>> X.dtype, cols
     (dtype('float64'), ['a', 'b'])
     """
+    if sp.issparse(X):
+        if X.ndim != 2:
+            raise InputError(f"{name} must be 2-dimensional, got shape {X.shape}")
+        arr = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        names = list(columns) if columns is not None else [f"x{j}" for j in range(arr.shape[1])]
+        if len(names) != arr.shape[1]:
+            raise InputError(f"{name} has {arr.shape[1]} columns but {len(names)} names "
+                             "were given")
+        if not np.isfinite(arr.data).all():
+            j = int(arr.indices[np.argmax(~np.isfinite(arr.data))])
+            raise InputError(f"column '{names[j]}' of {name} has missing or infinite "
+                             "value(s)")
+        index = pd.RangeIndex(arr.shape[0])
+        if not allow_constant and arr.shape[0] > 1:
+            const = (arr.max(axis=0).toarray().ravel() == arr.min(axis=0).toarray().ravel())
+            if const.any():
+                raise InputError(f"column '{names[int(np.argmax(const))]}' of {name} is "
+                                 "constant")
+        return (arr if accept_sparse else arr.toarray()), names, index
     if isinstance(X, pd.Series):
         X = X.to_frame()
     if isinstance(X, pd.DataFrame):
@@ -185,13 +207,14 @@ def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None
     return arr, names, index
 
 
-def check_fitted_array(estimator: Any, X: Any, attribute: str, fit_call: str) -> np.ndarray:
+def check_fitted_array(estimator: Any, X: Any, attribute: str, fit_call: str, *,
+                       accept_sparse: bool = False) -> np.ndarray:
     """Check that ``estimator`` is fitted (has ``attribute``) and that ``X`` has the
     columns it was fitted on; return ``X`` as a float array."""
     if not hasattr(estimator, attribute):
         raise InputError(f"this {type(estimator).__name__} is not fitted yet; call "
                          f"{fit_call} first")
-    arr, _, _ = check_array(X)
+    arr, _, _ = check_array(X, accept_sparse=accept_sparse)
     if arr.shape[1] != estimator.n_features_in_:
         raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
                          f"{estimator.n_features_in_}")
@@ -267,9 +290,9 @@ def check_outcome(y: Any, *, name: str = "outcome") -> np.ndarray:
 
 
 def check_xy(X: Any, t: Any, y: Any = None, *, columns: Sequence[str] | None = None,
-             min_per_arm: int = 1) -> Data:
+             min_per_arm: int = 1, accept_sparse: bool = False) -> Data:
     """Validate covariates, treatment and (optionally) outcome together."""
-    Xa, names, index = check_array(X, columns=columns)
+    Xa, names, index = check_array(X, columns=columns, accept_sparse=accept_sparse)
     ta = check_treatment(t)
     n = Xa.shape[0]
     if ta.shape[0] != n:

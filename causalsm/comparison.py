@@ -95,12 +95,14 @@ class RandomScore(TransformerMixin, BaseEstimator):
 
     def fit(self, X, t=None):
         """Nothing to learn.  Returns ``self``."""
-        self.n_features_in_ = np.shape(X)[1] if np.ndim(X) > 1 else 1
+        shape = X.shape if hasattr(X, "shape") else np.shape(X)
+        self.n_features_in_ = shape[1] if len(shape) > 1 else 1
         return self
 
     def transform(self, X):
         """``(n, 1)`` uniform draws, the same for the same ``random_state`` and ``n``."""
-        return np.random.default_rng(self.random_state).uniform(size=(len(X), 1))
+        n = X.shape[0] if hasattr(X, "shape") else len(X)
+        return np.random.default_rng(self.random_state).uniform(size=(n, 1))
 
 
 class _TrainedScore(BaseEstimator):

@@ -7,6 +7,8 @@ it is known, and a ``description``; :func:`list_datasets` lists them.
 """
 
 from causalsm.datasets.catalog import list_datasets, load_dataset
+from causalsm.datasets.highdim import (simulate_latent_factors, simulate_news,
+                                       simulate_sparse_linear)
 from causalsm.datasets.ihdp import IHDP_COVARIATES, load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import NSWBenchmark, load_lalonde, nsw_benchmark
 from causalsm.datasets.simulate import (
@@ -32,6 +34,9 @@ __all__ = [
     "nsw_benchmark",
     "simulate_hazard_ratio",
     "simulate_image_confounding",
+    "simulate_latent_factors",
     "simulate_multiply_robust",
+    "simulate_news",
+    "simulate_sparse_linear",
     "true_marginal_hr",
 ]

@@ -8,6 +8,8 @@ import pandas as pd
 
 from causalsm.datasets.ihdp import load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import load_lalonde
+from causalsm.datasets.highdim import (simulate_latent_factors, simulate_news,
+                                       simulate_sparse_linear)
 from causalsm.datasets.simulate import (
     simulate_hazard_ratio,
     simulate_image_confounding,
@@ -35,8 +37,8 @@ _CATALOG = {
                "IHDP covariates, Hill (2011) response surface B (CATT 4, heterogeneous)",
                747, "average effect (semi-synthetic)"),
     "ihdp_npci": (load_ihdp_npci,
-                  "IHDP npci replication files (surface B; CEVAE/CFRNet/NSM benchmark); "
-                  "needs a path",
+                  "IHDP npci replications 1-50 (surface B; CEVAE/CFRNet/NSM benchmark); "
+                  "in a clone of the repository",
                   747, "average effect (semi-synthetic)"),
     "rossi": (load_rossi, "Rossi (1980) recidivism trial, financial aid randomised",
               432, "survival (hazard ratio)"),
@@ -52,6 +54,15 @@ _CATALOG = {
     "image_confounding": (simulate_image_confounding,
                           "8x8 digit images confound treatment and outcome",
                           1797, "average effect (high-dimensional simulation)"),
+    "news": (simulate_news,
+             "Topic-model documents (2,000-word vocabulary) confound treatment and outcome",
+             3000, "average effect (high-dimensional simulation)"),
+    "latent_factors": (simulate_latent_factors,
+                       "1,000 covariates driven by 4 latent factors, nonlinear confounding",
+                       3000, "average effect (high-dimensional simulation)"),
+    "sparse_linear": (simulate_sparse_linear,
+                      "1,000 correlated covariates, sparse linear propensity and outcome",
+                      2000, "average effect (high-dimensional simulation)"),
 }
 
 
@@ -90,7 +101,7 @@ def load_dataset(name: str, **kwargs) -> pd.DataFrame:
         A name from :func:`list_datasets` (case and ``-`` / ``_`` do not matter).
     **kwargs
         Passed to the loader (e.g. ``replication=3`` for ``"ihdp_b"``,
-        ``random_state=0`` for a simulator, ``path=...`` for ``"ihdp_npci"``).
+        ``random_state=0`` for a simulator, ``replication=7`` for ``"ihdp_npci"``).
 
     Returns
     -------

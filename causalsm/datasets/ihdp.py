@@ -10,7 +10,8 @@ outcomes from known response surfaces, so the true effects are known.
   covariates (``data/ihdp_sim.csv``; provenance in ``data/README.md``).
 * :func:`load_ihdp_npci` reads the widely used ``ihdp_npci_<r>.csv``
   replications (CEVAE, CFRNet and the neural score matching paper), which are
-  surface B draws made with V. Dorie's ``npci`` code.
+  surface B draws made with V. Dorie's ``npci`` code; the 50 of the paper come with
+  a clone of the repository (``datasets/ihdp_npci/``).
 
 The two agree: the bundled covariates, standardised and coded as below, equal
 the covariate columns of the npci files (to 2e-9), row by row.
@@ -182,14 +183,23 @@ def load_ihdp(surface: str = "B", replication: int = 1, *, standardize: bool = T
         surface=surface, replication=int(replication))
 
 
-def _npci_file(path, replication) -> tuple[Path, int | None]:
-    p = Path(path)
+#: Where a clone of the repository keeps the 50 npci replications (not in the wheel).
+NPCI_FOLDER = Path(__file__).resolve().parents[2] / "datasets" / "ihdp_npci"
+
+
+def _npci_file(replication, path) -> tuple[Path, int | None]:
+    p = NPCI_FOLDER if path is None else Path(path)
     if p.is_dir():
         if replication is None:
             raise ValueError(f"{p} is a folder: give the replication number as well")
         if isinstance(replication, bool) or not isinstance(replication, (int, np.integer)):
             raise ValueError(f"replication must be an integer; got {replication!r}")
         p = p / f"ihdp_npci_{int(replication)}.csv"
+    elif path is None:
+        raise FileNotFoundError(
+            f"the IHDP npci replications are not at {NPCI_FOLDER}: they come with a clone "
+            "of the causalsm repository (datasets/ihdp_npci/), not with the installed "
+            "package; pass path= to the folder that holds ihdp_npci_<r>.csv")
     elif replication is not None:
         raise ValueError(f"{p} is a file: replication must be None")
     if not p.is_file():
@@ -198,22 +208,24 @@ def _npci_file(path, replication) -> tuple[Path, int | None]:
     return p, (int(match.group(1)) if match else None)
 
 
-def load_ihdp_npci(path, replication: int | None = None, *, recode: bool = True
+def load_ihdp_npci(replication: int | None = 1, path=None, *, recode: bool = True
                    ) -> pd.DataFrame:
-    """Read one ``ihdp_npci_<r>.csv`` replication (CEVAE / CFRNet layout).
+    """Read one ``ihdp_npci_<r>.csv`` replication (CEVAE / CFRNet / NSM layout).
 
-    The files have no header and 30 columns: ``t, y_factual, y_cfactual, mu0,
-    mu1, x1 .. x25``, with x1-x6 continuous (standardised) and x7-x25 binary
-    (x14, Hill's ``first``, coded 1/2).
+    The 50 replications used by the neural score matching paper come with a clone of
+    the repository, in ``datasets/ihdp_npci/`` (provenance and licence in its
+    README); they are not in the installed package.  The files have no header and
+    30 columns: ``t, y_factual, y_cfactual, mu0, mu1, x1 .. x25``, with x1-x6
+    continuous (standardised) and x7-x25 binary (x14, Hill's ``first``, coded 1/2).
 
     Parameters
     ----------
-    path : str or path-like
-        A file, or the folder holding ``ihdp_npci_1.csv`` ... (then give
-        ``replication``).
-    replication : int, optional
-        The replication number when ``path`` is a folder; must be None when
+    replication : int or None, default 1
+        The replication number (1 to 50 for the bundled files); must be None when
         ``path`` is a file.
+    path : str or path-like, optional
+        A folder holding ``ihdp_npci_<r>.csv`` files, or one such file.  Default: the
+        repository's ``datasets/ihdp_npci/``.
     recode : bool, default True
         Recode x14 from {1, 2} to {0, 1} (as the neural score matching code does).
 
@@ -222,31 +234,25 @@ def load_ihdp_npci(path, replication: int | None = None, *, recode: bool = True
     pandas.DataFrame
         747 rows; ``treat`` (int64), ``y``, ``y_cf``, ``mu0``, ``mu1``, ``x1`` ..
         ``x6`` (float64), ``x7`` .. ``x25`` (int64).  ``attrs["true_effect"]``: the
-        means of ``mu1 - mu0`` over the treated (ATT, 4 in every file), all units
-        (ATE) and the controls (ATC).
+        means of ``mu1 - mu0`` over the treated (ATT), all units (ATE) and the
+        controls (ATC).
 
     Raises
     ------
     FileNotFoundError
-        If the file does not exist.
+        If the file does not exist (or the repository's folder is absent).
     ValueError
         If ``replication`` is missing for a folder or given for a file, or the file
         does not have the npci layout.
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd, tempfile, os
-    >>> from causalsm.datasets import load_ihdp, load_ihdp_npci
-    >>> b = load_ihdp("B", 2)        # write a file in the npci layout, then read it back
-    >>> cols = ["treat", "y", "y_cf", "mu0", "mu1"] + list(b.columns[5:])
-    >>> folder = tempfile.mkdtemp()
-    >>> b.assign(first=b["first"] + 1)[cols].to_csv(
-    ...     os.path.join(folder, "ihdp_npci_2.csv"), header=False, index=False)
-    >>> df = load_ihdp_npci(folder, replication=2)
-    >>> df.shape, df.attrs["name"], round(df.attrs["true_effect"]["ATT"], 6)
-    ((747, 30), 'ihdp_npci_2', 4.0)
+    >>> from causalsm.datasets import load_ihdp_npci
+    >>> df = load_ihdp_npci(3)              # from a clone of the repository
+    >>> df.shape, df.attrs["name"], int(df["treat"].sum())
+    ((747, 30), 'ihdp_npci_3', 139)
     """
-    file, number = _npci_file(path, replication)
+    file, number = _npci_file(replication, path)
     raw = np.loadtxt(file, delimiter=",", dtype=np.float64, ndmin=2)
     if raw.shape[1] != 30:
         raise ValueError(f"{file}: expected 30 columns (t, y, y_cf, mu0, mu1, x1..x25), "

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import has_fit_parameter
 
@@ -35,7 +36,7 @@ from .._validation import InputError, check_estimand, check_int, check_xy
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import match, same_arm_moments
 from ..matching.result import MatchResult
-from ..scores.covariates import CovariateScore
+from ..scores._tags import score_tags
 from ..scores.propensity import PropensityScore
 from .results import EffectResult, wald
 
@@ -43,6 +44,7 @@ __all__ = ["MatchingEstimator", "matching_effect", "VARIANCES"]
 
 VARIANCES = ("ai", "ai_sample", "ai_ps", "pair_cluster", "wild_bootstrap")
 _TOL = np.sqrt(np.finfo(float).eps)          # R's default `tolerance`
+_WIDE = 100                                  # more covariates: bias-correct on the score
 
 
 def _wls_coef(y: np.ndarray, Z: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -239,9 +241,13 @@ class MatchingEstimator(BaseEstimator):
         Abadie-Imbens (2011) regression bias correction. ``"auto"`` (default)
         switches it on when the score has two or more columns, where matching
         discrepancies bias the estimate at a rate slower than root-n.
-    adjust : {"covariates", "score"} or list of columns
+    adjust : {"auto", "covariates", "score"} or list of columns
         Regressors of the bias correction (and of the wild bootstrap's regression):
-        all covariates (default, as Abadie & Imbens), the score, or named columns.
+        all covariates (as Abadie & Imbens and R's ``Match``), the score, or named
+        columns.  ``"auto"`` (default): the score when it carries outcome predictions
+        (the neural score's prognostic head) or when the covariates are wide (sparse,
+        or more than 100 columns: a regression on them would be unstable), the
+        covariates otherwise.
     bias_fit : {"auto", "matched", "arm"}
         Sample of the bias-correction regression: the matched units weighted by their
         match counts (``"matched"``, Abadie-Imbens 2011 and R's ``BiasAdjust``) or
@@ -291,7 +297,7 @@ class MatchingEstimator(BaseEstimator):
                  replace: bool = True, caliper: float | None = None,
                  caliper_units: str = "sd", exact: Any = None, ties: bool = True,
                  order: Any = "data", bias_correction: Any = "auto",
-                 adjust: Any = "covariates", variance: str = "auto",
+                 adjust: Any = "auto", variance: str = "auto",
                  var_neighbors: int = 1, alpha: float = 0.05, n_bootstrap: int = 1999,
                  n_jobs: int = 1, random_state: Any = None,
                  distance_tolerance: float = 1e-5, standardize: Any = "auto",
@@ -332,8 +338,9 @@ class MatchingEstimator(BaseEstimator):
                 idx.append(data.columns.index(str(c)))
             else:
                 raise InputError(f"{what} column '{c}' is not among the covariates "
-                                 f"({', '.join(data.columns)})")
-        return data.X[:, idx]
+                                 f"({', '.join(data.columns[:20])})")
+        cols = data.X[:, idx]
+        return cols.toarray() if sp.issparse(cols) else cols
 
     def fit(self, X, t, y, sample_weight=None):
         """Fit the score, match, and estimate the effect.  Returns ``self``.
@@ -353,18 +360,17 @@ class MatchingEstimator(BaseEstimator):
                              f"{', '.join(VARIANCES)}")
         if not 0 < self.alpha < 1:
             raise InputError(f"alpha must be in (0, 1), got {self.alpha}")
-        data = check_xy(X, t, y, min_per_arm=1)
+        data = check_xy(X, t, y, min_per_arm=1, accept_sparse=True)
         Xin = X if isinstance(X, pd.DataFrame) else data.X
         if sample_weight is not None and variance not in ("ai", "ai_sample"):
             raise InputError(f"sample_weight is supported with variance 'ai' or 'ai_sample', "
                              f"not {variance!r}")
         score = PropensityScore() if self.score is None else clone(self.score)
-        fit_kw = {} if sample_weight is None or not has_fit_parameter(score, "sample_weight") \
-            else {"sample_weight": np.asarray(sample_weight, dtype=np.float64)}
-        S = np.asarray(score.fit(Xin, data.t, **fit_kw).transform(Xin), dtype=np.float64)
-        standardize = (not isinstance(score, CovariateScore)) if self.standardize == "auto" \
+        tags = score_tags(score)
+        S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None,
+                      sample_weight).reshape(data.n, -1)
+        standardize = (not tags.prescaled) if self.standardize == "auto" \
             else bool(self.standardize)
-        S = S.reshape(data.n, -1)
         exact = None if self.exact is None else self._columns(self.exact, data, "exact")
         m = match(S, data.t, estimand=estimand, n_neighbors=k, replace=self.replace,
                   caliper=self.caliper, caliper_units=self.caliper_units, exact=exact,
@@ -380,12 +386,15 @@ class MatchingEstimator(BaseEstimator):
             bc = True
         elif bc == "auto":
             bc = S.shape[1] >= 2
-        if isinstance(self.adjust, str) and self.adjust == "covariates":
-            Z = data.X
-        elif isinstance(self.adjust, str) and self.adjust == "score":
+        adjust = self.adjust
+        if isinstance(adjust, str) and adjust == "auto":
+            adjust = "score" if tags.prognostic or _wide(data.X) else "covariates"
+        if isinstance(adjust, str) and adjust == "covariates":
+            Z = data.X.toarray() if sp.issparse(data.X) else data.X
+        elif isinstance(adjust, str) and adjust == "score":
             Z = S
         else:
-            Z = self._columns(self.adjust, data, "adjust")
+            Z = self._columns(adjust, data, "adjust")
         details = {}
         bias_fit = self.bias_fit
         if bias_fit == "auto":
@@ -396,6 +405,7 @@ class MatchingEstimator(BaseEstimator):
         elif bias_fit not in ("matched", "arm"):
             raise InputError(f"bias_fit must be 'auto', 'matched' or 'arm', got {bias_fit!r}")
         details["bias_fit"] = bias_fit if bc else None
+        details["adjust"] = (adjust if isinstance(adjust, str) else list(adjust)) if bc else None
         res = matching_effect(m, data.y, Z, bias_correction=bool(bc), var_neighbors=J,
                               sample=(variance == "ai_sample"), exact=exact,
                               distance_tolerance=self.distance_tolerance,
@@ -473,7 +483,7 @@ class MatchingEstimator(BaseEstimator):
 
     def _ps_adjustment(self, score, Xin, data, S, est) -> float:
         from .ps_adjustment import ps_adjustment
-        if not isinstance(score, PropensityScore) or score.model is not None:
+        if not (isinstance(score, PropensityScore) and score_tags(score).logistic_propensity):
             raise InputError("variance='ai_ps' needs the default logistic PropensityScore")
         ps = score.propensity(Xin)
         full = match(S, data.t, estimand="ATE", n_neighbors=check_int(self.n_neighbors,
@@ -494,8 +504,34 @@ class MatchingEstimator(BaseEstimator):
         if not hasattr(self, "matches_"):
             raise InputError("fit the estimator before asking for balance")
         kwargs.setdefault("estimand", self.matches_.estimand)
-        return balance_table(self._data.X, self._data.t, weights=self.matches_.weights,
+        X = self._data.X.toarray() if sp.issparse(self._data.X) else self._data.X
+        return balance_table(X, self._data.t, weights=self.matches_.weights,
                              columns=self._data.columns, **kwargs)
+
+
+def _wide(X) -> bool:
+    """Covariates too wide to regress on in the bias correction."""
+    return sp.issparse(X) or X.shape[1] > _WIDE
+
+
+def fit_score(score, X, t: np.ndarray, y: np.ndarray | None = None,
+              sample_weight=None) -> np.ndarray:
+    """Fit ``score`` and return the score of the fitted units as a float array.
+
+    Uses ``fit_transform`` when the score has it (a cross-fitted score gives each
+    unit its held-out value there; a ``FrozenEstimator`` has none and is only
+    transformed); ``y`` is passed when given, ``sample_weight`` when ``fit`` takes it.
+    """
+    kw = {}
+    if sample_weight is not None and has_fit_parameter(score, "sample_weight"):
+        kw["sample_weight"] = np.asarray(sample_weight, dtype=np.float64)
+    if y is not None:
+        kw["y"] = y
+    if hasattr(score, "fit_transform"):
+        S = score.fit_transform(X, t, **kw)
+    else:
+        S = score.fit(X, t, **kw).transform(X)
+    return np.asarray(S, dtype=np.float64)
 
 
 def _pair_cluster_se(m: MatchResult, unit_effect: np.ndarray, est: float) -> float:

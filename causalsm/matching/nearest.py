@@ -12,7 +12,8 @@ Abadie & Imbens (2006), unless ``ties=False`` (then broken at random).
 
 Speed and memory: a 1-d score is matched by binary search on the sorted candidates
 (O(n log n)); a low-dimensional score by a KD-tree (``scipy.spatial.cKDTree``),
-queried in chunks.  No dense treated-by-control distance matrix is ever built.
+queried in chunks, and a score of more than 16 columns (covariates) by exact brute
+force in blocks of matrix products.  No dense treated-by-control distance matrix is ever built.
 With replacement on a 1-d score with ties kept, the matches of each unit are a
 contiguous run of the sorted candidates and are kept as ``(start, stop)`` ranges
 (:class:`~causalsm.matching.MatchRanges`): memory grows with the number of units,
@@ -39,6 +40,50 @@ __all__ = ["match", "same_arm_neighbors", "same_arm_moments"]
 ORDERS = ("data", "largest", "smallest", "random")
 _R_TOL = 1e-10     # R's Matching compares with this slack (TOL in its matching.h)
 _CHUNK = 1 << 18   # queries per chunk: bounds the temporaries of a neighbour search
+_TREE_DIMS = 16    # above this many score columns a KD-tree is slower than brute force
+
+
+class _BruteForce:
+    """Exact k nearest neighbours by blocks of BLAS distances, with the interface of
+    ``cKDTree`` that the search uses (``n``, ``query``).
+
+    A KD-tree degrades to worse than brute force beyond a few dozen dimensions
+    (covariate matching on hundreds of columns).  Candidates are chosen on the
+    expanded distance ``|q|^2 + |c|^2 - 2 q.c`` (one matrix product per block of at
+    most about 32 MB), then their distances are recomputed from the differences, as
+    ``cKDTree`` computes them, and sorted.
+    """
+
+    _MARGIN = 8            # extra candidates against rounding in the expanded distance
+
+    def __init__(self, data: np.ndarray):
+        self.data = np.ascontiguousarray(data, dtype=np.float64)
+        self.n = self.data.shape[0]
+        self.sq = np.einsum("ij,ij->i", self.data, self.data)
+
+    def query(self, q, k: int = 1):
+        single = np.ndim(q) == 1
+        q = np.atleast_2d(np.asarray(q, dtype=np.float64))
+        k = min(int(k), self.n)
+        m = min(self.n, k + self._MARGIN)
+        step = max(1, (1 << 22) // max(self.n, 1))
+        dist = np.empty((q.shape[0], k))
+        index = np.empty((q.shape[0], k), dtype=np.int64)
+        for a in range(0, q.shape[0], step):
+            block = q[a:a + step]
+            d2 = self.sq[None, :] - 2.0 * block @ self.data.T
+            cand = np.argpartition(d2, m - 1, axis=1)[:, :m] if m < self.n else \
+                np.broadcast_to(np.arange(self.n), (block.shape[0], self.n))
+            exact = np.sum((self.data[cand] - block[:, None, :]) ** 2, axis=2)
+            order = np.argsort(exact, axis=1, kind="stable")[:, :k]
+            dist[a:a + step] = np.sqrt(np.take_along_axis(exact, order, axis=1))
+            index[a:a + step] = np.take_along_axis(cand, order, axis=1)
+        return (dist[0], index[0]) if single else (dist, index)
+
+
+def _neighbour_index(points: np.ndarray):
+    """A KD-tree for a low-dimensional score, exact brute force for a wide one."""
+    return cKDTree(points) if points.shape[1] <= _TREE_DIMS else _BruteForce(points)
 PAIR_FREE = True   # 1-d ties as ranges (False: the pair engine, kept for checks)
 
 
@@ -434,7 +479,7 @@ def _ties_tree(zq, zc, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_pos=None):
 
     Queries run in chunks of ``_CHUNK`` so the temporaries stay bounded at any n.
     """
-    tree = cKDTree(zc)
+    tree = _neighbour_index(zc)
     nq = zq.shape[0]
     if nq <= _CHUNK:
         return _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc, self_pos)
@@ -704,7 +749,7 @@ def _greedy_1d(z, raw, f_sorted, c_idx, k, cal):
 
 
 def _greedy_tree(z, raw, f_sorted, c_idx, k, cal, zcal):
-    tree = cKDTree(z[c_idx])
+    tree = _neighbour_index(z[c_idx])
     nc = c_idx.size
     used = np.zeros(nc, dtype=bool)
     rows, cols, d2s = [], [], []

@@ -67,6 +67,10 @@ class CovariateScore(TransformerMixin, BaseEstimator):
             self.whitening_ = np.linalg.cholesky(W)  # W = L Lᵀ; R's chol() is Lᵀ
         return self
 
+    def __causalsm_tags__(self) -> dict:
+        """The output is already in the requested metric: matching must not rescale it."""
+        return {"prescaled": True}
+
     def transform(self, X):
         arr = check_fitted_array(self, X, "mean_", "fit(X)")
         if self.scale is None:

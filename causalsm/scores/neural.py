@@ -1,4 +1,5 @@
-"""Neural balancing score: the network of neural score matching (NSM).
+"""Neural balancing score: the network of neural score matching (NSM), made to win on
+wide data.
 
 Clivio, Falck, Lehmann, Deligiannidis & Holmes (AISTATS 2022) train a propensity
 classifier whose first layer is a narrow linear *bottleneck*::
@@ -8,16 +9,34 @@ classifier whose first layer is a narrow linear *bottleneck*::
 
 Because the propensity is a function of ``b(x)``, ``b`` is a balancing score
 (Rosenbaum & Rubin 1983, Thm 2) when the classifier is right: a low-dimensional one,
-finer than the propensity score itself.  ``transform`` returns ``b(x)`` (the
-bottleneck's pre-activation output, as the authors' code) and units are then
-matched on it.  With a treatment of more than two levels the head is a softmax
-and ``b`` is a balancing score for the generalised propensity score (Imbens 2000).
+finer than the propensity score itself.  :meth:`NeuralBalancingScore.paper` builds
+exactly that network with the paper's training settings, and ``transform`` then
+returns ``b(x)``.
+
+The default goes further, because on high-dimensional confounders (text, images,
+hundreds of covariates) a bottleneck trained on the treatment alone loses to a
+regularised logistic propensity score (``benchmarks/README.md``):
+
+* **a prognostic head** (Hansen 2008): when ``fit`` receives the outcome, the same
+  bottleneck also feeds a head that predicts the outcome under each treatment
+  level, trained on the units that received that level.  The bottleneck then keeps
+  what predicts the outcome as well as what predicts the treatment, and the score
+  matched on is the *joint* score ``(logit e(x), m_0(x), m_1(x))``: a balancing score
+  (``e`` is a function of it) that is also prognostic, the neural form of matching
+  on propensity and prognostic scores (Leacy & Stuart 2014; Antonelli et al. 2018);
+* **an ensemble**: ``n_networks`` networks trained together in one batched pass,
+  each with its own initial weights and its own validation units, whose
+  predictions are averaged: the score no longer depends on one seed's accident,
+  and the noise that a single network's score carries into the matching (and into
+  the bias correction, as measurement error) shrinks;
+* **training for wide inputs**: AdamW with weight decay, early stopping on the
+  validation loss with each network's best weights restored, and ``log1p`` of
+  count data (bag-of-words).
 
 The authors' code has a few defects that are *not* repeated here: its seed is set
 after the network is built (so the seed does not control the initial weights), its
 loss is ``log(sigmoid)`` (NaN once outputs saturate; we use the logits form) and its
-early stopping keeps the last rather than the best weights (offered here as
-``restore_best_weights``).
+early stopping keeps the last rather than the best weights.
 """
 
 from __future__ import annotations
@@ -41,6 +60,10 @@ from .._validation import InputError, check_array, check_int
 torch = import_torch()          # with the OpenMP guard for R sessions (see causalsm._torch)
 from torch import nn  # noqa: E402
 
+from ._network import (MemberNetwork, Schedule, TrainData, predict_members,  # noqa: E402
+                       train_members)
+from ._rows import RowSource, open_stream  # noqa: E402
+
 __all__ = ["NeuralBalancingScore"]
 
 _ACTIVATIONS = {
@@ -50,43 +73,10 @@ _ACTIVATIONS = {
 }
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
                "rmsprop": torch.optim.RMSprop}
-_OUTPUTS = ("score", "propensity", "logit")
-_EVAL_ROWS = 8192           # rows per forward pass in transform / validation loss
+_OUTPUTS = ("auto", "score", "propensity", "logit", "prognostic", "joint")
+_TRANSFORMS = ("auto", "log1p", None)
+_DENSE_BYTES = 1 << 28      # sparse input up to 256 MB (float32) is densified once
 _FORMAT = "causalsm.NeuralBalancingScore"
-
-
-# --------------------------------------------------------------------------- network
-class _Network(nn.Module):
-    """[encoder] -> flatten -> bottleneck (the score) -> act/dropout/hidden... -> logits."""
-
-    def __init__(self, encoder: nn.Module | None, in_features: int, dim: int,
-                 hidden: tuple[int, ...], activation, dropout: float, n_out: int):
-        super().__init__()
-        self.encoder = encoder
-        self.bottleneck = nn.Linear(in_features, dim)
-        layers: list[nn.Module] = []
-        width = dim
-        for h in hidden:
-            layers += [activation(), _dropout(dropout), nn.Linear(width, h)]
-            width = h
-        layers += [activation(), _dropout(dropout), nn.Linear(width, n_out)]
-        self.head = nn.Sequential(*layers)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.encoder is not None:
-            x = self.encoder(x)
-        return x.reshape(x.shape[0], -1)
-
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bottleneck(self.features(x))
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b = self.score(x)
-        return b, self.head(b)
-
-
-def _dropout(p: float) -> nn.Module:
-    return nn.Dropout(p) if p > 0 else nn.Identity()
 
 
 def _activation(spec: Any):
@@ -225,49 +215,68 @@ def _to_numpy(X: Any) -> Any:
 class NeuralBalancingScore(TransformerMixin, BaseEstimator):
     """Neural balancing score (neural score matching) as a scikit-learn transformer.
 
-    A propensity network with a linear bottleneck of width ``dim`` right after the
-    input (or after a user ``encoder``); ``transform`` returns the bottleneck, a
-    ``dim``-dimensional balancing score to match on.  The defaults are the settings
-    of every experiment of the NSM paper (Clivio et al. 2022): ``dim=5``, LeakyReLU,
-    two hidden layers of 100, plain SGD with learning rate 0.01 and weight decay 0.01,
-    batches of 100, 200 epochs, no dropout.
+    A network with a linear bottleneck of width ``dim`` right after the input (or
+    after a user ``encoder``), a treatment head and, when ``fit`` is given the
+    outcome, a prognostic head (see the module docstring).  The defaults are the
+    recommended settings, chosen on the high-dimensional benchmarks of
+    ``benchmarks/highdim.py`` (text, images, many covariates, IHDP): five networks
+    with a prognostic head, AdamW, early stopping, and the joint
+    score ``(logit e, m_0, m_1)`` to match on.  :meth:`paper` gives the network and
+    settings of the NSM paper (one network, SGD, 200 epochs, the bottleneck score).
 
     Parameters
     ----------
     dim : int, default 5
-        Width of the bottleneck, i.e. the dimension of the score.
+        Width of the bottleneck, i.e. the dimension of the balancing score.
     hidden_layer_sizes : tuple of int, default (100, 100)
-        Widths of the hidden layers between the bottleneck and the output (depth is
-        the length of the tuple; ``()`` gives a single activation then the output).
-    activation : str or nn.Module class, default "leaky_relu"
-        ``"leaky_relu"`` (slope 0.01), ``"relu"``, ``"elu"``, ``"selu"``, ``"gelu"``,
-        ``"silu"``, ``"tanh"``, ``"sigmoid"``, or a class such as ``nn.Mish``.
+        Widths of the hidden layers between the bottleneck and the outputs (``()``
+        gives a single activation then the outputs).
+    activation : str or nn.Module class, default "elu"
+        ``"leaky_relu"`` (slope 0.01, the paper's), ``"relu"``, ``"elu"``, ``"selu"``,
+        ``"gelu"``, ``"silu"``, ``"tanh"``, ``"sigmoid"``, or a class such as
+        ``nn.Mish``.
     dropout : float, default 0.0
         Dropout probability after every activation.
-    optimizer : str or torch.optim.Optimizer class, default "sgd"
+    optimizer : str or torch.optim.Optimizer class, default "adamw"
         ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` or an optimizer class taking
         ``(params, lr=, weight_decay=)``.
-    learning_rate : float, default 0.01
+    learning_rate : float, default 0.001
     momentum : float, default 0.0
         Momentum of SGD and RMSprop (ignored by the others).
-    weight_decay : float, default 0.01
-        L2 penalty passed to the optimizer (all parameters, as the paper).
+    weight_decay : float, default 1e-4
+        Weight decay of the optimizer (decoupled for AdamW; an L2 penalty for the
+        others), on all parameters.
     batch_size : int, default 100
     epochs : int, default 200
         Maximum number of passes over the training data.
-    validation_fraction : float or None, default None
-        Hold out this fraction of the units (stratified by treatment) to compute a
-        validation loss every epoch; ``fit(..., validation_data=(X_val, t_val))``
-        gives an explicit validation set instead.
-    patience : int or None, default None
-        Early stopping on the validation loss: training stops at the
-        ``(patience + 1)``-th epoch in a row that does not improve on the best loss by
-        more than ``min_delta`` (``0`` stops at the first such epoch, as the paper's
-        News runs).  ``None`` trains for all ``epochs``.
+    validation_fraction : float or None, default 0.2
+        Each network holds out its own random fraction of the units (stratified by
+        treatment) to compute a validation loss every epoch, for early stopping;
+        ``fit(..., validation_data=...)`` gives one explicit validation set instead.
+    patience : int or None, default 10
+        Early stopping on the validation loss, network by network: a network stops
+        at the ``(patience + 1)``-th epoch in a row that does not improve on its best
+        loss by more than ``min_delta`` (``0`` stops at the first such epoch, as the
+        paper's News runs).  Training ends when every network has stopped.
+        ``None`` trains for all ``epochs``.
     min_delta : float, default 0.0
-    restore_best_weights : bool, default False
-        Keep the weights of the epoch with the lowest validation loss rather than the
-        last ones (the paper's code keeps the last).
+    restore_best_weights : bool, default True
+        Keep each network's weights of its epoch with the lowest validation loss
+        rather than its last ones (the paper's code keeps the last).
+    n_networks : int, default 5
+        Networks trained together (an ensemble), differing by their initial weights,
+        dropout draws and validation units.  Predictions (propensity, prognostic
+        head) are averaged over them; their bottlenecks are not comparable, so
+        ``output="score"`` needs ``n_networks=1``.
+    prognostic : bool or "auto", default "auto"
+        Add the prognostic head: ``"auto"`` when ``fit`` receives an outcome ``y``.
+    outcome_weight : float, default 1.0
+        Weight of the prognostic head's squared error (on the standardised outcome)
+        relative to the treatment's cross-entropy in the training loss.
+    input_transform : {"auto", "log1p", None}, default "auto"
+        Applied to the input before standardising it: ``"log1p"`` is ``log(1 + x)``
+        (for counts); ``"auto"`` applies it to a sparse matrix of non-negative whole
+        numbers (a bag of words) and leaves other inputs alone.
     standardize : bool, default True
         Centre and scale each continuous column of a 2-d input by its mean and SD
         over the training units; columns whose values are all 0 or 1 are left as they
@@ -276,21 +285,25 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         unchanged.
     encoder : nn.Module or None, default None
         A module applied to the input before the bottleneck (e.g. a small CNN for
-        images); its output is flattened.  It is copied, never trained in place.
+        images); its output is flattened.  Each network gets its own copy; the
+        module passed is never trained in place.
     reset_encoder : bool, default True
-        Re-initialise the encoder's layers (their ``reset_parameters``) from
+        Re-initialise the encoders' layers (their ``reset_parameters``) from
         ``random_state``, so that the seed fixes every initial weight.  Use ``False``
         for a pre-trained encoder.
-    output : {"score", "propensity", "logit"}, default "score"
-        What ``transform`` returns: the bottleneck score, the network's propensity
-        (``(n, 1)``; ``(n, K)`` probabilities for ``K`` levels) or its logit (``(n, 1)``;
-        ``(n, K - 1)`` log-ratios to the first level).  ``"propensity"`` gives the NN-PS
-        baseline of the paper.
+    output : {"auto", "score", "propensity", "logit", "prognostic", "joint"}, default "auto"
+        What ``transform`` returns: the bottleneck score ``b(x)`` (n, dim), the
+        propensity (``(n, 1)``; ``(n, K)`` probabilities for ``K`` levels), its logit
+        (``(n, 1)``; ``(n, K - 1)`` log-ratios to the first level), the prognostic
+        head's outcome predictions (``(n, K)``, one column per level), or the joint
+        score: the logit columns then the prognostic columns.  ``"auto"`` is
+        ``"joint"`` with a prognostic head, else ``"score"`` for one network and
+        ``"logit"`` for several.  Resolved at ``fit`` into ``output_``.
     device : {"cpu", "auto", "cuda"}, default "cpu"
         ``"auto"`` uses a CUDA GPU when one is available.
     random_state : int, numpy Generator or None
-        Seeds the initial weights, dropout, the validation split and the batch order.
-        The same seed gives the same score bit for bit on the CPU.
+        Seeds the initial weights, dropout, the folds or validation split and the
+        batch order.  The same seed gives the same score bit for bit on the CPU.
     n_threads : int or None, default 1
         Torch CPU threads used by ``fit`` and ``transform`` (set for the call, then
         restored).  Small networks train fastest on one thread, where thread
@@ -302,16 +315,25 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     network_ : torch.nn.Module
-        The trained network.
+        The trained networks (one module; see ``causalsm.scores._network``).
     classes_ : ndarray
         Treatment levels; the propensity of a binary treatment is ``P(T = classes_[1])``.
+    output_ : str
+        The resolved ``output``.
+    prognostic_ : bool
+        Whether the prognostic head was trained.
+    input_transform_ : str or None
+        The resolved ``input_transform``.
     history_ : dict
-        ``"loss"`` (mean training loss per epoch) and ``"val_loss"`` (empty without
-        validation data).
+        ``"loss"`` (mean training loss per epoch, over the networks), ``"val_loss"``
+        (mean validation loss; empty without validation), ``"member_val_loss"``,
+        ``"best_epoch"`` and ``"n_epochs"`` (per network).
     n_epochs_ : int
-        Epochs actually run.
+        Epochs run (the most of any network).
     best_epoch_ : int or None
-        Epoch (1-based) of the lowest validation loss.
+        Epoch (1-based) of the lowest validation loss of the first network.
+    y_mean_, y_scale_ : float or None
+        Standardisation of the outcome for the prognostic head.
     mean_, scale_ : ndarray or None
         Standardisation of the input columns (None when not applied).
     n_features_in_ : int
@@ -325,26 +347,31 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(300, 4))
     >>> t = (X[:, 0] - X[:, 1] + rng.normal(size=300) > 0).astype(int)
-    >>> nsm = NeuralBalancingScore(dim=2, epochs=30, optimizer="adam",
-    ...                            learning_rate=0.01, random_state=0).fit(X, t)
-    >>> nsm.transform(X).shape
-    (300, 2)
-    >>> same = NeuralBalancingScore(dim=2, epochs=30, optimizer="adam",
-    ...                             learning_rate=0.01, random_state=0).fit(X, t)
-    >>> bool(np.array_equal(nsm.transform(X), same.transform(X)))
+    >>> y = X[:, 0] + X[:, 2] + t + rng.normal(size=300)
+    >>> nsm = NeuralBalancingScore(epochs=30, random_state=0)
+    >>> S = nsm.fit_transform(X, t, y)          # the joint score
+    >>> S.shape, nsm.output_, list(nsm.get_feature_names_out())
+    ((300, 3), 'joint', ['logit', 'prognostic_0', 'prognostic_1'])
+    >>> float(np.corrcoef(nsm.prognostic_score(X)[:, 0], X[:, 0] + X[:, 2])[0, 1]) > 0.9
     True
-    >>> float(np.corrcoef(nsm.propensity(X), X[:, 0] - X[:, 1])[0, 1]) > 0.9
+    >>> paper = NeuralBalancingScore.paper(dim=2, epochs=30, random_state=0).fit(X, t)
+    >>> paper.transform(X).shape
+    (300, 2)
+    >>> same = NeuralBalancingScore.paper(dim=2, epochs=30, random_state=0).fit(X, t)
+    >>> bool(np.array_equal(paper.transform(X), same.transform(X)))
     True
     """
 
     def __init__(self, dim: int = 5, hidden_layer_sizes: tuple = (100, 100),
-                 activation: Any = "leaky_relu", dropout: float = 0.0,
-                 optimizer: Any = "sgd", learning_rate: float = 0.01, momentum: float = 0.0,
-                 weight_decay: float = 0.01, batch_size: int = 100, epochs: int = 200,
-                 validation_fraction: float | None = None, patience: int | None = None,
-                 min_delta: float = 0.0, restore_best_weights: bool = False,
+                 activation: Any = "elu", dropout: float = 0.0, optimizer: Any = "adamw",
+                 learning_rate: float = 1e-3, momentum: float = 0.0,
+                 weight_decay: float = 1e-4, batch_size: int = 100, epochs: int = 200,
+                 validation_fraction: float | None = 0.2, patience: int | None = 10,
+                 min_delta: float = 0.0, restore_best_weights: bool = True,
+                 n_networks: int = 5, prognostic: Any = "auto",
+                 outcome_weight: float = 1.0, input_transform: Any = "auto",
                  standardize: bool = True, encoder: nn.Module | None = None,
-                 reset_encoder: bool = True, output: str = "score", device: Any = "cpu",
+                 reset_encoder: bool = True, output: str = "auto", device: Any = "cpu",
                  random_state: Any = None, n_threads: int | None = 1, verbose: bool = False):
         self.dim = dim
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -360,6 +387,10 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         self.patience = patience
         self.min_delta = min_delta
         self.restore_best_weights = restore_best_weights
+        self.n_networks = n_networks
+        self.prognostic = prognostic
+        self.outcome_weight = outcome_weight
+        self.input_transform = input_transform
         self.standardize = standardize
         self.encoder = encoder
         self.reset_encoder = reset_encoder
@@ -368,6 +399,31 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
+
+    #: The settings of every experiment of the NSM paper (Clivio et al. 2022).
+    PAPER_SETTINGS = {
+        "dim": 5, "hidden_layer_sizes": (100, 100), "activation": "leaky_relu",
+        "dropout": 0.0, "optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.0,
+        "weight_decay": 0.01, "batch_size": 100, "epochs": 200,
+        "validation_fraction": None, "patience": None, "restore_best_weights": False,
+        "n_networks": 1, "prognostic": False, "input_transform": None, "output": "score"}
+
+    @classmethod
+    def paper(cls, **params) -> "NeuralBalancingScore":
+        """The network and training settings of the NSM paper; ``params`` override them.
+
+        One network, no prognostic head: ``dim=5``, LeakyReLU, two hidden layers of
+        100, plain SGD with learning rate 0.01 and weight decay 0.01, batches of 100,
+        200 epochs, no dropout, no early stopping, and ``transform`` returning the
+        5-d bottleneck.  The paper's News runs add ``validation_fraction=0.2,
+        patience=0``.
+
+        Examples
+        --------
+        >>> NeuralBalancingScore.paper(random_state=0).get_params()["optimizer"]
+        'sgd'
+        """
+        return cls(**{**cls.PAPER_SETTINGS, **params})
 
     # ------------------------------------------------------------ parameters
     def _check_params(self) -> dict:
@@ -394,12 +450,24 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         if vf is not None and not (isinstance(vf, Real) and 0 < vf < 1):
             raise InputError(f"'validation_fraction' must be in (0, 1) or None, got {vf!r}")
         if self.output not in _OUTPUTS:
-            raise InputError(f"'output' must be one of {', '.join(_OUTPUTS)}, got {self.output!r}")
+            raise InputError(f"'output' must be one of {', '.join(_OUTPUTS)}, got "
+                             f"{self.output!r}")
+        if self.input_transform not in _TRANSFORMS:
+            raise InputError(f"'input_transform' must be 'auto', 'log1p' or None, got "
+                             f"{self.input_transform!r}")
+        if self.prognostic not in ("auto", True, False):
+            raise InputError(f"'prognostic' must be True, False or 'auto', got "
+                             f"{self.prognostic!r}")
         if self.n_threads is not None:
             pos_int(self.n_threads, "n_threads")
         if self.encoder is not None and not isinstance(self.encoder, nn.Module):
             raise InputError(f"'encoder' must be a torch.nn.Module, got "
                              f"{type(self.encoder).__name__}")
+        k = pos_int(self.n_networks, "n_networks")
+        if self.output == "score" and k > 1:
+            raise InputError("output='score' (the bottleneck) needs n_networks=1: the "
+                             "bottlenecks of several networks are not comparable; use "
+                             "output='joint', 'logit' or 'propensity' with an ensemble")
         return {"dim": pos_int(self.dim, "dim"), "hidden": hidden,
                 "activation": _activation(self.activation),
                 "optimizer": _optimizer(self.optimizer),
@@ -409,41 +477,36 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                 "epochs": pos_int(self.epochs, "epochs", minimum=0),
                 "patience": None if self.patience is None else pos_int(self.patience,
                                                                        "patience", 0),
-                "min_delta": nonneg(self.min_delta, "min_delta")}
+                "min_delta": nonneg(self.min_delta, "min_delta"),
+                "outcome_weight": nonneg(self.outcome_weight, "outcome_weight"),
+                "n_networks": k}
 
     # --------------------------------------------------------------- inputs
     def _prepare(self, X: Any, *, fitting: bool, name: str = "X", weights=None):
-        """Validated float32 input: a CPU tensor, or a CSR matrix for sparse input.
-
-        A numpy memmap or a Parquet path becomes a :class:`_RowSource` instead: rows
-        are read (and scaled) batch by batch, never all at once.
-        """
-        X = _open_stream(X)
-        if isinstance(X, _RowSource):
+        """Validated float32 input: a CPU tensor, a CSR matrix (large sparse input) or
+        a :class:`RowSource` for a numpy memmap or a Parquet path (rows read and scaled
+        batch by batch, never all at once)."""
+        X = open_stream(X)
+        if isinstance(X, RowSource):
             return self._prepare_stream(X, fitting=fitting, name=name, weights=weights)
         X = _to_numpy(X)
         if sp.issparse(X):
-            if X.ndim != 2:
-                raise InputError(f"{name} must be 2-dimensional")
             if not np.isfinite(X.data).all():
                 raise InputError(f"{name} has missing or infinite values")
             names = [f"x{j}" for j in range(X.shape[1])]
             shape = (X.shape[1],)
         elif isinstance(X, (pd.DataFrame, pd.Series)) or np.ndim(X) <= 2:
-            if fitting or not hasattr(self, "feature_names_in_"):
-                arr, names, _ = check_array(X, name=name)
-            else:
-                if isinstance(X, pd.DataFrame):
-                    cols = [str(c) for c in X.columns]
-                    if cols != self.feature_names_in_ and len(cols) == len(self.feature_names_in_):
-                        diff = [c for c in cols if c not in self.feature_names_in_]
-                        fitted = ", ".join(self.feature_names_in_[:10])
-                        raise InputError(
-                            f"{name} has columns {diff[:5] or cols[:5]} that differ from the "
-                            f"columns the score was fitted on ({fitted})")
-                arr, names, _ = check_array(X, name=name)
-            shape = (arr.shape[1],)
-            X = arr
+            if not fitting and hasattr(self, "feature_names_in_") \
+                    and isinstance(X, pd.DataFrame):
+                cols = [str(c) for c in X.columns]
+                if cols != self.feature_names_in_ and len(cols) == len(self.feature_names_in_):
+                    diff = [c for c in cols if c not in self.feature_names_in_]
+                    fitted = ", ".join(self.feature_names_in_[:10])
+                    raise InputError(
+                        f"{name} has columns {diff[:5] or cols[:5]} that differ from the "
+                        f"columns the score was fitted on ({fitted})")
+            X, names, _ = check_array(X, name=name)
+            shape = (X.shape[1],)
         else:
             try:
                 X = np.array(X, dtype=np.float64, copy=True)
@@ -463,23 +526,47 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
             self.n_features_in_ = int(np.prod(shape))
             if names is not None:
                 self.feature_names_in_ = list(names)
-            self._fit_scaling(X, weights)
+            self.input_transform_ = self._resolve_transform(X)
         elif tuple(shape) != self.input_shape_:
             raise InputError(f"{name} has shape {tuple(shape)} per unit; the score was "
                              f"fitted on {self.input_shape_}")
+        X = self._apply_transform(X, name)
+        if fitting:
+            self._fit_scaling(X, weights)
         return self._apply_scaling(X)
 
-    def _prepare_stream(self, src: "_RowSource", *, fitting: bool, name: str, weights=None):
+    def _resolve_transform(self, X) -> str | None:
+        if self.input_transform != "auto":
+            return self.input_transform
+        if sp.issparse(X) and X.data.size and (X.data >= 0).all() \
+                and np.array_equal(X.data, np.round(X.data)):
+            return "log1p"
+        return None
+
+    def _apply_transform(self, X, name: str):
+        if self.input_transform_ != "log1p":
+            return X
+        values = X.data if sp.issparse(X) else X
+        if values.size and values.min() <= -1:
+            raise InputError(f"input_transform='log1p' needs values > -1; {name} has "
+                             f"{values.min():g}")
+        return X.log1p() if sp.issparse(X) else np.log1p(X)
+
+    def _prepare_stream(self, src: RowSource, *, fitting: bool, name: str, weights=None):
         """Check a streamed input chunk by chunk and attach the scaling to it."""
         if len(src.shape) != 2:
             raise InputError(f"{name} must be 2-dimensional to be streamed, got shape "
                              f"{src.shape}")
         d = src.shape[1]
         if fitting:
+            if self.input_transform == "log1p":
+                raise InputError("input_transform='log1p' is not available for streamed "
+                                 "input (a memmap or Parquet file): transform it first")
             self.__dict__.pop("feature_names_in_", None)
             self.input_shape_ = (int(d),)
             self.n_features_in_ = int(d)
             self.feature_names_in_ = [f"x{j}" for j in range(d)]
+            self.input_transform_ = None
         elif (int(d),) != self.input_shape_:
             raise InputError(f"{name} has shape {(int(d),)} per unit; the score was "
                              f"fitted on {self.input_shape_}")
@@ -524,80 +611,140 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         if sp.issparse(X):
             if self.scale_ is not None:
                 X = sp.csr_matrix(X.multiply(1.0 / self.scale_[None, :]))
-            return sp.csr_matrix(X, dtype=np.float32)
+            X = sp.csr_matrix(X, dtype=np.float32)
+            if X.shape[0] * X.shape[1] * 4 <= _DENSE_BYTES:     # small enough: dense
+                return torch.from_numpy(X.toarray())
+            return X
         if self.scale_ is not None:
             X = (X - self.mean_) / self.scale_
         return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
 
     # ----------------------------------------------------------------- fit
-    def fit(self, X, t, sample_weight=None, *, validation_data: tuple | None = None):
-        """Train the network on ``(X, t)``.
+    def fit(self, X, t, y=None, sample_weight=None, *, validation_data: tuple | None = None):
+        """Train the networks on ``(X, t)`` and, with a prognostic head, ``y``.
 
         Parameters
         ----------
-        X : DataFrame, ndarray, scipy sparse matrix or torch tensor, shape (n, ...)
+        X : DataFrame, ndarray, scipy sparse matrix, torch tensor, numpy memmap or
+            Parquet path, shape (n, ...)
             Covariates (2-d), or images/sequences of any shape with an ``encoder``.
         t : array-like, shape (n,)
             Treatment: 0/1, boolean, or any labels with two or more levels.
+        y : array-like, shape (n,), optional
+            Outcome, for the prognostic head (``prognostic="auto"`` adds it when
+            ``y`` is given).
         sample_weight : array-like, shape (n,), optional
             Non-negative unit weights (e.g. survey weights): they weight the loss and
             the standardisation.
-        validation_data : tuple (X_val, t_val), optional
-            Units to compute the validation loss on (instead of ``validation_fraction``).
+        validation_data : tuple (X_val, t_val) or (X_val, t_val, y_val), optional
+            Units to compute the validation loss on (instead of ``validation_fraction``
+            of every network); ``y_val`` is needed with a prognostic head.
 
         Returns
         -------
         self
         """
+        self._fit(X, t, y, sample_weight, validation_data)
+        return self
+
+    def fit_transform(self, X, t, y=None, sample_weight=None, *,
+                      validation_data: tuple | None = None):
+        """``fit(X, t, y, ...)`` then ``transform(X)`` (the outcome passed by name)."""
+        X = open_stream(X)
+        return self.fit(X, t, y, sample_weight, validation_data=validation_data).transform(X)
+
+    def _fit(self, X, t, y, sample_weight, validation_data):
         p = self._check_params()
         device = _resolve_device(self.device)
         seed = _seed(self.random_state)
-        X = _open_stream(X)                # a memmap / Parquet file is streamed
+        X = open_stream(X)                 # a memmap / Parquet file is streamed
         n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
         classes, codes = _check_labels(t, n_rows)
         weights = _check_weights(sample_weight, n_rows)
+        prognostic = self.prognostic if self.prognostic != "auto" else y is not None
+        if prognostic and y is None:
+            raise InputError("prognostic=True needs the outcome: call fit(X, t, y)")
+        yz = None
+        if prognostic:
+            yv = _outcome(y, n_rows)
+            w = np.ones(n_rows) if weights is None else weights
+            self.y_mean_ = float(np.average(yv, weights=w))
+            sd = float(np.sqrt(np.average((yv - self.y_mean_) ** 2, weights=w)))
+            self.y_scale_ = sd if sd > 0 else 1.0
+            yz = (yv - self.y_mean_) / self.y_scale_
+        else:
+            self.y_mean_ = self.y_scale_ = None
+        self.prognostic_ = bool(prognostic)
         Xp = self._prepare(X, fitting=True, weights=weights)
         self.classes_ = classes
-        n_out = 1 if classes.size == 2 else classes.size
+        n_levels = classes.size
+        n_treatment = 1 if n_levels == 2 else n_levels
+        K = p["n_networks"]
+        self.output_ = self._resolve_output(K)
 
-        gen = torch.Generator().manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        train = TrainData(Xp, codes, yz, weights, None)
         val = None
         if validation_data is not None:
-            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-                raise InputError("validation_data must be a tuple (X_val, t_val)")
-            Xv, tv = validation_data
-            nv = Xv.shape[0] if hasattr(Xv, "shape") else len(Xv)
-            tv_codes = self._codes(tv, nv, name="validation treatment")
-            val = (self._prepare(Xv, fitting=False, name="X_val"), tv_codes, None)
+            val = self._validation_set(validation_data)
         elif self.validation_fraction is not None:
-            rng = np.random.default_rng(seed)
-            is_val = np.zeros(codes.size, dtype=bool)
-            for k in range(classes.size):
-                members = np.flatnonzero(codes == k)
-                n_val = int(round(self.validation_fraction * members.size))
-                if n_val < 1 or n_val >= members.size:
-                    raise InputError(f"validation_fraction={self.validation_fraction} leaves "
-                                     f"no training or no validation unit of level "
-                                     f"{_show(classes[k])} ({members.size} units)")
-                is_val[rng.choice(members, n_val, replace=False)] = True
-            val = (_subset(Xp, np.flatnonzero(is_val)), codes[is_val],
-                   None if weights is None else weights[is_val])
-            Xp, codes = _subset(Xp, np.flatnonzero(~is_val)), codes[~is_val]
-            weights = None if weights is None else weights[~is_val]
+            held = np.stack([_validation_split(codes, self.validation_fraction, rng, classes)
+                             for _ in range(K)]).astype(np.float64)       # (K, n)
+            train = TrainData(Xp, codes, yz, weights, 1.0 - held)
+            val = TrainData(Xp, codes, yz, weights, held)
         if p["patience"] is not None and val is None:
             raise InputError("early stopping (patience) needs validation data: set "
                              "validation_fraction or pass validation_data")
 
+        gen = torch.Generator().manual_seed(seed)
         fork = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=fork), _threads(self.n_threads):
             torch.manual_seed(seed)
-            net = self._build(Xp, p, n_out, device)
-            self._train(net, Xp, codes, weights, val, p, gen, device, n_out)
+            net = self._build(Xp, p, n_treatment, n_levels if prognostic else 0,
+                              device)
+            history = train_members(net, self._make_optimizer(net, p), train, val,
+                                    Schedule(p["epochs"], p["batch_size"], p["patience"],
+                                             p["min_delta"], bool(self.restore_best_weights),
+                                             p["outcome_weight"]),
+                                    gen, device, verbose=bool(self.verbose))
         net.eval()
         self.network_ = net
         self.device_ = str(device)
         self.random_seed_ = seed
-        return self
+        self.history_ = history
+        self.n_epochs_ = int(history["epochs_run"])
+        self.best_epoch_ = None if history["best_epoch"] is None \
+            else int(history["best_epoch"][0])
+        return Xp
+
+    def _resolve_output(self, n_networks: int) -> str:
+        if self.output != "auto":
+            if self.output == "prognostic" or self.output == "joint":
+                if not self.prognostic_:
+                    raise InputError(f"output={self.output!r} needs the prognostic head: "
+                                     "fit with the outcome, fit(X, t, y)")
+            return self.output
+        if self.prognostic_:
+            return "joint"
+        return "score" if n_networks == 1 else "logit"
+
+    def _validation_set(self, validation_data) -> TrainData:
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)):
+            raise InputError("validation_data must be a tuple (X_val, t_val) or "
+                             "(X_val, t_val, y_val)")
+        Xv, tv = validation_data[:2]
+        Xv = open_stream(Xv)
+        nv = Xv.shape[0] if hasattr(Xv, "shape") else len(Xv)
+        codes = self._codes(tv, nv, name="validation treatment")
+        yz = None
+        if self.prognostic_:
+            if len(validation_data) < 3:
+                raise InputError("with a prognostic head validation_data must be "
+                                 "(X_val, t_val, y_val)")
+            yz = (_outcome(validation_data[2], nv, name="validation outcome")
+                  - self.y_mean_) / self.y_scale_
+        return TrainData(self._prepare(Xv, fitting=False, name="X_val"), codes, yz, None,
+                         None)
 
     def _codes(self, t, n, *, name="treatment") -> np.ndarray:
         labels = _labels(t, name=name)
@@ -609,202 +756,121 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                              f" not seen in the training data ({list(self.classes_)})")
         return np.searchsorted(self.classes_, labels).astype(np.int64)
 
-    def _build(self, Xp, p, n_out, device) -> _Network:
-        encoder = None
+    def _build(self, Xp, p, n_treatment, n_outcome, device) -> MemberNetwork:
+        K = p["n_networks"]
+        encoders = None
         if self.encoder is not None:
-            encoder = copy.deepcopy(self.encoder).to("cpu")
-            if self.reset_encoder:
-                for m in encoder.modules():
-                    if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
-                        m.reset_parameters()
-            encoder.eval()
+            encoders = []
+            for _ in range(K):
+                enc = copy.deepcopy(self.encoder).to("cpu")
+                if self.reset_encoder:
+                    for m in enc.modules():
+                        if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
+                            m.reset_parameters()
+                encoders.append(enc)
+            probe = encoders[0].eval()
             with torch.no_grad():
-                probe = _take(Xp, np.arange(min(2, Xp.shape[0])))
-                in_features = int(np.prod(encoder(_dense(probe)).shape[1:]))
-            encoder.train()
+                rows = _take(Xp, np.arange(min(2, Xp.shape[0])))
+                in_features = int(np.prod(probe(_dense(rows)).shape[1:]))
+            probe.train()
         else:
             in_features = self.n_features_in_
-        return _Network(encoder, in_features, p["dim"], p["hidden"], p["activation"],
-                        float(self.dropout), n_out).to(device)
+        return MemberNetwork(encoders, in_features, K, p["dim"], p["hidden"],
+                             p["activation"], float(self.dropout), n_treatment,
+                             n_outcome).to(device)
 
-    @staticmethod
-    def _loss_fn(n_out, weighted: bool):
-        """Mean loss, or the per-unit losses (reduced with the weights by the caller)."""
-        reduction = "none" if weighted else "mean"
-        return (nn.BCEWithLogitsLoss(reduction=reduction) if n_out == 1
-                else nn.CrossEntropyLoss(reduction=reduction))
-
-    def _target(self, codes, n_out, device):
-        t = torch.from_numpy(codes).to(device)
-        return t.to(torch.float32).unsqueeze(1) if n_out == 1 else t
-
-    def _train(self, net, Xp, codes, weights, val, p, gen, device, n_out) -> None:
+    def _make_optimizer(self, net, p):
         opt_cls = p["optimizer"]
         kwargs = {"lr": float(self.learning_rate), "weight_decay": p["weight_decay"]}
         if opt_cls in (torch.optim.SGD, torch.optim.RMSprop):
             kwargs["momentum"] = p["momentum"]
-        opt = opt_cls(net.parameters(), **kwargs)
-        weighted = weights is not None
-        loss_fn = self._loss_fn(n_out, weighted)
-        sparse = sp.issparse(Xp)
-        streamed = isinstance(Xp, _RowSource)      # rows read batch by batch
-        Xdev = Xp if sparse or streamed else Xp.to(device)
-        target = self._target(codes, n_out, device)
-        wdev = (torch.from_numpy(weights.astype(np.float32)).to(device) if weighted
-                else torch.ones(codes.size, device=device))
-        n, bs = codes.size, p["batch_size"]
-        denom = float(weights.sum()) if weighted else n
-        history = {"loss": [], "val_loss": []}
-        best, best_epoch, best_state, wait = np.inf, None, None, 0
-        epochs_run = 0
-        bar = None
-        if self.verbose:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=p["epochs"], desc="NeuralBalancingScore", unit="epoch")
-        try:
-            for epoch in range(1, p["epochs"] + 1):
-                net.train()
-                perm = torch.randperm(n, generator=gen)
-                if streamed:             # the same batches, read through a DataLoader
-                    batches = iter(Xdev.loader(perm.numpy(), bs))
-                elif not sparse:         # one gather per epoch, then contiguous slices
-                    perm_dev = perm.to(device)
-                    Xe, te, we = Xdev[perm_dev], target[perm_dev], wdev[perm_dev]
-                total = torch.zeros((), device=device)
-                for start in range(0, n, bs):
-                    if streamed:
-                        idx = perm[start:start + bs].to(device)
-                        xb = next(batches).to(device)
-                        tb, wb = target[idx], wdev[idx]
-                    elif sparse:
-                        idx = perm[start:start + bs]
-                        xb = _dense(Xdev[idx.numpy()]).to(device)
-                        tb, wb = target[idx.to(device)], wdev[idx.to(device)]
-                    else:
-                        xb, tb = Xe[start:start + bs], te[start:start + bs]
-                        wb = we[start:start + bs]
-                    _, logits = net(xb)
-                    if weighted:
-                        wsum = (_per_unit(loss_fn(logits, tb)) * wb).sum()
-                        loss = wsum / wb.sum().clamp_min(1e-12)
-                    else:
-                        loss = loss_fn(logits, tb)
-                        wsum = loss * tb.shape[0]
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    total += wsum.detach()
-                total = float(total)
-                epochs_run = epoch
-                history["loss"].append(total / denom)
-                if not np.isfinite(history["loss"][-1]):
-                    raise InputError(f"the training loss became {history['loss'][-1]} at epoch "
-                                     f"{epoch}: lower the learning rate or standardize X")
-                postfix = {"loss": f"{history['loss'][-1]:.4f}"}
-                if val is not None:
-                    vloss = self._eval_loss(net, val, n_out, device)
-                    history["val_loss"].append(vloss)
-                    postfix["val_loss"] = f"{vloss:.4f}"
-                    if vloss < best - p["min_delta"]:
-                        best, best_epoch, wait = vloss, epoch, 0
-                        if self.restore_best_weights:
-                            best_state = {k: v.detach().clone()
-                                          for k, v in net.state_dict().items()}
-                    else:
-                        wait += 1
-                if bar is not None:
-                    bar.set_postfix(postfix)
-                    bar.update(1)
-                if p["patience"] is not None and wait > p["patience"]:
-                    break
-        finally:
-            if bar is not None:
-                bar.close()
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        self.history_ = history
-        self.n_epochs_ = epochs_run
-        self.best_epoch_ = best_epoch
-
-    def _eval_loss(self, net, val, n_out, device) -> float:
-        """(Weighted) mean loss over the validation units."""
-        Xv, cv, wv = val
-        loss_fn = self._loss_fn(n_out, weighted=True)
-        w = np.ones(cv.size) if wv is None else wv
-        net.eval()
-        total = 0.0
-        with torch.no_grad():
-            for start in range(0, cv.size, _EVAL_ROWS):
-                rows = np.arange(start, min(start + _EVAL_ROWS, cv.size))
-                xb = _dense(_take(Xv, rows)).to(device)
-                _, logits = net(xb)
-                losses = _per_unit(loss_fn(logits, self._target(cv[rows], n_out, device)))
-                total += float(losses.double().cpu().numpy() @ w[rows])
-        return total / float(w.sum())
+        return opt_cls(net.parameters(), **kwargs)
 
     # ------------------------------------------------------------ transform
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
             raise InputError("this NeuralBalancingScore is not fitted yet; call fit(X, t) first")
 
+    def _outputs(self, Xp) -> tuple[np.ndarray, np.ndarray]:
+        """Bottlenecks (K, n, dim) and outputs (K, n, n_treatment + n_outcome) of all
+        networks on prepared input."""
+        n = Xp.shape[0]
+        with _threads(self.n_threads):
+            return predict_members(self.network_, Xp, next(self.network_.parameters()).device,
+                                   n)
+
     def _forward(self, X) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()
-        Xp = self._prepare(X, fitting=False)
-        net = self.network_
-        net.eval()
-        device = next(net.parameters()).device
-        scores, logits = [], []
-        with torch.no_grad(), _threads(self.n_threads):
-            for start in range(0, Xp.shape[0], _EVAL_ROWS):
-                rows = np.arange(start, min(start + _EVAL_ROWS, Xp.shape[0]))
-                b, lo = net(_dense(_take(Xp, rows)).to(device))
-                scores.append(b.cpu().numpy())
-                logits.append(lo.cpu().numpy())
-        if not scores:
-            k = 1 if self.classes_.size == 2 else self.classes_.size
-            return np.zeros((0, self.network_.bottleneck.out_features)), np.zeros((0, k))
-        return (np.concatenate(scores).astype(np.float64),
-                np.concatenate(logits).astype(np.float64))
+        return self._outputs(self._prepare(X, fitting=False))
+
+    def _logits(self, out: np.ndarray) -> np.ndarray:
+        """Treatment logits averaged over the networks: (n, 1) or (n, K - 1) log-ratios."""
+        lo = out[..., :self.network_.n_treatment].mean(axis=0)
+        if lo.shape[1] == 1:
+            return lo
+        return lo[:, 1:] - lo[:, :1]
+
+    def _prognostic(self, out: np.ndarray) -> np.ndarray:
+        heads = out[..., self.network_.n_treatment:].mean(axis=0)
+        return heads * self.y_scale_ + self.y_mean_
+
+    def _select(self, out: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+        """What ``output_`` asks for, from the networks' outputs."""
+        if self.output_ == "score":
+            return scores[0]
+        if self.output_ == "logit":
+            return self._logits(out)
+        if self.output_ == "propensity":
+            p = _probabilities(self._logits(out))
+            return p[:, None] if p.ndim == 1 else p
+        if self.output_ == "prognostic":
+            return self._prognostic(out)
+        return np.column_stack([self._logits(out), self._prognostic(out)])
 
     def balancing_score(self, X) -> np.ndarray:
-        """The balancing score (the bottleneck's output), shape (n, dim)."""
-        return self._forward(X)[0]
+        """The bottleneck ``b(x)``, shape (n, dim) (one network; with several, the
+        first network's)."""
+        return self._forward(X)[0][0]
 
     def propensity(self, X) -> np.ndarray:
-        """The network's propensity: ``P(T = classes_[1] | X)`` of shape (n,) for a
-        binary treatment, ``P(T = classes_[k] | X)`` of shape (n, K) otherwise."""
-        logits = self._forward(X)[1]
-        if logits.shape[1] == 1:
-            return 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        z = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        """The networks' propensity: ``P(T = classes_[1] | X)`` of shape (n,) for a
+        binary treatment, ``P(T = classes_[k] | X)`` of shape (n, K) otherwise
+        (averaged over the networks on the logit scale)."""
+        return _probabilities(self._logits(self._forward(X)[1]))
 
     def logit(self, X) -> np.ndarray:
         """Logit of the propensity (n, 1); log-ratios to ``classes_[0]`` (n, K-1) otherwise."""
-        logits = self._forward(X)[1]
-        if logits.shape[1] == 1:
-            return logits
-        return logits[:, 1:] - logits[:, :1]
+        return self._logits(self._forward(X)[1])
+
+    def prognostic_score(self, X) -> np.ndarray:
+        """The prognostic head (Hansen 2008): the predicted outcome under each treatment
+        level, (n, K), averaged over the networks."""
+        if not getattr(self, "prognostic_", False):
+            self._check_fitted()
+            raise InputError("this score has no prognostic head: fit it with the outcome, "
+                             "fit(X, t, y)")
+        return self._prognostic(self._forward(X)[1])
 
     def transform(self, X) -> np.ndarray:
-        """What to match on (see ``output``): by default the (n, dim) balancing score."""
-        if self.output == "score":
-            return self.balancing_score(X)
-        if self.output == "logit":
-            return self.logit(X)
-        p = self.propensity(X)
-        return p[:, None] if p.ndim == 1 else p
+        """What to match on (see ``output``); on new data, averaged over the networks."""
+        scores, out = self._forward(X)
+        return self._select(out, scores)
 
     def get_feature_names_out(self, input_features=None):
         self._check_fitted()
-        if self.output == "score":
-            k = self.network_.bottleneck.out_features
-            return np.array([f"nsm{j}" for j in range(k)], dtype=object)
-        if self.classes_.size == 2:
-            return np.array([f"propensity_{self.output}"], dtype=object)
-        levels = self.classes_ if self.output == "propensity" else self.classes_[1:]
-        return np.array([f"{self.output}_{c}" for c in levels], dtype=object)
+        logit = (["logit"] if self.classes_.size == 2
+                 else [f"logit_{c}" for c in self.classes_[1:]])
+        prog = [f"prognostic_{c}" for c in self.classes_]
+        names = {"score": [f"nsm{j}" for j in range(self.network_.bottleneck.weight.shape[2])],
+                 "logit": logit, "prognostic": prog, "joint": logit + prog,
+                 "propensity": (["propensity"] if self.classes_.size == 2
+                                else [f"propensity_{c}" for c in self.classes_])}
+        return np.array(names[self.output_], dtype=object)
+
+    def __causalsm_tags__(self) -> dict:
+        """What estimators need to know (see :func:`causalsm.scores.score_tags`)."""
+        return {"uses_outcome": self.prognostic is not False, "stochastic": True,
+                "prognostic": self.prognostic is not False}
 
     # ---------------------------------------------------- persistence / pickle
     def __getstate__(self):
@@ -835,7 +901,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         The file is a pickle: load only files you trust.  A custom ``encoder`` class
         must be importable where the file is loaded.
         """
-        torch.save({"format": _FORMAT, "version": 1, "estimator": self}, path)
+        torch.save({"format": _FORMAT, "version": 2, "estimator": self}, path)
 
     @classmethod
     def load(cls, path, device: Any = None) -> "NeuralBalancingScore":
@@ -867,18 +933,61 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
 
 
 # ------------------------------------------------------------------ helpers
+def _probabilities(logits: np.ndarray) -> np.ndarray:
+    """Propensities from logits (n, 1) or log-ratios to the first level (n, K - 1)."""
+    if logits.shape[1] == 1:
+        return 1.0 / (1.0 + np.exp(-logits[:, 0]))
+    z = np.column_stack([np.zeros(logits.shape[0]), logits])
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _outcome(y: Any, n: int, *, name: str = "outcome") -> np.ndarray:
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    values = pd.Series(np.asarray(y).ravel()) if not isinstance(y, pd.Series) else y
+    if values.shape[0] != n:
+        raise InputError(f"X has {n} rows but the {name} has {values.shape[0]}")
+    if values.isna().any():
+        raise InputError(f"'{name}' has {int(values.isna().sum())} missing value(s)")
+    try:
+        arr = values.to_numpy(dtype=np.float64, copy=True)
+    except (TypeError, ValueError):
+        raise InputError(f"'{name}' must be numeric, got dtype {values.dtype}") from None
+    if not np.isfinite(arr).all():
+        raise InputError(f"'{name}' has {int((~np.isfinite(arr)).sum())} infinite value(s)")
+    return arr
+
+
+def _validation_split(codes: np.ndarray, fraction: float, rng: np.random.Generator,
+                      classes: np.ndarray) -> np.ndarray:
+    is_val = np.zeros(codes.size, dtype=bool)
+    for level in range(classes.size):
+        members = np.flatnonzero(codes == level)
+        n_val = int(round(fraction * members.size))
+        if n_val < 1 or n_val >= members.size:
+            raise InputError(f"validation_fraction={fraction} leaves no training or no "
+                             f"validation unit of level {_show(classes[level])} "
+                             f"({members.size} units)")
+        is_val[rng.choice(members, n_val, replace=False)] = True
+    return is_val
+
+
 def _take(X, rows: np.ndarray):
     """Rows of a CPU tensor, a CSR matrix or a streamed source (as a tensor)."""
-    if isinstance(X, _RowSource):
+    if isinstance(X, RowSource):
         return X.take(rows)
     if sp.issparse(X):
         return X[rows]
     return X[torch.from_numpy(np.asarray(rows, dtype=np.int64))]
 
 
-def _per_unit(losses: torch.Tensor) -> torch.Tensor:
-    """Per-unit losses as a 1-d tensor (BCE gives (b, 1), cross-entropy (b,))."""
-    return losses.reshape(losses.shape[0])
+def _subset(X, rows: np.ndarray):
+    """Rows of a prepared input, still streamed when it is streamed."""
+    if isinstance(X, RowSource):
+        return X.subset(rows)
+    return _take(X, rows)
 
 
 def _check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
@@ -898,156 +1007,3 @@ def _dense(X) -> torch.Tensor:
     if sp.issparse(X):
         return torch.from_numpy(X.toarray())
     return X
-
-
-# ------------------------------------------------------- data that is not in memory
-_STREAM_BYTES = 1 << 25          # about 32 MB of rows per chunk when scanning a file
-
-
-def _open_stream(X):
-    """A :class:`_RowSource` for a numpy memmap or a Parquet path; anything else as is."""
-    if isinstance(X, _RowSource):
-        return X
-    if isinstance(X, np.memmap):
-        return _RowSource(X)
-    if isinstance(X, (str, bytes)) or hasattr(X, "__fspath__"):
-        import os
-        path = os.fspath(X)
-        path = path.decode() if isinstance(path, bytes) else path
-        if str(path).endswith((".parquet", ".pq")):
-            return _RowSource(_parquet_to_memmap(path))
-        raise InputError(f"X is a path ({path!r}); only Parquet files (.parquet) can be "
-                         "read: load other files yourself or pass a numpy memmap")
-    return X
-
-
-def _parquet_to_memmap(path: str) -> np.memmap:
-    """Copy a Parquet file's numeric columns, batch by batch, into a temporary memmap."""
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ImportError("reading Parquet needs pyarrow: pip install pyarrow") from None
-    import tempfile
-    f = pq.ParquetFile(path)
-    n, d = f.metadata.num_rows, f.schema_arrow.__len__()
-    tmp = tempfile.TemporaryFile()           # removed when the memmap is collected
-    out = np.memmap(tmp, dtype=np.float64, mode="w+", shape=(n, d))
-    a = 0
-    for batch in f.iter_batches(batch_size=max(1, _STREAM_BYTES // (8 * max(d, 1)))):
-        try:
-            block = np.column_stack([np.asarray(c.to_numpy(zero_copy_only=False),
-                                                dtype=np.float64) for c in batch.columns])
-        except (TypeError, ValueError) as err:
-            raise InputError(f"the Parquet file {path!r} has a non-numeric column: "
-                             f"{err}") from None
-        out[a:a + block.shape[0]] = block
-        a += block.shape[0]
-    out.flush()
-    return out
-
-
-class _RowSource:
-    """Rows of a memmap, scaled on the fly: what training streams batch by batch.
-
-    Values are the same as the in-memory path gives: float64 rows, ``(x - mean_) /
-    scale_``, then float32.
-    """
-
-    def __init__(self, data: np.ndarray, rows: np.ndarray | None = None, mean=None,
-                 scale=None):
-        self.data, self.rows, self.mean, self.scale = data, rows, mean, scale
-
-    @property
-    def shape(self) -> tuple:
-        n = self.data.shape[0] if self.rows is None else self.rows.size
-        return (n,) + tuple(self.data.shape[1:])
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def scaled(self, mean, scale) -> "_RowSource":
-        return _RowSource(self.data, self.rows, mean, scale)
-
-    def subset(self, rows: np.ndarray) -> "_RowSource":
-        rows = np.asarray(rows, dtype=np.int64)
-        return _RowSource(self.data, rows if self.rows is None else self.rows[rows],
-                          self.mean, self.scale)
-
-    def _read(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64)
-        src = rows if self.rows is None else self.rows[rows]
-        return np.asarray(self.data[src], dtype=np.float64).reshape(rows.size, -1)
-
-    def take(self, rows: np.ndarray) -> torch.Tensor:
-        x = self._read(rows)
-        if self.scale is not None:
-            x = (x - self.mean) / self.scale
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-
-    def chunks(self):
-        """``(start, rows)`` blocks of about 32 MB, unscaled float64, in row order."""
-        n = self.shape[0]
-        step = max(1, _STREAM_BYTES // (8 * max(int(np.prod(self.shape[1:])), 1)))
-        for a in range(0, n, step):
-            yield a, self._read(np.arange(a, min(a + step, n)))
-
-    def column_stats(self, weights=None):
-        """Mean, SD (ddof 0) and 0/1 flag of each column, as the in-memory path.
-
-        Unweighted sums accumulate row after row, the order numpy uses for a column
-        reduction of a 2-d array, so the values are bitwise those of ``X.mean(0)`` and
-        ``X.std(0)`` (a single column, which numpy sums pairwise, is read whole).
-        """
-        d = self.shape[1]
-        if d == 1 or weights is not None:
-            if d == 1:
-                X = self._read(np.arange(self.shape[0]))
-            else:                        # weighted: chunked sums (equal up to rounding)
-                w = weights / weights.sum()
-                mean = sum(w[a:a + c.shape[0]] @ c for a, c in self.chunks())
-                var = sum(w[a:a + c.shape[0]] @ (c - mean) ** 2 for a, c in self.chunks())
-                binary = np.all([np.all((c == 0) | (c == 1), axis=0)
-                                 for _, c in self.chunks()], axis=0)
-                return mean, np.sqrt(np.maximum(var, 0.0)), binary
-            if weights is None:
-                mean, sd = X.mean(axis=0), X.std(axis=0)
-            else:
-                w = weights / weights.sum()
-                mean = w @ X
-                sd = np.sqrt(np.maximum(w @ (X - mean) ** 2, 0.0))
-            return mean, sd, np.all((X == 0) | (X == 1), axis=0)
-        n = self.shape[0]
-        total, binary = np.zeros(d), np.ones(d, dtype=bool)
-        for _, c in self.chunks():
-            total = np.add.reduce(np.vstack([total[None], c]), axis=0)
-            binary &= np.all((c == 0) | (c == 1), axis=0)
-        mean = total / n
-        sq = np.zeros(d)
-        for _, c in self.chunks():
-            sq = np.add.reduce(np.vstack([sq[None], (c - mean) ** 2]), axis=0)
-        return mean, np.sqrt(sq / n), binary
-
-    def loader(self, order: np.ndarray, batch_size: int):
-        """A DataLoader yielding the rows ``order[i:i + batch_size]`` as float32 batches."""
-        from torch.utils.data import DataLoader, Dataset
-
-        source = self
-
-        class _Batches(Dataset):
-            def __len__(self):
-                return -(-order.size // batch_size)
-
-            def __getitem__(self, i):
-                return source.take(order[i * batch_size:(i + 1) * batch_size])
-
-        # Its own generator: a DataLoader draws a seed when iterated, which must not
-        # consume the global torch RNG (dropout) of the in-memory path.
-        return DataLoader(_Batches(), batch_size=None, shuffle=False, num_workers=0,
-                          generator=torch.Generator().manual_seed(0))
-
-
-def _subset(X, rows: np.ndarray):
-    """Rows of a prepared input, still streamed when it is streamed."""
-    if isinstance(X, _RowSource):
-        return X.subset(rows)
-    return _take(X, rows)

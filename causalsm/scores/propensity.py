@@ -103,7 +103,7 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         """Fit the propensity model; ``sample_weight`` weights the likelihood."""
         if self.link not in ("logit", "probability"):
             raise InputError(f"link must be 'logit' or 'probability', got {self.link!r}")
-        data = check_xy(X, t)
+        data = check_xy(X, t, accept_sparse=self.model is not None)   # sklearn takes sparse
         self.feature_names_in_ = data.columns
         self.n_features_in_ = data.X.shape[1]
         if self.model is None:
@@ -122,7 +122,8 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         return np.column_stack([np.ones(X.shape[0]), X])
 
     def _check(self, X) -> np.ndarray:
-        return check_fitted_array(self, X, "n_features_in_", "fit(X, t)")
+        return check_fitted_array(self, X, "n_features_in_", "fit(X, t)",
+                                  accept_sparse=self.model is not None)
 
     def linear_predictor(self, X) -> np.ndarray:
         """``log(p / (1 - p))`` for each row of ``X``."""
@@ -137,6 +138,9 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         if self.model is None:
             return 1.0 / (1.0 + np.exp(-self.linear_predictor(X)))
         return self.model_.predict_proba(self._check(X))[:, 1]
+
+    def __causalsm_tags__(self) -> dict:
+        return {"logistic_propensity": self.model is None and self.link == "logit"}
 
     def transform(self, X) -> np.ndarray:
         """The score to match on, shape (n, 1)."""

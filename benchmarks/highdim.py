@@ -1,0 +1,417 @@
+"""High-dimensional confounding: neural score matching against fairly tuned baselines.
+
+Designs (simulators in :mod:`causalsm.datasets`, seeded by the replication number):
+
+* ``news``: the News design of Johansson, Shalit & Sontag (2016): 3,000 topic-model
+  documents, 2,000-word vocabulary, sparse counts (``simulate_news``);
+* ``images``: the 8x8 digits design of ``examples/image_confounding.py``
+  (``simulate_image_confounding``, 1,797 images); the neural score gets an MLP or a
+  CNN encoder (two rows);
+* ``latent``: 1,000 covariates driven by four latent factors, treatment and outcome
+  nonlinear in the factors, n = 3,000 (``simulate_latent_factors``);
+* ``sparse``: 1,000 AR(1) covariates, a sparse linear propensity and outcome,
+  n = 2,000 (``simulate_sparse_linear``): where an L1 logistic model is at home;
+* ``ihdp``: the 50 IHDP npci replications with the NSM paper's protocol
+  (``benchmarks/ihdp_nsm.py``: one 60/20/20 split; scores fitted on train+val,
+  "in-sample" = train+val, "hold-out" = the test split, matching within the split).
+
+Methods.  Each score is fitted once per replication and then used, frozen, by
+:class:`causalsm.MatchingEstimator` in two settings: ``default`` (the estimator's
+defaults: 1-NN with replacement, bias correction on for scores of 2+ columns,
+regressing on the covariates, or on the score when it is prognostic or the
+covariates are wide) and ``5nn_bc`` (5-NN, bias correction regressing on the score).
+The best baseline row of a design is the best of both settings.
+
+* ``nsm``: ``NeuralBalancingScore()`` with its defaults, i.e. what
+  ``estimate_effect(score="neural")`` does (the score's fit time is included);
+* ``nsm_paper``: ``NeuralBalancingScore.paper()``: the paper's network and its 5-d
+  bottleneck;
+* ``l2_ps`` / ``l1_ps``: logistic propensity (logit scale) with an L2 / L1 penalty
+  chosen by 5-fold cross-validated log-loss (``LogisticRegressionCV``);
+* ``hgb_ps``: ``HistGradientBoostingClassifier`` (early stopping on 10% of the units);
+* ``euclidean`` / ``mahalanobis``: the covariates (``CovariateScore``);
+* ``pca``: the first 10 principal components (truncated SVD for sparse text); ``pca_ps``:
+  an unpenalised logistic propensity on them;
+* ``random``: a uniform random number (random matching); ``none``: no matching (the
+  difference in means; ATT and ATE alike).
+
+Inputs: text methods see ``log(1 + counts)`` (the neural score's own default for
+counts), other designs the covariates as simulated; linear and distance baselines
+standardise them.
+
+Reported per design x method x setting (means over replications, with
+dataset-level standard errors): absolute ATT and ATE error against the in-sample
+truth (mean of mu1 - mu0 over the treated / all units), coverage of the 95%
+interval (Abadie-Imbens variance), balance of the latent confounders that no
+method sees (largest |SMD| after ATT matching), and seconds (score fit +
+estimate).
+
+Run from the repository root::
+
+    python benchmarks/highdim.py --reps 20                       # all designs (IHDP: 50)
+    python benchmarks/highdim.py --designs news --reps 3          # a quick look
+    python benchmarks/highdim.py --table                          # tables from the CSV
+    python benchmarks/highdim.py --speed                          # training times
+
+Rows are appended to ``benchmarks/results/highdim_runs.csv`` (``--csv``); a
+replication already there is skipped, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import causalsm as csm  # noqa: E402
+from causalsm.comparison import RandomScore  # noqa: E402
+from causalsm.datasets import (simulate_image_confounding, simulate_latent_factors,  # noqa: E402
+                               simulate_news, simulate_sparse_linear)
+
+CSV = REPO / "benchmarks" / "results" / "highdim_runs.csv"
+DESIGNS = ("news", "images", "latent", "sparse", "ihdp")
+REPS = {"news": 20, "images": 20, "latent": 20, "sparse": 20, "ihdp": 50}
+VERBOSE = False
+ONLY: tuple = ()
+SETTINGS = {"default": {}, "5nn_bc": {"n_neighbors": 5, "bias_correction": True,
+                                      "adjust": "score"}}
+
+
+# ----------------------------------------------------------------------- designs
+def load(design: str, rep: int) -> dict:
+    """One replication: X, t, y, latent confounders, true effects; IHDP adds a split."""
+    if design == "ihdp":
+        from ihdp_nsm import load_replication
+        d = load_replication(REPO / "datasets" / "ihdp_npci" / f"ihdp_npci_{rep}.csv")
+        return {"X": d["X"], "t": d["t"], "y": d["y"], "cate": d["cate"], "latent": None,
+                "samples": {"in": d["in"], "holdout": d["out"]}}
+    if design == "images":
+        df = simulate_image_confounding(random_state=rep)
+        X = np.ascontiguousarray(df[df.attrs["covariates"]].to_numpy())
+        return {"X": X, "t": df["treat"].to_numpy(), "y": df["y"].to_numpy(),
+                "cate": df["tau"].to_numpy(), "latent": df[["g", "z"]].to_numpy(),
+                "samples": {"in": None}}
+    sim = {"news": simulate_news, "latent": simulate_latent_factors,
+           "sparse": simulate_sparse_linear}[design]
+    b = sim(random_state=rep, as_frame=False)
+    X = b.X.log1p() if design == "news" else b.X
+    return {"X": X, "t": b.t, "y": b.y, "cate": b.mu1 - b.mu0,
+            "latent": b.latent.to_numpy(), "samples": {"in": None}}
+
+
+# ----------------------------------------------------------------------- methods
+def _encoder(kind: str):
+    sys.path.insert(0, str(REPO / "examples"))
+    from image_confounding import cnn_encoder, mlp_encoder
+    return mlp_encoder() if kind == "mlp" else cnn_encoder()
+
+
+def methods(design: str) -> dict:
+    """name -> function(rep) building an unfitted score."""
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    sparse = design == "news"
+    densify = FunctionTransformer(lambda A: A.toarray() if sp.issparse(A) else A,
+                                  accept_sparse=True)
+
+    def logistic(penalty):
+        solver = "liblinear" if penalty == "l1" else "lbfgs"
+        Cs = np.logspace(-4, 1, 11) if penalty == "l1" else np.logspace(-5, 2, 15)
+        model = LogisticRegressionCV(Cs=Cs, cv=5, penalty=penalty, solver=solver,
+                                     scoring="neg_log_loss", max_iter=1000, tol=1e-4)
+        return csm.PropensityScore(model=make_pipeline(StandardScaler(with_mean=not sparse),
+                                                       model))
+
+    out = {}
+    if design == "images":
+        out["nsm_mlp"] = lambda rep: csm.NeuralBalancingScore(
+            encoder=_encoder("mlp"), standardize=False, random_state=rep)
+        out["nsm_cnn"] = lambda rep: csm.NeuralBalancingScore(
+            encoder=_encoder("cnn"), standardize=False, random_state=rep)
+    else:
+        out["nsm"] = lambda rep: csm.NeuralBalancingScore(random_state=rep)
+    out["nsm_paper"] = lambda rep: csm.NeuralBalancingScore.paper(random_state=rep)
+    out.update({
+        "l2_ps": lambda rep: logistic("l2"),
+        "l1_ps": lambda rep: logistic("l1"),
+        "hgb_ps": lambda rep: csm.PropensityScore(model=make_pipeline(
+            densify, HistGradientBoostingClassifier(max_iter=300, early_stopping=True,
+                                                    random_state=rep))),
+        "euclidean": lambda rep: csm.CovariateScore(scale="variance"),
+        "mahalanobis": lambda rep: csm.CovariateScore(scale="mahalanobis"),
+        "pca": lambda rep: csm.PCAScore(n_components=10, random_state=rep),
+        "pca_ps": lambda rep: csm.PropensityScore(model=make_pipeline(
+            densify, StandardScaler(), PCA(10, random_state=rep),
+            LogisticRegression(penalty=None, max_iter=1000))),
+        "random": lambda rep: RandomScore(random_state=rep),
+    })
+    return out
+
+
+# ----------------------------------------------------------------------- running
+def _frozen(score):
+    from sklearn.frozen import FrozenEstimator
+    return FrozenEstimator(score)
+
+
+def _latent_smd(latent, t, weights) -> float:
+    if latent is None:
+        return float("nan")
+    tab = csm.balance_table(latent, t, weights=weights, estimand="ATT")
+    return float(tab["smd_after"].abs().max())
+
+
+def run_replication(design: str, rep: int) -> list[dict]:
+    """Every method and setting on one replication: tidy rows."""
+    d = load(design, rep)
+    X, t, y, cate = d["X"], d["t"], d["y"], d["cate"]
+    fit_rows = d["samples"]["in"]
+    rows = []
+
+    def take(A, rows_):
+        return A if rows_ is None else A[rows_]
+
+    Xf, tf, yf = take(X, fit_rows), take(t, fit_rows), take(y, fit_rows)
+    for name, make in methods(design).items():
+        if ONLY and name not in ONLY:
+            continue
+        if design == "ihdp" and name == "nsm_paper":
+            continue                      # benchmarks/ihdp_nsm.py has the paper's protocol
+        score = make(rep)
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est = csm.MatchingEstimator(score=score, random_state=rep).fit(Xf, tf, yf)
+        except Exception as exc:          # noqa: BLE001 - reported as a failed row
+            rows.append({"design": design, "rep": rep, "method": name, "setting": "default",
+                         "estimand": "ATT", "sample": "in", "error_msg": str(exc)[:200]})
+            continue
+        fit_seconds = time.perf_counter() - start
+        if VERBOSE:
+            print(f"  {design} {rep} {name}: fit {fit_seconds:.1f} s, ATT error "
+                  f"{abs(est.effect_.estimate - take(cate, fit_rows)[tf == 1].mean()):.3f}",
+                  flush=True)
+        fitted = _frozen(est.score_)
+        for sample, sel in d["samples"].items():
+            Xs, ts, ys, cs = take(X, sel), take(t, sel), take(y, sel), take(cate, sel)
+            lat = None if d["latent"] is None else take(d["latent"], sel)
+            for setting, opts in SETTINGS.items():
+                if name == "random" and setting != "default":
+                    continue
+                for estimand in ("ATT", "ATE"):
+                    start = time.perf_counter()
+                    try:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            e = csm.MatchingEstimator(score=fitted, estimand=estimand,
+                                                      random_state=rep, **opts).fit(Xs, ts, ys)
+                    except Exception as exc:   # noqa: BLE001
+                        rows.append({"design": design, "rep": rep, "method": name,
+                                     "setting": setting, "estimand": estimand,
+                                     "sample": sample, "error_msg": str(exc)[:200]})
+                        continue
+                    r = e.effect_
+                    truth = float(cs[ts == 1].mean() if estimand == "ATT" else cs.mean())
+                    rows.append({
+                        "design": design, "rep": rep, "method": name, "setting": setting,
+                        "estimand": estimand, "sample": sample, "estimate": r.estimate,
+                        "std_error": r.std_error, "truth": truth,
+                        "abs_error": abs(r.estimate - truth),
+                        "covered": float(r.conf_int[0] <= truth <= r.conf_int[1]),
+                        "latent_smd": (_latent_smd(lat, ts, e.matches_.weights)
+                                       if estimand == "ATT" else float("nan")),
+                        "seconds": fit_seconds + time.perf_counter() - start,
+                        "error_msg": ""})
+    diff = {}
+    for sample, sel in d["samples"].items():
+        ts, ys, cs = take(t, sel), take(y, sel), take(cate, sel)
+        naive = ys[ts == 1].mean() - ys[ts == 0].mean()
+        for estimand in ("ATT", "ATE"):
+            truth = float(cs[ts == 1].mean() if estimand == "ATT" else cs.mean())
+            lat = None if d["latent"] is None else take(d["latent"], sel)
+            diff = {"design": design, "rep": rep, "method": "none", "setting": "default",
+                    "estimand": estimand, "sample": sample, "estimate": naive,
+                    "std_error": np.nan, "truth": truth, "abs_error": abs(naive - truth),
+                    "covered": np.nan,
+                    "latent_smd": (_latent_smd(lat, ts, np.ones(ts.size))
+                                   if estimand == "ATT" else np.nan),
+                    "seconds": 0.0, "error_msg": ""}
+            rows.append(diff)
+    return rows
+
+
+def run(designs, reps: dict, csv: Path) -> None:
+    done = set()
+    if csv.is_file():
+        old = pd.read_csv(csv)
+        done = set(zip(old["design"], old["rep"]))
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    for design in designs:
+        for rep in range(1, reps[design] + 1):
+            if (design, rep) in done:
+                continue
+            start = time.perf_counter()
+            rows = pd.DataFrame(run_replication(design, rep))
+            rows.to_csv(csv, mode="a", header=not csv.is_file(), index=False)
+            print(f"{design} rep {rep}: {time.perf_counter() - start:.0f} s", flush=True)
+
+
+# ----------------------------------------------------------------------- tables
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Means and dataset-level SEs by design x method x setting x estimand x sample."""
+    ok = df[df["error_msg"].fillna("") == ""]
+    keys = ["design", "method", "setting", "estimand", "sample"]
+    g = ok.groupby(keys)
+    out = g.agg(reps=("rep", "nunique"), error=("abs_error", "mean"),
+                error_se=("abs_error", lambda v: v.std(ddof=1) / np.sqrt(v.size)),
+                coverage=("covered", "mean"), latent_smd=("latent_smd", "mean"),
+                seconds=("seconds", "mean"))
+    return out.reset_index()
+
+
+def markdown(df: pd.DataFrame) -> str:
+    s = summarize(df)
+    lines = []
+    for design in [d for d in DESIGNS if d in set(s["design"])]:
+        sd = s[s["design"] == design]
+        samples = sorted(set(sd["sample"]), key=["in", "holdout"].index)
+        head = "| method | setting | " + " | ".join(
+            f"ATT err ({smp})" for smp in samples) + " | ATE err (in) | coverage ATT / ATE | " \
+            "latent max\\|SMD\\| | seconds |"
+        lines += [f"\n**{design}** ({int(sd['reps'].max())} replications)\n", head,
+                  "|" + "---|" * (head.count("|") - 1)]
+        order = list(dict.fromkeys(sd["method"]))
+        for m in order:
+            for setting in SETTINGS:
+                r = sd[(sd["method"] == m) & (sd["setting"] == setting)]
+                if r.empty:
+                    continue
+
+                def cell(est, smp, col="error"):
+                    q = r[(r["estimand"] == est) & (r["sample"] == smp)]
+                    if q.empty or not np.isfinite(q[col].iloc[0]):
+                        return "–"
+                    if col == "error":
+                        return f"{q['error'].iloc[0]:.3f} ± {q['error_se'].iloc[0]:.3f}"
+                    return f"{q[col].iloc[0]:.2f}"
+                cov = f"{cell('ATT', 'in', 'coverage')} / {cell('ATE', 'in', 'coverage')}"
+                att = r[(r["estimand"] == "ATT") & (r["sample"] == "in")]
+                lines.append(
+                    f"| {m} | {setting} | " + " | ".join(cell("ATT", smp) for smp in samples)
+                    + f" | {cell('ATE', 'in')} | {cov} | "
+                    + (f"{att['latent_smd'].iloc[0]:.3f}" if not att.empty and
+                       np.isfinite(att["latent_smd"].iloc[0]) else "–")
+                    + f" | {att['seconds'].iloc[0]:.1f} |" if not att.empty else " |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------- speed
+def speed() -> None:
+    """Training times: one network against a plain torch loop, five against one,
+    sparse against dense, and 100,000 x 100 for 20 epochs (CPU; CUDA when present)."""
+    import torch
+    from torch import nn
+    torch.set_num_threads(1)
+
+    def plain_loop(X, t, epochs, batch=100, seed=0):
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(X.shape[1], 5), nn.ELU(), nn.Linear(5, 100), nn.ELU(),
+                            nn.Linear(100, 100), nn.ELU(), nn.Linear(100, 1))
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+        Xt, tt = torch.from_numpy(X.astype(np.float32)), torch.from_numpy(t.astype(np.float32))
+        gen = torch.Generator().manual_seed(seed)
+        start = time.perf_counter()
+        for _ in range(epochs):
+            perm = torch.randperm(len(t), generator=gen)
+            Xe, te = Xt[perm], tt[perm]
+            for a in range(0, len(t), batch):
+                loss = nn.functional.binary_cross_entropy_with_logits(
+                    net(Xe[a:a + batch])[:, 0], te[a:a + batch])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        return time.perf_counter() - start
+
+    def fit_time(X, t, y=None, device="cpu", **kw):
+        params = dict(n_networks=1, patience=None, validation_fraction=None, epochs=200,
+                      device=device, random_state=0)
+        params.update(kw)
+        start = time.perf_counter()
+        csm.NeuralBalancingScore(**params).fit(X, t, y)
+        return time.perf_counter() - start
+
+    rng = np.random.default_rng(0)
+    rows = []
+    X25 = rng.normal(size=(448, 25))
+    t25 = (rng.random(448) < 0.2).astype(int)
+    fit_time(X25, t25, epochs=2)                                   # warm-up
+    rows.append(("448 x 25, 200 epochs: plain torch loop", plain_loop(X25, t25, 200)))
+    rows.append(("448 x 25, 200 epochs: one network", fit_time(X25, t25)))
+    rows.append(("448 x 25, 200 epochs: five networks", fit_time(X25, t25, n_networks=5)))
+    y25 = X25[:, 0] + rng.normal(size=448)
+    rows.append(("448 x 25, 200 epochs: five networks + prognostic head",
+                 fit_time(X25, t25, y25, n_networks=5)))
+    d = simulate_news(random_state=1, as_frame=False)
+    Xs = d.X.log1p()
+    rows.append(("news 3,000 x 2,000, 20 epochs: five networks, sparse input",
+                 fit_time(Xs, d.t, d.y, n_networks=5, epochs=20)))
+    rows.append(("news 3,000 x 2,000, 20 epochs: five networks, dense input",
+                 fit_time(Xs.toarray(), d.t, d.y, n_networks=5, epochs=20)))
+    Xb = rng.normal(size=(100_000, 100)).astype(np.float32)
+    tb = (Xb[:, 0] + rng.normal(size=100_000) > 0).astype(int)
+    rows.append(("100,000 x 100, 20 epochs: plain torch loop", plain_loop(Xb, tb, 20)))
+    rows.append(("100,000 x 100, 20 epochs: one network", fit_time(Xb, tb, epochs=20)))
+    rows.append(("100,000 x 100, 20 epochs: five networks",
+                 fit_time(Xb, tb, epochs=20, n_networks=5)))
+    rows.append(("100,000 x 100: default score (early stopping, <= 200 epochs)",
+                 fit_time(Xb, tb, **csm.NeuralBalancingScore().get_params()
+                          | {"random_state": 0})))
+    if torch.cuda.is_available():
+        rows.append(("100,000 x 100, 20 epochs: five networks, CUDA",
+                     fit_time(Xb, tb, epochs=20, n_networks=5, device="cuda")))
+    for label, sec in rows:
+        print(f"| {label} | {sec:.2f} |")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=DESIGNS)
+    ap.add_argument("--reps", type=int, default=None,
+                    help="replications per design (default 20; IHDP 50)")
+    ap.add_argument("--csv", type=Path, default=CSV)
+    ap.add_argument("--table", action="store_true", help="print the tables of --csv")
+    ap.add_argument("--speed", action="store_true", help="time the training only")
+    ap.add_argument("--methods", nargs="+", default=(), help="only these methods")
+    ap.add_argument("--verbose", action="store_true", help="a line per method")
+    args = ap.parse_args(argv)
+    global VERBOSE, ONLY
+    VERBOSE, ONLY = args.verbose, tuple(args.methods)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.speed:
+        speed()
+        return 0
+    if not args.table:
+        reps = dict(REPS) if args.reps is None else {d: args.reps for d in DESIGNS}
+        run(args.designs, reps, args.csv)
+    print(markdown(pd.read_csv(args.csv)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""What a score declares about itself, so that estimators ask instead of testing classes.
+
+A score may define ``__causalsm_tags__()`` returning a dict of the fields of
+:class:`ScoreTags`; fields it leaves out keep their defaults.  A fitted score wrapped in
+:class:`sklearn.frozen.FrozenEstimator` answers for the score it wraps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = ["ScoreTags", "score_tags"]
+
+
+@dataclass(frozen=True)
+class ScoreTags:
+    """Declarations of a score.
+
+    Attributes
+    ----------
+    uses_outcome : bool
+        ``fit`` takes the outcome as well, ``fit(X, t, y=...)`` (e.g. a prognostic head).
+    prognostic : bool
+        The score's columns include predictions of the outcome, so that the
+        bias-correction regression can use the score instead of the covariates.
+    prescaled : bool
+        The columns are already in the metric to match with: no standardisation.
+    stochastic : bool
+        Fits with different ``random_state`` give different scores.
+    logistic_propensity : bool
+        The score is the logit of a logistic propensity score fitted by maximum
+        likelihood on the covariates (what the Abadie-Imbens 2016 adjustment needs).
+    """
+
+    uses_outcome: bool = False
+    prognostic: bool = False
+    prescaled: bool = False
+    stochastic: bool = False
+    logistic_propensity: bool = False
+
+
+_NAMES = frozenset(f.name for f in fields(ScoreTags))
+
+
+def score_tags(score) -> ScoreTags:
+    """The :class:`ScoreTags` of ``score`` (defaults for a score that declares nothing).
+
+    >>> from causalsm.scores import CovariateScore
+    >>> score_tags(CovariateScore()).prescaled
+    True
+    """
+    declare = getattr(score, "__causalsm_tags__", None)
+    if declare is None:
+        return ScoreTags()
+    tags = dict(declare())
+    unknown = set(tags) - _NAMES
+    if unknown:
+        raise TypeError(f"{type(score).__name__}.__causalsm_tags__ returned unknown tag(s) "
+                        f"{', '.join(sorted(unknown))}")
+    return ScoreTags(**tags)
