@@ -22,7 +22,8 @@ from causalsm import InputError, MatchingEstimator, NeuralBalancingScore
 
 REPO = Path(__file__).resolve().parents[1]
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-FAST = dict(optimizer="adam", learning_rate=0.01, epochs=15, random_state=0)
+SINGLE = dict(n_networks=1, validation_fraction=None, patience=None)
+FAST = dict(SINGLE, optimizer="adam", learning_rate=0.01, epochs=15, random_state=0)
 
 
 def logistic_data(n=400, p=6, seed=0):
@@ -34,46 +35,117 @@ def logistic_data(n=400, p=6, seed=0):
 
 
 # --------------------------------------------------------------------- architecture
-def test_defaults_are_the_papers_network():
+def test_paper_preset_is_the_papers_network():
     X, t, _ = logistic_data(p=25)
-    p = NeuralBalancingScore().get_params()
+    p = NeuralBalancingScore.paper().get_params()
     assert (p["dim"], tuple(p["hidden_layer_sizes"]), p["activation"], p["optimizer"]) == \
         (5, (100, 100), "leaky_relu", "sgd")
     assert (p["learning_rate"], p["weight_decay"], p["batch_size"], p["epochs"]) == \
         (0.01, 0.01, 100, 200)
     assert (p["dropout"], p["momentum"], p["standardize"], p["device"]) == (0.0, 0.0, True, "cpu")
-    nsm = NeuralBalancingScore(epochs=1, random_state=0).fit(X, t)
+    assert (p["n_networks"], p["prognostic"], p["output"], p["patience"]) == \
+        (1, False, "score", None)
+    nsm = NeuralBalancingScore.paper(epochs=1, random_state=0).fit(X, t)
     net = nsm.network_
-    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == \
-        [(25, 5), (5, 100), (100, 100), (100, 1)]
-    acts = [m for m in net.head if isinstance(m, nn.LeakyReLU)]
-    assert len(acts) == 3 and all(a.negative_slope == 0.01 for a in acts)
+    shapes = [tuple(layer.weight.shape) for layer in (net.bottleneck, *net.hidden, net.out)]
+    assert shapes == [(1, 25, 5), (1, 5, 100), (1, 100, 100), (1, 100, 1)]
+    assert isinstance(net.act, nn.LeakyReLU) and net.act.negative_slope == 0.01
     # the score is the bottleneck's *pre-activation* output on the standardized input
     Z = (X - nsm.mean_) / nsm.scale_
-    W = net.bottleneck.weight.detach().double().numpy()
-    b = net.bottleneck.bias.detach().double().numpy()
-    np.testing.assert_allclose(nsm.transform(X), Z @ W.T + b, atol=1e-5)
+    W = net.bottleneck.weight.detach().double().numpy()[0]
+    b = net.bottleneck.bias.detach().double().numpy()[0]
+    np.testing.assert_allclose(nsm.transform(X), Z @ W + b, atol=1e-5)
     assert nsm.transform(X).shape == (400, 5)
     assert list(nsm.get_feature_names_out()) == [f"nsm{j}" for j in range(5)]
+    # one member is initialised exactly as nn.Linear layers drawn from the same seed
+    torch.manual_seed(0)
+    ref = [nn.Linear(25, 5), nn.Linear(5, 100), nn.Linear(100, 100), nn.Linear(100, 1)]
+    fresh = NeuralBalancingScore.paper(epochs=0, random_state=0).fit(X, t).network_
+    for layer, r in zip((fresh.bottleneck, *fresh.hidden, fresh.out), ref):
+        assert torch.equal(layer.weight[0], r.weight.T) and torch.equal(layer.bias[0, 0], r.bias)
+
+
+def test_defaults_are_the_recommended_ensemble_with_a_prognostic_head():
+    X, t, logit = logistic_data(n=600)
+    rng = np.random.default_rng(1)
+    y = 2 * X[:, 0] + X[:, 2] + t * (1 + X[:, 3]) + rng.normal(size=600)
+    p = NeuralBalancingScore().get_params()
+    assert (p["n_networks"], p["prognostic"], p["output"], p["optimizer"]) == \
+        (5, "auto", "auto", "adamw")
+    assert (p["validation_fraction"], p["patience"], p["restore_best_weights"]) == \
+        (0.2, 10, True)
+    nsm = NeuralBalancingScore(random_state=0)
+    S = nsm.fit_transform(X, t, y)
+    assert nsm.output_ == "joint" and nsm.prognostic_ is True
+    assert S.shape == (600, 3)
+    assert list(nsm.get_feature_names_out()) == ["logit", "prognostic_0", "prognostic_1"]
+    np.testing.assert_array_equal(S, nsm.transform(X))
+    np.testing.assert_allclose(S[:, 0], nsm.logit(X)[:, 0])
+    np.testing.assert_allclose(S[:, 1:], nsm.prognostic_score(X))
+    # the heads learn what they should: the propensity, and each arm's outcome surface
+    assert np.corrcoef(S[:, 0], logit)[0, 1] > 0.9
+    assert np.corrcoef(S[:, 1], 2 * X[:, 0] + X[:, 2])[0, 1] > 0.95
+    assert np.corrcoef(S[:, 2], 2 * X[:, 0] + X[:, 2] + 1 + X[:, 3])[0, 1] > 0.9
+    # five networks, each stopped early on its own validation units
+    assert nsm.network_.n_members == 5 and len(nsm.history_["n_epochs"]) == 5
+    assert len(set(map(tuple, np.round(nsm.history_["member_val_loss"], 6)))) > 1
+    assert all(b <= e for b, e in zip(nsm.history_["best_epoch"], nsm.history_["n_epochs"]))
+    # without an outcome: no head, and several networks give their averaged logit
+    plain = NeuralBalancingScore(epochs=5, random_state=0).fit(X, t)
+    assert plain.output_ == "logit" and plain.prognostic_ is False
+    assert plain.transform(X).shape == (600, 1)
+    with pytest.raises(InputError, match="no prognostic head"):
+        plain.prognostic_score(X)
+    with pytest.raises(InputError, match="needs n_networks=1"):
+        NeuralBalancingScore(output="score").fit(X, t)
+
+
+def test_networks_trained_together_equal_networks_trained_apart():
+    """The batched members are independent networks: each equals a network trained
+    alone from the same initial weights on the same batches."""
+    from causalsm.scores._network import MemberNetwork, Schedule, TrainData, train_members
+
+    X, t, _ = logistic_data(n=300)
+    y = (X[:, 0] + np.random.default_rng(3).normal(size=300)).astype(np.float64)
+    Xt = torch.from_numpy(X.astype(np.float32))
+
+    def build(k):
+        return MemberNetwork(None, 6, k, 3, (8,), nn.ELU, 0.0, 1, 2)
+
+    torch.manual_seed(0)
+    together = build(3)
+    apart = [build(1) for _ in range(3)]
+    for k, net in enumerate(apart):
+        for (_, a), (_, b) in zip(net.named_parameters(), together.named_parameters()):
+            a.data.copy_(b.data[k:k + 1])
+    sched = Schedule(epochs=3, batch_size=50, patience=None, min_delta=0.0,
+                     restore_best_weights=False, outcome_weight=1.0)
+    data = TrainData(Xt, t.astype(np.int64), y, None, None)
+    for net in [together] + apart:
+        opt = torch.optim.Adam(net.parameters(), lr=0.01)
+        train_members(net, opt, data, None, sched, torch.Generator().manual_seed(1),
+                      torch.device("cpu"))
+    for k, net in enumerate(apart):
+        for (_, a), (_, b) in zip(net.named_parameters(), together.named_parameters()):
+            torch.testing.assert_close(a.data[0], b.data[k], rtol=1e-5, atol=1e-6)
 
 
 def test_every_part_is_configurable():
     X, t, _ = logistic_data()
     nsm = NeuralBalancingScore(dim=3, hidden_layer_sizes=(7,), activation="tanh",
                                dropout=0.2, optimizer="rmsprop", momentum=0.5,
-                               batch_size=33, epochs=4, random_state=1).fit(X, t)
-    shapes = [(m.in_features, m.out_features) for m in nsm.network_.modules()
-              if isinstance(m, nn.Linear)]
-    assert shapes == [(6, 3), (3, 7), (7, 1)]
-    assert sum(isinstance(m, nn.Tanh) for m in nsm.network_.modules()) == 2
-    assert [m.p for m in nsm.network_.modules() if isinstance(m, nn.Dropout)] == [0.2, 0.2]
+                               batch_size=33, epochs=4, n_networks=2, random_state=1,
+                               validation_fraction=None, patience=None).fit(X, t)
+    net = nsm.network_
+    shapes = [tuple(layer.weight.shape) for layer in (net.bottleneck, *net.hidden, net.out)]
+    assert shapes == [(2, 6, 3), (2, 3, 7), (2, 7, 1)]
+    assert isinstance(net.act, nn.Tanh) and net.drop.p == 0.2
     assert nsm.n_epochs_ == 4 and len(nsm.history_["loss"]) == 4
     assert nsm.history_["val_loss"] == []
     # an activation class and an optimizer class work too
     nsm2 = NeuralBalancingScore(activation=nn.SiLU, optimizer=torch.optim.Adagrad,
                                 epochs=2, random_state=0).fit(X, t)
-    assert any(isinstance(m, nn.SiLU) for m in nsm2.network_.modules())
+    assert isinstance(nsm2.network_.act, nn.SiLU)
 
 
 def test_standardizes_continuous_columns_only_and_leaves_input_alone():
@@ -84,6 +156,7 @@ def test_standardizes_continuous_columns_only_and_leaves_input_alone():
     before = df.copy()
     nsm = NeuralBalancingScore(epochs=1, random_state=0).fit(df, t)
     pd.testing.assert_frame_equal(df, before)
+    assert nsm.input_transform_ is None               # dense input: no log1p
     np.testing.assert_allclose(nsm.mean_, [df["age"].mean(), 0.0, df["income"].mean(), 0.0])
     np.testing.assert_allclose(nsm.scale_, [df["age"].std(ddof=0), 1.0,
                                             df["income"].std(ddof=0), 1.0])
@@ -108,8 +181,8 @@ def test_same_seed_same_score_bit_for_bit():
     c = NeuralBalancingScore(**{**FAST, "random_state": 1}).fit(X, t)
     assert not np.allclose(a.transform(X), c.transform(X))
     # the seed reaches the initial weights: same seed and 0 epochs -> same network
-    w0 = [NeuralBalancingScore(epochs=0, random_state=5).fit(X, t).network_.bottleneck.weight
-          for _ in range(2)]
+    w0 = [NeuralBalancingScore(epochs=0, **SINGLE, random_state=5).fit(X, t).network_
+          .bottleneck.weight for _ in range(2)]
     assert torch.equal(w0[0], w0[1])
     # fitting learns: the propensity tracks the true logit
     assert np.corrcoef(a.propensity(X), logit)[0, 1] > 0.9
@@ -169,24 +242,32 @@ def test_sparse_bag_of_words_input():
     topic = counts[:, :5].sum(axis=1).A1 - counts[:, 5:10].sum(axis=1).A1
     logit = (topic - topic.mean()) / topic.std()
     t = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    kw = dict(optimizer="adam", learning_rate=0.002, epochs=30, random_state=0)
-    dense = NeuralBalancingScore(standardize=False, **kw).fit(counts.toarray(), t)
-    sparse = NeuralBalancingScore(standardize=False, **kw).fit(counts, t)
-    # the sparse path densifies one batch at a time: the same numbers as the dense path
-    np.testing.assert_allclose(sparse.transform(counts), dense.transform(counts.toarray()),
-                               atol=1e-6)
-    # default standardization of sparse input only scales (no centring), and it learns
-    scaled = NeuralBalancingScore(**kw).fit(counts, t)
-    assert np.all(scaled.mean_ == 0)
-    sd = np.sqrt(np.asarray(counts.multiply(counts).mean(0)).ravel()
-                 - np.asarray(counts.mean(0)).ravel() ** 2)
+    kw = dict(SINGLE, optimizer="adam", learning_rate=0.002, epochs=30, random_state=0)
+    # counts in a sparse matrix get log(1 + x) by default; dense input is left alone
+    auto = NeuralBalancingScore(**kw).fit(counts, t)
+    assert auto.input_transform_ == "log1p"
+    assert NeuralBalancingScore(**kw).fit(counts.toarray(), t).input_transform_ is None
+    # the same numbers, sparse or dense, give the same score (sparse input is scaled but
+    # not centred, so compare them unstandardised)
+    for transform in ("log1p", None):
+        pair = [NeuralBalancingScore(input_transform=transform, standardize=False, **kw)
+                for _ in range(2)]
+        np.testing.assert_allclose(pair[0].fit(counts, t).transform(counts),
+                                   pair[1].fit(counts.toarray(), t).transform(counts.toarray()),
+                                   atol=1e-5)
+    # standardization of sparse input only scales (no centring), after the log1p
+    assert np.all(auto.mean_ == 0)
+    L = counts.log1p()
+    sd = np.sqrt(np.asarray(L.multiply(L).mean(0)).ravel() - np.asarray(L.mean(0)).ravel() ** 2)
     nonbin = np.array([not np.isin(counts[:, j].data, (0, 1)).all() for j in range(vocab)])
-    np.testing.assert_allclose(scaled.scale_[nonbin], sd[nonbin], rtol=1e-6)
+    np.testing.assert_allclose(auto.scale_[nonbin], sd[nonbin], rtol=1e-6)
     # it learns (an untrained network's propensity is unrelated to the true logit)
     untrained = NeuralBalancingScore(epochs=0, random_state=0).fit(counts, t)
     assert abs(np.corrcoef(untrained.propensity(counts), logit)[0, 1]) < 0.15
-    assert np.corrcoef(scaled.propensity(counts), logit)[0, 1] > 0.4
-    assert scaled.transform(counts).shape == (n, 5)
+    assert np.corrcoef(auto.propensity(counts), logit)[0, 1] > 0.4
+    assert auto.transform(counts).shape == (n, 5)
+    with pytest.raises(InputError, match="values > -1"):
+        NeuralBalancingScore(input_transform="log1p", **kw).fit(-2.0 * counts.toarray(), t)
 
 
 def test_categorical_treatment_learns_the_generalised_propensity():
@@ -198,7 +279,7 @@ def test_categorical_treatment_learns_the_generalised_propensity():
     levels = np.array(["control", "drug A", "drug B"])
     t = levels[[rng.choice(3, p=row) for row in gps]]
     nsm = NeuralBalancingScore(optimizer="adam", learning_rate=0.003, epochs=25,
-                               random_state=0).fit(X, t)
+                               **SINGLE, random_state=0).fit(X, t)
     assert list(nsm.classes_) == ["control", "drug A", "drug B"]
     p = nsm.propensity(X)
     assert p.shape == (n, 3)
@@ -215,13 +296,24 @@ def test_categorical_treatment_learns_the_generalised_propensity():
     r2 = [1 - np.sum((X[:, j] - S @ np.linalg.lstsq(S, X[:, j], rcond=None)[0]) ** 2)
           / np.sum((X[:, j] - X[:, j].mean()) ** 2) for j in range(8)]
     assert min(r2[:2]) > 0.95
+    # with an outcome, the prognostic head predicts it under each of the three levels
+    mu = np.column_stack([X[:, 2], X[:, 2] + 1, X[:, 2] - X[:, 3]])
+    codes = np.searchsorted(levels, t)
+    y = mu[np.arange(n), codes] + rng.normal(scale=0.5, size=n)
+    joint = NeuralBalancingScore(epochs=30, random_state=0).fit(X, t, y)
+    assert joint.transform(X).shape == (n, 2 + 3)
+    assert list(joint.get_feature_names_out()) == [
+        "logit_drug A", "logit_drug B", "prognostic_control", "prognostic_drug A",
+        "prognostic_drug B"]
+    assert np.abs(joint.prognostic_score(X) - mu).mean() < 0.3
 
 
 def test_early_stopping_and_restoring_the_best_weights():
     X, t, _ = logistic_data(n=500)
     kw = dict(optimizer="adam", learning_rate=0.05, hidden_layer_sizes=(200, 200),
-              weight_decay=0.0, epochs=100, validation_fraction=0.3, random_state=0)
-    last = NeuralBalancingScore(patience=2, **kw).fit(X, t)
+              weight_decay=0.0, epochs=100, validation_fraction=0.3, n_networks=1,
+              random_state=0)
+    last = NeuralBalancingScore(patience=2, restore_best_weights=False, **kw).fit(X, t)
     best = NeuralBalancingScore(patience=2, restore_best_weights=True, **kw).fit(X, t)
     vl = np.array(last.history_["val_loss"])
     assert last.n_epochs_ < 100 and last.n_epochs_ == vl.size
@@ -240,12 +332,21 @@ def test_early_stopping_and_restoring_the_best_weights():
     # patience=0 stops at the first epoch that does not improve (the paper's News runs)
     zero = NeuralBalancingScore(patience=0, **kw).fit(X, t)
     assert zero.n_epochs_ == zero.best_epoch_ + 1
+    # several networks stop one by one; the last to stop ends the training, and each
+    # keeps the weights of its own best epoch
+    ens = NeuralBalancingScore(**{**kw, "n_networks": 4, "patience": 2}).fit(X, t)
+    assert ens.n_epochs_ == max(ens.history_["n_epochs"])
+    member = np.array(ens.history_["member_val_loss"])
+    stops = ens.history_["n_epochs"]
+    assert ens.history_["best_epoch"] == [int(np.argmin(member[:e, k])) + 1
+                                          for k, e in enumerate(stops)]
+    assert ens.history_["n_epochs"] == [b + 3 for b in ens.history_["best_epoch"]]
 
 
 def test_sample_weight_weights_the_loss_and_the_standardization():
     X, t, _ = logistic_data(n=300)
     w = np.r_[np.zeros(100), np.random.default_rng(1).uniform(0.5, 2.0, 200)]
-    full = dict(batch_size=300, epochs=30, optimizer="adam", random_state=0)
+    full = dict(SINGLE, batch_size=300, epochs=30, optimizer="adam", random_state=0)
     a = NeuralBalancingScore(**full).fit(X, t, sample_weight=w)
     np.testing.assert_allclose(a.mean_, np.average(X, axis=0, weights=w))
     np.testing.assert_allclose(a.scale_, np.sqrt(np.average(
@@ -289,14 +390,18 @@ def test_encoder_before_the_bottleneck():
     before = [p.detach().clone() for p in enc.parameters()]
     a = NeuralBalancingScore(encoder=enc, **FAST).fit(imgs, t)
     b = NeuralBalancingScore(encoder=enc, **FAST).fit(imgs, t)
-    assert a.network_.bottleneck.in_features == 64
+    assert a.network_.bottleneck.weight.shape[1] == 64
     assert np.array_equal(a.transform(imgs), b.transform(imgs))
     assert all(torch.equal(p, q) for p, q in zip(before, enc.parameters()))  # not trained
     # a pre-trained encoder can be kept as it is, and frozen by the user
     for prm in enc.parameters():
         prm.requires_grad_(False)
     c = NeuralBalancingScore(encoder=enc, reset_encoder=False, **FAST).fit(imgs, t)
-    assert all(torch.equal(p, q) for p, q in zip(before, c.network_.encoder.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(before, c.network_.encoders[0].parameters()))
+    # each of several networks gets its own copy of the encoder
+    two = NeuralBalancingScore(encoder=enc, **{**FAST, "n_networks": 2}).fit(imgs, t)
+    assert len(two.network_.encoders) == 2
+    assert not torch.equal(two.network_.encoders[0][0].weight, two.network_.encoders[1][0].weight)
     with pytest.raises(InputError, match="need an `encoder`"):
         NeuralBalancingScore().fit(imgs, t)
     with pytest.raises(InputError, match="per unit"):
@@ -316,7 +421,7 @@ def test_clear_errors_for_bad_input():
     with pytest.raises(InputError, match="treatment level 'b' has 1 unit"):
         NeuralBalancingScore().fit(X[:3], ["a", "a", "b"])
     with pytest.raises(InputError, match="needs validation data"):
-        NeuralBalancingScore(patience=3).fit(X, t)
+        NeuralBalancingScore(patience=3, validation_fraction=None).fit(X, t)
     with pytest.raises(InputError, match="unknown activation"):
         NeuralBalancingScore(activation="swishy").fit(X, t)
     with pytest.raises(InputError, match="unknown optimizer"):
@@ -373,8 +478,8 @@ def simulate_two_directions(n, seed):
 def test_matching_on_the_learned_score_balances_twenty_covariates():
     X, t, y, tau = simulate_two_directions(10_000, seed=0)
     # the paper's network; a larger batch and learning rate keep the test short
-    score = NeuralBalancingScore(batch_size=200, learning_rate=0.05, epochs=60,
-                                 random_state=0)
+    score = NeuralBalancingScore.paper(batch_size=200, learning_rate=0.05, epochs=60,
+                                       random_state=0)
     est = MatchingEstimator(score=score, estimand="ATT").fit(X, t, y)
     bal = est.balance()
     assert bal["smd_before"].abs().max() > 0.5                # confounded before

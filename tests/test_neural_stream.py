@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("torch")
 
 from causalsm import InputError, NeuralBalancingScore  # noqa: E402
-from causalsm.scores import neural  # noqa: E402
+from causalsm.scores import _rows  # noqa: E402
 
 
 def _data(n=800, d=5, seed=0):
@@ -40,7 +40,7 @@ def _memmap(tmp_path, X, name="x.dat"):
 def test_memmap_training_equals_in_memory(tmp_path, kw, monkeypatch):
     X, t = _data()
     mm = _memmap(tmp_path, X)
-    monkeypatch.setattr(neural, "_STREAM_BYTES", 8 * 5 * 97)  # many small scan chunks
+    monkeypatch.setattr(_rows, "_STREAM_BYTES", 8 * 5 * 97)  # many small scan chunks
     a = NeuralBalancingScore(dim=2, epochs=4, random_state=3, **kw).fit(X, t)
     b = NeuralBalancingScore(dim=2, epochs=4, random_state=3, **kw).fit(mm, t)
     np.testing.assert_array_equal(a.mean_, b.mean_)
@@ -55,13 +55,13 @@ def test_memmap_training_streams_batches(tmp_path, monkeypatch):
     X, t = _data(300)
     mm = _memmap(tmp_path, X)
     read = []
-    original = neural._RowSource._read
+    original = _rows.RowSource._read
 
     def spy(self, rows):
         read.append(np.size(rows))
         return original(self, rows)
 
-    monkeypatch.setattr(neural._RowSource, "_read", spy)
+    monkeypatch.setattr(_rows.RowSource, "_read", spy)
     NeuralBalancingScore(dim=2, epochs=2, batch_size=50, random_state=0).fit(mm, t)
     assert read and max(read) <= 300
     assert read.count(50) >= 2 * 300 // 50                # one read per training batch

@@ -51,7 +51,7 @@ class _BruteForce:
     (covariate matching on hundreds of columns).  Candidates are chosen on the
     expanded distance ``|q|^2 + |c|^2 - 2 q.c`` (one matrix product per block of at
     most about 32 MB), then their distances are recomputed from the differences, as
-    ``cKDTree`` computes them, and sorted.
+    ``cKDTree`` computes them (so that exact ties stay exact), and sorted.
     """
 
     _MARGIN = 8            # extra candidates against rounding in the expanded distance
@@ -66,7 +66,7 @@ class _BruteForce:
         q = np.atleast_2d(np.asarray(q, dtype=np.float64))
         k = min(int(k), self.n)
         m = min(self.n, k + self._MARGIN)
-        step = max(1, (1 << 22) // max(self.n, 1))
+        step = max(1, (1 << 22) // max(self.n, m * self.data.shape[1], 1))
         dist = np.empty((q.shape[0], k))
         index = np.empty((q.shape[0], k), dtype=np.int64)
         for a in range(0, q.shape[0], step):

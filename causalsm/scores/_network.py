@@ -238,6 +238,7 @@ class Schedule:
     min_delta: float
     restore_best_weights: bool
     outcome_weight: float
+    input_l1: float = 0.0          # soft-threshold of the bottleneck's input weights per step
 
 
 def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: TrainData,
@@ -279,6 +280,8 @@ def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: T
                 optimizer.zero_grad(set_to_none=True)
                 (per_member / norm).sum().backward()
                 optimizer.step()
+                if schedule.input_l1 > 0:
+                    _soft_threshold(net.bottleneck.weight, optimizer, schedule.input_l1)
                 total += per_member.detach().double()
             epochs_run = epoch
             member_loss = (total / wsum).cpu().numpy()
@@ -324,6 +327,14 @@ def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: T
     history["n_epochs"] = stop_epoch.tolist()
     history["epochs_run"] = epochs_run
     return history
+
+
+def _soft_threshold(weight: torch.Tensor, optimizer, l1: float) -> None:
+    """Proximal step of an L1 penalty on ``weight``: shrink every entry towards zero by
+    ``learning rate x l1`` and set those that cross it to zero (a lasso on the inputs)."""
+    step = optimizer.param_groups[0]["lr"] * l1
+    with torch.no_grad():
+        weight.copy_(torch.sign(weight) * torch.clamp(weight.abs() - step, min=0.0))
 
 
 def predict_members(net: MemberNetwork, X, device: torch.device, n: int

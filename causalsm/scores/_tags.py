@@ -2,12 +2,15 @@
 
 A score may define ``__causalsm_tags__()`` returning a dict of the fields of
 :class:`ScoreTags`; fields it leaves out keep their defaults.  A fitted score wrapped in
-:class:`sklearn.frozen.FrozenEstimator` answers for the score it wraps.
+:class:`sklearn.frozen.FrozenEstimator` answers for the score it wraps, except that it
+takes no outcome (it is never fitted again).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+
+from sklearn.frozen import FrozenEstimator
 
 __all__ = ["ScoreTags", "score_tags"]
 
@@ -53,6 +56,8 @@ def score_tags(score) -> ScoreTags:
     if declare is None:
         return ScoreTags()
     tags = dict(declare())
+    if isinstance(score, FrozenEstimator):        # never fitted again: takes no outcome
+        tags["uses_outcome"] = False
     unknown = set(tags) - _NAMES
     if unknown:
         raise TypeError(f"{type(score).__name__}.__causalsm_tags__ returned unknown tag(s) "

@@ -298,7 +298,9 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         head's outcome predictions (``(n, K)``, one column per level), or the joint
         score: the logit columns then the prognostic columns.  ``"auto"`` is
         ``"joint"`` with a prognostic head, else ``"score"`` for one network and
-        ``"logit"`` for several.  Resolved at ``fit`` into ``output_``.
+        ``"logit"`` for several, resolved at ``fit`` into ``output_``.  It may be
+        changed after ``fit`` (``set_params``) to read another output of the same
+        networks.
     device : {"cpu", "auto", "cuda"}, default "cpu"
         ``"auto"`` uses a CUDA GPU when one is available.
     random_state : int, numpy Generator or None
@@ -369,7 +371,8 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                  validation_fraction: float | None = 0.2, patience: int | None = 10,
                  min_delta: float = 0.0, restore_best_weights: bool = True,
                  n_networks: int = 5, prognostic: Any = "auto",
-                 outcome_weight: float = 1.0, input_transform: Any = "auto",
+                 outcome_weight: float = 1.0, input_l1: float = 0.0,
+                 input_transform: Any = "auto",
                  standardize: bool = True, encoder: nn.Module | None = None,
                  reset_encoder: bool = True, output: str = "auto", device: Any = "cpu",
                  random_state: Any = None, n_threads: int | None = 1, verbose: bool = False):
@@ -390,6 +393,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         self.n_networks = n_networks
         self.prognostic = prognostic
         self.outcome_weight = outcome_weight
+        self.input_l1 = input_l1
         self.input_transform = input_transform
         self.standardize = standardize
         self.encoder = encoder
@@ -479,6 +483,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                                                                        "patience", 0),
                 "min_delta": nonneg(self.min_delta, "min_delta"),
                 "outcome_weight": nonneg(self.outcome_weight, "outcome_weight"),
+                "input_l1": nonneg(self.input_l1, "input_l1"),
                 "n_networks": k}
 
     # --------------------------------------------------------------- inputs
@@ -705,7 +710,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
             history = train_members(net, self._make_optimizer(net, p), train, val,
                                     Schedule(p["epochs"], p["batch_size"], p["patience"],
                                              p["min_delta"], bool(self.restore_best_weights),
-                                             p["outcome_weight"]),
+                                             p["outcome_weight"], p["input_l1"]),
                                     gen, device, verbose=bool(self.verbose))
         net.eval()
         self.network_ = net
@@ -718,15 +723,29 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         return Xp
 
     def _resolve_output(self, n_networks: int) -> str:
-        if self.output != "auto":
-            if self.output == "prognostic" or self.output == "joint":
-                if not self.prognostic_:
-                    raise InputError(f"output={self.output!r} needs the prognostic head: "
-                                     "fit with the outcome, fit(X, t, y)")
-            return self.output
-        if self.prognostic_:
-            return "joint"
-        return "score" if n_networks == 1 else "logit"
+        """``output``, with ``"auto"`` resolved for this fit (stored as ``output_``)."""
+        if self.output == "auto":
+            if self.prognostic_:
+                return "joint"
+            return "score" if n_networks == 1 else "logit"
+        return self._current_output(n_networks)
+
+    def _current_output(self, n_networks: int | None = None) -> str:
+        """The output ``transform`` gives now: ``output`` may change after ``fit``."""
+        output = self.output
+        n_networks = self.network_.n_members if n_networks is None else n_networks
+        if output not in _OUTPUTS:
+            raise InputError(f"'output' must be one of {', '.join(_OUTPUTS)}, got {output!r}")
+        if output == "auto":
+            return self.output_
+        if output in ("prognostic", "joint") and not self.prognostic_:
+            raise InputError(f"output={output!r} needs the prognostic head: fit with the "
+                             "outcome, fit(X, t, y)")
+        if output == "score" and n_networks > 1:
+            raise InputError("output='score' (the bottleneck) needs n_networks=1: the "
+                             "bottlenecks of several networks are not comparable; use "
+                             "output='joint', 'logit' or 'propensity' with an ensemble")
+        return output
 
     def _validation_set(self, validation_data) -> TrainData:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)):
@@ -815,15 +834,16 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         return heads * self.y_scale_ + self.y_mean_
 
     def _select(self, out: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
-        """What ``output_`` asks for, from the networks' outputs."""
-        if self.output_ == "score":
+        """What ``output`` asks for, from the networks' outputs."""
+        output = self._current_output()
+        if output == "score":
             return scores[0]
-        if self.output_ == "logit":
+        if output == "logit":
             return self._logits(out)
-        if self.output_ == "propensity":
+        if output == "propensity":
             p = _probabilities(self._logits(out))
             return p[:, None] if p.ndim == 1 else p
-        if self.output_ == "prognostic":
+        if output == "prognostic":
             return self._prognostic(out)
         return np.column_stack([self._logits(out), self._prognostic(out)])
 
@@ -865,7 +885,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                  "logit": logit, "prognostic": prog, "joint": logit + prog,
                  "propensity": (["propensity"] if self.classes_.size == 2
                                 else [f"propensity_{c}" for c in self.classes_])}
-        return np.array(names[self.output_], dtype=object)
+        return np.array(names[self._current_output()], dtype=object)
 
     def __causalsm_tags__(self) -> dict:
         """What estimators need to know (see :func:`causalsm.scores.score_tags`)."""

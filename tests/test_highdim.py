@@ -1,0 +1,166 @@
+"""The recommended neural estimator on small seeded versions of the high-dimensional
+designs of ``benchmarks/highdim.py`` (the benchmark itself has the full sizes, the
+replications and the baselines; timings stay there)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+from torch import nn
+
+import causalsm as csm
+from causalsm import InputError, MatchingEstimator, NeuralBalancingScore
+from causalsm.comparison import RandomScore
+from causalsm.datasets import (load_ihdp_npci, simulate_image_confounding,
+                               simulate_latent_factors, simulate_news,
+                               simulate_sparse_linear)
+
+
+def _designs():
+    news = simulate_news(500, 300, 10, random_state=3, as_frame=False)
+    latent = simulate_latent_factors(500, 200, random_state=3, as_frame=False)
+    sparse_ = simulate_sparse_linear(500, 200, random_state=3, as_frame=False)
+    img = simulate_image_confounding(500, random_state=3)
+    pixels = img[img.attrs["covariates"]].to_numpy()
+    return {
+        "news": (news.X, news.t, news.y, news.true_effect["ATT"], {}),
+        "latent": (latent.X, latent.t, latent.y, latent.true_effect["ATT"], {}),
+        "sparse": (sparse_.X, sparse_.t, sparse_.y, sparse_.true_effect["ATT"], {}),
+        "images": (pixels, img["treat"].to_numpy(), img["y"].to_numpy(),
+                   img.attrs["true_effect"]["ATT"],
+                   {"encoder": nn.Sequential(nn.Linear(64, 32), nn.ReLU()),
+                    "standardize": False}),
+    }
+
+
+DESIGNS = _designs()
+
+
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_default_neural_estimator_beats_no_and_random_matching(design):
+    X, t, y, att, extra = DESIGNS[design]
+    est = MatchingEstimator(score=NeuralBalancingScore(random_state=0, **extra)).fit(X, t, y)
+    r = est.effect_
+    naive = y[t == 1].mean() - y[t == 0].mean()
+    rand = MatchingEstimator(score=RandomScore(random_state=0)).fit(X, t, y).effect_
+    assert abs(r.estimate - att) < abs(naive - att)
+    assert abs(r.estimate - att) < abs(rand.estimate - att)
+    assert r.conf_int[0] <= att <= r.conf_int[1]
+    # the recommended path: the joint score, bias-corrected on it (never on raw columns)
+    assert est.score_.output_ == "joint"
+    assert r.details["adjust"] == "score" and "bias-corrected" in r.method
+
+
+def test_front_door_is_the_recommended_estimator_and_deterministic():
+    X, t, y, att, _ = DESIGNS["latent"]
+    df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    df["t"], df["y"] = t, y
+    a = csm.estimate_effect(df, "t", "y", score="neural")
+    b = csm.estimate_effect(df, "t", "y", score="neural")
+    c = MatchingEstimator(score=NeuralBalancingScore(random_state=0)).fit(
+        df.drop(columns=["t", "y"]), t, y).effect_
+    assert a.estimate == b.estimate == c.estimate and a.std_error == c.std_error
+    assert a.details["adjust"] == "score"
+    d = csm.estimate_effect(df, "t", "y", score="neural", random_state=1)
+    assert d.estimate != a.estimate
+
+
+def test_sparse_and_dense_text_give_the_same_estimate():
+    X, t, y, _, _ = DESIGNS["news"]
+    kw = dict(epochs=20, standardize=False, random_state=0)   # sparse input is not centred
+    a = MatchingEstimator(score=NeuralBalancingScore(**kw)).fit(X, t, y).effect_
+    b = MatchingEstimator(score=NeuralBalancingScore(input_transform="log1p", **kw)).fit(
+        X.toarray(), t, y).effect_
+    assert a.estimate == pytest.approx(b.estimate, abs=1e-6 * a.std_error)
+    assert a.std_error == pytest.approx(b.std_error, rel=1e-5)
+
+
+def test_wide_covariates_are_never_regressed_on():
+    X, t, y, _, _ = DESIGNS["sparse"]
+    # covariate matching on 200 columns: no bias correction by default (no stable fit)
+    cov = MatchingEstimator(score=csm.CovariateScore()).fit(X, t, y).effect_
+    assert "no bias correction" in cov.method and cov.details["adjust"] is None
+    # a scalar propensity score on wide data: its bias correction (when asked) uses it
+    ps = MatchingEstimator(score=csm.PropensityScore(model=LogisticRegression(C=0.1)),
+                           bias_correction=True).fit(X, t, y).effect_
+    assert ps.details["adjust"] == "score"
+    # sparse covariates pass through the estimator untouched
+    est = MatchingEstimator(score=NeuralBalancingScore(epochs=5, random_state=0)).fit(
+        sp.csr_matrix(X), t, y)
+    assert sp.issparse(est._data.X)
+
+
+def test_ihdp_npci_replications_ship_with_the_repository():
+    df = load_ihdp_npci(1)
+    assert df.shape == (747, 30) and int(df["treat"].sum()) == 139
+    assert df.attrs["replication"] == 1
+    assert set(df["x14"]) == {0, 1}
+    np.testing.assert_allclose(df.attrs["true_effect"]["ATT"],
+                               (df["mu1"] - df["mu0"])[df["treat"] == 1].mean())
+    last = load_ihdp_npci(50)
+    np.testing.assert_array_equal(last[[f"x{j}" for j in range(1, 26)]].to_numpy(),
+                                  df[[f"x{j}" for j in range(1, 26)]].to_numpy())
+    assert not np.array_equal(last["y"], df["y"])
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_ihdp_npci(51)
+    with pytest.raises(ValueError, match="replication must be an integer"):
+        load_ihdp_npci("1")
+    assert isinstance(csm.datasets.load_dataset("ihdp_npci", replication=2), pd.DataFrame)
+
+
+@pytest.mark.parametrize("sim", [simulate_news, simulate_latent_factors,
+                                 simulate_sparse_linear])
+def test_simulators_are_seeded_and_know_their_effects(sim):
+    a = sim(300, 60, random_state=7, as_frame=False)
+    b = sim(300, 60, random_state=7, as_frame=False)
+    Xa = a.X.toarray() if sp.issparse(a.X) else a.X
+    Xb = b.X.toarray() if sp.issparse(b.X) else b.X
+    np.testing.assert_array_equal(Xa, Xb)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert a.true_effect["ATT"] == pytest.approx((a.mu1 - a.mu0)[a.t == 1].mean())
+    # the outcome is its noise-free surface plus unit noise
+    resid = a.y - np.where(a.t == 1, a.mu1, a.mu0)
+    assert 0.8 < resid.std() < 1.2
+    frame = sim(300, 60, random_state=7)
+    np.testing.assert_array_equal(frame[frame.attrs["covariates"]].to_numpy(), Xa)
+    assert set(frame.attrs["latent"]) <= set(frame.columns)
+    with pytest.raises(ValueError):
+        sim(1, 60)
+
+
+def test_news_confounding_runs_through_the_words():
+    d = simulate_news(400, 300, 10, random_state=0, as_frame=False)
+    assert sp.issparse(d.X) and np.array_equal(d.X.data, np.round(d.X.data))
+    # the propensity is the topic model's softmax of the two similarities
+    sim0, sim1 = d.latent["sim0"].to_numpy(), d.latent["sim1"].to_numpy()
+    np.testing.assert_allclose(d.propensity, 1 / (1 + np.exp(-10 * (sim1 - sim0))))
+    np.testing.assert_allclose(d.mu0, 50 * sim0)
+    np.testing.assert_allclose(d.mu1 - d.mu0, 50 * sim1)
+    # and the similarities are functions of the words: documents with the same words
+    # get the same topic mixture
+    from causalsm.datasets.highdim import _topic_mixtures
+    rng = np.random.default_rng(0)
+    topics = rng.dirichlet(np.full(300, 0.05), size=10)
+    words = sp.csr_matrix(np.vstack([d.X[:3].toarray()] * 2))
+    z = _topic_mixtures(words, topics, 0.05)
+    np.testing.assert_allclose(z[:3], z[3:])
+    np.testing.assert_allclose(z.sum(axis=1), 1.0)
+
+
+def test_errors_of_the_new_options():
+    X, t, y, _, _ = DESIGNS["latent"]
+    with pytest.raises(InputError, match="prognostic=True needs the outcome"):
+        NeuralBalancingScore(prognostic=True).fit(X, t)
+    with pytest.raises(InputError, match="'input_transform' must be"):
+        NeuralBalancingScore(input_transform="sqrt").fit(X, t)
+    with pytest.raises(InputError, match="'n_networks' must be an integer >= 1"):
+        NeuralBalancingScore(n_networks=0).fit(X, t)
+    with pytest.raises(InputError, match="X has 500 rows but the outcome has 499"):
+        NeuralBalancingScore().fit(X, t, y[:-1])
+    bad = y.copy()
+    bad[0] = np.nan
+    with pytest.raises(InputError, match="'outcome' has 1 missing"):
+        NeuralBalancingScore().fit(X, t, bad)
+    with pytest.raises(InputError, match="output='joint' needs the prognostic head"):
+        NeuralBalancingScore(output="joint", epochs=1).fit(X, t)
