@@ -302,12 +302,12 @@ def full_match(score: Any, treatment: Any, *, estimand: str = "ATT",
     Examples
     --------
     >>> import numpy as np
-    >>> m = full_match([0.1, 0.5, 0.2, 0.3, 0.6, 0.9], [1, 1, 0, 0, 0, 0],
-    ...                standardize=False, solver="highs")
+    >>> m = full_match([0.1, 0.5, 0.2, 0.3, 0.6], [1, 1, 0, 0, 0], standardize=False,
+    ...                solver="highs")
     >>> m.subclass.tolist(), round(m.info["total_distance"], 6)
-    ([1, 2, 1, 1, 2, 2], 0.8)
-    >>> m.matched_data()["weights"].round(4).tolist()
-    [1.0, 1.0, 0.5, 0.5, 0.5, 0.5]
+    ([1, 2, 1, 1, 2], 0.4)
+    >>> m.matched_data()["weights"].tolist()       # MatchIt's: controls 1/2, 1/2, 1, scaled
+    [1.0, 1.0, 0.75, 0.75, 1.5]
     """
     d = prepare(score, treatment, estimand=estimand, standardize=standardize, caliper=caliper,
                 caliper_units=caliper_units, exact=exact, antiexact=antiexact,
