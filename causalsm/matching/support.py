@@ -119,7 +119,7 @@ def mahalanobis_covariates(X: Any, t: np.ndarray, keep: np.ndarray) -> np.ndarra
     if np.linalg.det(V) > 1e-8:
         inv = np.linalg.inv(V)
     else:                                      # MatchIt's generalized_inverse
-        inv = np.linalg.pinv(V)
+        inv = np.linalg.pinv(V, rcond=1e-8)
     vals, vecs = np.linalg.eigh((inv + inv.T) / 2)
     L = vecs * np.sqrt(np.maximum(vals, 0.0))  # L L' = inv
     return Z @ L
