@@ -82,12 +82,15 @@ def multiplier_bootstrap(phi: np.ndarray, *, n_replicates: int = 1999,
 
 
 def _cluster_block(statistic, members, seed: np.random.SeedSequence, size: int) -> np.ndarray:
+    from threadpoolctl import threadpool_limits
     rng = np.random.default_rng(seed)
     G = len(members)
     out = np.empty(size)
-    for b in range(size):
-        pick = rng.integers(0, G, size=G)
-        out[b] = statistic(np.concatenate([members[g] for g in pick]))
+    # one BLAS thread: replicates are small fits, which threads only slow down
+    with threadpool_limits(1):
+        for b in range(size):
+            pick = rng.integers(0, G, size=G)
+            out[b] = statistic(np.concatenate([members[g] for g in pick]))
     return out
 
 

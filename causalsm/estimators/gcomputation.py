@@ -38,11 +38,13 @@ log-scale Wald interval and ``std_error`` the delta-method SE of the ratio
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.linalg import solve_triangular
 
 from .._validation import InputError, check_array, check_estimand, check_int, check_seed
 from ..inference import cluster_bootstrap
@@ -82,11 +84,17 @@ def _full_rank(M: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
+def _wls(M, y, w):
+    """Weighted least squares by a QR decomposition (full column rank)."""
+    sw = np.sqrt(w)
+    Q, R = np.linalg.qr(M * sw[:, None])
+    return solve_triangular(R, Q.T @ (y * sw))
+
+
 def _fit(M, y, w, binary):
     """Coefficients, fitted means and the working weights of the model."""
     if not binary:
-        sw = np.sqrt(w)
-        beta = np.linalg.lstsq(M * sw[:, None], y * sw, rcond=None)[0]
+        beta = _wls(M, y, w)
         return beta, M @ beta, w.copy()
     beta = np.zeros(M.shape[1])
     mu = np.clip((w * y + 0.5) / (w + 1.0), 1e-6, 1 - 1e-6)       # glm's start: (wy+.5)/(w+1)
@@ -95,8 +103,7 @@ def _fit(M, y, w, binary):
     for _ in range(100):
         ww = w * mu * (1 - mu)
         z = eta + (y - mu) / (mu * (1 - mu))
-        s = np.sqrt(ww)
-        beta = np.linalg.lstsq(M * s[:, None], z * s, rcond=None)[0]
+        beta = _wls(M, z, ww)
         eta = M @ beta
         mu = 1.0 / (1.0 + np.exp(-eta))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -363,10 +370,17 @@ def matched_effect(m, y: Any, X: Any = None, **options) -> EffectResult:
         options["vcov"] = "hc3"
     t = m.treatment
     arms = {"ATT": (1,), "ATC": (0,), "ATE": (0, 1)}[m.estimand]
-    focal = np.isin(t, arms) & ~m.discarded
+    focal = np.isin(t, arms)
+    n_matched = int(np.unique(rows[focal[rows]]).size)
     counts = {"n_treated": int((t == 1).sum()), "n_control": int((t == 0).sum()),
-              "n_matched": int(np.isin(rows, np.flatnonzero(focal)).sum()),
-              "n_dropped": int(focal.sum() - np.isin(rows, np.flatnonzero(focal)).sum())}
+              "n_matched": n_matched, "n_dropped": int(focal.sum()) - n_matched}
+    if counts["n_dropped"]:
+        who = {"ATT": "treated units", "ATC": "controls", "ATE": "units"}[m.estimand]
+        warnings.warn(f"{counts['n_dropped']} of {int(focal.sum())} {who} are not in the "
+                      f"matched data ({int((m.discarded & focal).sum())} outside common "
+                      "support, the others without a match): the estimate is for the "
+                      f"matched {who}, not the {m.estimand} of the whole sample",
+                      RuntimeWarning, stacklevel=2)
     options.setdefault("method", f"{m.design} matching")
     res = gcomputation(y[rows], t[rows], None if Xa is None else Xa[rows], w,
                        estimand=m.estimand, subclass=sets, counts=counts, **options)

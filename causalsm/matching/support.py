@@ -58,11 +58,12 @@ def common_support(score: np.ndarray, t: np.ndarray, discard: Any = "none") -> n
 
 
 def resolve_caliper(caliper: Any, units: str, score: np.ndarray,
-                    keep: np.ndarray) -> np.ndarray | None:
+                    keep: np.ndarray, ddof: int = 1) -> np.ndarray | None:
     """The caliper per score column in score units (MatchIt's ``process.caliper``).
 
     ``units="sd"``: multiples of the *sample* SD of each column over the units not
-    discarded (MatchIt's ``std.caliper = TRUE``); ``"raw"``: score units.
+    discarded (MatchIt's ``std.caliper = TRUE``; ``ddof=0`` gives the population SD
+    that R's ``Matching`` and :func:`causalsm.match` use); ``"raw"``: score units.
     """
     if caliper is None:
         return None
@@ -74,7 +75,7 @@ def resolve_caliper(caliper: Any, units: str, score: np.ndarray,
     if (cal <= 0).any() or not np.isfinite(cal).all():
         raise InputError("caliper must be positive and finite")
     if units == "sd":
-        return cal * score[keep].std(axis=0, ddof=1)
+        return cal * score[keep].std(axis=0, ddof=ddof)
     if units == "raw":
         return cal
     raise InputError(f"caliper_units must be 'sd' or 'raw', got {units!r}")
@@ -148,7 +149,8 @@ class Design:
 def prepare(score: Any, treatment: Any, *, estimand: str, standardize: bool = True,
             caliper: Any = None, caliper_units: str = "sd", exact: Any = None,
             antiexact: Any = None, mahvars: Any = None, discard: Any = "none",
-            index: Any = None, estimands: tuple = ("ATT", "ATC", "ATE")) -> Design:
+            index: Any = None, estimands: tuple = ("ATT", "ATC", "ATE"),
+            caliper_ddof: int = 1) -> Design:
     """Check the inputs every design shares and resolve them once."""
     estimand = check_estimand(estimand)
     if estimand not in estimands:
@@ -172,7 +174,8 @@ def prepare(score: Any, treatment: Any, *, estimand: str, standardize: bool = Tr
         metric = mahalanobis_covariates(mahvars, t, keep)
     if index is None:
         index = score.index if isinstance(score, (pd.Series, pd.DataFrame)) else pd.RangeIndex(n)
+    cal = resolve_caliper(caliper, caliper_units, raw, keep, caliper_ddof)
     return Design(estimand=estimand, t=t, n=n, score=raw, metric=metric, keep=keep,
-                  discarded=discarded, caliper=resolve_caliper(caliper, caliper_units, raw, keep),
+                  discarded=discarded, caliper=cal,
                   strata=_strata(exact, n), anti=anti_codes(antiexact, n),
                   index=pd.Index(index), mahvars=mahvars is not None)
