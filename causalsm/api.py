@@ -79,9 +79,12 @@ def estimate_effect(data, treatment: str, outcome: str,
         and returns its average effect.
     estimand : {"ATT", "ATC", "ATE"}
     **options
-        Any parameter of :class:`~causalsm.MatchingEstimator`: ``n_neighbors``,
-        ``replace``, ``caliper``, ``exact`` (column names), ``bias_correction``,
-        ``variance``, ``var_neighbors``, ``alpha``, ``random_state``...  With
+        Any parameter of :class:`~causalsm.MatchingEstimator`: ``method`` (the design:
+        ``"nearest"``, ``"optimal"``, ``"full"``, ``"subclass"``, ``"cem"``; all but
+        nearest neighbour are followed by g-computation with MatchIt's standard
+        errors), ``n_neighbors``, ``replace``, ``caliper``, ``exact`` (column names),
+        ``discard``, ``mahvars``, ``bias_correction``, ``variance``, ``var_neighbors``,
+        ``alpha``, ``random_state``...  With
         ``score="double"``: ``propensity_models``, ``prognostic_models``,
         ``n_neighbors``, ``ties``, ``sieve_degree``, ``n_bootstrap``, ``alpha``,
         ``n_jobs``, ``random_state``, ``verbose``.

@@ -164,16 +164,30 @@ def cem_match(X: Any, treatment: Any, *, estimand: str = "ATT", cutpoints: Any =
             x = frame[c].to_numpy(dtype=np.float64)
             frame[c] = _coarsen(x, cuts[c])
             breaks[c] = cuts[c] if not isinstance(cuts[c], str) else cuts[c]
-    key = frame.astype(str).agg("|".join, axis=1).to_numpy() if frame.shape[1] else \
-        np.full(n, "")
+    # one integer per cell of the coarsened values
+    codes = [pd.factorize(frame[c])[0].astype(np.int64) for c in frame.columns] \
+        or [np.zeros(n, dtype=np.int64)]
+    key, radix = np.zeros(n, dtype=np.int64), 1
+    for c in codes:                    # mixed radix while it fits, then re-factorised
+        size = int(c.max()) + 1
+        if radix * size >= 2 ** 62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            radix = int(key.max()) + 1
+        key += c * radix
+        radix *= size
+    cell = pd.factorize(key)[0]
     # strata with both arms, numbered in order of their first control (R: intersect)
-    ctrl_keys = pd.unique(key[t == 0])
-    common = ctrl_keys[np.isin(ctrl_keys, key[t == 1])]
+    both = np.zeros(int(cell.max()) + 1, dtype=bool)
+    both[np.intersect1d(cell[t == 0], cell[t == 1])] = True
+    ctrl = np.flatnonzero(t == 0)
+    first_ctrl = pd.unique(cell[ctrl])
+    common = first_ctrl[both[first_ctrl]]
     if common.size == 0:
         raise InputError("no stratum holds both arms: coarsen the columns further or "
                          "match on fewer")
-    code = pd.Index(common).get_indexer(key) + 1                  # 0 = unmatched
-    sub = code.astype(np.int64)
+    rank = np.zeros(both.size, dtype=np.int64)
+    rank[common] = np.arange(1, common.size + 1)
+    sub = rank[cell]                                              # 0 = unmatched
     if k2k:
         sub = _k2k(sub, t, original, estimand, k2k_method)
     used = np.unique(sub[sub > 0])
