@@ -1,11 +1,14 @@
 """Effect estimators that use matches: average effects with Abadie-Imbens inference,
+g-computation after any matching design,
 multiply robust (double score) matching for average and quantile effects, and the
 marginal hazard ratio after matching."""
 
 from .average import MatchingEstimator, matching_effect
+from .gcomputation import gcomputation, matched_effect
 from .quantile import MultiplyRobustMatching, QuantileEffectResult
 from .results import EffectResult
 from .survival import HazardRatioResult, MatchedHazardRatio
 
-__all__ = ["MatchingEstimator", "matching_effect", "EffectResult", "MultiplyRobustMatching",
+__all__ = ["MatchingEstimator", "matching_effect", "gcomputation", "matched_effect",
+           "EffectResult", "MultiplyRobustMatching",
            "QuantileEffectResult", "MatchedHazardRatio", "HazardRatioResult"]

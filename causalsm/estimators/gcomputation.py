@@ -127,7 +127,7 @@ def _contrast(mu1, mu0, omega, effect):
             -1 / (m0 * (1 - m0)))
 
 
-def _estimate(M1, M0, y, t, X, w, target, omega, binary, effect, keep=None):
+def _estimate(M1, M0, y, t, X, w, omega, binary, effect, keep=None):
     """Fit and contrast; returns (estimate, gradient in beta, pieces for the vcov)."""
     M = _design(t, X)
     if keep is None:
@@ -257,8 +257,8 @@ def gcomputation(y: Any, t: Any, X: Any = None, weights: Any = None, *, estimand
     M0 = _design(np.zeros(target.sum(), dtype=np.int64), Xa[target])
     omega = w[target]
     keep = _full_rank(_design(t, Xa), w)
-    est, grad, (M, beta, mu, ww) = _estimate(M1, M0, y, t, Xa, w, target, omega, binary,
-                                             effect, keep)
+    est, grad, (M, beta, mu, ww) = _estimate(M1, M0, y, t, Xa, w, omega, binary, effect,
+                                             keep)
     details = {"outcome_model": "logistic (quasibinomial)" if binary else "linear",
                "effect": effect, "n_coefficients": int(keep.size), "n_rows": int(y.size),
                "covariates": int(Xa.shape[1])}
@@ -272,8 +272,7 @@ def gcomputation(y: Any, t: Any, X: Any = None, weights: Any = None, *, estimand
             tg = target[idx]
             m1 = _design(np.ones(tg.sum(), dtype=np.int64), Xa[idx][tg])
             m0 = _design(np.zeros(tg.sum(), dtype=np.int64), Xa[idx][tg])
-            return _estimate(m1, m0, y[idx], tt, Xa[idx], ww_, tg, ww_[tg], binary,
-                             effect)[0]
+            return _estimate(m1, m0, y[idx], tt, Xa[idx], ww_, ww_[tg], binary, effect)[0]
 
         draws = cluster_bootstrap(stat, groups, n_replicates=check_int(n_bootstrap,
                                                                        "n_bootstrap"),
@@ -349,6 +348,17 @@ def matched_effect(m, y: Any, X: Any = None, **options) -> EffectResult:
     Returns
     -------
     EffectResult
+
+    Examples
+    --------
+    >>> from causalsm.matching import full_match
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=300); t = (rng.random(300) < 1 / (1 + np.exp(-x))).astype(int)
+    >>> y = 3 * t + 2 * x + rng.normal(size=300)
+    >>> m = full_match(x, t)
+    >>> res = matched_effect(m, y, x[:, None])
+    >>> res.variance.startswith("cluster-robust by matched set"), abs(res.estimate - 3) < 0.5
+    (True, True)
     """
     y = np.asarray(y, dtype=np.float64).ravel()
     Xa = None if X is None else check_array(X, name="X")[0]
