@@ -329,3 +329,38 @@ def test_estimator_designs_and_errors():
     assert two.effect_.estimate == pytest.approx(sub.effect_.estimate, rel=1e-12)
     with pytest.raises(InputError, match="one-dimensional"):
         csm.MatchingEstimator(method="subclass", score=CovariateScore()).fit(X, t, y)
+
+
+def test_front_doors(capsys):
+    df = csm.datasets.load_lalonde("psid")
+    cov = ["age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75"]
+    res = csm.estimate_effect(df, "treat", "re78", cov, method="full", estimand="ATE")
+    est = csm.MatchingEstimator(method="full", estimand="ATE").fit(df[cov], df["treat"],
+                                                                   df["re78"])
+    assert res.estimate == pytest.approx(est.effect_.estimate, rel=1e-12)
+    assert res.std_error == pytest.approx(est.effect_.std_error, rel=1e-12)
+    tab = csm.compare(df, "treat", "re78", cov, methods=["full_psm", "subclass", "cem"])
+    assert tab["method"].tolist() == ["full_psm", "subclass_psm", "cem"]
+    assert (tab["error"] == "").all(), tab["error"].tolist()
+    ate_att = csm.estimate_effect(df, "treat", "re78", cov, method="full")
+    assert tab.loc[0, "estimate"] == pytest.approx(ate_att.estimate, rel=1e-12)
+    from causalsm.cli import _LALONDE_COVARIATES, main
+    assert main(["compare", "--data", "lalonde-psid", "--method", "full_psm", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    cli = csm.estimate_effect(df, "treat", "re78", _LALONDE_COVARIATES, method="full")
+    assert "full_psm" in out and f"{cli.estimate:,.0f}" in out
+
+
+def test_cem_cells_with_many_columns():
+    """Cells are numbered by integer codes (mixed radix, refactorised when it would
+    overflow): the same strata as joining the values into strings."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 40, size=(60, 14)).astype(float)      # 40^14 > 2^62 cells
+    X = pd.DataFrame(base[rng.integers(0, 60, size=3000)])
+    t = (rng.random(3000) < 0.5).astype(int)
+    m = cem_match(X, t, cutpoints=0)
+    key = X.astype(int).astype(str).agg("|".join, axis=1).to_numpy()
+    treated = set(key[t == 1])
+    common = [k for k in pd.unique(key[t == 0]) if k in treated]
+    ref = np.array([common.index(k) + 1 if k in common else 0 for k in key])
+    np.testing.assert_array_equal(m.subclass, ref)
