@@ -273,7 +273,6 @@ class MatchingEstimator(BaseEstimator):
         joblib workers for the bootstrap (results do not depend on it).
     random_state : int or None
         Seeds tie-breaking, random orders and the bootstrap.
-
     method : {"nearest", "optimal", "full", "subclass", "cem"}
         The matching design, as MatchIt's ``method``: greedy nearest neighbour (this
         class's original engine), optimal pair / k:1 matching (``n_neighbors`` is the
