@@ -2,6 +2,7 @@
 #
 # Usage:
 #   Rscript designs_speed.R full     DATA.csv [CALIPER_RAW]
+#   Rscript designs_speed.R optmatch DATA.csv CALIPER_RAW
 #   Rscript designs_speed.R subclass DATA.csv
 #   Rscript designs_speed.R cem      DATA.csv
 #
@@ -20,14 +21,25 @@ d <- read.csv(args[2])
 suppressPackageStartupMessages({library(MatchIt); library(optmatch)})
 f <- treat ~ x1 + x2 + x3 + x4 + x5
 gc()
-if (what == "full") {
+if (what %in% c("full", "optmatch")) {
   cal <- if (length(args) >= 3) as.numeric(args[3]) else NULL
   t0 <- proc.time()[["elapsed"]]
-  m <- if (is.null(cal)) matchit(f, data = d, method = "full", distance = d$score) else
-    matchit(f, data = d, method = "full", distance = d$score, caliper = cal,
-            std.caliper = FALSE)
-  el <- proc.time()[["elapsed"]] - t0
-  s <- as.integer(as.character(m$subclass))
+  if (what == "optmatch") {
+    # optmatch directly, with the caliper as a sparse distance (match_on's caliper
+    # argument): MatchIt builds the dense treated x control matrix before any caliper
+    options(optmatch_max_problem_size = Inf)
+    z <- d$treat; names(z) <- rownames(d)
+    sc <- d$score; names(sc) <- rownames(d)
+    fm <- fullmatch(match_on(sc, z = z, caliper = cal), data = d)
+    el <- proc.time()[["elapsed"]] - t0
+    s <- as.integer(factor(as.character(fm[rownames(d)])))
+  } else {
+    m <- if (is.null(cal)) matchit(f, data = d, method = "full", distance = d$score) else
+      matchit(f, data = d, method = "full", distance = d$score, caliper = cal,
+              std.caliper = FALSE)
+    el <- proc.time()[["elapsed"]] - t0
+    s <- as.integer(as.character(m$subclass))
+  }
   ok <- !is.na(s)
   # total distance within sets: in a star one side has a single unit, so it is the sum of
   # |score_t - score_c| over the (treated, control) pairs of each set

@@ -66,7 +66,8 @@ def run_r(what: str, d: pd.DataFrame, *extra, timeout: float) -> dict:
             return {"status": f"stopped after {timeout:.0f} s"}
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("elapsed=")]
     if not lines:
-        return {"status": "failed: " + " ".join(out.stderr.split())[-200:]}
+        return {"status": f"failed (exit {out.returncode}): "
+                          + " ".join(out.stderr.split())[-200:]}
     return {k: float(v) for k, v in (kv.split("=") for kv in lines[-1].split())}
 
 
@@ -83,6 +84,8 @@ def main(argv=None) -> None:
     ap.add_argument("--r-timeout", type=float, default=1800.0)
     ap.add_argument("--highs-max", type=int, default=1000,
                     help="largest n also timed with the HiGHS solver")
+    ap.add_argument("--only-caliper", action="store_true",
+                    help="only full matching at 10^5 with the caliper")
     args = ap.parse_args(argv)
     rows = []
 
@@ -92,6 +95,8 @@ def main(argv=None) -> None:
               f"{info}", flush=True)
 
     full_cases = [(1000, None), (10000, None)] + ([] if args.quick else [(100000, 0.002)])
+    if args.only_caliper:
+        full_cases = [(100000, 0.002)]
     for n, cal in full_cases:
         d = simulate(n)
         kw = {} if cal is None else {"caliper": cal, "caliper_units": "raw"}
@@ -109,7 +114,13 @@ def main(argv=None) -> None:
             add("full", n, "MatchIt + optmatch", r.get("elapsed"),
                 total_distance=r.get("total_distance"), n_subclasses=r.get("n_subclasses"),
                 status=r.get("status", "ok"), caliper=cal)
-    sizes = [10 ** 5] if args.quick else [10 ** 6]
+            if cal is not None:            # optmatch alone, with a sparse caliper
+                r = run_r("optmatch", d, cal, timeout=args.r_timeout)
+                add("full", n, "optmatch (sparse)", r.get("elapsed"),
+                    total_distance=r.get("total_distance"),
+                    n_subclasses=r.get("n_subclasses"), status=r.get("status", "ok"),
+                    caliper=cal)
+    sizes = [] if args.only_caliper else [10 ** 5] if args.quick else [10 ** 6]
     for n in sizes:
         d = simulate(n)
         m, sec = timed(lambda: subclassify(d["score"].to_numpy(), d["treat"].to_numpy()))
