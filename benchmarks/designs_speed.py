@@ -50,6 +50,11 @@ def simulate(n: int, seed: int = 0) -> pd.DataFrame:
     return out
 
 
+def _memory() -> float:
+    """Bytes of physical memory."""
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
 def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
 
@@ -110,7 +115,12 @@ def main(argv=None) -> None:
                 n_subclasses=m.info["n_subclasses"], peak_gb=round(peak_gb(), 2),
                 caliper=cal)
         if not args.no_r:
-            r = run_r("full", d, *([] if cal is None else [cal]), timeout=args.r_timeout)
+            if n * n / 4 * 8 * 3 < 0.5 * _memory():
+                r = run_r("full", d, *([] if cal is None else [cal]),
+                          timeout=args.r_timeout)
+            else:       # MatchIt would build the dense n1 x n0 matrix before the caliper
+                r = {"status": f"not run: MatchIt's dense {n * n / 4 * 8 / 2 ** 30:.0f} GB "
+                               "distance matrix exceeds this machine's memory"}
             add("full", n, "MatchIt + optmatch", r.get("elapsed"),
                 total_distance=r.get("total_distance"), n_subclasses=r.get("n_subclasses"),
                 status=r.get("status", "ok"), caliper=cal)
