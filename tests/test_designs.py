@@ -307,7 +307,10 @@ def test_estimator_designs_and_errors():
         csm.MatchingEstimator(method="full", variance="ai").fit(X, t, y)
     full = csm.MatchingEstimator(method="full").fit(X, t, y)
     assert "full matching" in full.effect_.method
-    assert full.effect_.variance.startswith("cluster-robust by matched set")
+    assert full.effect_.variance.startswith("robust (HC3)")          # see matched_effect
+    clustered = csm.MatchingEstimator(method="full", variance="cluster").fit(X, t, y)
+    assert clustered.effect_.variance.startswith("cluster-robust by matched set")
+    assert clustered.effect_.estimate == pytest.approx(full.effect_.estimate, rel=1e-12)
     assert full.matches_.design == "full" and full.effect_.n_matched == 185
     bal = full.balance()
     assert bal["smd_after"].abs().max() < bal["smd_before"].abs().max()

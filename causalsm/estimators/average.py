@@ -310,9 +310,10 @@ class MatchingEstimator(BaseEstimator):
         Minimum-cost-flow solver of optimal and full matching.
 
     With ``estimation="gcomputation"`` the ``variance`` is ``"auto"`` (cluster-robust
-    by matched set for the designs that make pairs or sets, HC3 for subclassification,
-    coarsened exact matching without ``k2k`` and matching with replacement, as
-    MatchIt's vignette prescribes), ``"cluster"``, ``"hc3"`` or
+    by matched set after pair designs, HC3 after full matching, subclassification,
+    coarsened exact matching without ``k2k`` and matching with replacement; see
+    :func:`~causalsm.estimators.gcomputation.matched_effect` for why full matching
+    departs from MatchIt's advice), ``"cluster"``, ``"hc3"`` or
     ``"cluster_bootstrap"`` (``n_bootstrap`` replicates); ``adjust`` names the
     covariates of the outcome model (``None`` for the weighted difference in means).
 
