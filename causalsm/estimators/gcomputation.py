@@ -336,7 +336,7 @@ def matched_effect(m, y: Any, X: Any = None, **options) -> EffectResult:
     replacement (few large strata, or no sets), as the vignette prescribes too.  After
     *full* matching the default is HC3 as well: in the vignette's own design the
     intervals clustered by matched set covered 0.91 (ATT) and 0.85 (ATE) instead of
-    0.95, HC3's covered 0.95 and 0.94 (``benchmarks/README.md``, 1000 replications);
+    0.95, HC3's covered 0.94 and 0.93 (``benchmarks/README.md``, 1000 replications);
     ``vcov="cluster"`` gives MatchIt's numbers.
 
     Parameters
