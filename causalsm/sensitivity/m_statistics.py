@@ -147,7 +147,9 @@ def m_scores(data: Any, *, inner: float = 0.0, trim: float = 3.0, lambda_: float
     for n, pos in groups:
         Yg = sets.y[pos]
         D = Yg[:, :, None] - Yg[:, None, :]
-        s = (_psi(D / h, inner, trim) if scale else D).sum(axis=2)
+        # summed in extended precision, as R's sum(): equal sets then tie exactly as in R
+        s = (_psi(D / h, inner, trim) if scale else D).sum(axis=2, dtype=np.longdouble)
+        s = s.astype(np.float64)
         q[pos] = s / ((n - 1) * n_used) if tont else s / n
     return q, h
 
@@ -282,10 +284,10 @@ class MBound:
             denom = a + gamma * (n - a)
             mu = (low1 + gamma * high1) / denom
             nu = (low2 + gamma * high2) / denom - mu * mu
-            out.append((mu, nu))
+            out.append((mu, nu, np.abs(S).max(axis=1, keepdims=True)))
         for q, n_t in self.strata:
             mu, nu = _stratum_moments(q, n_t, gamma)
-            out.append((mu[None, :], nu[None, :]))
+            out.append((mu[None, :], nu[None, :], np.abs(q).max(keepdims=True)[None, :]))
         return out
 
     def __call__(self, gamma: float, *, bound: str = "separable",
@@ -294,16 +296,18 @@ class MBound:
             raise InputError(f"Gamma must be >= 1, got {gamma}")
         parts = self._moments(float(gamma))
         best = []
-        for mu, nu in parts:
+        for mu, nu, scale in parts:
+            # the largest variance among the maximisers of the expectation; ties up to
+            # rounding on the scale of the set's scores
             mmax = mu.max(axis=1, keepdims=True)
-            tie = mu >= mmax - 1e-13 * np.maximum(1.0, np.abs(mmax))
+            tie = mu >= mmax - 1e-13 * scale
             best.append((mmax[:, 0], np.where(tie, nu, -np.inf).max(axis=1)))
         E = float(sum(b[0].sum() for b in best))
         V = float(sum(b[1].sum() for b in best))
         if bound == "taylor":
             root = np.sqrt(V)
             E2 = V2 = 0.0
-            for (mu, nu), (mstar, vstar) in zip(parts, best):
+            for (mu, nu, _), (mstar, vstar) in zip(parts, best):
                 adj = (mu - mstar[:, None]) + kappa * nu / (2 * root) \
                     - kappa * vstar[:, None] / (2 * root)
                 j = np.argmax(adj, axis=1)

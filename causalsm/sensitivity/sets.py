@@ -242,7 +242,7 @@ class MatchedSets:
                                 ("one_treated", "one_control", "stratum"))
         if one_t == n_use:
             lo, hi = size[use].min() - 1, size[use].max() - 1
-            ctl = f"{lo} control{'s' * (lo > 1)}" if lo == hi else f"{lo} to {hi} controls"
+            ctl = f"{lo} control{'s' if lo > 1 else ''}" if lo == hi else f"{lo} to {hi} controls"
             return f"{n_use} matched sets of 1 treated and {ctl}"
         parts = []
         if one_t:
