@@ -75,6 +75,26 @@ class _Test:
         return r.p_upper, r.p_lower, r.statistic, r.expectation, r.variance
 
 
+class _Bound:
+    """The bounds on the p-value as functions of Gamma, the directions combined (twice
+    the smaller one-sided bound when two-sided); calling it gives the upper bound."""
+
+    def __init__(self, tests: list):
+        self.tests = tests
+
+    def rows(self, gamma: float) -> list:
+        return [t(gamma) for t in self.tests]
+
+    @staticmethod
+    def combine(rows: list) -> tuple[float, float]:
+        if len(rows) == 1:
+            return rows[0][0], rows[0][1]
+        return (min(1.0, 2 * min(r[0] for r in rows)), min(1.0, 2 * min(r[1] for r in rows)))
+
+    def __call__(self, gamma: float) -> float:
+        return self.combine(self.rows(float(gamma)))[0]
+
+
 def _resolve(statistic: str, sets: MatchedSets) -> str:
     key = str(statistic).lower().replace("-", "_").replace(" ", "_")
     key = _ALIASES.get(key, key)
@@ -188,22 +208,11 @@ def rosenbaum_bounds(data: Any, gammas=None, *, statistic: str = "auto",
     directions = ["greater", "less"] if alternative == "two-sided" else [alternative]
     tests = [_Test(ms, stat, d, opts, kappa) for d in directions]
 
-    def evaluate(gamma: float) -> list:
-        return [t(gamma) for t in tests]
-
-    def combine(rows: list) -> tuple[float, float]:
-        if len(rows) == 1:
-            return rows[0][0], rows[0][1]
-        return (min(1.0, 2 * min(r[0] for r in rows)), min(1.0, 2 * min(r[1] for r in rows)))
-
-    at_one = evaluate(1.0)
+    bound = _Bound(tests)
+    at_one = bound.rows(1.0)
     # moments reported for the direction with the smaller bound at Gamma = 1
     direction = int(np.argmin([r[0] for r in at_one]))
-
-    def p_upper(g: float) -> float:
-        return combine(evaluate(g))[0]
-
-    crit = critical_gamma(p_upper, alpha, gamma_max=_GAMMA_MAX)
+    crit = critical_gamma(bound, alpha, gamma_max=_GAMMA_MAX)
     if gammas is None:
         grid = _default_gammas(crit)
     else:
@@ -212,8 +221,8 @@ def rosenbaum_bounds(data: Any, gammas=None, *, statistic: str = "auto",
             raise InputError("gammas must be numbers >= 1")
     p_up, p_lo, E, V = (np.empty(grid.size) for _ in range(4))
     for i, g in enumerate(grid):
-        rows = evaluate(float(g))
-        p_up[i], p_lo[i] = combine(rows)
+        rows = bound.rows(float(g))
+        p_up[i], p_lo[i] = _Bound.combine(rows)
         _, _, T, E[i], V[i] = rows[direction]
     nan = np.full(grid.size, np.nan)
     est_lo, est_hi, ci_lo, ci_hi = nan.copy(), nan.copy(), nan.copy(), nan.copy()
@@ -226,9 +235,6 @@ def rosenbaum_bounds(data: Any, gammas=None, *, statistic: str = "auto",
                 ms, stat, float(g), alpha, alternative, opts)
     name, method = _describe(stat, ms, opts, tests[0].bound if stat == "huber" else "")
     n_sets, n_t, n_c = ms.counts()
-    curve_g = np.unique(np.concatenate([np.geomspace(1.0, max(float(grid.max()), 2.0), 60),
-                                        grid]))
-    curve = (curve_g, np.array([p_upper(float(g)) for g in curve_g]))
     info = {"statistic_name": name, "direction": tests[direction].direction,
             "pairs": ms.is_pairs, "gamma_max": _GAMMA_MAX}
     if stat == "huber":
@@ -238,9 +244,9 @@ def rosenbaum_bounds(data: Any, gammas=None, *, statistic: str = "auto",
         method=method, design=ms.describe(), alternative=alternative, alpha=float(alpha),
         gamma=grid, p_upper=p_up, p_lower=p_lo, statistic=float(T), expectation=E,
         variance=V, deviate=(T - E) / np.sqrt(V), critical_gamma=float(crit),
-        p_value=float(combine(at_one)[0]), n_sets=n_sets, n_treated=n_t, n_control=n_c,
+        p_value=float(_Bound.combine(at_one)[0]), n_sets=n_sets, n_treated=n_t, n_control=n_c,
         estimate_lower=est_lo, estimate_upper=est_hi, ci_lower=ci_lo, ci_upper=ci_hi,
-        details=info, _curve=curve)
+        details=info, _curve=bound)
 
 
 def _intervals(ms: MatchedSets, stat: str, gamma: float, alpha: float, alternative: str,

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .._validation import InputError
 
-__all__ = ["evalue", "EValueResult", "evalue_threshold"]
+__all__ = ["evalue", "EValueResult", "evalue_threshold", "pooled_sd", "outcome_details"]
 
 MEASURES = ("RR", "OR", "HR", "MD", "OLS")
 
@@ -294,6 +294,32 @@ def evalue(estimate: float, lower: float | None = None, upper: float | None = No
                         rr=float(rr), rr_conf_int=(float(rr_lo), float(rr_hi)),
                         evalue=float(ev), evalue_ci=float(ev_ci), true=float(t), rare=rare,
                         details=details)
+
+
+def pooled_sd(y: np.ndarray, treated: np.ndarray, weights: np.ndarray) -> float:
+    """The pooled within-arm standard deviation of ``y`` over the units with positive
+    ``weights`` (the matched sample), weighted: ``sqrt((var_1 + var_0) / 2)``, the
+    denominator of a standardised mean difference.
+
+    >>> pooled_sd(np.array([1.0, 3.0, 0.0, 2.0]), np.array([1, 1, 0, 0]), np.ones(4))
+    1.0
+    """
+    var = []
+    for arm in (0, 1):
+        sel = (treated == arm) & (weights > 0)
+        if not sel.any():
+            return float("nan")
+        w, v = weights[sel], y[sel]
+        mean = np.sum(w * v) / np.sum(w)
+        var.append(np.sum(w * (v - mean) ** 2) / np.sum(w))
+    return float(np.sqrt((var[0] + var[1]) / 2))
+
+
+def outcome_details(y: np.ndarray, treated: np.ndarray, weights: np.ndarray) -> dict:
+    """What a matching result keeps for its E-value: ``outcome_sd`` (:func:`pooled_sd`
+    in the matched sample) and ``outcome_binary``."""
+    return {"outcome_sd": pooled_sd(y, treated, weights),
+            "outcome_binary": bool(np.isin(y, (0.0, 1.0)).all())}
 
 
 def _number(value: Any, name: str) -> float:

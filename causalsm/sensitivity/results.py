@@ -82,7 +82,7 @@ class SensitivityResult:
     ci_lower: np.ndarray
     ci_upper: np.ndarray
     details: dict = field(default_factory=dict)
-    # the bound as a function of Gamma on a fine grid, for plots; not reported
+    # the upper bound as a function of Gamma, for plots; not reported
     _curve: Any = field(default=None, repr=False, compare=False)
 
     # ----------------------------------------------------------------- words

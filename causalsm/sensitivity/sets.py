@@ -25,7 +25,7 @@ import pandas as pd
 
 from .._validation import InputError, check_outcome, check_treatment
 
-__all__ = ["MatchedSets", "matched_sets"]
+__all__ = ["MatchedSets", "matched_sets", "sets_or_reason"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -341,3 +341,23 @@ def matched_sets(data: Any, treated: Any = None, sets: Any = None, *,
     if arr.ndim == 2 and arr.shape[1] == 1:
         return MatchedSets.from_differences(arr[:, 0])
     return MatchedSets.from_matrix(arr, first_treated)
+
+
+def sets_or_reason(match: Any, y: Any) -> "MatchedSets | str":
+    """The matched sets of ``match`` for an estimate's later sensitivity analysis, or
+    the reason there are none (kept by results; matches with replacement are not
+    expanded into pairs just to find that they overlap)."""
+    if match.estimand == "ATE":
+        return ("Rosenbaum bounds need matched sets that share no unit: for the ATE every "
+                "unit is matched and also serves as a match, so the matched sets overlap.  "
+                "Use the E-value (evalue()), or estimate the ATT or ATC by matching "
+                "without replacement (replace=False).")
+    if match.replace:
+        return ("Rosenbaum bounds need matched sets that share no unit: this estimate "
+                "matched with replacement, so a control can belong to several matched "
+                "sets.  Use the E-value (evalue()), which needs no disjoint sets, or match "
+                "without replacement (replace=False).")
+    try:
+        return MatchedSets.from_match(match, y)
+    except InputError as exc:
+        return str(exc)
