@@ -413,7 +413,7 @@ class MatchResult:
         >>> from causalsm import match
         >>> m = match([0.1, 0.35, 0.2, 0.3, 0.9, 0.5], [1, 1, 0, 0, 0, 1], replace=False)
         >>> m.sensitivity([5.0, 7.0, 3.0, 4.0, 1.0, 6.0], [1, 2]).design
-        '2 matched pairs'
+        '3 matched pairs'
         """
         from ..sensitivity import MatchedSets, rosenbaum_bounds
         return rosenbaum_bounds(MatchedSets.from_match(self, y), gammas,
