@@ -24,6 +24,7 @@ A ``true`` value other than the null gives the E-value for moving the estimate t
 from __future__ import annotations
 
 import html
+import textwrap
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -146,8 +147,8 @@ class EValueResult:
         lines += [f"{'E-value':14}" + "".join(f"{v:>12.4g}" if np.isfinite(v) else f"{'':>12}"
                                              for v in ev), "-" * 78]
         if self.details.get("note"):
-            lines.append(self.details["note"])
-        lines += [_wrap(self.conclusion), "=" * 78]
+            lines += textwrap.wrap(self.details["note"], 78)
+        lines += textwrap.wrap(self.conclusion, 78) + ["=" * 78]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -157,11 +158,6 @@ class EValueResult:
         return (f"<p><b>E-value</b> ({html.escape(self.measure)})</p>"
                 + self.to_frame().to_html(index=False)
                 + f"<p>{html.escape(self.conclusion)}</p>")
-
-
-def _wrap(text: str, width: int = 78) -> str:
-    import textwrap
-    return "\n".join(textwrap.wrap(text, width))
 
 
 def _to_rr(x: float, measure: str, rare: Any) -> float:
