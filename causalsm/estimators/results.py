@@ -174,6 +174,14 @@ class EffectResult:
         a risk ratio ``exp(0.91 d)`` (R's ``EValue::evalues.MD``, with the interval
         from this result's standard error).  Valid with or without replacement.
 
+        Parameters
+        ----------
+        sd : float, optional
+            The standard deviation that standardises the effect.
+        true : float
+            The effect, on the outcome's scale, to move the estimate to (default 0,
+            no effect).
+
         Returns
         -------
         EValueResult

@@ -45,12 +45,16 @@ class _Test:
     """The chosen statistic as functions of Gamma, in one direction."""
 
     def __init__(self, sets: MatchedSets, statistic: str, direction: str, opts: dict,
-                 kappa: float):
+                 kappa: float, prepared: dict | None = None):
         self.statistic, self.direction = statistic, direction
         if statistic == "huber":
-            self._up = m_statistics.prepare(sets, alternative=direction, **opts["scores"])
+            # the M-scores pointed each way (shared by the two directions of a two-sided
+            # test): the lower bound in one direction is the upper bound in the other
             other = "less" if direction == "greater" else "greater"
-            self._down = m_statistics.prepare(sets, alternative=other, **opts["scores"])
+            for d in (direction, other):
+                if d not in prepared:
+                    prepared[d] = m_statistics.prepare(sets, alternative=d, **opts["scores"])
+            self._up, self._down = prepared[direction], prepared[other]
             bound = opts["bound"]
             self.bound = ("taylor" if self._up.has_strata else "separable") \
                 if bound == "auto" else bound
@@ -206,7 +210,8 @@ def rosenbaum_bounds(data: Any, gammas=None, *, statistic: str = "auto",
     one_sided_alpha = alpha / 2 if alternative == "two-sided" else alpha
     kappa = float(stats.norm.isf(one_sided_alpha))
     directions = ["greater", "less"] if alternative == "two-sided" else [alternative]
-    tests = [_Test(ms, stat, d, opts, kappa) for d in directions]
+    prepared: dict = {}
+    tests = [_Test(ms, stat, d, opts, kappa, prepared) for d in directions]
 
     bound = _Bound(tests)
     at_one = bound.rows(1.0)

@@ -9,9 +9,12 @@ noncentral hypergeometric with odds ratio Gamma,
 
 so ``A = sum_k A_k`` (Birch's exact Cochran-Mantel-Haenszel statistic) is bounded by
 the convolution of these laws and the exact upper bound on the one-sided p-value is
-``P(A >= a)`` under it (Rosenbaum 2002, Section 4.4; ``sensitivity2x2xk::mh``).  The
-law is convolved directly (not by FFT as ``mh`` does, whose results below ~1e-16 are
-noise), grouping strata with equal margins and squaring.  For matched pairs this is
+``P(A >= a)`` under it (Rosenbaum 2002, Section 4.4; ``sensitivity2x2xk::mh``).  Strata
+with equal margins are grouped (a binomial for sets with one treated unit, repeated
+squaring otherwise) and the laws convolved directly, so that tail probabilities are
+exact to their last digits (``mh`` convolves by FFT, whose results below ~1e-16 are
+noise); only convolutions of more than four million products go by FFT, with that
+absolute accuracy.  For matched pairs this is
 McNemar's test: among the ``D`` discordant pairs the count ``B`` in which the treated
 unit had the event is bounded by Binomial(``D``, Gamma / (1 + Gamma)).
 """
@@ -22,15 +25,17 @@ import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import stats
+from scipy import signal, stats
 
 from .._validation import InputError
-from .m_statistics import _fnch_pmf
+from .m_statistics import _fnch_pmf, noncentral_hypergeom_moments
 
 __all__ = ["BinaryTest", "mcnemar_test", "mantel_haenszel_test", "strata_tables"]
 
-#: Largest support of the exact convolution (beyond it the normal approximation).
-MAX_EXACT_SUPPORT = 200_000
+#: Largest support of the exact law (beyond it the normal approximation).
+MAX_EXACT_SUPPORT = 2_000_000
+#: Convolutions of up to this many products are direct, longer ones by FFT.
+DIRECT_CONVOLUTION = 4_000_000
 
 
 class BinaryTest(NamedTuple):
@@ -120,24 +125,41 @@ def strata_tables(tables: Any) -> dict:
     return out
 
 
+def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The law of a sum: direct convolution (exact in every tail), by FFT when long
+    (then to about 1e-16 of the largest probability)."""
+    if a.size * b.size <= DIRECT_CONVOLUTION:
+        return np.convolve(a, b)
+    return np.clip(signal.fftconvolve(a, b), 0.0, None)
+
+
+def _types(m1: np.ndarray, m2: np.ndarray, n: np.ndarray):
+    """The distinct stratum margins ``(m1, m2, n)`` and how many strata have each."""
+    b2, bn = int(m2.max()) + 1, int(n.max()) + 1
+    key, counts = np.unique((m1 * b2 + m2) * bn + n, return_counts=True)
+    return zip(key // (b2 * bn), (key // bn) % b2, key % bn, counts)
+
+
 def _sum_law(m1: np.ndarray, m2: np.ndarray, n: np.ndarray, gamma: float):
     """``(first value, pmf)`` of the sum of the strata's noncentral hypergeometrics."""
-    keys = np.stack([m1, m2, n], axis=1)
-    uniq, counts = np.unique(keys, axis=0, return_counts=True)
     offset, law = 0, np.ones(1)
-    for (a1, a2, k), c in zip(uniq, counts):
+    for a1, a2, k, c in _types(m1, m2, n):
         x, p = _fnch_pmf(int(a1), int(a2), int(k), gamma)
-        offset += int(x[0]) * int(c)
+        c = int(c)
+        offset += int(x[0]) * c
         if p.size == 1:
             continue
-        power, base, c = np.ones(1), p, int(c)
-        while c:                                  # p convolved with itself c times
-            if c & 1:
-                power = np.convolve(power, base)
-            c >>= 1
-            if c:
-                base = np.convolve(base, base)
-        law = np.convolve(law, power)
+        if p.size == 2:                           # c Bernoulli strata: a binomial
+            power = stats.binom.pmf(np.arange(c + 1), c, p[1])
+        else:                                     # p convolved with itself c times
+            power, base = np.ones(1), p
+            while c:
+                if c & 1:
+                    power = _convolve(power, base)
+                c >>= 1
+                if c:
+                    base = _convolve(base, base)
+        law = _convolve(law, power)
     return offset, law
 
 
@@ -207,12 +229,9 @@ def mantel_haenszel_test(tables: Any, gamma: float = 1.0, *, exact: bool = True,
 
 
 def _moments(m1, m2, n, gamma):
-    keys = np.stack([m1, m2, n], axis=1)
-    uniq, counts = np.unique(keys, axis=0, return_counts=True)
     mean = var = 0.0
-    for (a1, a2, k), c in zip(uniq, counts):
-        x, p = _fnch_pmf(int(a1), int(a2), int(k), gamma)
-        mu = float(np.sum(x * p))
+    for a1, a2, k, c in _types(m1, m2, n):
+        mu, v = noncentral_hypergeom_moments(int(a1), int(a2), int(k), gamma)
         mean += c * mu
-        var += c * float(np.sum((x - mu) ** 2 * p))
+        var += c * v
     return mean, var

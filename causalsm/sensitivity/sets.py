@@ -138,10 +138,12 @@ class MatchedSets:
     def from_match(cls, match: Any, y: Any) -> "MatchedSets":
         """The matched sets of a :class:`~causalsm.MatchResult` and the outcome ``y``.
 
-        Each matched set is a focal unit with its matches.  The sets must share no
-        unit: matching with replacement (when a unit is reused), the ATE (where every
-        unit is focal and also a match) and survey weights are refused with the
-        reason, and the E-value is suggested instead.
+        Each matched set is a focal unit with its matches (or, when the result has a
+        ``subclass`` of every unit, as full matching and subclassification give, the
+        units of each subclass).  The sets must share no unit: matching with
+        replacement (when a unit is reused), the ATE (where every unit is focal and
+        also a match) and survey weights are refused with the reason, and the E-value
+        is suggested instead.
         """
         y = check_outcome(y, name="outcome")
         n = match.n
