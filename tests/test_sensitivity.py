@@ -15,7 +15,7 @@ import pytest
 import causalsm as csm
 from causalsm import InputError, match
 from causalsm import sensitivity as sen
-from causalsm.sensitivity.m_statistics import MBound, _stratum_moments
+from causalsm.sensitivity.m_statistics import MBound, _Stratum, _stratum_moments
 
 LEAD_D = np.array([22, 5, 23, -6, 18, 25, 13, 47, 15, 16, 6, 1, 2, 7, 0, 4, -9, -3, 36, 25,
                    1, 16, 42, 30, 25, 23, 32, 17, 9, -3, 60, 14, 14], dtype=float)
@@ -90,7 +90,7 @@ def test_strata_with_one_treated_unit_equal_the_separable_sets():
     q, _ = sen.m_scores(sets)
     one = MBound(sets, q)
     strata = MBound(sets, q)
-    strata.strata = [(np.sort(S_row), 1) for _, S, _, _ in one.groups for S_row in S]
+    strata.strata = [_Stratum(np.sort(S_row), 1) for _, S, _, _ in one.groups for S_row in S]
     strata.groups = []
     for g in (1.0, 2.0, 3.0):
         assert strata(g) == pytest.approx(one(g), rel=1e-10)

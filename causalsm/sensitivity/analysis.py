@@ -51,9 +51,8 @@ class _Test:
             # the M-scores pointed each way (shared by the two directions of a two-sided
             # test): the lower bound in one direction is the upper bound in the other
             other = "less" if direction == "greater" else "greater"
-            for d in (direction, other):
-                if d not in prepared:
-                    prepared[d] = m_statistics.prepare(sets, alternative=d, **opts["scores"])
+            if not prepared:
+                prepared.update(m_statistics.prepare_both(sets, **opts["scores"]))
             self._up, self._down = prepared[direction], prepared[other]
             bound = opts["bound"]
             self.bound = ("taylor" if self._up.has_strata else "separable") \
@@ -65,13 +64,16 @@ class _Test:
         else:
             self._tables = sets.tables()
 
-    def __call__(self, gamma: float) -> tuple[float, float, float, float, float]:
-        """``(p_upper, p_lower, statistic, expectation, variance)`` at ``gamma``."""
+    def __call__(self, gamma: float, lower: bool = True) -> tuple:
+        """``(p_upper, p_lower, statistic, expectation, variance)`` at ``gamma``
+        (``p_lower`` NaN when ``lower=False``)."""
         if self.statistic == "huber":
             up = self._up(gamma, bound=self.bound, kappa=self.kappa)
-            down = self._down(gamma, bound=self.bound, kappa=self.kappa)
-            return (up.p_value, float(stats.norm.cdf(down.deviate)), up.statistic,
-                    up.expectation, up.variance)
+            p_lo = float("nan")
+            if lower:
+                down = self._down(gamma, bound=self.bound, kappa=self.kappa)
+                p_lo = float(stats.norm.cdf(down.deviate))
+            return up.p_value, p_lo, up.statistic, up.expectation, up.variance
         if self.statistic == "wilcoxon":
             r = signed_rank._signed_rank(self._d, gamma)
             return r.p_upper, r.p_lower, r.statistic, r.expectation_upper, r.variance
@@ -86,8 +88,8 @@ class _Bound:
     def __init__(self, tests: list):
         self.tests = tests
 
-    def rows(self, gamma: float) -> list:
-        return [t(gamma) for t in self.tests]
+    def rows(self, gamma: float, lower: bool = True) -> list:
+        return [t(gamma, lower) for t in self.tests]
 
     @staticmethod
     def combine(rows: list) -> tuple[float, float]:
@@ -96,7 +98,7 @@ class _Bound:
         return (min(1.0, 2 * min(r[0] for r in rows)), min(1.0, 2 * min(r[1] for r in rows)))
 
     def __call__(self, gamma: float) -> float:
-        return self.combine(self.rows(float(gamma)))[0]
+        return self.combine(self.rows(float(gamma), lower=False))[0]
 
 
 def _resolve(statistic: str, sets: MatchedSets) -> str:

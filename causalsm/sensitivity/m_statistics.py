@@ -210,35 +210,58 @@ def _lchoose(a, b):
         - gammaln(np.asarray(a, dtype=np.float64) - b + 1)
 
 
+class _Stratum:
+    """A stratum with ``n_t`` treated units among its sorted scores ``q``, ready to give
+    ``senstrat``'s ``evall`` (method "BU") at any Gamma: for ``u`` with ones on the
+    ``m`` largest scores, m = 1..N-1, the exact expectation and variance of the
+    stratum's sum (Rosenbaum 2002, Proposition 20).  The Gamma-free parts (the
+    log-binomial coefficients of the noncentral hypergeometric laws, the means and
+    variances of the scores above and below each cut) are computed once."""
+
+    #: Largest ``(N - 1) (n_t + 1)`` whose log-coefficients are kept between Gammas.
+    CACHE = 4_000_000
+
+    def __init__(self, q_sorted: np.ndarray, n_t: int):
+        N = q_sorted.size
+        self.q, self.n_t = q_sorted, int(n_t)
+        self.m = np.arange(1, N)
+        self.xs = np.arange(0, n_t + 1, dtype=np.float64)
+        c1 = np.concatenate([[0.0], np.cumsum(q_sorted)])
+        c2 = np.concatenate([[0.0], np.cumsum(q_sorted ** 2)])
+        n1, n0 = self.m, N - self.m             # ones on the top m, zeros on the bottom
+        s1, s0 = c1[N] - c1[N - self.m], c1[N - self.m]
+        ss1, ss0 = c2[N] - c2[N - self.m], c2[N - self.m]
+        self.qb1, self.qb0 = s1 / n1, s0 / n0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.w1 = np.where(n1 > 1, (ss1 - n1 * self.qb1 ** 2) / (n1 - 1), 0.0)
+            self.w0 = np.where(n0 > 1, (ss0 - n0 * self.qb0 ** 2) / (n0 - 1), 0.0)
+        self._base = self._log_base() if self.m.size * self.xs.size <= self.CACHE else None
+
+    def _log_base(self) -> np.ndarray:
+        N, n_t, m, xs = self.q.size, self.n_t, self.m[:, None], self.xs[None, :]
+        inside = (xs >= np.maximum(0, n_t + m - N)) & (xs <= np.minimum(n_t, m))
+        with np.errstate(invalid="ignore"):
+            base = _lchoose(m, xs) + _lchoose(N - m, n_t - xs)
+        return np.where(inside, base, -np.inf)
+
+    def moments(self, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+        base = self._base if self._base is not None else self._log_base()
+        logw = base + self.xs[None, :] * np.log(gamma)
+        p = np.exp(logw - logw.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        et = p @ self.xs
+        vt = p @ self.xs ** 2 - et ** 2
+        N, n_t, n1, n0 = self.q.size, self.n_t, self.m, self.q.size - self.m
+        w1, w0, qb1, qb0 = self.w1, self.w0, self.qb1, self.qb0
+        expect = et * qb1 + (n_t - et) * qb0
+        var = ((w1 - w0) * et - (et * et + vt) * (w1 / n1 + w0 / n0)
+               + n_t * (N + 2 * et - (n1 + n_t)) * w0 / n0 + vt * (qb1 - qb0) ** 2)
+        return expect, var
+
+
 def _stratum_moments(q_sorted: np.ndarray, n_t: int, gamma: float):
-    """``senstrat``'s ``evall`` (method "BU"): for ``u`` with ones on the ``m`` largest
-    scores, m = 1..N-1, the exact expectation and variance of the stratum's sum."""
-    N = q_sorted.size
-    m = np.arange(1, N)
-    xs = np.arange(0, n_t + 1, dtype=np.float64)
-    lo = np.maximum(0, n_t + m - N)[:, None]
-    hi = np.minimum(n_t, m)[:, None]
-    inside = (xs[None, :] >= lo) & (xs[None, :] <= hi)
-    with np.errstate(invalid="ignore"):
-        logw = (_lchoose(m[:, None], xs[None, :]) + _lchoose(N - m[:, None], n_t - xs[None, :])
-                + xs[None, :] * np.log(gamma))
-    logw = np.where(inside, logw, -np.inf)
-    p = np.exp(logw - logsumexp(logw, axis=1, keepdims=True))
-    et = p @ xs
-    vt = p @ xs ** 2 - et ** 2
-    c1 = np.concatenate([[0.0], np.cumsum(q_sorted)])
-    c2 = np.concatenate([[0.0], np.cumsum(q_sorted ** 2)])
-    n1, n0 = m, N - m                       # ones on the top m, zeros on the bottom N - m
-    s1, s0 = c1[N] - c1[N - m], c1[N - m]
-    ss1, ss0 = c2[N] - c2[N - m], c2[N - m]
-    qb1, qb0 = s1 / n1, s0 / n0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        w1 = np.where(n1 > 1, (ss1 - n1 * qb1 ** 2) / (n1 - 1), 0.0)
-        w0 = np.where(n0 > 1, (ss0 - n0 * qb0 ** 2) / (n0 - 1), 0.0)
-    expect = et * qb1 + (n_t - et) * qb0
-    var = ((w1 - w0) * et - (et * et + vt) * (w1 / n1 + w0 / n0)
-           + n_t * (N + 2 * et - (m + n_t)) * w0 / n0 + vt * (qb1 - qb0) ** 2)
-    return expect, var
+    """``senstrat``'s ``evall`` for one stratum at one Gamma (see :class:`_Stratum`)."""
+    return _Stratum(q_sorted, n_t).moments(gamma)
 
 
 # ------------------------------------------------------------------ the bound
@@ -266,7 +289,7 @@ class MBound:
         self.strata = []
         for s in np.flatnonzero(kinds == "stratum"):
             sl = slice(sets.start[s], sets.start[s + 1])
-            self.strata.append((np.sort(q[sl]), int(sets.treated[sl].sum())))
+            self.strata.append(_Stratum(np.sort(q[sl]), int(sets.treated[sl].sum())))
         if not self.groups and not self.strata:
             raise InputError("no matched set has both a treated unit and a control")
 
@@ -285,13 +308,23 @@ class MBound:
             mu = (low1 + gamma * high1) / denom
             nu = (low2 + gamma * high2) / denom - mu * mu
             out.append((mu, nu, np.abs(S).max(axis=1, keepdims=True)))
-        for q, n_t in self.strata:
-            mu, nu = _stratum_moments(q, n_t, gamma)
-            out.append((mu[None, :], nu[None, :], np.abs(q).max(keepdims=True)[None, :]))
+        for stratum in self.strata:
+            mu, nu = stratum.moments(gamma)
+            out.append((mu[None, :], nu[None, :],
+                        np.abs(stratum.q).max(keepdims=True)[None, :]))
         return out
 
     def __call__(self, gamma: float, *, bound: str = "separable",
                  kappa: float = 1.6448536269514722) -> BoundTest:
+        key = (float(gamma), bound, float(kappa))
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            if len(memo) > 16:
+                memo.clear()
+            memo[key] = self._bound(*key)
+        return memo[key]
+
+    def _bound(self, gamma: float, bound: str, kappa: float) -> BoundTest:
         if not gamma >= 1:
             raise InputError(f"Gamma must be >= 1, got {gamma}")
         parts = self._moments(float(gamma))
@@ -329,17 +362,27 @@ def prepare(sets: MatchedSets, *, tau: float = 0.0, alternative: str = "greater"
             tont: bool = False, weights=None) -> MBound:
     """Scores under the hypothesis of an additive effect ``tau`` (``y - tau`` for the
     treated), pointed so that large ``T`` speaks for ``alternative``."""
-    if alternative not in ("greater", "less"):
-        raise InputError(f"alternative must be 'greater' or 'less', got {alternative!r}")
+    return prepare_both(sets, tau=tau, inner=inner, trim=trim, lambda_=lambda_, tont=tont,
+                        weights=weights, directions=(alternative,))[alternative]
+
+
+def prepare_both(sets: MatchedSets, *, tau: float = 0.0, inner: float = 0.0,
+                 trim: float = 3.0, lambda_: float = 0.5, tont: bool = False, weights=None,
+                 directions=("greater", "less")) -> dict:
+    """:func:`prepare` for each direction, the scores computed once: psi is odd and the
+    scale and the set weights do not change with the sign, so the scores of ``-y`` are
+    exactly minus those of ``y``."""
+    for d in directions:
+        if d not in ("greater", "less"):
+            raise InputError(f"alternative must be 'greater' or 'less', got {d!r}")
     shifted = sets.shifted(tau)
-    if alternative == "less":
-        shifted = shifted.negated()
     if tont and np.any(sets.kinds()[sets.usable] != "one_treated"):
         raise InputError("tont=True needs matched sets with one treated unit each")
     q, _ = m_scores(shifted, inner=inner, trim=trim, lambda_=lambda_, tont=tont)
     if weights is not None and tuple(int(v) for v in weights)[2] > 1:
         q = _set_weights(shifted, q, weights)
-    return MBound(shifted, q)
+    return {d: MBound(shifted, q) if d == "greater" else MBound(shifted.negated(), -q)
+            for d in directions}
 
 
 def m_test(data: Any, gamma: float = 1.0, *, inner: float = 0.0, trim: float = 3.0,
