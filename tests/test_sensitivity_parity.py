@@ -445,3 +445,23 @@ def test_lalonde_end_to_end_from_causalsm_matching():
             ref = LAL["results"][design][key][f"g{g:g}"]
             close(res.p_upper[i], ref["pval"], atol=1e-15)
             close(res.expectation[i], ref["expectation"])
+
+
+def test_lalonde_critical_gammas_amplification_and_evalues():
+    """Critical Gammas by R's uniroot on senfm's and senstrat's own p-values (full matching,
+    subclasses), their amplification, and the E-values of the pairs' mean difference."""
+    res = LAL["results"]
+    full = sen.rosenbaum_bounds(_design("full"), [1.0], alternative="greater")
+    close(full.critical_gamma, res["full"]["critical_gamma"], rtol=1e-9)
+    amp = res["full"]["amplify"]
+    close(sen.amplify(full.critical_gamma, amp["lambda"]), amp["delta"], rtol=1e-8)
+    y, t, sub = _design("subclass")
+    strata = sen.rosenbaum_bounds(y, [1.0], alternative="greater", treated=t, sets=sub)
+    assert "Taylor" in strata.method
+    close(strata.critical_gamma, res["subclass"]["critical_gamma_linear_precise"], rtol=1e-9)
+    ev = res["pairs"]["evalue"]
+    for r in (sen.evalue(ev["estimate"], measure="OLS", se=ev["se"], sd=ev["sd"]),
+              sen.evalue(ev["estimate"] / ev["sd"], measure="MD", se=ev["se"] / ev["sd"])):
+        close([r.rr, *r.rr_conf_int], ev["ols"]["rr"], rtol=1e-12)
+        close([r.evalue, r.evalue_ci], [ev["ols"]["evalue"][0], ev["ols"]["evalue"][2]],
+              rtol=1e-12)
