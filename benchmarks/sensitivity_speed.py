@@ -29,7 +29,8 @@ def main():
     rows = []
     for n in (10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6):
         d = rng.standard_t(3, size=n) + 0.1
-        rows.append((f"{n:,} pairs, Huber M", _time(lambda: sen.rosenbaum_bounds(d), 3 if n < 10 ** 6 else 1)))
+        rows.append((f"{n:,} pairs, Huber M",
+                     _time(lambda: sen.rosenbaum_bounds(d), 3 if n < 10 ** 6 else 1)))
         if n <= 10 ** 5:
             rows.append((f"{n:,} pairs, signed rank",
                          _time(lambda: sen.rosenbaum_bounds(d, statistic="wilcoxon"), 3)))

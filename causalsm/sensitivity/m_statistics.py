@@ -43,8 +43,8 @@ from .._validation import InputError
 from ._roots import zeroin
 from .sets import MatchedSets, matched_sets
 
-__all__ = ["BoundTest", "m_scores", "m_test", "m_interval", "MBound", "noncentral_hypergeom_moments",
-           "MAX_SET_SIZE"]
+__all__ = ["BoundTest", "m_scores", "m_test", "m_interval", "MBound",
+           "noncentral_hypergeom_moments", "MAX_SET_SIZE"]
 
 #: Largest set or stratum whose pairwise differences are formed (memory ~ n^2).
 MAX_SET_SIZE = 5000

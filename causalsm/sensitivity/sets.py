@@ -189,11 +189,6 @@ class MatchedSets:
         return int(self.start.size - 1)
 
     @property
-    def set_index(self) -> np.ndarray:
-        """The set of each unit (0, 1, ...)."""
-        return np.repeat(np.arange(self.n_sets), self.size)
-
-    @property
     def n_treated_in(self) -> np.ndarray:
         """Treated units in each set."""
         return np.add.reduceat(self.treated, self.start[:-1]) if self.n_sets else \
