@@ -38,6 +38,8 @@ from ..matching.support import common_support
 from ..matching.result import MatchResult
 from ..scores.covariates import CovariateScore
 from ..scores.propensity import PropensityScore
+from ..sensitivity.evalue import outcome_details
+from ..sensitivity.sets import sets_or_reason
 from .results import EffectResult, wald
 
 __all__ = ["MatchingEstimator", "matching_effect", "VARIANCES"]
@@ -493,6 +495,7 @@ class MatchingEstimator(BaseEstimator):
                                             lambda: self._ps_adjustment(score, Xin, data, S,
                                                                         est))
         t_arr = data.t
+        details.update(outcome_details(data.y, data.t, m.weights))
         self.score_ = score
         self.matches_ = m
         self._data = data
@@ -501,7 +504,8 @@ class MatchingEstimator(BaseEstimator):
             conf_int=(float(ci[0]), float(ci[1])), p_value=float(p),
             method=self._method_label(score, S.shape[1], k, bool(bc)), variance=vlabel,
             n_treated=int(t_arr.sum()), n_control=int((1 - t_arr).sum()),
-            n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha, details=details)
+            n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha, details=details,
+            _sets=sets_or_reason(m, data.y))
         return self
 
     # ------------------------------------------------------------- designs
@@ -586,6 +590,8 @@ class MatchingEstimator(BaseEstimator):
         res.details.update({k_: v for k_, v in m.info.items()
                             if isinstance(v, (int, float, str)) and v is not None})
         res.details["n_discarded"] = int(m.discarded.sum())
+        res.details.update(outcome_details(data.y, data.t, m.weights))
+        res._sets = sets_or_reason(m, data.y)
         self.score_ = score
         self.matches_ = m
         self._data = data
