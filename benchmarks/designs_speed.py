@@ -96,8 +96,8 @@ def main(argv=None) -> None:
 
     def add(design, n, who, seconds, **info):
         rows.append({"design": design, "n": n, "who": who, "seconds": seconds, **info})
-        print(f"{design:>9} n={n:>9,} {who:<22} {seconds if seconds is None else round(seconds, 3)} "
-              f"{info}", flush=True)
+        shown = seconds if seconds is None else round(seconds, 3)
+        print(f"{design:>9} n={n:>9,} {who:<22} {shown} {info}", flush=True)
 
     full_cases = [(1000, None), (10000, None)] + ([] if args.quick else [(100000, 0.002)])
     if args.only_caliper:

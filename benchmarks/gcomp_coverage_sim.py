@@ -9,8 +9,9 @@ logistic propensity score on X1..X9, matches (optimal full matching; subclassifi
 into 6 strata), and runs the default g-computation of
 :class:`causalsm.MatchingEstimator`: the outcome on the treatment interacted with the
 nine covariates, weighted, HC3 SEs after full matching and subclassification (and,
-for comparison, MatchIt's cluster-robust SEs by matched set after full matching).  Reported: bias, empirical SD, mean SE
-and coverage of the 95% interval with its Monte Carlo SE.
+for comparison, MatchIt's cluster-robust SEs by matched set after full matching).
+Reported: bias, empirical SD, mean SE and coverage of the 95% interval with its Monte
+Carlo SE.
 
 Run from the repository root (about 35 minutes on 2 cores)::
 
