@@ -899,11 +899,15 @@ class MultilevelMatching(_MultilevelBase):
 
 # ---------------------------------------------------------------- subclassification
 def _subclass_means(gps: np.ndarray, codes: np.ndarray, y: np.ndarray, K: int,
-                    n_strata: int) -> np.ndarray:
+                    n_strata: int, weights: bool = False):
     """``mu_w``: subclasses at the quantiles of ``r(w, X)`` (R's ``quantile(type = 2)``,
     intervals ``[q_(s-1), q_s)``, the last closed), level-``w`` mean outcome per
-    subclass, weighted by the subclass sizes; empty cells left out."""
+    subclass, weighted by the subclass sizes; empty cells left out.
+
+    With ``weights``, also each unit's weight in the mean of its own level (subclass
+    size over the level's units in it, rescaled to sum to the kept subclass sizes)."""
     mu = np.full(K, np.nan)
+    unit_w = np.zeros(codes.size)
     probs = np.arange(n_strata + 1) / n_strata
     for w in range(K):
         r = gps[:, w]
@@ -916,7 +920,9 @@ def _subclass_means(gps: np.ndarray, codes: np.ndarray, y: np.ndarray, K: int,
         ok = nw > 0
         if ok.any():
             mu[w] = np.sum(size[ok] * sums[ok] / nw[ok]) / size[ok].sum()
-    return mu
+            if weights:
+                unit_w[own] = (size / np.maximum(nw, 1))[s[own]] * codes.size / size[ok].sum()
+    return (mu, unit_w) if weights else mu
 
 
 class MultilevelSubclassification(_MultilevelBase):
@@ -951,6 +957,9 @@ class MultilevelSubclassification(_MultilevelBase):
         As in :class:`MultilevelMatching`.
     bootstrap_ : ndarray, shape (n_bootstrap, K)
         The bootstrap replicates of the level means.
+    weights_ : ndarray
+        Each unit's weight in the mean of its own level (the units of a level weigh
+        ``N`` in all).
 
     Examples
     --------
@@ -987,7 +996,7 @@ class MultilevelSubclassification(_MultilevelBase):
         rows = self._contrast_rows(K, ref, levels, labels)
         Xin = X if isinstance(X, pd.DataFrame) else arr
         score, gps, _ = self._fit_score(arr, Xin, codes, K, by_level=True)
-        mu = _subclass_means(gps, codes, y, K, NS)
+        mu, self.weights_ = _subclass_means(gps, codes, y, K, NS, weights=True)
         seq = np.random.SeedSequence(check_seed(self.random_state)
                                      if not isinstance(self.random_state, np.random.SeedSequence)
                                      else self.random_state)
