@@ -9,7 +9,8 @@ it is known, and a ``description``; :func:`list_datasets` lists them.
 from causalsm.datasets.catalog import list_datasets, load_dataset
 from causalsm.datasets.ihdp import IHDP_COVARIATES, load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import NSWBenchmark, load_lalonde, nsw_benchmark
-from causalsm.datasets.multiarm import ACTG175_ARMS, load_actg175_multiarm
+from causalsm.datasets.multiarm import (ACTG175_ARMS, load_actg175_multiarm,
+                                        simulate_multilevel)
 from causalsm.datasets.simulate import (
     DIGIT_EFFECT,
     simulate_hazard_ratio,
@@ -36,5 +37,6 @@ __all__ = [
     "simulate_hazard_ratio",
     "simulate_image_confounding",
     "simulate_multiply_robust",
+    "simulate_multilevel",
     "true_marginal_hr",
 ]
