@@ -49,8 +49,8 @@ from joblib import Parallel, delayed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from causalsm import (CovariateScore, GeneralizedPropensityScore,  # noqa: E402
-                      MultilevelMatching, MultilevelSubclassification)
+from causalsm import (CovariateScore, MultilevelMatching,  # noqa: E402
+                      MultilevelSubclassification)
 from causalsm.datasets import simulate_multilevel  # noqa: E402
 
 Z = 1.959963984540054

@@ -198,6 +198,26 @@ def check_fitted_array(estimator: Any, X: Any, attribute: str, fit_call: str) ->
     return arr
 
 
+def _treatment_series(t: Any, name: str) -> pd.Series:
+    """A treatment column as a Series (one DataFrame column, as R's ``df["group"]``, or an
+    ``(n, 1)`` array are accepted), or :class:`InputError` for more columns or missing
+    values."""
+    if isinstance(t, pd.DataFrame):
+        if t.shape[1] != 1:
+            raise InputError(f"'{name}' must be one column, got {t.shape[1]}")
+        t = t.iloc[:, 0]
+    if isinstance(t, np.ndarray):
+        if t.ndim == 2 and t.shape[1] == 1:
+            t = t[:, 0]
+        if t.ndim != 1:
+            raise InputError(f"'{name}' must be 1-dimensional, got shape {t.shape}")
+    s = t if isinstance(t, pd.Series) else pd.Series(t)
+    missing = n_missing(s)
+    if missing:
+        raise InputError(f"'{name}' has {missing} missing value(s)")
+    return s
+
+
 def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     """Return the treatment as an int64 array of 0/1, or raise :class:`InputError`.
 
@@ -212,16 +232,7 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     >>> check_treatment(pd.Categorical(["ctl", "trt"], categories=["ctl", "trt"]))
     array([0, 1])
     """
-    if isinstance(t, pd.DataFrame):          # one column, as R's df["group"]
-        if t.shape[1] != 1:
-            raise InputError(f"'{name}' must be one column, got {t.shape[1]}")
-        t = t.iloc[:, 0]
-    if isinstance(t, np.ndarray):
-        t = t.ravel()
-    s = t if isinstance(t, pd.Series) else pd.Series(t)
-    missing = n_missing(s)
-    if missing:
-        raise InputError(f"'{name}' has {missing} missing value(s)")
+    s = _treatment_series(t, name)
     if isinstance(s.dtype, pd.CategoricalDtype):
         levels = list(s.cat.categories)
         if len(levels) != 2:
@@ -480,19 +491,7 @@ def check_levels(t: Any, *, name: str = "treatment",
     """
     import warnings
 
-    if isinstance(t, pd.DataFrame):
-        if t.shape[1] != 1:
-            raise InputError(f"'{name}' must be one column, got {t.shape[1]}")
-        t = t.iloc[:, 0]
-    if isinstance(t, np.ndarray):
-        if t.ndim == 2 and t.shape[1] == 1:
-            t = t[:, 0]
-        if t.ndim != 1:
-            raise InputError(f"'{name}' must be 1-dimensional, got shape {t.shape}")
-    s = t if isinstance(t, pd.Series) else pd.Series(t)
-    missing = n_missing(s)
-    if missing:
-        raise InputError(f"'{name}' has {missing} missing value(s)")
+    s = _treatment_series(t, name)
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = list(s.cat.categories)
         raw = s.cat.codes.to_numpy(dtype=np.int64)

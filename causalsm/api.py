@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ from .estimators.average import MatchingEstimator
 from .estimators.quantile import MultiplyRobustMatching, QuantileEffectResult
 from .estimators.results import EffectResult
 from .scores import CovariateScore, DoubleScore, PCAScore, PropensityScore
+
+if TYPE_CHECKING:
+    from .estimators.multilevel import MultilevelEffectResult
 
 __all__ = ["estimate_effect", "hazard_ratio", "make_score", "multilevel_effect",
            "quantile_effect"]
@@ -57,7 +60,8 @@ def make_score(score: Any, random_state: Any = None):
 
 def estimate_effect(data, treatment: str, outcome: str,
                     covariates: Sequence[str] | None = None, *, score: Any = "propensity",
-                    estimand: str | None = None, **options):
+                    estimand: str | None = None,
+                    **options) -> EffectResult | MultilevelEffectResult:
     """Estimate an average treatment effect by matching.
 
     A treatment with three or more levels (labels, a pandas Categorical, an R factor)
@@ -298,7 +302,8 @@ def make_multilevel_score(score: Any, random_state: Any = None):
 
 def multilevel_effect(data, treatment: str, outcome: str,
                       covariates: Sequence[str] | None = None, *, score: Any = "propensity",
-                      estimand: str | None = None, method: str = "matching", **options):
+                      estimand: str | None = None, method: str = "matching",
+                      **options) -> MultilevelEffectResult:
     """Effects of a treatment with several levels, by matching or subclassification.
 
     Parameters

@@ -208,9 +208,6 @@ def _check_output_path(path: str | None, option: str, suffixes: tuple[str, ...] 
 
 # ------------------------------------------------------------------- commands
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from . import compare
-    from ._validation import InputError
-
     _check_output_path(args.out, "--out", (".csv", ".json"))
     _check_output_path(args.plot, "--plot")
     if args.plot:
@@ -264,17 +261,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         options["caliper"] = args.caliper
     neural_params = {"epochs": args.epochs} if args.epochs is not None else None
     mr_params = {"n_bootstrap": args.n_bootstrap} if args.n_bootstrap is not None else None
-    verbose = not args.quiet and sys.stderr.isatty()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            table = compare(frame, treatment=treatment, outcome=outcome,
-                            covariates=covariates, methods=methods, estimand=estimand,
-                            random_state=args.seed, n_jobs=args.n_jobs, truth=truth,
-                            verbose=verbose, neural_params=neural_params,
-                            mr_params=mr_params, **options)
-        except InputError as exc:
-            raise CLIError(str(exc)) from None
+    table = _run_compare(args, frame, treatment, outcome, covariates, methods, estimand,
+                         truth=truth, neural_params=neural_params, mr_params=mr_params,
+                         **options)
     a = table.attrs
     n_cov = len(covariates) if covariates else frame.shape[1] - 2
     print(f"Data: {name}, {a['n_treated'] + a['n_control']:,} units "
@@ -307,12 +296,26 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare_levels(args, frame, name, attrs, treatment, outcome, covariates, methods) -> int:
-    """``compare`` for a treatment with three or more levels: one row per method and
-    contrast."""
+def _run_compare(args, frame, treatment, outcome, covariates, methods, estimand, **kwargs):
+    """``causalsm.compare`` with the command's seed, jobs and progress bar; warnings
+    silenced, input mistakes as a :class:`CLIError`."""
     from . import compare
     from ._validation import InputError
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return compare(frame, treatment=treatment, outcome=outcome, covariates=covariates,
+                           methods=methods, estimand=estimand, random_state=args.seed,
+                           n_jobs=args.n_jobs, verbose=not args.quiet and sys.stderr.isatty(),
+                           **kwargs)
+        except InputError as exc:
+            raise CLIError(str(exc)) from None
+
+
+def _compare_levels(args, frame, name, attrs, treatment, outcome, covariates, methods) -> int:
+    """``compare`` for a treatment with three or more levels: one row per method and
+    contrast."""
     estimand = (args.estimand or attrs.get("estimand") or "ATE").upper()
     target = args.target
     if target is None and estimand == "ATT":
@@ -332,16 +335,8 @@ def _compare_levels(args, frame, name, attrs, treatment, outcome, covariates, me
     if args.trim is not None:
         options["trim"] = args.trim
     neural_params = {"epochs": args.epochs} if args.epochs is not None else None
-    verbose = not args.quiet and sys.stderr.isatty()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            table = compare(frame, treatment=treatment, outcome=outcome,
-                            covariates=covariates, methods=methods, estimand=estimand,
-                            random_state=args.seed, n_jobs=args.n_jobs, verbose=verbose,
-                            neural_params=neural_params, **options)
-        except InputError as exc:
-            raise CLIError(str(exc)) from None
+    table = _run_compare(args, frame, treatment, outcome, covariates, methods, estimand,
+                         neural_params=neural_params, **options)
     a = table.attrs
     counts = ", ".join(f"{k}: {v:,}" for k, v in a["n_per_level"].items())
     who = ("all units" if a["target"] is None

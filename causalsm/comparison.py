@@ -124,10 +124,14 @@ class _TrainedScore(BaseEstimator):
 
 
 # --------------------------------------------------------------------- methods
-def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
-    """``[(label, spec)]`` where spec is a canonical method name or a score object."""
+def _resolve_methods(methods: Any, known: dict = METHODS, aliases: dict = _ALIASES,
+                     also: tuple = ()) -> list[tuple[str, Any]]:
+    """``[(label, spec)]`` where spec is a canonical method name or a score object.
+
+    ``known`` are the methods (the default list), ``aliases`` other names for them and
+    ``also`` names accepted without being in the default list."""
     if methods is None:
-        return [(m, m) for m in METHODS]
+        return [(m, m) for m in known]
     if isinstance(methods, str):
         methods = [methods]
     items = list(methods.items()) if isinstance(methods, dict) else [(m, m) for m in methods]
@@ -137,9 +141,9 @@ def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
     for label, spec in items:
         if isinstance(spec, str):
             key = spec.strip().lower().replace("-", "_")
-            key = _ALIASES.get(key, key)
-            if key not in METHODS:
-                raise InputError(f"unknown method {spec!r}; use one of {', '.join(METHODS)}, "
+            key = aliases.get(key, key)
+            if key not in known and key not in also:
+                raise InputError(f"unknown method {spec!r}; use one of {', '.join(known)}, "
                                  "or a dict {label: score object}")
             spec = key
             if not isinstance(methods, dict):

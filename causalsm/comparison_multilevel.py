@@ -38,6 +38,7 @@ from joblib import Parallel, delayed
 
 from ._validation import InputError, check_array, check_frame, check_int, check_levels
 from .balance import balance_table, linear_mmd
+from .comparison import _jobs, _resolve_methods
 
 __all__ = ["compare_multilevel", "MULTILEVEL_METHODS"]
 
@@ -53,42 +54,13 @@ MULTILEVEL_METHODS = {
 }
 _ALIASES = {"neural": "nsm", "neural_propensity": "nn_ps", "nnps": "nn_ps", "gps": "psm",
             "propensity": "psm", "pca5": "pca", "pca_5": "pca",
-            "subclassification": "subclass"}
-_TWO_LEVEL_ONLY = {"mr", "double", "multiply_robust", "dsm"}
+            "subclassification": "subclass", "double": "mr", "multiply_robust": "mr",
+            "dsm": "mr"}
+_TWO_LEVEL_ONLY = ("mr",)
 _SUBCLASS_OPTIONS = ("n_strata", "n_bootstrap")
 _COLUMNS = ["method", "description", "estimand", "target", "contrast", "level", "reference",
             "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "max_abs_smd",
             "linear_mmd", "n_matched", "n_dropped", "fit_seconds", "error"]
-
-
-def _resolve(methods: Any) -> list[tuple[str, Any]]:
-    if methods is None:
-        return [(m, m) for m in MULTILEVEL_METHODS]
-    if isinstance(methods, str):
-        methods = [methods]
-    items = list(methods.items()) if isinstance(methods, dict) else [(m, m) for m in methods]
-    if not items:
-        raise InputError("methods is empty: name at least one method")
-    out, seen = [], set()
-    for label, spec in items:
-        if isinstance(spec, str):
-            key = spec.strip().lower().replace("-", "_")
-            key = _ALIASES.get(key, key)
-            if key not in MULTILEVEL_METHODS and key not in _TWO_LEVEL_ONLY:
-                raise InputError(f"unknown method {spec!r} for a treatment with several "
-                                 f"levels; use one of {', '.join(MULTILEVEL_METHODS)}, or a "
-                                 "dict {label: score object}")
-            spec = key
-            if not isinstance(methods, dict):
-                label = key
-        elif not (hasattr(spec, "fit") and hasattr(spec, "transform")):
-            raise InputError(f"method {label!r} must be a method name or a score with "
-                             f"fit/transform, got {type(spec).__name__}")
-        if str(label) in seen:
-            raise InputError(f"method {label!r} is listed twice")
-        seen.add(str(label))
-        out.append((str(label), spec))
-    return out
 
 
 def _rows_of(label, description, est, X, codes, seconds) -> list[dict]:
@@ -128,13 +100,9 @@ def _failed(label, description, estimand, target, error) -> list[dict]:
     return [row]
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
-
-
 def _run(job, X, labels, codes, y, estimand, target, random_state, options, neural_params,
          sub_options):
-    from .comparison import RandomScore, _TrainedScore
+    from .comparison import RandomScore, _TrainedScore, _one_line
     from .estimators.multilevel import MultilevelMatching, MultilevelSubclassification
     from .scores import CovariateScore, PCAScore
     from .scores.gps import GeneralizedPropensityScore
@@ -302,15 +270,8 @@ def compare_multilevel(data: pd.DataFrame, treatment: str, outcome: str, covaria
         neural_params = {}
     elif not isinstance(neural_params, dict):
         raise InputError("neural_params must be a dict of parameters")
-    resolved = _resolve(methods)
-    jobs, neural = [], []
-    for item in resolved:
-        if isinstance(item[1], str) and item[1] in ("nsm", "nn_ps"):
-            if not neural:
-                jobs.append(neural)
-            neural.append(item)
-        else:
-            jobs.append([item])
+    resolved = _resolve_methods(methods, MULTILEVEL_METHODS, _ALIASES, _TWO_LEVEL_ONLY)
+    jobs = _jobs(resolved)
     tgt = None if target is None else levels[labels.index(str(target))]
     n_jobs = 1 if n_jobs is None else min(check_int(n_jobs, "n_jobs", minimum=None),
                                           len(jobs))

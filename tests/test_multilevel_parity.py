@@ -35,6 +35,15 @@ def close(a, b, rtol=RTOL):
     np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=rtol, atol=rtol)
 
 
+def kept_mask(ref, n):
+    """The units R analysed (all, or those its trimming kept)."""
+    kept = np.ones(n, dtype=bool)
+    if "indices_kept" in ref:
+        kept[:] = False
+        kept[np.asarray(ref["indices_kept"]) - 1] = True
+    return kept
+
+
 def configs(prefix):
     return [(ds, name) for ds in ("toy", "simulated", "four")
             for name in REF[ds]["results"] if name.startswith(prefix)]
@@ -116,10 +125,7 @@ def test_matching_on_a_given_gps(ds, name):
     variance are R's exactly (the case match_on = "existing")."""
     X, W, Y = data(ds)
     ref = REF[ds]["results"][name]
-    kept = np.ones(len(Y), dtype=bool)
-    if "indices_kept" in ref:
-        kept[:] = False
-        kept[np.asarray(ref["indices_kept"]) - 1] = True
+    kept = kept_mask(ref, len(Y))
     est = fit(X[kept], W[kept], Y[kept], ref, score=np.asarray(ref["gps"]))
     if name.endswith("ref3"):        # see test_reference_level_bug
         close(est.effect_.estimate, ref["Estimate"])
@@ -148,10 +154,7 @@ def test_ai2016_sign_error_of_multimatch(ds, name):
     variance; multiMatch's VarianceAI2016 is reproduced only with c_j + c_k: its sign error."""
     X, W, Y = data(ds)
     ref = REF[ds]["results"][name]
-    kept = np.ones(len(Y), dtype=bool)
-    if "indices_kept" in ref:
-        kept[:] = False
-        kept[np.asarray(ref["indices_kept"]) - 1] = True
+    kept = kept_mask(ref, len(Y))
     X, W, Y = X[kept], W[kept], Y[kept]
     est = fit(X, W, Y, ref, score=np.asarray(ref["gps"]))
     c, minus, plus = _ai2016(X, W, Y, ref, est)
