@@ -351,8 +351,7 @@ def _compare_levels(args, frame, name, attrs, treatment, outcome, covariates, me
     print(f"Balance before matching: largest pairwise max |SMD| {a['max_abs_smd_before']:.3f}")
     truth = a.get("truth")
     if truth:
-        print("Benchmark: differences of the randomised full-trial means"
-              if "true_means" in attrs else "Truth: as given")
+        print(f"Benchmark: {attrs.get('true_means_note', 'as given')}")
     print()
     num = _number_format(pd.concat([table["estimate"], table["std_error"]]))
     shown = pd.DataFrame({

@@ -123,6 +123,7 @@ def load_actg175_multiarm(*, confounding: float = 1.0, random_state=0) -> pd.Dat
                      "(0 ZDV, 1 ZDV+ddI, 2 ZDV+ddC, 3 ddI); outcome CD4 count at week 20; "
                      "true_means = randomised full-trial arm means" + sel),
         level_names={str(k): v for k, v in ACTG175_ARMS.items()}, true_means=means,
+        true_means_note="differences of the randomised full-trial arm means",
         true_means_se=ses, true_means_target=None if gamma == 0 else "0",
         estimand="ATE" if gamma == 0 else "ATT", target=None if gamma == 0 else 0,
         confounding=gamma)
@@ -234,4 +235,4 @@ def simulate_multilevel(n: int = 1000, design: str = "yang2016", *, selection: f
                     description=f"simulated multi-level design {design!r}, "
                                 f"selection={s:g}",
                     true_means={str(lev): float(v) for lev, v in zip(levels, true)},
-                    true_means_target=None)
+                    true_means_target=None, true_means_note="the simulation's true contrasts")
