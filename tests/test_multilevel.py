@@ -219,6 +219,12 @@ def test_trimming_reports_dropped_units():
     assert eff.n_matched + eff.n_dropped == 800
     assert "trimmed (crump)" in eff.method and "dropped" in eff.summary()
     assert np.all(est.weights_[~est.kept_] == 0)
+    # a given GPS is trimmed on, then subset (not refitted)
+    gps = GeneralizedPropensityScore().fit(X, w).transform(X)
+    with pytest.warns(UserWarning, match="trimming dropped"):
+        fixed = MultilevelMatching(score=gps, trim="crump").fit(X, w, y)
+    assert np.array_equal(fixed.kept_, est.kept_)
+    assert fixed.effect_.variance.startswith("Abadie-Imbens (2006)")
 
 
 def test_inputs_not_modified_and_deterministic():

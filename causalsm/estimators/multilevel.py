@@ -418,12 +418,15 @@ class _MultilevelBase(BaseEstimator):
             raise InputError("contrasts is empty")
         return rows
 
-    def _fit_score(self, X, Xin, codes, K, by_level: Any = "auto"):
-        """``(score object or None, S (n, d), by_level)`` fitted on the given rows."""
+    def _fit_score(self, X, Xin, codes, K, by_level: Any = "auto", rows=None):
+        """``(score object or None, S (n, d), by_level)`` fitted on the given rows
+        (``rows``: the mask of those rows among all, to subset a given GPS array)."""
         n = X.shape[0]
         spec = self.score
         if isinstance(spec, (np.ndarray, pd.DataFrame)):
-            return None, _existing_gps(spec, n, K), True
+            if rows is None:
+                return None, _existing_gps(spec, n, K), True
+            return None, _existing_gps(spec, rows.size, K)[rows], True
         if spec is not None and not (hasattr(spec, "fit") and hasattr(spec, "transform")):
             raise InputError(f"score must be a transformer with fit/transform or an (n, K) "
                              f"array of generalised propensity scores, got "
@@ -634,7 +637,7 @@ class MultilevelMatching(_MultilevelBase):
         Xk, ck, yk = arr[kept], codes[kept], y[kept]
         Xin = Xframe.loc[kept] if Xframe is not None and not kept.all() else \
             (Xframe if Xframe is not None else Xk)
-        score, S, by_level = self._fit_score(Xk, Xin, ck, K, self.score_by_level)
+        score, S, by_level = self._fit_score(Xk, Xin, ck, K, self.score_by_level, rows=kept)
         if by_level and self.trim is None:
             self._warn_overlap(S)
         kind = "sd"                   # standardised over the rows matched, as R's Match
@@ -648,31 +651,8 @@ class MultilevelMatching(_MultilevelBase):
             bc = (not by_level) and Smatch.shape[1] >= 2
         n = ck.size
         in_T = np.ones(n, dtype=bool) if tgt is None else ck == tgt
-        Yhat = np.full((n, K), np.nan)
-        Kc, KKc = np.zeros(n), np.zeros(n)
-        fits = {}
-        for k in range(K):
-            own = in_T & (ck == k)
-            Yhat[own, k] = yk[own]
-            focal = in_T & (ck != k)
-            if not focal.any():
-                continue
-            if by_level:
-                Sk = S[:, [k]] if tgt is None else (S[:, [k]] / (S[:, [k]] + S[:, [tgt]]))
-            else:
-                Sk = Smatch
-            pos = np.flatnonzero(focal | (ck == k))
-            zk, std = _metric_rows(Sk, pos, kind)
-            m = match(zk, focal[pos].astype(np.int64), estimand="ATT", n_neighbors=M,
-                      ties=bool(self.ties), distance_tolerance=self.distance_tolerance,
-                      standardize=std, random_state=rng)
-            cand = pos[m.treatment == 0]
-            Kc[cand] = m.match_count[m.treatment == 0]
-            KKc[cand] = m.match_count_sq[m.treatment == 0]
-            f = pos[m.focal_units]
-            Yhat[f, k] = m.match_mean(yk[pos])
-            if bc:
-                Yhat[f, k] += self._bias_shift(m, pos, k, ck, yk, Z, Kc, fits)
+        Yhat, Kc, KKc = self._impute(S if by_level else Smatch, by_level, kind, ck, yk, Z,
+                                     in_T, tgt, M, bool(bc), rng)
         sigma2 = self._sigma2(Sk_all=(S if by_level else Smatch), by_level=by_level,
                               kind=kind, codes=ck, y=yk, J=J)
         # variances: Abadie-Imbens (2006) per contrast and per mean
@@ -749,6 +729,37 @@ class MultilevelMatching(_MultilevelBase):
         return self
 
     # ------------------------------------------------------------ the pieces
+    def _impute(self, S, by_level, kind, codes, y, Z, in_T, tgt, M, bc, rng):
+        """Match the target units to every level: ``Yhat`` (n, K) (NaN outside the
+        target), and each unit's ``K`` and ``K'`` as a match for other levels."""
+        n, K = codes.size, int(codes.max()) + 1
+        Yhat = np.full((n, K), np.nan)
+        Kc, KKc = np.zeros(n), np.zeros(n)
+        fits = {}
+        for k in range(K):
+            own = in_T & (codes == k)
+            Yhat[own, k] = y[own]
+            focal = in_T & (codes != k)
+            if not focal.any():
+                continue
+            if by_level:
+                Sk = S[:, [k]] if tgt is None else (S[:, [k]] / (S[:, [k]] + S[:, [tgt]]))
+            else:
+                Sk = S
+            pos = np.flatnonzero(focal | (codes == k))
+            zk, std = _metric_rows(Sk, pos, kind)
+            m = match(zk, focal[pos].astype(np.int64), estimand="ATT", n_neighbors=M,
+                      ties=bool(self.ties), distance_tolerance=self.distance_tolerance,
+                      standardize=std, random_state=rng)
+            cand = pos[m.treatment == 0]
+            Kc[cand] = m.match_count[m.treatment == 0]
+            KKc[cand] = m.match_count_sq[m.treatment == 0]
+            f = pos[m.focal_units]
+            Yhat[f, k] = m.match_mean(y[pos])
+            if bc:
+                Yhat[f, k] += self._bias_shift(m, pos, k, codes, y, Z, Kc, fits)
+        return Yhat, Kc, KKc
+
     def _trim(self, arr, Xframe, codes, K):
         if self.trim not in _TRIM_RULES:
             raise InputError(f"trim must be None or one of {', '.join(_TRIM_RULES)}, "
