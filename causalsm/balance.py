@@ -600,7 +600,7 @@ _STATS = ("smd", "var_ratio", "ecdf_mean", "ecdf_max")
 
 
 def balance_table(X: Any, t: Any, weights: Any = None, *,
-                  columns: Sequence[str] | None = None, estimand: str = "ATT",
+                  columns: Sequence[str] | None = None, estimand: str | None = None,
                   std_denominator: Any = None, binary: str = "std",
                   comparisons: Any = "both") -> pd.DataFrame:
     """Balance of each covariate before and after matching, as ``summary.matchit``.
@@ -621,9 +621,9 @@ def balance_table(X: Any, t: Any, weights: Any = None, *,
     columns : sequence of str, optional
         For a DataFrame, the covariates to use (default all); for an array, their
         names (default ``x0, x1, ...``).
-    estimand : {"ATT", "ATC", "ATE"}, default "ATT"
+    estimand : {"ATT", "ATC", "ATE"}, optional
         Sets the SMD denominator: treated, control or pooled SD of the full,
-        unweighted sample.
+        unweighted sample.  Default ``"ATT"`` (``"ATE"`` for several levels).
     std_denominator : {"treated", "control", "pooled"} or array-like, optional
         Overrides the denominator chosen by ``estimand``.
     binary : {"std", "raw"}, default "std"
@@ -661,9 +661,11 @@ def balance_table(X: Any, t: Any, weights: Any = None, *,
     """
     from ._validation import n_levels
     if np.ndim(t) == 1 and n_levels(t) >= 3:
-        return multilevel_balance_table(X, t, weights, columns=columns, estimand=estimand,
+        return multilevel_balance_table(X, t, weights, columns=columns,
+                                        estimand=estimand or "ATE",
                                         std_denominator=std_denominator, binary=binary,
                                         comparisons=comparisons)
+    estimand = "ATT" if estimand is None else estimand
     Xa, ta, w, names, _ = _prepare(X, t, weights, columns=columns)
     kind = _denominator_kind(estimand, std_denominator)
     binary = _check_binary_option(binary)

@@ -328,7 +328,7 @@ def test_balance_table_for_several_levels():
     assert comps == ["0 vs rest", "1 vs rest", "2 vs rest", "1 vs 0", "2 vs 0", "2 vs 1"]
     # a pairwise block is the two-level table of those units
     sel = np.isin(w, [0, 2])
-    two = csm.balance_table(df[sel], (w[sel] == 2).astype(int), estimand="ATT")
+    two = csm.balance_table(df[sel], (w[sel] == 2).astype(int), estimand="ATE")
     pd.testing.assert_frame_equal(tab.xs("2 vs 0", level="comparison"), two)
     est = MultilevelMatching().fit(df, w, y)
     bal = est.balance()
