@@ -372,8 +372,10 @@ class _MultilevelBase(BaseEstimator):
 
     def _levels(self, t, X, y, min_per_level):
         arr, names, index = check_array(X)
-        codes, levels = check_levels(t, min_per_level=min_per_level)
-        ya = check_outcome(y)
+        name = str(t.name) if isinstance(t, pd.Series) and t.name is not None else "treatment"
+        codes, levels = check_levels(t, name=name, min_per_level=min_per_level)
+        ya = check_outcome(y, name=str(y.name) if isinstance(y, pd.Series) and
+                           y.name is not None else "outcome")
         if not (codes.shape[0] == arr.shape[0] == ya.shape[0]):
             raise InputError(f"X has {arr.shape[0]} rows, the treatment {codes.shape[0]} and "
                              f"the outcome {ya.shape[0]}")
