@@ -29,14 +29,16 @@ __all__ = ["GeneralizedPropensityScore", "multinomial_logit_mle"]
 
 
 # ------------------------------------------------------- multi-level treatments
-def _softmax_rest(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities ``(n, K)`` and ``log sum exp`` for linear predictors ``(n, K - 1)``
-    of the levels after the first (whose predictor is 0)."""
-    full = np.column_stack([np.zeros(eta.shape[0]), eta])
+def _softmax_rest(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Probabilities ``(n, K)``, ``log sum exp`` and the full predictors ``(n, K)`` for
+    linear predictors ``(n, K - 1)`` of the levels after the first (whose is 0)."""
+    full = np.empty((eta.shape[0], eta.shape[1] + 1))
+    full[:, 0] = 0.0
+    full[:, 1:] = eta
     top = full.max(axis=1, keepdims=True)
     e = np.exp(full - top)
     s = e.sum(axis=1, keepdims=True)
-    return e / s, (np.log(s) + top)[:, 0]
+    return e / s, (np.log(s) + top)[:, 0], full
 
 
 def _hessian(Xs: np.ndarray, P: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -101,10 +103,11 @@ def multinomial_logit_mle(design: np.ndarray, codes: np.ndarray, n_levels: int, 
     Y[np.arange(n), codes] = 1.0
     beta = np.zeros((K - 1, p))
 
+    rows = np.arange(n)
+
     def loglik(b):
-        P, lse = _softmax_rest(Xs @ b.T)
-        eta = np.column_stack([np.zeros(n), Xs @ b.T])
-        return float(w @ (eta[np.arange(n), codes] - lse)), P
+        P, lse, eta = _softmax_rest(Xs @ b.T)
+        return float(w @ (eta[rows, codes] - lse)), P
 
     ll, P = loglik(beta)
     converged = False
@@ -228,7 +231,7 @@ class GeneralizedPropensityScore(TransformerMixin, BaseEstimator):
         """The ``(n, K)`` generalised propensity scores, columns in ``classes_`` order."""
         arr = check_fitted_array(self, X, "classes_", "fit(X, t)")
         if self.model is None:
-            P, _ = _softmax_rest(self.intercept_ + arr @ self.coef_.T)
+            P = _softmax_rest(self.intercept_ + arr @ self.coef_.T)[0]
         else:
             P = np.zeros((arr.shape[0], len(self.classes_)))
             P[:, np.asarray(self.model_.classes_, dtype=np.int64)] = \
