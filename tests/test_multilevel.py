@@ -227,6 +227,7 @@ def test_trimming_reports_dropped_units():
     assert fixed.effect_.variance.startswith("Abadie-Imbens (2006)")
 
 
+@pytest.mark.filterwarnings("ignore:limited overlap")
 def test_inputs_not_modified_and_deterministic():
     X, w, y, _ = simulate(n=400, seed=9)
     df = pd.DataFrame(X, columns=["a", "b", "c"])

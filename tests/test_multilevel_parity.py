@@ -233,6 +233,7 @@ def test_subclassification_estimator_on_given_gps():
     assert np.all(sub2.effect_.std_error > 0)
 
 
+@pytest.mark.filterwarnings("ignore:limited overlap")
 def test_string_levels_and_row_order_do_not_matter():
     """Levels as strings in shuffled rows give the same numbers (no exact ties here)."""
     X, W, Y = data("four")

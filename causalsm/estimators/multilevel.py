@@ -55,8 +55,14 @@ treatments"), as implemented in Shu Yang's R package ``multilevelMatching``:
   of the level-``w`` mean outcome, weighted by subclass size; the variance comes from
   a bootstrap that refits the GPS.
 
-With two levels and a one-dimensional score, matching gives exactly the binary
-:class:`~causalsm.MatchingEstimator` ATE (``tests/test_multilevel.py``).
+With two levels, matching on the propensity score (probability scale) gives exactly the
+binary :class:`~causalsm.MatchingEstimator`'s ATE, ATT (``target=1``) and ATC
+(``target=0``) and their AI variances (``tests/test_multilevel.py``), with ``J = 1`` and no
+ties among the same-level neighbours; for ``J >= 2`` the binary estimator uses R ``Matching``'s
+conditional variance (the sample variance of the unit and its ``J`` neighbours), this one
+``multilevelMatching``'s (eq. 14 above).  Ties at exactly the same distance are kept and
+share the weight of one match (``ties=True``); with them ``J`` above counts every tied
+neighbour.
 """
 
 from __future__ import annotations
