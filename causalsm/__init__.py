@@ -3,7 +3,7 @@
 from . import datasets
 from ._validation import InputError
 from .api import estimate_effect, hazard_ratio, quantile_effect
-from . import plotting
+from . import plotting, sensitivity
 from .balance import balance_table
 from .comparison import compare
 from .estimators import (EffectResult, MatchingEstimator, MultiplyRobustMatching,
@@ -34,5 +34,5 @@ __all__ = ["CovariateScore", "DoubleScore", "EffectResult", "InputError", "Match
            "GeneralizedPropensityScore", "MultilevelEffectResult", "MultilevelMatching",
            "MultilevelSubclassification", "multilevel_effect",
            "compare", "datasets", "estimate_effect", "hazard_ratio", "match",
-           "plot_comparison", "plotting",
+           "plot_comparison", "plotting", "sensitivity",
            "quantile_effect", "__version__"]

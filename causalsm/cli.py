@@ -149,7 +149,8 @@ def _number_format(values) -> Any:
     return fmt
 
 
-def _print_table(table: pd.DataFrame, truth: float | None, truth_label: str) -> None:
+def _print_table(table: pd.DataFrame, truth: float | None, truth_label: str,
+                 sensitivity: bool = False) -> None:
     level = 95
     num = _number_format(pd.concat([table["estimate"], table["std_error"],
                                     table["ci_lower"], table["ci_upper"]]))
@@ -169,10 +170,24 @@ def _print_table(table: pd.DataFrame, truth: float | None, truth_label: str) -> 
     })
     if truth is not None:
         shown[f"covers {truth_label}"] = ["yes" if c else "no" for c in table["covers_truth"]]
+    if sensitivity:
+        shown["Gamma*"] = table["critical_gamma"].map(
+            lambda v: "n/a" if math.isnan(v) else "inf" if math.isinf(v) else f"{v:.2f}")
+        shown["E-value (CI)"] = [
+            "n/a" if not math.isfinite(e) else
+            f"{e:.2f} ({c:.2f})" if math.isfinite(c) else f"{e:.2f}"
+            for e, c in zip(table["evalue"], table["evalue_ci"])]
     print(shown.to_string(index=False))
     for m, err in zip(table["method"], table["error"]):
         if err:
             print(f"  {m}: {err}")
+    if sensitivity:
+        print("\nGamma*: Rosenbaum's critical Gamma, the hidden bias in the odds of treatment "
+              "within matched sets\n  at which the two-sided test of no effect stops being "
+              "significant at 5% (1 = not significant\n  without bias; n/a = the matched sets "
+              "overlap, as with replacement: rerun with --no-replace).\nE-value: VanderWeele "
+              "& Ding (2017), of the estimate (and of its interval), as a standardised\n  mean "
+              "difference.  See causalsm.sensitivity.")
 
 
 def _json_value(v: Any) -> Any:
@@ -259,6 +274,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         options["n_neighbors"] = args.n_neighbors
     if args.caliper is not None:
         options["caliper"] = args.caliper
+    if args.replace is False:
+        options["replace"] = False
     neural_params = {"epochs": args.epochs} if args.epochs is not None else None
     mr_params = {"n_bootstrap": args.n_bootstrap} if args.n_bootstrap is not None else None
     table = _run_compare(args, frame, treatment, outcome, covariates, methods, estimand,
@@ -274,7 +291,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if bench_line:
         print(bench_line)
     print()
-    _print_table(table, truth, truth_label)
+    _print_table(table, truth, truth_label, sensitivity=args.sensitivity)
     meta = {"data": name, "treatment": treatment, "outcome": outcome,
             "covariates": list(covariates) if covariates else None, "estimand": estimand,
             "truth": truth, "seed": args.seed, **{k: a[k] for k in (
@@ -332,6 +349,10 @@ def _compare_levels(args, frame, name, attrs, treatment, outcome, covariates, me
             options[key] = value
     if args.caliper is not None:
         raise CLIError("--caliper: multi-level matching has no caliper; use --trim")
+    if args.replace is False or args.sensitivity:
+        raise CLIError(f"{'--no-replace' if args.replace is False else '--sensitivity'} is "
+                       "for a 0/1 treatment; multi-level matching is with replacement and "
+                       "has no Rosenbaum bounds")
     if args.trim is not None:
         options["trim"] = args.trim
     neural_params = {"epochs": args.epochs} if args.epochs is not None else None
@@ -460,6 +481,11 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--n-bootstrap", type=int, default=None,
                       help="bootstrap replicates of multiply robust matching, or of GPS "
                       "subclassification for several levels (default 200)")
+    cmp_.add_argument("--no-replace", dest="replace", action="store_false", default=None,
+                      help="match without replacement (matched sets that share no unit, as "
+                      "Rosenbaum bounds need)")
+    cmp_.add_argument("--sensitivity", action="store_true",
+                      help="add Rosenbaum's critical Gamma and the E-value to the table")
     cmp_.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp_.set_defaults(func=_cmd_compare)
     ds = sub.add_parser("datasets", help="list the bundled data sets")

@@ -64,8 +64,8 @@ _ALIASES = {"neural": "nsm", "neural_propensity": "nn_ps", "nnps": "nn_ps",
             "multiply_robust": "mr", "dsm": "mr"}
 
 _COLUMNS = ["method", "description", "estimand", "estimate", "std_error", "ci_lower",
-            "ci_upper", "p_value", "max_abs_smd", "linear_mmd", "n_matched", "n_dropped",
-            "fit_seconds", "error"]
+            "ci_upper", "p_value", "critical_gamma", "evalue", "evalue_ci", "max_abs_smd",
+            "linear_mmd", "n_matched", "n_dropped", "fit_seconds", "error"]
 _INT_COLUMNS = ("n_matched", "n_dropped")
 _STR_COLUMNS = ("method", "description", "estimand", "error")
 
@@ -186,13 +186,28 @@ def _balance(X: pd.DataFrame, t: np.ndarray, weights: np.ndarray, estimand: str)
     return smd, float(linear_mmd(X, t, weights))
 
 
+def _sensitivity(eff) -> tuple[float, float, float]:
+    """Critical Gamma (NaN when the matched sets overlap) and the E-values."""
+    try:
+        crit = eff.sensitivity(gammas=[1.0]).critical_gamma
+    except InputError:
+        crit = float("nan")
+    try:
+        ev = eff.evalue()
+        return crit, ev.evalue, ev.evalue_ci
+    except InputError:
+        return crit, float("nan"), float("nan")
+
+
 def _row(label, description, est, X, t, estimand, seconds) -> dict:
     eff = est.effect_
     smd, mmd = _balance(X, t, est.matches_.weights, estimand)
+    crit, ev, ev_ci = _sensitivity(eff)
     return {"method": label, "description": description, "estimand": eff.estimand,
             "estimate": eff.estimate, "std_error": eff.std_error,
             "ci_lower": eff.conf_int[0], "ci_upper": eff.conf_int[1],
-            "p_value": eff.p_value, "max_abs_smd": smd, "linear_mmd": mmd,
+            "p_value": eff.p_value, "critical_gamma": crit, "evalue": ev,
+            "evalue_ci": ev_ci, "max_abs_smd": smd, "linear_mmd": mmd,
             "n_matched": eff.n_matched, "n_dropped": eff.n_dropped,
             "fit_seconds": seconds, "error": ""}
 
@@ -330,7 +345,12 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     pandas.DataFrame
         One row per method, plain float64/int64/str columns: ``method``,
         ``description``, ``estimand``, ``estimate``, ``std_error``, ``ci_lower``,
-        ``ci_upper``, ``p_value``, ``max_abs_smd`` and ``linear_mmd`` (balance of the
+        ``ci_upper``, ``p_value``, ``critical_gamma`` (Rosenbaum's: the largest hidden
+        bias Gamma at which the two-sided test of no effect still rejects at ``alpha``;
+        NaN with replacement, whose matched sets overlap; see
+        :meth:`EffectResult.sensitivity`), ``evalue`` and ``evalue_ci`` (E-values of
+        the estimate and of its interval, :meth:`EffectResult.evalue`),
+        ``max_abs_smd`` and ``linear_mmd`` (balance of the
         covariates after matching; :func:`~causalsm.balance.balance_table` and
         :func:`~causalsm.balance.linear_mmd` with the matching weights), ``n_matched``
         and ``n_dropped`` (-1 when the method failed), ``fit_seconds`` and ``error``

@@ -1,4 +1,5 @@
-"""Plots: balance (love plot, score overlap), comparisons of methods, survival curves.
+"""Plots: balance (love plot, score overlap), comparisons of methods, survival curves,
+sensitivity to hidden bias.
 
 matplotlib is imported only when a plot is drawn, so importing :mod:`causalsm` stays
 light; the functions work headless (e.g. with the ``Agg`` backend) and return the
@@ -12,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["love_plot", "plot_comparison", "plot_score_overlap", "plot_survival",
-           "love_plot_grid", "plot_comparison_grid"]
+__all__ = ["love_plot", "plot_comparison", "plot_score_overlap", "plot_sensitivity",
+           "plot_survival", "love_plot_grid", "plot_comparison_grid"]
 
 _STAT_LABELS = {
     "smd": "standardized mean difference",
@@ -353,6 +354,52 @@ def plot_survival(durations: Any, events: Any, arm: Any, weights: Any = None,
     ax.set_xlabel("time")
     ax.set_ylabel("survival probability")
     ax.set_ylim(0.0, 1.02)
+    return ax
+
+
+def plot_sensitivity(result: Any, ax: Any = None, *, show_lower: bool = False) -> Any:
+    """The upper bound on the p-value against Gamma, from a Rosenbaum sensitivity analysis.
+
+    Parameters
+    ----------
+    result : causalsm.sensitivity.SensitivityResult
+        From ``EffectResult.sensitivity()``, ``MatchResult.sensitivity(y)`` or
+        :func:`causalsm.sensitivity.rosenbaum_bounds`.
+    ax : matplotlib.axes.Axes, optional
+    show_lower : bool
+        Also the lower bound at the Gammas of the table.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Gamma on a log scale; a dashed line at the level ``alpha`` and a dotted one at
+        the critical Gamma.
+    """
+    ax = _new_axes(ax, (6.0, 4.0))
+    if result._curve is not None:
+        g = np.unique(np.concatenate([np.geomspace(1.0, max(float(np.max(result.gamma)), 2.0),
+                                                   60), result.gamma]))
+        ax.plot(g, [result._curve(x) for x in g], color="tab:blue",
+                label="upper bound on the p-value")
+    ax.plot(result.gamma, result.p_upper, "o", color="tab:blue", ms=4,
+            label=None if result._curve is not None else "upper bound on the p-value")
+    if show_lower:
+        ax.plot(result.gamma, result.p_lower, "s", color="tab:gray", ms=4, mfc="none",
+                label="lower bound")
+    ax.axhline(result.alpha, color="tab:red", ls="--", lw=1,
+               label=f"level {100 * result.alpha:g}%")
+    crit = result.critical_gamma
+    if np.isfinite(crit) and crit > 1:
+        ax.axvline(crit, color="k", ls=":", lw=1, label=f"critical Gamma {crit:.2f}")
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(result.gamma)
+    ax.set_xticklabels([f"{g:g}" for g in result.gamma], fontsize=8)
+    ax.set_xlabel("Gamma (hidden bias in the odds of treatment within matched sets)")
+    ax.set_ylabel("p-value")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{result.details.get('statistic_name', '')}, {result.design}", fontsize=9)
+    ax.legend(fontsize=8, frameon=False)
     return ax
 
 

@@ -69,8 +69,9 @@ def test_rows_equal_estimate_effect_and_balance(sim):
 def test_plain_dtypes_and_columns(sim):
     tab = _run(sim)
     assert list(tab.columns) == ["method", "description", "estimand", "estimate", "std_error",
-                                 "ci_lower", "ci_upper", "p_value", "max_abs_smd",
-                                 "linear_mmd", "n_matched", "n_dropped", "fit_seconds", "error"]
+                                 "ci_lower", "ci_upper", "p_value", "critical_gamma", "evalue",
+                                 "evalue_ci", "max_abs_smd", "linear_mmd", "n_matched",
+                                 "n_dropped", "fit_seconds", "error"]
     assert tab["estimate"].dtype == np.float64 and tab["n_dropped"].dtype == np.int64
     assert all(isinstance(v, str) for v in tab["method"]) and "truth" not in tab
     assert tab.attrs["estimand"] == "ATT" and tab.attrs["truth"] is None

@@ -37,6 +37,8 @@ from ..matching.nearest import match, same_arm_moments
 from ..matching.result import MatchResult
 from ..scores.covariates import CovariateScore
 from ..scores.propensity import PropensityScore
+from ..sensitivity.evalue import outcome_details
+from ..sensitivity.sets import sets_or_reason
 from .results import EffectResult, wald
 
 __all__ = ["MatchingEstimator", "matching_effect", "VARIANCES"]
@@ -408,6 +410,7 @@ class MatchingEstimator(BaseEstimator):
                                             lambda: self._ps_adjustment(score, Xin, data, S,
                                                                         est))
         t_arr = data.t
+        details.update(outcome_details(data.y, data.t, m.weights))
         self.score_ = score
         self.matches_ = m
         self._data = data
@@ -416,7 +419,8 @@ class MatchingEstimator(BaseEstimator):
             conf_int=(float(ci[0]), float(ci[1])), p_value=float(p),
             method=self._method_label(score, S.shape[1], k, bool(bc)), variance=vlabel,
             n_treated=int(t_arr.sum()), n_control=int((1 - t_arr).sum()),
-            n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha, details=details)
+            n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha, details=details,
+            _sets=sets_or_reason(m, data.y))
         return self
 
     def _inference(self, variance, m, res, data, Z, J, details, ps_adjustment):

@@ -390,6 +390,35 @@ class MatchResult:
                           "dropped": int(np.isin(self.dropped, np.flatnonzero(m)).sum())}
         return pd.DataFrame(rows).T
 
+    def sensitivity(self, y, gammas=None, **options):
+        """Rosenbaum bounds: how strong a hidden bias would overturn a test of no effect.
+
+        The matched sets (each focal unit with its matches) must share no unit, as
+        after matching without replacement; otherwise an :class:`InputError` says why
+        and points to the E-value.  See :func:`causalsm.sensitivity.rosenbaum_bounds`
+        for ``gammas`` and the ``options`` (``statistic``, ``alternative``, ``alpha``,
+        ``intervals``, ``trim``...).
+
+        Parameters
+        ----------
+        y : array-like, shape (n,)
+            The outcome of every unit of the data that was matched.
+
+        Returns
+        -------
+        SensitivityResult
+
+        Examples
+        --------
+        >>> from causalsm import match
+        >>> m = match([0.1, 0.35, 0.2, 0.3, 0.9, 0.5], [1, 1, 0, 0, 0, 1], replace=False)
+        >>> m.sensitivity([5.0, 7.0, 3.0, 4.0, 1.0, 6.0], [1, 2]).design
+        '3 matched pairs'
+        """
+        from ..sensitivity import MatchedSets, rosenbaum_bounds
+        return rosenbaum_bounds(MatchedSets.from_match(self, y), gammas,
+                                details={"n_dropped": self.n_dropped}, **options)
+
     def __repr__(self) -> str:
         cal = "none" if self.caliper is None else np.array2string(self.caliper, precision=4)
         return (f"MatchResult(estimand={self.estimand}, n_neighbors={self.n_neighbors}, "
