@@ -402,3 +402,5 @@ def test_cli_compare_actg175(capsys, tmp_path):
     assert {r["contrast"] for r in payload["results"]} == {"1 - 0", "2 - 0", "3 - 0"}
     code = main(["compare", "--data", "lalonde", "--methods", "psm", "--target", "1"])
     assert code == 2 and "three or more levels" in capsys.readouterr().err
+    code = main(["compare", "--data", "actg175", "--methods", "psm", "--sensitivity"])
+    assert code == 2 and "for a 0/1 treatment" in capsys.readouterr().err
