@@ -25,11 +25,16 @@ dropped, the time taken and, when the true effect is known, the error.  The meth
     A floor: 1-NN on a random score, i.e. a random control for each treated unit.
 ``"full_nsm"``, ``"full_psm"``
     Optimal full matching on the neural balancing score (the same network as
-    ``"nsm"``) or on the logistic propensity score, then g-computation with
-    cluster-robust SEs by matched set (MatchIt's recommended design and estimator).
+    ``"nsm"``) or on the logistic propensity score, then g-computation (MatchIt's
+    recommended design and estimator; HC3 standard errors, see
+    :class:`~causalsm.MatchingEstimator`).
 ``"optimal_psm"``, ``"subclass_psm"``, ``"cem"`` (not run by default)
     Optimal 1:1 matching and subclassification (6 strata) on the propensity score,
     and coarsened exact matching of the covariates, each followed by g-computation.
+
+A treatment with three or more levels has its own methods
+(:mod:`causalsm.comparison_multilevel`); ``"mr"`` and the designs above are for a 0/1
+treatment and give a skipped row there.
 
 Every method gets the same ``random_state``, so a row equals the corresponding
 :func:`~causalsm.estimate_effect` call with that seed, and the table does not depend
@@ -50,7 +55,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (InputError, check_estimand, check_frame, check_int, check_outcome,
-                          check_treatment, check_xy)
+                          check_treatment, check_xy, n_levels)
 from .balance import balance_table, linear_mmd
 
 __all__ = ["compare", "METHODS", "DEFAULT_METHODS"]
@@ -151,10 +156,15 @@ class _TrainedScore(BaseEstimator):
 
 
 # --------------------------------------------------------------------- methods
-def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
-    """``[(label, spec)]`` where spec is a canonical method name or a score object."""
+def _resolve_methods(methods: Any, known: dict = METHODS, aliases: dict = _ALIASES,
+                     also: tuple = (), default: Sequence = DEFAULT_METHODS
+                     ) -> list[tuple[str, Any]]:
+    """``[(label, spec)]`` where spec is a canonical method name or a score object.
+
+    ``known`` are the methods, ``default`` those run when none are named, ``aliases``
+    other names for them and ``also`` names accepted without being in ``known``."""
     if methods is None:
-        return [(m, m) for m in DEFAULT_METHODS]
+        return [(m, m) for m in default]
     if isinstance(methods, str):
         methods = [methods]
     items = list(methods.items()) if isinstance(methods, dict) else [(m, m) for m in methods]
@@ -164,9 +174,9 @@ def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
     for label, spec in items:
         if isinstance(spec, str):
             key = spec.strip().lower().replace("-", "_")
-            key = _ALIASES.get(key, key)
-            if key not in METHODS:
-                raise InputError(f"unknown method {spec!r}; use one of {', '.join(METHODS)}, "
+            key = aliases.get(key, key)
+            if key not in known and key not in also:
+                raise InputError(f"unknown method {spec!r}; use one of {', '.join(known)}, "
                                  "or a dict {label: score object}")
             spec = key
             if not isinstance(methods, dict):
@@ -182,11 +192,13 @@ def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _jobs(resolved: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
-    """Group the methods into jobs; the neural rows share one job (one network)."""
+def _jobs(resolved: list[tuple[str, Any]],
+          neural_names: tuple = _NEURAL) -> list[list[tuple[str, Any]]]:
+    """Group the methods into jobs; the neural rows (``neural_names``) share one job (one
+    network)."""
     jobs, neural = [], []
     for label, spec in resolved:
-        if isinstance(spec, str) and spec in _NEURAL:
+        if isinstance(spec, str) and spec in neural_names:
             if not neural:
                 jobs.append(neural)
             neural.append((label, spec))
@@ -328,7 +340,7 @@ def _truth_from(data: pd.DataFrame, estimand: str) -> float | None:
 # ---------------------------------------------------------------------- public
 def compare(data: pd.DataFrame, treatment: str, outcome: str,
             covariates: Sequence[str] | None = None, methods: Any = None,
-            estimand: str = "ATT", random_state: Any = 0, n_jobs: int = 1,
+            estimand: str | None = None, random_state: Any = 0, n_jobs: int = 1,
             truth: float | None = None, verbose: bool = False, *,
             neural_params: dict | None = None, mr_params: dict | None = None,
             **options) -> pd.DataFrame:
@@ -339,7 +351,9 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     data : pandas.DataFrame
         One row per unit; it is not modified.
     treatment, outcome : str
-        Column names; the treatment must be 0/1 (or boolean).
+        Column names; the treatment must be 0/1 (or boolean).  A treatment with three
+        or more levels gives one row per method and contrast
+        (:func:`~causalsm.comparison_multilevel.compare_multilevel`).
     covariates : list of str, optional
         Columns to adjust for; default all other columns.
     methods : list of str or dict, optional
@@ -350,7 +364,8 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
         ``"optimal"``, ``"subclass"`` are accepted as aliases).  A dict
         ``{label: name or score object}`` adds your own scores, e.g.
         ``{"PSM (boosting)": PropensityScore(model=HistGradientBoostingClassifier())}``.
-    estimand : {"ATT", "ATE", "ATC"}
+    estimand : {"ATT", "ATE", "ATC"}, optional
+        Default ``"ATT"`` (``"ATE"`` for several levels).
     random_state : int or None
         Given to every method (network weights, tie-breaking, bootstrap, the random
         score), so the table is reproducible and independent of ``n_jobs``.
@@ -409,7 +424,15 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     from .estimators.average import MatchingEstimator
     from .estimators.quantile import MultiplyRobustMatching
 
-    estimand = check_estimand(estimand)
+    if isinstance(data, pd.DataFrame) and isinstance(treatment, str) \
+            and treatment in data.columns and n_levels(data[treatment]) >= 3:
+        from .comparison_multilevel import compare_multilevel
+        if mr_params:
+            raise InputError("mr_params: multiply robust matching is for a 0/1 treatment")
+        return compare_multilevel(data, treatment, outcome, covariates, methods, estimand,
+                                  random_state, n_jobs, truth, verbose,
+                                  neural_params=neural_params, **options)
+    estimand = check_estimand("ATT" if estimand is None else estimand)
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)
     X = frame[covariates]

@@ -367,3 +367,37 @@ def test_cem_cells_with_many_columns():
     common = [k for k in pd.unique(key[t == 0]) if k in treated]
     ref = np.array([common.index(k) + 1 if k in common else 0 for k in key])
     np.testing.assert_array_equal(m.subclass, ref)
+
+
+def test_designs_with_several_treatment_levels():
+    """MatchIt's designs are for a 0/1 treatment: with three levels the front doors say so
+    (or, for compare, give a skipped row), while 'nearest' and 'subclass' name the two
+    multi-level estimators and give their results."""
+    rng = np.random.default_rng(3)
+    n = 300
+    X = rng.normal(size=(n, 2))
+    w = rng.integers(0, 3, n)
+    df = pd.DataFrame(X, columns=["a", "b"]).assign(w=w, y=X[:, 0] + w + rng.normal(size=n))
+    for method in ("optimal", "full", "cem"):
+        with pytest.raises(InputError, match=f"method='{method}'.*for a 0/1 treatment"):
+            csm.estimate_effect(df, "w", "y", ["a", "b"], method=method)
+    with pytest.raises(InputError, match="discard: for a 0/1 treatment only"):
+        csm.estimate_effect(df, "w", "y", ["a", "b"], discard="both")
+    with pytest.raises(InputError, match="three or more levels goes to estimate_effect"):
+        csm.MatchingEstimator(method="full").fit(df[["a", "b"]], df["w"], df["y"])
+    nearest = csm.estimate_effect(df, "w", "y", ["a", "b"], method="nearest")
+    default = csm.estimate_effect(df, "w", "y", ["a", "b"])
+    np.testing.assert_array_equal(nearest.estimate, default.estimate)
+    sub = csm.estimate_effect(df, "w", "y", ["a", "b"], method="subclass", n_bootstrap=5,
+                              random_state=0)
+    same = csm.MultilevelSubclassification(n_bootstrap=5, random_state=0).fit(
+        df[["a", "b"]], df["w"], df["y"]).effect_
+    np.testing.assert_array_equal(sub.estimate, same.estimate)
+    tab = csm.compare(df, "w", "y", ["a", "b"], methods=["psm", "full", "full_nsm", "cem"])
+    assert tab["method"].tolist() == ["psm"] * 3 + ["full_psm", "full_nsm", "cem"]
+    skipped = tab["error"].iloc[3:]
+    assert skipped.str.startswith("skipped").all()
+    assert skipped.str.contains("for a 0/1 treatment").all()
+    assert (tab["error"].iloc[:3] == "").all()
+    with pytest.raises(InputError, match="method: for a 0/1 treatment only"):
+        csm.compare(df, "w", "y", ["a", "b"], methods=["psm"], method="full")
