@@ -11,6 +11,8 @@ from causalsm.datasets.highdim import (simulate_latent_factors, simulate_news,
                                        simulate_sparse_linear)
 from causalsm.datasets.ihdp import IHDP_COVARIATES, load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import NSWBenchmark, load_lalonde, nsw_benchmark
+from causalsm.datasets.multiarm import (ACTG175_ARMS, load_actg175_multiarm,
+                                        simulate_multilevel)
 from causalsm.datasets.simulate import (
     DIGIT_EFFECT,
     simulate_hazard_ratio,
@@ -21,11 +23,13 @@ from causalsm.datasets.simulate import (
 from causalsm.datasets.survival import load_actg175, load_rossi
 
 __all__ = [
+    "ACTG175_ARMS",
     "DIGIT_EFFECT",
     "IHDP_COVARIATES",
     "NSWBenchmark",
     "list_datasets",
     "load_actg175",
+    "load_actg175_multiarm",
     "load_dataset",
     "load_ihdp",
     "load_ihdp_npci",
@@ -36,6 +40,7 @@ __all__ = [
     "simulate_image_confounding",
     "simulate_latent_factors",
     "simulate_multiply_robust",
+    "simulate_multilevel",
     "simulate_news",
     "simulate_sparse_linear",
     "true_marginal_hr",
