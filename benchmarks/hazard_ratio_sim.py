@@ -145,7 +145,8 @@ def one_rep_ps(rep: int, n: int, B: int, n_outer: int, n_inner: int, seed: int,
 
 
 class _CachedNetwork(BaseEstimator):
-    """``NeuralBalancingScore(epochs=epochs, random_state=random_state)``, fitted once
+    """``NeuralBalancingScore.paper(epochs=epochs, random_state=random_state)`` (the
+    paper's single network, with which this study was designed), fitted once
     per (data, seed) in this process, so that one network serves both estimands and
     the one-fit and several-fit estimators of a replication."""
 
@@ -161,8 +162,8 @@ class _CachedNetwork(BaseEstimator):
         if key not in self._cache:
             if len(self._cache) > 50:
                 self._cache.clear()
-            self._cache[key] = NeuralBalancingScore(epochs=self.epochs,
-                                                    random_state=self.random_state).fit(X, t)
+            self._cache[key] = NeuralBalancingScore.paper(
+                epochs=self.epochs, random_state=self.random_state).fit(X, t)
         self.net_ = self._cache[key]
         return self
 
@@ -171,7 +172,7 @@ class _CachedNetwork(BaseEstimator):
 
 
 def one_rep_nsm(rep: int, n: int, seed: int, epochs: int, n_fits: int) -> list[dict]:
-    """NSM as ``MatchedHazardRatio(NeuralBalancingScore(epochs=epochs), n_score_fits=K,
+    """NSM as ``MatchedHazardRatio(NeuralBalancingScore.paper(epochs=epochs), n_score_fits=K,
     random_state=rep)`` computes it, for K = ``n_fits`` and for K = 1 (the first of
     the same networks); each network is fitted once and serves both estimands."""
     import torch
@@ -205,7 +206,8 @@ def one_rep_nsm_refit(rep: int, n: int, B: int, seed: int, epochs: int,
     from causalsm.scores.neural import NeuralBalancingScore
     rng = np.random.default_rng([seed, rep])
     X, A, T, d = make_design(n, rng)
-    net = NeuralBalancingScore(epochs=epochs, random_state=fit_seeds(rep, n_fits)[0]).fit(X, A)
+    net = NeuralBalancingScore.paper(epochs=epochs,
+                                     random_state=fit_seeds(rep, n_fits)[0]).fit(X, A)
     est = {e: MatchedHazardRatio(score=_Fixed(net.transform), estimand=e,
                                  variance="austin_cafri", random_state=rep)
            .fit(X, A, T, d).effect_.log_hr for e in ("ATE", "ATT")}
@@ -213,8 +215,9 @@ def one_rep_nsm_refit(rep: int, n: int, B: int, seed: int, epochs: int,
     boot = np.random.default_rng([seed, rep, 1])
     for _ in range(B):
         idx = boot.integers(0, n, n)
-        netb = NeuralBalancingScore(epochs=epochs, random_state=int(boot.integers(2 ** 31))
-                                    ).fit(X[idx], A[idx])
+        netb = NeuralBalancingScore.paper(epochs=epochs,
+                                          random_state=int(boot.integers(2 ** 31))
+                                          ).fit(X[idx], A[idx])
         for e in draws:
             draws[e].append(MatchedHazardRatio(score=_Fixed(netb.transform), estimand=e,
                                                variance="austin_cafri", random_state=rep)

@@ -51,7 +51,8 @@ Run from the repository root::
     python benchmarks/highdim.py --reps 20                       # all designs (IHDP: 50)
     python benchmarks/highdim.py --designs news --reps 3          # a quick look
     python benchmarks/highdim.py --table                          # tables from the CSV
-    python benchmarks/highdim.py --speed                          # training times
+    python benchmarks/highdim.py --speed cpu                      # training times
+    python benchmarks/highdim.py --speed cuda                     # on a GPU
 
 Rows are appended to ``benchmarks/results/highdim_runs.csv`` (``--csv``); a
 replication already there is skipped, so an interrupted run resumes.
@@ -60,6 +61,7 @@ replication already there is skipped, so an interrupted run resumes.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -84,6 +86,7 @@ DESIGNS = ("news", "images", "latent", "sparse", "ihdp")
 REPS = {"news": 20, "images": 20, "latent": 20, "sparse": 20, "ihdp": 50}
 VERBOSE = False
 ONLY: tuple = ()
+MACHINE = f"{os.cpu_count()} cores"    # where a row's seconds were measured
 SETTINGS = {"default": {}, "5nn_bc": {"n_neighbors": 5, "bias_correction": True,
                                       "adjust": "score"}}
 
@@ -177,101 +180,130 @@ def _latent_smd(latent, t, weights) -> float:
     return float(tab["smd_after"].abs().max())
 
 
-def run_replication(design: str, rep: int) -> list[dict]:
-    """Every method and setting on one replication: tidy rows."""
-    d = load(design, rep)
+@functools.lru_cache(maxsize=2)
+def _load(design: str, rep: int) -> dict:
+    """``load``, cached on disk so that the processes of a run simulate each
+    replication once."""
+    import tempfile
+    from joblib import Memory
+    memory = Memory(Path(tempfile.gettempdir()) / "causalsm_highdim_cache", verbose=0)
+    return memory.cache(load)(design, rep)
+
+
+def run_method(design: str, rep: int, name: str, verbose: bool = False) -> list[dict]:
+    """One method (every setting and estimand) on one replication: tidy rows."""
+    import torch
+    torch.set_num_threads(1)
+    d = _load(design, rep)
     X, t, y, cate = d["X"], d["t"], d["y"], d["cate"]
     fit_rows = d["samples"]["in"]
-    rows = []
 
     def take(A, rows_):
         return A if rows_ is None else A[rows_]
 
-    Xf, tf, yf = take(X, fit_rows), take(t, fit_rows), take(y, fit_rows)
-    for name, make in methods(design).items():
-        if ONLY and name not in ONLY:
-            continue
-        if design == "ihdp" and name == "nsm_paper":
-            continue                      # benchmarks/ihdp_nsm.py has the paper's protocol
-        score = make(rep)
-        start = time.perf_counter()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                est = csm.MatchingEstimator(score=score, random_state=rep).fit(Xf, tf, yf)
-        except Exception as exc:          # noqa: BLE001 - reported as a failed row
-            rows.append({"design": design, "rep": rep, "method": name, "setting": "default",
-                         "estimand": "ATT", "sample": "in", "error_msg": str(exc)[:200]})
-            continue
-        fit_seconds = time.perf_counter() - start
-        if VERBOSE:
-            print(f"  {design} {rep} {name}: fit {fit_seconds:.1f} s, ATT error "
-                  f"{abs(est.effect_.estimate - take(cate, fit_rows)[tf == 1].mean()):.3f}",
-                  flush=True)
-        fitted = _frozen(est.score_)
+    def row(setting, estimand, sample, **values):
+        return {"design": design, "rep": rep, "method": name, "setting": setting,
+                "estimand": estimand, "sample": sample, **values}
+
+    if name == "none":                    # the difference in means
+        rows = []
         for sample, sel in d["samples"].items():
-            Xs, ts, ys, cs = take(X, sel), take(t, sel), take(y, sel), take(cate, sel)
+            ts, ys, cs = take(t, sel), take(y, sel), take(cate, sel)
+            naive = ys[ts == 1].mean() - ys[ts == 0].mean()
             lat = None if d["latent"] is None else take(d["latent"], sel)
-            for setting, opts in SETTINGS.items():
-                if setting != "default" and (name == "random" or fitted.transform(
-                        Xs[:2]).shape[1] > 100):
-                    continue              # no regression on hundreds of score columns
-                for estimand in ("ATT", "ATE"):
-                    start = time.perf_counter()
-                    try:
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore")
-                            e = csm.MatchingEstimator(score=fitted, estimand=estimand,
-                                                      random_state=rep, **opts).fit(Xs, ts, ys)
-                    except Exception as exc:   # noqa: BLE001
-                        rows.append({"design": design, "rep": rep, "method": name,
-                                     "setting": setting, "estimand": estimand,
-                                     "sample": sample, "error_msg": str(exc)[:200]})
-                        continue
-                    r = e.effect_
-                    truth = float(cs[ts == 1].mean() if estimand == "ATT" else cs.mean())
-                    rows.append({
-                        "design": design, "rep": rep, "method": name, "setting": setting,
-                        "estimand": estimand, "sample": sample, "estimate": r.estimate,
-                        "std_error": r.std_error, "truth": truth,
-                        "abs_error": abs(r.estimate - truth),
-                        "covered": float(r.conf_int[0] <= truth <= r.conf_int[1]),
-                        "latent_smd": (_latent_smd(lat, ts, e.matches_.weights)
-                                       if estimand == "ATT" else float("nan")),
-                        "seconds": fit_seconds + time.perf_counter() - start,
-                        "error_msg": ""})
-    diff = {}
+            for estimand in ("ATT", "ATE"):
+                truth = float(cs[ts == 1].mean() if estimand == "ATT" else cs.mean())
+                rows.append(row("default", estimand, sample, estimate=naive,
+                                std_error=np.nan, truth=truth,
+                                abs_error=abs(naive - truth), covered=np.nan,
+                                latent_smd=(_latent_smd(lat, ts, np.ones(ts.size))
+                                            if estimand == "ATT" else np.nan),
+                                seconds=0.0, error_msg=""))
+        return rows
+    rows = []
+    score = methods(design)[name](rep)
+    Xf, tf, yf = take(X, fit_rows), take(t, fit_rows), take(y, fit_rows)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = csm.MatchingEstimator(score=score, random_state=rep).fit(Xf, tf, yf)
+    except Exception as exc:              # noqa: BLE001 - reported as a failed row
+        return [row("default", "ATT", "in", error_msg=str(exc)[:200])]
+    fit_seconds = time.perf_counter() - start
+    if verbose:
+        print(f"  {design} {rep} {name}: fit {fit_seconds:.1f} s, ATT error "
+              f"{abs(est.effect_.estimate - take(cate, fit_rows)[tf == 1].mean()):.3f}",
+              flush=True)
+    fitted = _frozen(est.score_)
     for sample, sel in d["samples"].items():
-        ts, ys, cs = take(t, sel), take(y, sel), take(cate, sel)
-        naive = ys[ts == 1].mean() - ys[ts == 0].mean()
-        for estimand in ("ATT", "ATE"):
-            truth = float(cs[ts == 1].mean() if estimand == "ATT" else cs.mean())
-            lat = None if d["latent"] is None else take(d["latent"], sel)
-            diff = {"design": design, "rep": rep, "method": "none", "setting": "default",
-                    "estimand": estimand, "sample": sample, "estimate": naive,
-                    "std_error": np.nan, "truth": truth, "abs_error": abs(naive - truth),
-                    "covered": np.nan,
-                    "latent_smd": (_latent_smd(lat, ts, np.ones(ts.size))
-                                   if estimand == "ATT" else np.nan),
-                    "seconds": 0.0, "error_msg": ""}
-            rows.append(diff)
+        Xs, ts, ys, cs = take(X, sel), take(t, sel), take(y, sel), take(cate, sel)
+        lat = None if d["latent"] is None else take(d["latent"], sel)
+        for setting, opts in SETTINGS.items():
+            if setting != "default" and (name == "random" or fitted.transform(
+                    Xs[:2]).shape[1] > 100):
+                continue                  # no regression on hundreds of score columns
+            for estimand in ("ATT", "ATE"):
+                start = time.perf_counter()
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        e = csm.MatchingEstimator(score=fitted, estimand=estimand,
+                                                  random_state=rep, **opts).fit(Xs, ts, ys)
+                except Exception as exc:  # noqa: BLE001
+                    rows.append(row(setting, estimand, sample, error_msg=str(exc)[:200]))
+                    continue
+                r = e.effect_
+                truth = float(cs[ts == 1].mean() if estimand == "ATT" else cs.mean())
+                rows.append(row(
+                    setting, estimand, sample, estimate=r.estimate, std_error=r.std_error,
+                    truth=truth, abs_error=abs(r.estimate - truth),
+                    covered=float(r.conf_int[0] <= truth <= r.conf_int[1]),
+                    latent_smd=(_latent_smd(lat, ts, e.matches_.weights)
+                                if estimand == "ATT" else float("nan")),
+                    seconds=fit_seconds + time.perf_counter() - start, error_msg=""))
     return rows
 
 
-def run(designs, reps: dict, csv: Path) -> None:
+COLUMNS = ["design", "rep", "method", "setting", "estimand", "sample", "estimate",
+           "std_error", "truth", "abs_error", "covered", "latent_smd", "seconds", "error_msg",
+           "machine"]
+
+
+def tasks(designs, reps: dict) -> list[tuple[str, int, str]]:
+    """(design, replication, method), replication by replication so that an
+    interrupted run leaves every design with about the same number."""
+    out, paper = [], []                   # the paper's network (slow) comes last
+    for rep in range(1, max(reps[d] for d in designs) + 1):
+        for design in designs:
+            if rep > reps[design]:
+                continue
+            for m in [*methods(design), "none"]:
+                if (ONLY and m not in ONLY) or (design == "ihdp" and m == "nsm_paper"):
+                    continue
+                (paper if m == "nsm_paper" else out).append((design, rep, m))
+    return out + paper
+
+
+def run(designs, reps: dict, csv: Path, n_jobs: int = 1) -> None:
+    """Run the tasks not yet in ``csv`` (``n_jobs`` processes), appending as they end."""
+    from joblib import Parallel, delayed
+    os.environ["PYTHONPATH"] = os.pathsep.join(          # the workers import this file
+        [str(REPO), str(REPO / "benchmarks"), os.environ.get("PYTHONPATH", "")])
+    import highdim
     done = set()
     if csv.is_file():
         old = pd.read_csv(csv)
-        done = set(zip(old["design"], old["rep"]))
+        done = set(zip(old["design"], old["rep"], old["method"]))
+    todo = [task for task in tasks(designs, reps) if task not in done]
     csv.parent.mkdir(parents=True, exist_ok=True)
-    for design in designs:
-        for rep in range(1, reps[design] + 1):
-            if (design, rep) in done:
-                continue
-            start = time.perf_counter()
-            rows = pd.DataFrame(run_replication(design, rep))
-            rows.to_csv(csv, mode="a", header=not csv.is_file(), index=False)
-            print(f"{design} rep {rep}: {time.perf_counter() - start:.0f} s", flush=True)
+    start = time.perf_counter()
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(highdim.run_method)(*task, VERBOSE) for task in todo)
+    for i, rows in enumerate(results, 1):
+        pd.DataFrame(rows).assign(machine=MACHINE).reindex(columns=COLUMNS).to_csv(csv, mode="a", header=not csv.is_file(), index=False)
+        print(f"{i}/{len(todo)} {rows[0]['design']} rep {rows[0]['rep']} "
+              f"{rows[0]['method']}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
 # ----------------------------------------------------------------------- tables
@@ -282,8 +314,11 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     g = ok.groupby(keys)
     out = g.agg(reps=("rep", "nunique"), error=("abs_error", "mean"),
                 error_se=("abs_error", lambda v: v.std(ddof=1) / np.sqrt(v.size)),
-                coverage=("covered", "mean"), latent_smd=("latent_smd", "mean"),
-                seconds=("seconds", "mean"))
+                coverage=("covered", "mean"), latent_smd=("latent_smd", "mean"))
+    # seconds: on the machine that ran most rows (times from two machines don't mix)
+    main = ok["machine"].mode().iloc[0] if ok["machine"].notna().any() else None
+    timed = ok if main is None else ok[ok["machine"] == main]
+    out["seconds"] = timed.groupby(keys)["seconds"].mean()
     return out.reset_index()
 
 
@@ -297,7 +332,7 @@ def markdown(df: pd.DataFrame) -> str:
             f"ATT err ({smp})" for smp in samples) + " | ATE err (in) | coverage ATT / ATE | " \
             "latent max\\|SMD\\| | seconds |"
         lines += [f"\n**{design}** ({int(sd['reps'].max())} replications)\n", head,
-                  "|" + "---|" * (head.count("|") - 1)]
+                  "|" + "---|" * (head.count(" | ") + 1)]
         order = list(dict.fromkeys(sd["method"]))
         for m in order:
             for setting in SETTINGS:
@@ -324,7 +359,13 @@ def markdown(df: pd.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------- speed
-def speed() -> None:
+def _default_params() -> dict:
+    params = csm.NeuralBalancingScore().get_params() | {"random_state": 0}
+    params.pop("device")
+    return params
+
+
+def speed(device: str = "cpu") -> None:
     """Training times: one network against a plain torch loop, five against one,
     sparse against dense, and 100,000 x 100 for 20 epochs (CPU; CUDA when present)."""
     import torch
@@ -360,33 +401,41 @@ def speed() -> None:
 
     rng = np.random.default_rng(0)
     rows = []
-    X25 = rng.normal(size=(448, 25))
-    t25 = (rng.random(448) < 0.2).astype(int)
-    fit_time(X25, t25, epochs=2)                                   # warm-up
-    rows.append(("448 x 25, 200 epochs: plain torch loop", plain_loop(X25, t25, 200)))
-    rows.append(("448 x 25, 200 epochs: one network", fit_time(X25, t25)))
-    rows.append(("448 x 25, 200 epochs: five networks", fit_time(X25, t25, n_networks=5)))
-    y25 = X25[:, 0] + rng.normal(size=448)
-    rows.append(("448 x 25, 200 epochs: five networks + prognostic head",
-                 fit_time(X25, t25, y25, n_networks=5)))
-    d = simulate_news(random_state=1, as_frame=False)
-    Xs = d.X.log1p()
-    rows.append(("news 3,000 x 2,000, 20 epochs: five networks, sparse input",
-                 fit_time(Xs, d.t, d.y, n_networks=5, epochs=20)))
-    rows.append(("news 3,000 x 2,000, 20 epochs: five networks, dense input",
-                 fit_time(Xs.toarray(), d.t, d.y, n_networks=5, epochs=20)))
     Xb = rng.normal(size=(100_000, 100)).astype(np.float32)
     tb = (Xb[:, 0] + rng.normal(size=100_000) > 0).astype(int)
-    rows.append(("100,000 x 100, 20 epochs: plain torch loop", plain_loop(Xb, tb, 20)))
-    rows.append(("100,000 x 100, 20 epochs: one network", fit_time(Xb, tb, epochs=20)))
-    rows.append(("100,000 x 100, 20 epochs: five networks",
-                 fit_time(Xb, tb, epochs=20, n_networks=5)))
-    rows.append(("100,000 x 100: default score (early stopping, <= 200 epochs)",
-                 fit_time(Xb, tb, **csm.NeuralBalancingScore().get_params()
-                          | {"random_state": 0})))
-    if torch.cuda.is_available():
+    d = simulate_news(random_state=1, as_frame=False)
+    Xs = d.X.log1p()
+    if device == "cuda":
+        fit_time(Xb[:1000], tb[:1000], epochs=2, device="cuda")          # warm-up
+        rows.append(("100,000 x 100, 20 epochs: one network, CUDA",
+                     fit_time(Xb, tb, epochs=20, device="cuda")))
         rows.append(("100,000 x 100, 20 epochs: five networks, CUDA",
                      fit_time(Xb, tb, epochs=20, n_networks=5, device="cuda")))
+        rows.append(("news 3,000 x 2,000: default score (ten networks: 5 x two penalties), "
+                     "CUDA", fit_time(Xs, d.t, d.y, device="cuda",
+                                      **_default_params())))
+    else:
+        X25 = rng.normal(size=(448, 25))
+        t25 = (rng.random(448) < 0.2).astype(int)
+        fit_time(X25, t25, epochs=2)                                   # warm-up
+        rows.append(("448 x 25, 200 epochs: plain torch loop", plain_loop(X25, t25, 200)))
+        rows.append(("448 x 25, 200 epochs: one network", fit_time(X25, t25)))
+        rows.append(("448 x 25, 200 epochs: five networks", fit_time(X25, t25, n_networks=5)))
+        y25 = X25[:, 0] + rng.normal(size=448)
+        rows.append(("448 x 25, 200 epochs: five networks + prognostic head",
+                     fit_time(X25, t25, y25, n_networks=5)))
+        rows.append(("news 3,000 x 2,000, 20 epochs: five networks, sparse input",
+                     fit_time(Xs, d.t, d.y, n_networks=5, epochs=20, input_l1=0)))
+        rows.append(("news 3,000 x 2,000, 20 epochs: five networks, dense input",
+                     fit_time(Xs.toarray(), d.t, d.y, n_networks=5, epochs=20, input_l1=0)))
+        rows.append(("news 3,000 x 2,000: default score (ten networks: 5 x two penalties)",
+                     fit_time(Xs, d.t, d.y, **_default_params())))
+        rows.append(("100,000 x 100, 20 epochs: plain torch loop", plain_loop(Xb, tb, 20)))
+        rows.append(("100,000 x 100, 20 epochs: one network", fit_time(Xb, tb, epochs=20)))
+        rows.append(("100,000 x 100, 20 epochs: five networks",
+                     fit_time(Xb, tb, epochs=20, n_networks=5)))
+        rows.append(("100,000 x 100: default score (early stopping, <= 200 epochs)",
+                     fit_time(Xb, tb, **_default_params())))
     for label, sec in rows:
         print(f"| {label} | {sec:.2f} |")
 
@@ -398,19 +447,21 @@ def main(argv=None) -> int:
                     help="replications per design (default 20; IHDP 50)")
     ap.add_argument("--csv", type=Path, default=CSV)
     ap.add_argument("--table", action="store_true", help="print the tables of --csv")
-    ap.add_argument("--speed", action="store_true", help="time the training only")
+    ap.add_argument("--speed", choices=["cpu", "cuda"], default=None,
+                    help="time the training only (on the CPU or on CUDA)")
     ap.add_argument("--methods", nargs="+", default=(), help="only these methods")
     ap.add_argument("--verbose", action="store_true", help="a line per method")
+    ap.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
     args = ap.parse_args(argv)
     global VERBOSE, ONLY
     VERBOSE, ONLY = args.verbose, tuple(args.methods)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.speed:
-        speed()
+        speed(args.speed)
         return 0
     if not args.table:
         reps = dict(REPS) if args.reps is None else {d: args.reps for d in DESIGNS}
-        run(args.designs, reps, args.csv)
+        run(args.designs, reps, args.csv, args.jobs)
     print(markdown(pd.read_csv(args.csv)))
     return 0
 

@@ -48,7 +48,7 @@ __all__ = ["compare_multilevel", "MULTILEVEL_METHODS"]
 
 #: Method name -> description, for a treatment with several levels.
 MULTILEVEL_METHODS = {
-    "nsm": "NSM: neural balancing score (5-d, softmax head)",
+    "nsm": "NSM: neural balancing score (ensemble, softmax head: its log-ratios)",
     "nn_ps": "NN-GPS: generalised propensity of the NSM network",
     "psm": "GPS: multinomial logistic generalised propensity score",
     "mahalanobis": "Mahalanobis covariate matching",
@@ -108,7 +108,7 @@ def _failed(label, description, estimand, target, error) -> list[dict]:
 
 def _run(job, X, labels, codes, y, estimand, target, random_state, options, neural_params,
          sub_options):
-    from .comparison import RandomScore, _TrainedScore, _one_line
+    from .comparison import RandomScore, _one_line, _trained
     from .estimators.multilevel import MultilevelMatching, MultilevelSubclassification
     from .scores import CovariateScore, PCAScore
     from .scores.gps import GeneralizedPropensityScore
@@ -131,7 +131,7 @@ def _run(job, X, labels, codes, y, estimand, target, random_state, options, neur
                 start = time.perf_counter()
                 try:
                     by_level = spec == "nn_ps"
-                    score = _TrainedScore(net, "propensity" if by_level else "score")
+                    score = _trained(net, "propensity" if by_level else "auto")
                     est = MultilevelMatching(score=score, score_by_level=by_level,
                                              target=target, random_state=random_state,
                                              **options).fit(X, t, y)

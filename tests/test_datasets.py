@@ -209,9 +209,7 @@ from causalsm.datasets import (  # noqa: E402
     true_marginal_hr,
 )
 
-NPCI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ihdp_npci"
-needs_npci = pytest.mark.skipif(not (NPCI / "ihdp_npci_1.csv").is_file(),
-                                reason="needs ../shared/datasets/ihdp_npci")
+NPCI = Path(__file__).resolve().parents[1] / "datasets" / "ihdp_npci"
 IHDP_SIM_SHA256 = "f00fc75f44f66f8afc52686943a65fbf651593bdb5756b0ac14b4d70c0b81a32"
 
 
@@ -412,7 +410,7 @@ def _write_npci(df: pd.DataFrame, path: Path) -> None:
 def test_load_ihdp_npci_round_trip(tmp_path):
     b = load_ihdp("B", 4)
     _write_npci(b, tmp_path / "ihdp_npci_4.csv")
-    df = load_ihdp_npci(tmp_path, replication=4)
+    df = load_ihdp_npci(4, tmp_path)
     assert df.shape == (747, 30)
     _assert_convention(df)
     assert df.attrs["name"] == "ihdp_npci_4" and df.attrs["replication"] == 4
@@ -421,38 +419,37 @@ def test_load_ihdp_npci_round_trip(tmp_path):
                                b[list(IHDP_COVARIATES)].to_numpy(), rtol=0, atol=1e-12)
     for col in ["treat", "y", "y_cf", "mu0", "mu1"]:
         np.testing.assert_allclose(df[col], b[col], rtol=1e-14)
-    pd.testing.assert_frame_equal(df, load_ihdp_npci(tmp_path / "ihdp_npci_4.csv"))
-    raw14 = load_ihdp_npci(tmp_path / "ihdp_npci_4.csv", recode=False)["x14"]
+    pd.testing.assert_frame_equal(df, load_ihdp_npci(None, tmp_path / "ihdp_npci_4.csv"))
+    raw14 = load_ihdp_npci(None, tmp_path / "ihdp_npci_4.csv", recode=False)["x14"]
     assert set(np.unique(raw14)) == {1, 2}
 
 
 def test_load_ihdp_npci_errors(tmp_path):
     _write_npci(load_ihdp("B", 1), tmp_path / "ihdp_npci_1.csv")
     with pytest.raises(ValueError, match="replication"):
-        load_ihdp_npci(tmp_path)
+        load_ihdp_npci(None, tmp_path)
     with pytest.raises(ValueError, match="replication"):
-        load_ihdp_npci(tmp_path / "ihdp_npci_1.csv", replication=1)
+        load_ihdp_npci(1, tmp_path / "ihdp_npci_1.csv")
     with pytest.raises(FileNotFoundError):
-        load_ihdp_npci(tmp_path, replication=2)
+        load_ihdp_npci(2, tmp_path)
     (tmp_path / "bad.csv").write_text("1,2,3\n0,1,2\n")
     with pytest.raises(ValueError, match="30 columns"):
-        load_ihdp_npci(tmp_path / "bad.csv")
+        load_ihdp_npci(None, tmp_path / "bad.csv")
 
 
-@needs_npci
 @pytest.mark.parametrize("replication", [1, 2, 50])
-def test_load_ihdp_npci_shared_files(replication):
-    df = load_ihdp_npci(NPCI, replication)
+def test_load_ihdp_npci_bundled_files(replication):
+    df = load_ihdp_npci(replication)
+    pd.testing.assert_frame_equal(df, load_ihdp_npci(replication, NPCI))
     assert df.shape == (747, 30) and int(df["treat"].sum()) == 139
     _assert_convention(df)
     assert df.attrs["true_effect"]["ATT"] == pytest.approx(4.0, abs=1e-9)
     assert set(np.unique(df["x14"])) == {0, 1}
 
 
-@needs_npci
 def test_bundled_ihdp_covariates_equal_the_npci_files():
     ours = load_ihdp("B", 1)
-    npci = load_ihdp_npci(NPCI / "ihdp_npci_1.csv")
+    npci = load_ihdp_npci(None, NPCI / "ihdp_npci_1.csv")
     np.testing.assert_array_equal(ours["treat"], npci["treat"])
     np.testing.assert_allclose(ours[list(IHDP_COVARIATES)].to_numpy(),
                                npci[[f"x{j}" for j in range(1, 26)]].to_numpy(),

@@ -130,10 +130,10 @@ def test_neural_balancing_score_with_softmax_head():
     from causalsm.scores.neural import NeuralBalancingScore
     X, w, y, _ = simulate(n=900, seed=3)
     nsm = NeuralBalancingScore(dim=3, epochs=15, optimizer="adam", learning_rate=0.01,
-                               random_state=0)
+                               n_networks=1, random_state=0)
     est = MultilevelMatching(score=nsm).fit(X, w, y)
     eff = est.effect_
-    assert est.score_.network_.head[-1].out_features == 3         # softmax over 3 levels
+    assert est.score_.network_.out.weight.shape[-1] == 3         # softmax over 3 levels
     assert "NeuralBalancingScore (3-d)" in eff.method and "bias-corrected" in eff.method
     assert np.all(np.abs(eff.estimate - [1.0, 3.0, 2.0]) < 5 * eff.std_error)
     nnps = MultilevelMatching(score=nsm.set_params(output="propensity")).fit(X, w, y)

@@ -29,6 +29,9 @@ EXAMPLE = ROOT / "examples" / "r" / "causalsm_from_r.R"
 COV = ["age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75"]
 ROSSI_COV = ["age", "race", "wexp", "mar", "paro", "prio"]
 TOL = 1e-8            # the R side prints 15 significant digits
+# the networks train in float32: inside R's process (its own BLAS loaded beside torch's)
+# the last bits of a trained weight can differ, a relative 1e-8 on the effect
+NET_TOL = 1e-6
 
 
 def _unavailable(problem: str):
@@ -107,17 +110,18 @@ def python_side(example) -> dict:
 @pytest.mark.parametrize("name", ["psm", "nsm"])
 def test_average_effects_equal_python(example, python_side, name):
     got, want = example[0][name], python_side[name]
+    tol = TOL if name == "psm" else NET_TOL
     for key, value in [("estimate", want.estimate), ("std_error", want.std_error),
                        ("ci_lower", want.conf_int[0]), ("ci_upper", want.conf_int[1])]:
-        assert close(got[key], value), (name, key, got[key], value)
+        assert close(got[key], value, tol), (name, key, got[key], value)
     assert got["n_matched"] == want.n_matched
 
 
 def test_comparison_equals_python(example, python_side):
     got, want = example[0]["compare"], python_side["compare"]
     assert got["method"] == list(want["method"])
-    assert close(got["estimate"], want["estimate"])
-    assert close(got["std_error"], want["std_error"])
+    assert close(got["estimate"], want["estimate"], NET_TOL)
+    assert close(got["std_error"], want["std_error"], NET_TOL)
 
 
 def test_quantile_effects_equal_python(example, python_side):

@@ -256,7 +256,7 @@ def test_front_door_propensity_and_neural():
     r = csm.hazard_ratio(rossi, treatment="fin", duration="week", event="arrest",
                          covariates=covs, estimand="ATT", n_neighbors=2.0)
     assert r.estimand == "ATT" and r.details["n_neighbors"] == 2
-    net = csm.NeuralBalancingScore(dim=2, epochs=5, random_state=0)
+    net = csm.NeuralBalancingScore(dim=2, epochs=5, n_networks=1, random_state=0)
     rn = csm.hazard_ratio(rossi, treatment="fin", duration="week", event="arrest",
                           covariates=covs, score=net, estimand="ATE", n_bootstrap=4)
     assert "NeuralBalancingScore (2-d)" in rn.method

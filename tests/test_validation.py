@@ -208,7 +208,7 @@ def test_neural_score_takes_whole_floats():
                                  random_state=0, n_threads=1).fit(X, t).transform(X)
     np.testing.assert_array_equal(a, b)
     c = csm.NeuralBalancingScore(dim=2, epochs=3, hidden_layer_sizes=[8.0, 4.0],
-                                 batch_size=20, random_state=0).fit(X, t)
+                                 n_networks=1.0, batch_size=20, random_state=0).fit(X, t)
     assert c.transform(X).shape == (60, 2)
     with pytest.raises(InputError, match="'epochs' must be an integer"):
         csm.NeuralBalancingScore(epochs=2.5).fit(X, t)

@@ -472,7 +472,7 @@ class MatchingEstimator(BaseEstimator):
         standardize = (not tags.prescaled) if self.standardize == "auto" \
             else bool(self.standardize)
         exact = None if self.exact is None else self._columns(self.exact, data, "exact")
-        score, S, discarded = self._support(score, Xin, data, S, fit_kw)
+        score, S, discarded = self._support(score, Xin, data, S, sample_weight, tags)
         m = match(S, data.t, estimand=estimand, n_neighbors=k, replace=self.replace,
                   caliper=self.caliper, caliper_units=self.caliper_units, exact=exact,
                   ties=self.ties, order=self.order, random_state=self.random_state,
@@ -488,20 +488,17 @@ class MatchingEstimator(BaseEstimator):
             bc = True
         elif bc == "auto":                     # resolved below, once Z is known
             pass
-        adjust = self.adjust
-        if isinstance(adjust, str) and adjust == "auto":
-            adjust = "score" if tags.prognostic or _wide(data.X) else "covariates"
-        if isinstance(adjust, str) and adjust == "covariates":
-            Z = data.X.toarray() if sp.issparse(data.X) else data.X
-        elif isinstance(adjust, str) and adjust == "score":
-            Z = S
-        else:
-            Z = self._columns(adjust, data, "adjust")
+        adjust, Z = self._adjustment(data, S, tags)
         if isinstance(bc, str) and bc == "auto":
-            bc = S.shape[1] >= 2 and Z.shape[1] <= _WIDE
+            bc = S.shape[1] >= 2 and Z is not None and Z.shape[1] <= _WIDE
+        if bc and Z is None:
+            raise InputError("bias_correction needs regressors: set adjust to 'auto', "
+                             "'score', 'covariates' or a list of columns")
         details = {}
         bias_fit = self.bias_fit
-        if bias_fit == "auto":
+        if not bc:
+            pass
+        elif bias_fit == "auto":
             used = np.bincount(data.t[m.match_count > 0], minlength=2)
             imputed = [a for a in (0, 1) if used[a] > 0]
             bias_fit = "matched" if min(used[a] for a in imputed) >= 10 * (Z.shape[1] + 1) \
@@ -537,15 +534,17 @@ class MatchingEstimator(BaseEstimator):
         return self
 
     # ------------------------------------------------------------- designs
-    def _support(self, score, Xin, data, S, fit_kw):
+    def _support(self, score, Xin, data, S, sample_weight, tags):
         """Common support (``discard``) and MatchIt's ``reestimate``: the score refitted
         on the units kept.  Returns ``(score, S, discarded)``."""
         discarded = common_support(S, data.t, self.discard)
         if discarded.any() and self.reestimate:
             keep = ~discarded
             Xk = Xin.iloc[keep] if isinstance(Xin, pd.DataFrame) else Xin[keep]
-            kw = {k: v[keep] for k, v in fit_kw.items()}
-            score = clone(score).fit(Xk, data.t[keep], **kw)
+            score = clone(score)
+            fit_score(score, Xk, data.t[keep],
+                      data.y[keep] if tags.uses_outcome and data.y is not None else None,
+                      None if sample_weight is None else np.asarray(sample_weight)[keep])
             S = np.asarray(score.transform(Xin), dtype=np.float64).reshape(data.n, -1)
         return score, S, discarded
 
@@ -575,10 +574,12 @@ class MatchingEstimator(BaseEstimator):
         Xin = X if isinstance(X, pd.DataFrame) else pd.DataFrame(data.X, columns=data.columns,
                                                                   index=data.index)
         score = PropensityScore() if self.score is None else clone(self.score)
-        S = np.asarray(score.fit(Xin, data.t).transform(Xin),
-                       dtype=np.float64).reshape(data.n, -1)
-        score, S, discarded = self._support(score, Xin, data, S, {})
-        standardize = (not isinstance(score, CovariateScore)) if self.standardize == "auto" \
+        tags = score_tags(score)
+        k = self._n_neighbors(tags)
+        S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None
+                      ).reshape(data.n, -1)
+        score, S, discarded = self._support(score, Xin, data, S, None, tags)
+        standardize = (not tags.prescaled) if self.standardize == "auto" \
             else bool(self.standardize)
         exact = None if self.exact is None else self._columns(self.exact, data, "exact")
         common = {"estimand": estimand, "index": data.index}
@@ -608,7 +609,7 @@ class MatchingEstimator(BaseEstimator):
                           caliper_units=self.caliper_units, exact=exact,
                           standardize=standardize, discard=discarded, solver=self.solver,
                           **opts, **common)
-        Z = self._adjustment(data, S)
+        _, Z = self._adjustment(data, S, tags)
         res = matched_effect(m, data.y, Z, effect=self.effect_measure, vcov=variance,
                              alpha=self.alpha, n_bootstrap=self.n_bootstrap,
                              random_state=self.random_state, n_jobs=self.n_jobs,
@@ -626,15 +627,19 @@ class MatchingEstimator(BaseEstimator):
         self.effect_ = res
         return self
 
-    def _adjustment(self, data, S):
-        """Regressors named by ``adjust`` (None: no covariates)."""
-        if self.adjust is None:
-            return None
-        if isinstance(self.adjust, str) and self.adjust == "covariates":
-            return data.X
-        if isinstance(self.adjust, str) and self.adjust == "score":
-            return S
-        return self._columns(self.adjust, data, "adjust")
+    def _adjustment(self, data, S, tags) -> tuple:
+        """``(adjust resolved, regressors)``: the bias correction's or the outcome
+        model's regressors named by ``adjust`` (None: none)."""
+        adjust = self.adjust
+        if adjust is None:
+            return None, None
+        if isinstance(adjust, str) and adjust == "auto":
+            adjust = "score" if tags.prognostic or _wide(data.X) else "covariates"
+        if isinstance(adjust, str) and adjust == "covariates":
+            return adjust, data.X.toarray() if sp.issparse(data.X) else data.X
+        if isinstance(adjust, str) and adjust == "score":
+            return adjust, S
+        return adjust, self._columns(adjust, data, "adjust")
 
     @staticmethod
     def _ordering_score(score, Xin, S) -> np.ndarray:

@@ -84,6 +84,16 @@ class MemberNetwork(nn.Module):
         self.act = activation()
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
+    def keep_members(self, keep: np.ndarray) -> None:
+        """Drop the members whose ``keep`` entry is False (in place)."""
+        sel = torch.from_numpy(np.asarray(keep, dtype=bool))
+        for layer in (self.bottleneck, *self.hidden, self.out):
+            layer.weight = nn.Parameter(layer.weight.detach()[sel.to(layer.weight.device)])
+            layer.bias = nn.Parameter(layer.bias.detach()[sel.to(layer.bias.device)])
+        if self.encoders is not None:
+            self.encoders = nn.ModuleList(e for e, k in zip(self.encoders, keep) if k)
+        self.n_members = int(sel.sum())
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Input of the bottleneck: (B, p) shared by all members, or (K, B, p)."""
         if self.encoders is None:
@@ -238,7 +248,8 @@ class Schedule:
     min_delta: float
     restore_best_weights: bool
     outcome_weight: float
-    input_l1: float = 0.0          # soft-threshold of the bottleneck's input weights per step
+    input_l1: np.ndarray | float = 0.0   # per member: soft-threshold of the bottleneck's
+    #                                      input weights after every step
 
 
 def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: TrainData,
@@ -262,6 +273,10 @@ def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: T
         best_state = copy.deepcopy(net.state_dict())
     if vb is not None and schedule.patience is not None and not schedule.restore_best_weights:
         final_state = copy.deepcopy(net.state_dict())
+    l1 = np.broadcast_to(np.asarray(schedule.input_l1, dtype=np.float64), (K,))
+    l1 = torch.tensor(l1, dtype=net.bottleneck.weight.dtype,
+                      device=net.bottleneck.weight.device)[:, None, None] \
+        if (l1 > 0).any() else None
     bar = None
     if verbose:
         from tqdm.auto import tqdm
@@ -280,8 +295,8 @@ def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: T
                 optimizer.zero_grad(set_to_none=True)
                 (per_member / norm).sum().backward()
                 optimizer.step()
-                if schedule.input_l1 > 0:
-                    _soft_threshold(net.bottleneck.weight, optimizer, schedule.input_l1)
+                if l1 is not None:
+                    _soft_threshold(net.bottleneck.weight, optimizer, l1)
                 total += per_member.detach().double()
             epochs_run = epoch
             member_loss = (total / wsum).cpu().numpy()
@@ -324,14 +339,16 @@ def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: T
         net.load_state_dict(state)
     stop_epoch[~stopped] = epochs_run
     history["best_epoch"] = best_epoch.tolist() if vb is not None else None
+    history["best_val_loss"] = best.tolist() if vb is not None else None
     history["n_epochs"] = stop_epoch.tolist()
     history["epochs_run"] = epochs_run
     return history
 
 
-def _soft_threshold(weight: torch.Tensor, optimizer, l1: float) -> None:
-    """Proximal step of an L1 penalty on ``weight``: shrink every entry towards zero by
-    ``learning rate x l1`` and set those that cross it to zero (a lasso on the inputs)."""
+def _soft_threshold(weight: torch.Tensor, optimizer, l1: torch.Tensor) -> None:
+    """Proximal step of an L1 penalty on ``weight`` (K, in, out): shrink every entry
+    towards zero by ``learning rate x l1`` (``l1`` per member, (K, 1, 1)) and set those
+    that cross it to zero (a lasso on the inputs)."""
     step = optimizer.param_groups[0]["lr"] * l1
     with torch.no_grad():
         weight.copy_(torch.sign(weight) * torch.clamp(weight.abs() - step, min=0.0))

@@ -273,6 +273,14 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
     outcome_weight : float, default 1.0
         Weight of the prognostic head's squared error (on the standardised outcome)
         relative to the treatment's cross-entropy in the training loss.
+    input_l1 : float, sequence of floats or "auto", default "auto"
+        Lasso penalty on the bottleneck's input weights (a proximal soft-threshold
+        after every step), which lets the network ignore most of a wide input.  A
+        sequence is a grid: ``n_networks`` networks are trained for each value, all
+        together, and the value whose networks have the lowest mean validation loss
+        is kept (``input_l1_``; the other networks are dropped).  ``"auto"`` is the
+        grid ``(0, 1)`` for wide inputs (more than 100 columns, or sparse) and ``0``
+        otherwise.
     input_transform : {"auto", "log1p", None}, default "auto"
         Applied to the input before standardising it: ``"log1p"`` is ``log(1 + x)``
         (for counts); ``"auto"`` applies it to a sparse matrix of non-negative whole
@@ -329,7 +337,11 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
     history_ : dict
         ``"loss"`` (mean training loss per epoch, over the networks), ``"val_loss"``
         (mean validation loss; empty without validation), ``"member_val_loss"``,
-        ``"best_epoch"`` and ``"n_epochs"`` (per network).
+        ``"best_val_loss"``, ``"best_epoch"`` and ``"n_epochs"`` (per kept network)
+        and, for a grid of ``input_l1``, ``"input_l1_val_loss"`` (value -> mean best
+        validation loss of its networks).
+    input_l1_ : float
+        The input lasso penalty used (chosen from the grid).
     n_epochs_ : int
         Epochs run (the most of any network).
     best_epoch_ : int or None
@@ -371,7 +383,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                  validation_fraction: float | None = 0.2, patience: int | None = 10,
                  min_delta: float = 0.0, restore_best_weights: bool = True,
                  n_networks: int = 5, prognostic: Any = "auto",
-                 outcome_weight: float = 1.0, input_l1: float = 0.0,
+                 outcome_weight: float = 1.0, input_l1="auto",
                  input_transform: Any = "auto",
                  standardize: bool = True, encoder: nn.Module | None = None,
                  reset_encoder: bool = True, output: str = "auto", device: Any = "cpu",
@@ -410,7 +422,8 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         "dropout": 0.0, "optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.0,
         "weight_decay": 0.01, "batch_size": 100, "epochs": 200,
         "validation_fraction": None, "patience": None, "restore_best_weights": False,
-        "n_networks": 1, "prognostic": False, "input_transform": None, "output": "score"}
+        "n_networks": 1, "prognostic": False, "input_transform": None, "output": "score",
+        "input_l1": 0.0}
 
     @classmethod
     def paper(cls, **params) -> "NeuralBalancingScore":
@@ -483,8 +496,22 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                                                                        "patience", 0),
                 "min_delta": nonneg(self.min_delta, "min_delta"),
                 "outcome_weight": nonneg(self.outcome_weight, "outcome_weight"),
-                "input_l1": nonneg(self.input_l1, "input_l1"),
+                "input_l1": self._l1_grid(nonneg),
                 "n_networks": k}
+
+    def _l1_grid(self, nonneg) -> tuple[float, ...] | None:
+        """``input_l1`` as a tuple of values (None: "auto", resolved on the data)."""
+        v = self.input_l1
+        if isinstance(v, str):
+            if v != "auto":
+                raise InputError(f"'input_l1' must be a number >= 0, a sequence of them "
+                                 f"or 'auto', got {v!r}")
+            return None
+        values = tuple(np.atleast_1d(np.asarray(v, dtype=object)).tolist()) \
+            if not isinstance(v, Real) else (v,)
+        if not values:
+            raise InputError("'input_l1' is an empty sequence")
+        return tuple(nonneg(x, "input_l1") for x in values)
 
     # --------------------------------------------------------------- inputs
     def _prepare(self, X: Any, *, fitting: bool, name: str = "X", weights=None):
@@ -686,6 +713,14 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         n_treatment = 1 if n_levels == 2 else n_levels
         K = p["n_networks"]
         self.output_ = self._resolve_output(K)
+        grid = p["input_l1"]
+        if grid is None:                   # "auto": a lasso option for wide inputs
+            wide = sp.issparse(Xp) or (self.encoder is None and self.n_features_in_ > 100)
+            grid = (0.0, 1.0) if wide else (0.0,)
+        n_members = K * len(grid)
+        if len(grid) > 1 and validation_data is None and self.validation_fraction is None:
+            raise InputError("a grid of input_l1 values is chosen by validation loss: set "
+                             "validation_fraction or pass validation_data")
 
         rng = np.random.default_rng(seed)
         train = TrainData(Xp, codes, yz, weights, None)
@@ -694,7 +729,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
             val = self._validation_set(validation_data)
         elif self.validation_fraction is not None:
             held = np.stack([_validation_split(codes, self.validation_fraction, rng, classes)
-                             for _ in range(K)]).astype(np.float64)       # (K, n)
+                             for _ in range(n_members)]).astype(np.float64)  # (K, n)
             train = TrainData(Xp, codes, yz, weights, 1.0 - held)
             val = TrainData(Xp, codes, yz, weights, held)
         if p["patience"] is not None and val is None:
@@ -705,13 +740,25 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         fork = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=fork), _threads(self.n_threads):
             torch.manual_seed(seed)
-            net = self._build(Xp, p, n_treatment, n_levels if prognostic else 0,
-                              device)
+            net = self._build(Xp, p, n_members, n_treatment,
+                              n_levels if prognostic else 0, device)
             history = train_members(net, self._make_optimizer(net, p), train, val,
                                     Schedule(p["epochs"], p["batch_size"], p["patience"],
                                              p["min_delta"], bool(self.restore_best_weights),
-                                             p["outcome_weight"], p["input_l1"]),
+                                             p["outcome_weight"], np.repeat(grid, K)),
                                     gen, device, verbose=bool(self.verbose))
+        self.input_l1_ = float(grid[0])
+        if len(grid) > 1:                  # keep the networks of the best penalty
+            loss = np.asarray(history["best_val_loss"]).reshape(len(grid), K).mean(axis=1)
+            best = int(np.argmin(loss))
+            self.input_l1_ = float(grid[best])
+            keep = np.repeat(np.arange(len(grid)) == best, K)
+            net.keep_members(keep)
+            history["input_l1_val_loss"] = dict(zip(map(float, grid), loss.tolist()))
+            for key in ("best_epoch", "n_epochs", "best_val_loss"):
+                history[key] = [v for v, k_ in zip(history[key], keep) if k_]
+            history["member_val_loss"] = [[v for v, k_ in zip(row, keep) if k_]
+                                          for row in history["member_val_loss"]]
         net.eval()
         self.network_ = net
         self.device_ = str(device)
@@ -775,8 +822,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                              f" not seen in the training data ({list(self.classes_)})")
         return np.searchsorted(self.classes_, labels).astype(np.int64)
 
-    def _build(self, Xp, p, n_treatment, n_outcome, device) -> MemberNetwork:
-        K = p["n_networks"]
+    def _build(self, Xp, p, K, n_treatment, n_outcome, device) -> MemberNetwork:
         encoders = None
         if self.encoder is not None:
             encoders = []
@@ -888,9 +934,15 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         return np.array(names[self._current_output()], dtype=object)
 
     def __causalsm_tags__(self) -> dict:
-        """What estimators need to know (see :func:`causalsm.scores.score_tags`)."""
-        return {"uses_outcome": self.prognostic is not False, "stochastic": True,
-                "prognostic": self.prognostic is not False}
+        """What estimators need to know (see :func:`causalsm.scores.score_tags`): it
+        learns from the outcome when given one, and its output then includes outcome
+        predictions (unless ``output`` asks for the propensity or the bottleneck)."""
+        learns = self.prognostic is not False
+        if hasattr(self, "output_"):
+            predicts = self._current_output() in ("joint", "prognostic")
+        else:
+            predicts = learns and self.output in ("auto", "joint", "prognostic")
+        return {"uses_outcome": learns, "prognostic": predicts, "stochastic": True}
 
     # ---------------------------------------------------- persistence / pickle
     def __getstate__(self):
