@@ -315,10 +315,10 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(reps=("rep", "nunique"), error=("abs_error", "mean"),
                 error_se=("abs_error", lambda v: v.std(ddof=1) / np.sqrt(v.size)),
                 coverage=("covered", "mean"), latent_smd=("latent_smd", "mean"))
-    # seconds: on the machine that ran most rows (times from two machines don't mix)
-    main = ok["machine"].mode().iloc[0] if ok["machine"].notna().any() else None
-    timed = ok if main is None else ok[ok["machine"] == main]
-    out["seconds"] = timed.groupby(keys)["seconds"].mean()
+    # seconds: over the rows of the machine that ran most of them (no mixing)
+    out["seconds"] = g.apply(lambda r: r.loc[r["machine"].fillna("") == r["machine"].fillna(
+        "").mode().iloc[0], "seconds"].mean(), include_groups=False)
+    out["machine"] = g["machine"].agg(lambda v: v.fillna("").mode().iloc[0])
     return out.reset_index()
 
 
@@ -328,9 +328,9 @@ def markdown(df: pd.DataFrame) -> str:
     for design in [d for d in DESIGNS if d in set(s["design"])]:
         sd = s[s["design"] == design]
         samples = sorted(set(sd["sample"]), key=["in", "holdout"].index)
-        head = "| method | setting | " + " | ".join(
+        head = "| method | setting | reps | " + " | ".join(
             f"ATT err ({smp})" for smp in samples) + " | ATE err (in) | coverage ATT / ATE | " \
-            "latent max\\|SMD\\| | seconds |"
+            "latent max\\|SMD\\| | seconds | timed on |"
         lines += [f"\n**{design}** ({int(sd['reps'].max())} replications)\n", head,
                   "|" + "---|" * (head.count(" | ") + 1)]
         order = list(dict.fromkeys(sd["method"]))
@@ -350,11 +350,13 @@ def markdown(df: pd.DataFrame) -> str:
                 cov = f"{cell('ATT', 'in', 'coverage')} / {cell('ATE', 'in', 'coverage')}"
                 att = r[(r["estimand"] == "ATT") & (r["sample"] == "in")]
                 lines.append(
-                    f"| {m} | {setting} | " + " | ".join(cell("ATT", smp) for smp in samples)
+                    f"| {m} | {setting} | {int(r['reps'].max())} | "
+                    + " | ".join(cell("ATT", smp) for smp in samples)
                     + f" | {cell('ATE', 'in')} | {cov} | "
                     + (f"{att['latent_smd'].iloc[0]:.3f}" if not att.empty and
                        np.isfinite(att["latent_smd"].iloc[0]) else "–")
-                    + f" | {att['seconds'].iloc[0]:.1f} |" if not att.empty else " |")
+                    + f" | {att['seconds'].iloc[0]:.1f} | {att['machine'].iloc[0]} |"
+                    if not att.empty else " |")
     return "\n".join(lines)
 
 

@@ -8,9 +8,8 @@ settings that improve on it.  Run from the repository root::
     python benchmarks/ihdp_nsm.py --jobs 2 --csv ihdp_runs.csv
     python benchmarks/ihdp_nsm.py --speed               # fitting time only (CPU, and CUDA)
 
-Data: the 50 ``ihdp_npci_<r>.csv`` files in ``../shared/datasets/ihdp_npci/`` relative to
-the repository root (``--data`` to point elsewhere); the script exits with a message
-when the folder is absent.
+Data: the 50 ``ihdp_npci_<r>.csv`` files in the repository's ``datasets/ihdp_npci/``
+(provenance and licence in its README; ``--data`` to point elsewhere).
 
 Protocol (as the authors' code, ``codes/datasets.py`` and ``codes/benchmarks``):
 
@@ -107,7 +106,7 @@ from causalsm import NeuralBalancingScore, PCAScore, PropensityScore, match  # n
 from causalsm.balance import linear_mmd  # noqa: E402
 from causalsm.estimators.average import matching_effect  # noqa: E402
 
-DATA = REPO / ".." / "shared" / "datasets" / "ihdp_npci"
+DATA = REPO / "datasets" / "ihdp_npci"
 
 PAPER = {  # Clivio et al. (2022), IHDP table: ATT error in / out, imbalance in / out
     "NSM (paper)": (0.156, 0.311, 0.159, 0.442),
@@ -343,9 +342,9 @@ def main(argv=None) -> int:
         return 0
     files = [args.data / f"ihdp_npci_{r}.csv" for r in range(1, args.reps + 1)]
     if not args.data.is_dir() or not all(f.exists() for f in files):
-        print(f"IHDP replications not found in {args.data}: skipping the benchmark "
-              "(see ../shared/datasets/ihdp_npci/README.md).")
-        return 0
+        print(f"IHDP replications not found in {args.data} (the repository ships them in "
+              "datasets/ihdp_npci/)")
+        return 1
     seeds = [1000 * (k + 2) for k in range(args.seeds)]
     tasks = [(f, s) for s in seeds for f in files]
     start = time.perf_counter()

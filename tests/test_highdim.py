@@ -164,3 +164,45 @@ def test_errors_of_the_new_options():
         NeuralBalancingScore().fit(X, t, bad)
     with pytest.raises(InputError, match="output='joint' needs the prognostic head"):
         NeuralBalancingScore(output="joint", epochs=1).fit(X, t)
+
+
+class _Fixed:
+    """A precomputed score (no tags: deterministic, not prognostic)."""
+
+    def __init__(self, S):
+        self.S = S
+
+    def get_params(self, deep=True):
+        return {"S": self.S}
+
+    def set_params(self, **params):
+        self.S = params.get("S", self.S)
+        return self
+
+    def fit(self, X, t=None, y=None):
+        return self
+
+    def transform(self, X):
+        return self.S
+
+
+def test_network_randomness_enters_the_variance():
+    X, t, y, _, _ = DESIGNS["latent"]
+    est = MatchingEstimator(score=NeuralBalancingScore(random_state=0)).fit(X, t, y)
+    r = est.effect_
+    members = est.score_.transform_members(X)
+    assert members.shape == (5, 500, 3)                     # five networks, joint score
+    np.testing.assert_allclose(members.mean(axis=0), est.score_.transform(X), rtol=1e-12)
+    same = dict(n_neighbors=10, adjust="score", bias_correction=True)
+    on_member = [MatchingEstimator(score=_Fixed(S), **same).fit(X, t, y).effect_.estimate
+                 for S in members]
+    np.testing.assert_allclose(r.details["network_estimates"], on_member, rtol=1e-12)
+    ensemble = MatchingEstimator(score=_Fixed(est.score_.transform(X)), **same).fit(X, t, y)
+    assert ensemble.effect_.estimate == pytest.approx(r.estimate, rel=1e-12)
+    assert r.std_error ** 2 == pytest.approx(
+        ensemble.effect_.std_error ** 2 + np.var(on_member, ddof=1) / 5, rel=1e-10)
+    assert "between-network variance / 5" in r.variance
+    # one network: nothing to add
+    one = MatchingEstimator(score=NeuralBalancingScore(n_networks=1, output="joint",
+                                                       random_state=0)).fit(X, t, y).effect_
+    assert "between-network" not in one.variance and "network_estimates" not in one.details

@@ -473,13 +473,16 @@ class MatchingEstimator(BaseEstimator):
             else bool(self.standardize)
         exact = None if self.exact is None else self._columns(self.exact, data, "exact")
         score, S, discarded = self._support(score, Xin, data, S, sample_weight, tags)
-        m = match(S, data.t, estimand=estimand, n_neighbors=k, replace=self.replace,
-                  caliper=self.caliper, caliper_units=self.caliper_units, exact=exact,
-                  ties=self.ties, order=self.order, random_state=self.random_state,
-                  distance_tolerance=self.distance_tolerance, index=data.index,
-                  standardize=standardize, weights=sample_weight,
-                  drop_incomplete=self.drop_incomplete, discard=discarded,
-                  **self._nearest_options(data))
+        def matches(S_):
+            return match(S_, data.t, estimand=estimand, n_neighbors=k, replace=self.replace,
+                         caliper=self.caliper, caliper_units=self.caliper_units, exact=exact,
+                         ties=self.ties, order=self.order, random_state=self.random_state,
+                         distance_tolerance=self.distance_tolerance, index=data.index,
+                         standardize=standardize, weights=sample_weight,
+                         drop_incomplete=self.drop_incomplete, discard=discarded,
+                         **self._nearest_options(data))
+
+        m = matches(S)
         bc = self.bias_correction
         if variance == "wild_bootstrap":
             if bc is False:
@@ -507,11 +510,14 @@ class MatchingEstimator(BaseEstimator):
             raise InputError(f"bias_fit must be 'auto', 'matched' or 'arm', got {bias_fit!r}")
         details["bias_fit"] = bias_fit if bc else None
         details["adjust"] = (adjust if isinstance(adjust, str) else list(adjust)) if bc else None
-        res = matching_effect(m, data.y, Z if bc else None, bias_correction=bool(bc),
-                              var_neighbors=J,
-                              sample=(variance == "ai_sample"), exact=exact,
-                              distance_tolerance=self.distance_tolerance,
-                              standardize=standardize, bias_fit=bias_fit)
+        def effect(m_, Z_):
+            return matching_effect(m_, data.y, Z_ if bc else None, bias_correction=bool(bc),
+                                   var_neighbors=J,
+                                   sample=(variance == "ai_sample"), exact=exact,
+                                   distance_tolerance=self.distance_tolerance,
+                                   standardize=standardize, bias_fit=bias_fit)
+
+        res = effect(m, Z)
         est = res["estimate"]
         details.update({"estimate_unadjusted": res["estimate_unadjusted"],
                         "caliper": None if m.caliper is None else m.caliper.tolist(),
@@ -519,6 +525,19 @@ class MatchingEstimator(BaseEstimator):
         se, ci, p, vlabel = self._inference(variance, m, res, data, Z, J, details,
                                             lambda: self._ps_adjustment(score, Xin, data, S,
                                                                         est))
+        members = _member_scores(score, Xin, tags, data.n)
+        if members is not None and variance != "wild_bootstrap":
+            # The networks' training randomness: the estimate on each network's score
+            # alone varies around the ensemble's; its variance over K networks, divided
+            # by K, is added (as MatchedHazardRatio does for its K fits of a score).
+            on_member = [effect(matches(Sk), Sk if adjust == "score" else Z)["estimate"]
+                         for Sk in members]
+            between = float(np.var(on_member, ddof=1))
+            se = float(np.sqrt(se ** 2 + between / len(members)))
+            ci, p = wald(est, se, self.alpha)
+            vlabel += f" + between-network variance / {len(members)}"
+            details.update({"network_estimates": [float(v) for v in on_member],
+                            "between_network_sd": float(np.sqrt(between))})
         t_arr = data.t
         details.update(outcome_details(data.y, data.t, m.weights))
         self.score_ = score
@@ -742,6 +761,15 @@ class MatchingEstimator(BaseEstimator):
         X = self._data.X.toarray() if sp.issparse(self._data.X) else self._data.X
         return balance_table(X, self._data.t, weights=self.matches_.weights,
                              columns=self._data.columns, **kwargs)
+
+
+def _member_scores(score, Xin, tags, n: int):
+    """The scores of a stochastic score's members ((K, n, d), K >= 2; a neural score's
+    networks, see ``transform_members``), or None."""
+    if not tags.stochastic or not hasattr(score, "transform_members"):
+        return None
+    members = np.asarray(score.transform_members(Xin), dtype=np.float64)
+    return members.reshape(members.shape[0], n, -1) if members.shape[0] >= 2 else None
 
 
 def _wide(X) -> bool:

@@ -893,6 +893,14 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
             return self._prognostic(out)
         return np.column_stack([self._logits(out), self._prognostic(out)])
 
+    def transform_members(self, X) -> np.ndarray:
+        """``transform`` of each network alone, (n_networks, n, d): how much the score
+        depends on the training randomness (estimators add the spread of the effect
+        over the networks to its variance)."""
+        scores, out = self._forward(X)
+        return np.stack([self._select(out[k:k + 1], scores[k:k + 1])
+                         for k in range(out.shape[0])])
+
     def balancing_score(self, X) -> np.ndarray:
         """The bottleneck ``b(x)``, shape (n, dim) (one network; with several, the
         first network's)."""
