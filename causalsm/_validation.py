@@ -241,15 +241,20 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
                          "from R, pass a factor inside its data.frame (df[\"group\"]): a "
                          "factor vector on its own arrives as strings")
     arr = s.to_numpy(dtype=np.float64)
-    values = np.unique(arr)
-    if values.size > 2 or not np.isin(values, (0.0, 1.0)).all():
+    is1 = arr == 1.0
+    n1 = int(np.count_nonzero(is1))
+    binary = n1 + int(np.count_nonzero(arr == 0.0)) == arr.size
+    # The distinct values are only sorted out for the message (a sort of n values).
+    values = np.unique(arr) if not binary else np.array([0.0, 1.0])[[0 < arr.size - n1,
+                                                                         n1 > 0]]
+    if not binary:
         shown = ", ".join(f"{v:g}" for v in values[:5])
         raise InputError(f"'{name}' must be binary 0/1; found {values.size} distinct "
                          f"values ({shown}{', ...' if values.size > 5 else ''})")
     if values.size < 2:
         raise InputError(f"'{name}' has only one value ({values[0]:g}): both a treated "
                          "and a control arm are needed")
-    return arr.astype(np.int64)
+    return is1.astype(np.int64)
 
 
 def check_outcome(y: Any, *, name: str = "outcome") -> np.ndarray:

@@ -162,11 +162,12 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
         score = m.score if var_score is None else var_score
         weighted = not np.all(m.unit_weight == 1)
         centre = float(np.mean(y))                 # centred sums: no cancellation
+        ranked = None if var_score is not None or m.ranges is None else m.ranges.ranked
         members, cnt, s1, s2 = same_arm_moments(
             score, t, var_neighbors, y - centre, caliper=m.caliper, exact=exact,
             distance_tolerance=distance_tolerance,
             weights=m.unit_weight if weighted else None, standardize=standardize,
-            drop_incomplete=r_compatible)
+            drop_incomplete=r_compatible, ranked=ranked)
         with np.errstate(invalid="ignore", divide="ignore"):
             sigma2 = (s2 / cnt - (s1 / cnt) ** 2) * cnt / (cnt - 1)
         lonely = ~(members > 1)                    # no same-arm neighbour (caliper/strata)
@@ -398,7 +399,9 @@ class MatchingEstimator(BaseEstimator):
         elif bias_fit not in ("matched", "arm"):
             raise InputError(f"bias_fit must be 'auto', 'matched' or 'arm', got {bias_fit!r}")
         details["bias_fit"] = bias_fit if bc else None
-        res = matching_effect(m, data.y, Z, bias_correction=bool(bc), var_neighbors=J,
+        # Without bias correction no regression is needed (the wild bootstrap fits its own).
+        res = matching_effect(m, data.y, Z if bc else None, bias_correction=bool(bc),
+                              var_neighbors=J,
                               sample=(variance == "ai_sample"), exact=exact,
                               distance_tolerance=self.distance_tolerance,
                               standardize=standardize, bias_fit=bias_fit)

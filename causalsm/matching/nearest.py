@@ -145,22 +145,45 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
     focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
     if replace:
         check_reservoir(t, estimand, k)
+    ranked = _ranked(raw, t, strata, replace, ties, w)
     pair_free, parts = _match_parts(z, raw, t, strata, focal_arms, k, replace, ties,
                                     distance_tolerance, cal, zcal, sd, order, rng, w,
-                                    drop_incomplete, mu)
+                                    drop_incomplete, mu, ranked=ranked)
     if index is None:
         index = score.index if isinstance(score, (pd.Series, pd.DataFrame)) else pd.RangeIndex(n)
-    return _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal, index)
+    return _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal, index,
+                   ranked=ranked)
+
+
+def _ranked(raw, t, strata, replace, ties, w) -> tuple | None:
+    """The units of each arm sorted by a 1-d score, from one sort of all units.
+
+    Sorting is the main cost of 1-d matching with replacement; the same orders then
+    serve the matches of both arms and the same-arm neighbours of the variance
+    (:func:`same_arm_moments`).  ``(controls, treated)`` positions, or ``None`` where
+    the pair-free path is not taken.
+    """
+    if not (PAIR_FREE and replace and ties and raw.shape[1] == 1 and w is None
+            and strata is None):
+        return None
+    return _sort_arms(raw[:, 0], t)
+
+
+def _sort_arms(score: np.ndarray, t: np.ndarray) -> tuple:
+    order = np.argsort(score)
+    treated = t[order] == 1
+    return order[~treated], order[treated]
 
 
 def _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal,
-            index) -> MatchResult:
+            index, ranked=None) -> MatchResult:
     """One MatchResult from the parts of every group (positions in the full data)."""
     n = t.shape[0]
     focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
     focal_all = np.flatnonzero(np.isin(t, focal_arms))
     if pair_free:
         ranges = _assemble_ranges(parts, z[:, 0])
+        ranges.ranked = ranked
         pairs = {"ranges": ranges}
         matched_focal = ranges.focal
     else:
@@ -178,12 +201,14 @@ def _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal,
 
 
 def _match_parts(z, raw, t, strata, focal_arms, k, replace, ties, tol, cal, zcal, sd, order,
-                 rng, w, drop_incomplete, mu=None):
+                 rng, w, drop_incomplete, mu=None, ranked=None):
     """Match every (focal arm, exact stratum) group; returns ``(pair_free, parts)``.
 
     With replacement on a 1-d score with ties kept, the matches of a unit are a
     contiguous run of the sorted candidates: the parts are ``(focal, lo, hi, pool)``
     ranges, not pairs (``pair_free``).  Otherwise they are ``(focal, matched, d2)``.
+    ``ranked`` (every unit sorted by the 1-d score, see :func:`_ranked`) saves the
+    sorts of the pair-free path.
     """
     pair_free = PAIR_FREE and replace and ties and z.shape[1] == 1 and w is None
     parts = []
@@ -193,9 +218,10 @@ def _match_parts(z, raw, t, strata, focal_arms, k, replace, ties, tol, cal, zcal
             if c_idx.size == 0 or f_idx.size == 0:
                 continue
             if pair_free:
-                parts.append(_match_ranges(z, raw, f_idx, c_idx, k, tol, cal,
-                                           drop_incomplete,
-                                           scale=None if mu is None else (mu[0], sd[0])))
+                parts.append(_match_ranges(
+                    z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete,
+                    scale=None if mu is None else (mu[0], sd[0]),
+                    presorted=None if ranked is None else (ranked[arm], ranked[1 - arm])))
             elif replace:
                 parts.append(_match_with_replacement(
                     z, raw, f_idx, c_idx, k, tol, cal, zcal, ties, rng,
@@ -545,31 +571,42 @@ def _dist_range(s: np.ndarray, q: np.ndarray, thr: np.ndarray):
     return lo, hi
 
 
-def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete):
+def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete, need_near=True,
+                same=False):
     """Pair-free ties on a 1-d score: each query's matches as a range of sorted candidates.
 
     ``sz``/``sraw`` are the candidates' standardized and raw scores, both sorted (the
     standardization is increasing, so one order sorts both).  The range holds every
     candidate within ``tol`` of the k-th smallest squared distance (as ``_ties_1d``),
     cut to the caliper.  Returns ``lo, hi, near`` with ``near`` the number of
-    near-ties (farther than the k-th distance) in each range.
+    near-ties (farther than the k-th distance) in each range (zeros unless
+    ``need_near``).  ``same``: the queries are the candidates themselves.
     """
     nq, nc = qz.size, sz.size
+    # The exact k-th-distance range is needed for the near-tie count and for
+    # drop_incomplete with a caliper only.
+    exact_kth = tol > 0 and (need_near or (cal is not None and drop_incomplete))
+    if same:             # insertion points of the candidates: starts of equal runs, O(n)
+        new = np.empty(nc, dtype=bool)
+        new[:1] = True
+        np.not_equal(sz[1:], sz[:-1], out=new[1:])
+        runs = np.maximum.accumulate(np.where(new, np.arange(nc), 0))
+        del new
     lo_all = np.empty(nq, dtype=np.int64)
     hi_all = np.empty(nq, dtype=np.int64)
     near_all = np.empty(nq, dtype=np.int64)
     off = np.arange(-k, k)
     for a in range(0, nq, _CHUNK):
         q, qr = qz[a:a + _CHUNK], qraw[a:a + _CHUNK]
-        pos = np.searchsorted(sz, q)
+        pos = runs[a:a + _CHUNK] if same else np.searchsorted(sz, q)
         cand = pos[:, None] + off
         valid = (cand >= 0) & (cand < nc)
         d2w = np.where(valid, (sz[np.clip(cand, 0, nc - 1)] - q[:, None]) ** 2, np.inf)
-        kth = np.partition(d2w, k - 1, axis=1)[:, k - 1]
+        kth = d2w.min(axis=1) if k == 1 else np.partition(d2w, k - 1, axis=1)[:, k - 1]
         del cand, valid, d2w
         thr = kth + (tol + _R_TOL if tol > 0 else 0.0)
         lo, hi = _dist_range(sz, q, thr)
-        slo, shi = _dist_range(sz, q, kth) if tol > 0 else (lo.copy(), hi.copy())
+        slo, shi = _dist_range(sz, q, kth) if exact_kth else (lo.copy(), hi.copy())
         if cal is not None:
             c = float(cal[0])
             wide = c + 1e-12 * (np.abs(qr) + c) + 1e-300
@@ -585,18 +622,20 @@ def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete):
                 hi[incomplete] = lo[incomplete]
                 shi[incomplete] = slo[incomplete]
         lo_all[a:a + _CHUNK], hi_all[a:a + _CHUNK] = lo, hi
-        near_all[a:a + _CHUNK] = (hi - lo) - (shi - slo)
+        near_all[a:a + _CHUNK] = (hi - lo) - (shi - slo) if exact_kth else 0
     return lo_all, hi_all, near_all
 
 
 def _match_ranges(z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete, warn=True,
-                  scale=None):
+                  scale=None, presorted=None):
     """With replacement on a 1-d score, ties kept: ``(f_idx, lo, hi, pool)`` without pairs.
 
     ``pool`` holds ``c_idx`` sorted by score; focal unit ``f_idx[i]`` is matched to
     ``pool[lo[i]:hi[i]]``.  Same matches as ``_match_with_replacement`` (ties=True).
     ``scale = (mu, sd)`` with ``z = (raw - mu) / sd`` lets the standardized values of
     the sorted units be recomputed (bitwise the same) instead of gathered.
+    ``presorted = (f_sorted, c_sorted)``: ``f_idx`` and ``c_idx`` already sorted by
+    score (see :func:`_ranked`).
     """
     if drop_incomplete and c_idx.size < k:
         lo = np.zeros(f_idx.size, dtype=np.int64)
@@ -604,18 +643,23 @@ def _match_ranges(z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete, warn=True,
     k = min(k, c_idx.size)
     r1, z1 = raw[:, 0], z[:, 0]
 
-    def by_score(idx):
-        vals = r1[idx]
-        o = np.argsort(vals)
-        sraw = vals[o]
-        sz = z1[idx[o]] if scale is None else (sraw - scale[0]) / scale[1]
-        return idx[o], sraw, sz
+    def by_score(idx, done):
+        if done is None:
+            vals = r1[idx]
+            o = np.argsort(vals)
+            idx, sraw = idx[o], vals[o]
+        else:
+            idx, sraw = done, r1[done]
+        sz = z1[idx] if scale is None else (sraw - scale[0]) / scale[1]
+        return idx, sraw, sz
 
-    pool, sraw, sz = by_score(c_idx)
+    f_done, c_done = (None, None) if presorted is None else presorted
+    pool, sraw, sz = by_score(c_idx, c_done)
     # Queries in score order: each binary search then starts near the previous one.
     same = f_idx.size == c_idx.size and np.array_equal(f_idx, c_idx)   # same-arm sets
-    f_sorted, qraw, qz = (pool, sraw, sz) if same else by_score(f_idx)
-    lo, hi, near = _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete)
+    f_sorted, qraw, qz = (pool, sraw, sz) if same else by_score(f_idx, f_done)
+    lo, hi, near = _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete,
+                               need_near=warn, same=same)
     near_ties = int(near.sum())
     if warn and near_ties > 10 * k * f_idx.size:
         warnings.warn(f"the tie tolerance (distance_tolerance={tol:g} on the squared "
@@ -781,14 +825,17 @@ def same_arm_neighbors(score: Any, treatment: Any, n_neighbors: int, *,
 def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.ndarray, *,
                      caliper: np.ndarray | None = None, exact: Any = None,
                      distance_tolerance: float = 1e-5, standardize: bool = True,
-                     weights: Any = None, drop_incomplete: bool = False):
+                     weights: Any = None, drop_incomplete: bool = False,
+                     ranked: np.ndarray | None = None):
     """Sums over each unit's same-arm neighbour set (see :func:`same_arm_neighbors`).
 
     Returns ``(size, weight, sum, sum_sq)``, arrays of shape (n,): the number of
     members of each unit's set (itself included), their total unit weight, and the
     weighted sums of ``values`` and ``values**2``.  On a 1-d score without unit
     weights the sets are ranges of the sorted arm and no pair is built (memory O(n)
-    whatever the number of ties).
+    whatever the number of ties); ``ranked``, the units of each arm sorted by score (as
+    ``MatchRanges.ranked``: the positions of the controls and of the treated units,
+    each sorted by the score), spares the sort of each arm.
     """
     t = check_treatment(treatment)
     n = t.shape[0]
@@ -815,9 +862,11 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
             if f_idx.size == 0:
                 continue
             # self is the nearest candidate (distance 0): k + 1 nearest = self + k others
+            done = None if ranked is None or strata is not None else (ranked[arm],) * 2
             f, lo, hi, pool = _match_ranges(z, raw, f_idx, c_idx, n_neighbors + 1,
                                             distance_tolerance, caliper, drop_incomplete,
-                                            warn=False, scale=(mu[0], sd[0]))
+                                            warn=False, scale=(mu[0], sd[0]),
+                                            presorted=done)
             keep = hi > lo
             f, lo, hi = f[keep], lo[keep], hi[keep]
             vp = v[pool]
