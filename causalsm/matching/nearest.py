@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 
 from .._stats import weighted_scale
 from .._validation import InputError, check_estimand, check_int, check_seed, check_treatment
+from . import _jit
 from .result import MatchRanges, MatchResult, range_sums
 
 __all__ = ["match", "same_arm_neighbors", "same_arm_moments"]
@@ -529,6 +530,31 @@ def _break_ties(rows, cols, d2, kth, k, tol, rng):
 # ------------------------------------------------- with replacement, pair-free (1-d)
 
 
+def _stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``argsort(values, kind="stable")``, by the faster unstable sort and a re-sort of
+    the runs of equal values only (few with a continuous score)."""
+    order = np.argsort(values)
+    s = values[order]
+    tied = np.zeros(s.size, dtype=bool)
+    eq = s[1:] == s[:-1]
+    tied[1:] |= eq
+    tied[:-1] |= eq
+    if tied.any():
+        at = np.flatnonzero(tied)
+        sub = order[at]
+        order[at] = sub[np.lexsort((sub, _run_starts(s)[at]))]
+    return order
+
+
+def _run_starts(s: np.ndarray) -> np.ndarray:
+    """For each position of the sorted ``s``, the first position of its run of equal
+    values (``searchsorted(s, s)`` in O(n))."""
+    new = np.empty(s.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    return np.maximum.accumulate(np.where(new, np.arange(s.size), 0))
+
+
 def _run_start(s: np.ndarray, p: np.ndarray) -> np.ndarray:
     """First position of the run of values equal to ``s[p]``."""
     return np.searchsorted(s, s[p], side="left")
@@ -586,12 +612,8 @@ def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete, need_near=True
     # The exact k-th-distance range is needed for the near-tie count and for
     # drop_incomplete with a caliper only.
     exact_kth = tol > 0 and (need_near or (cal is not None and drop_incomplete))
-    if same:             # insertion points of the candidates: starts of equal runs, O(n)
-        new = np.empty(nc, dtype=bool)
-        new[:1] = True
-        np.not_equal(sz[1:], sz[:-1], out=new[1:])
-        runs = np.maximum.accumulate(np.where(new, np.arange(nc), 0))
-        del new
+    if same:             # insertion points of the candidates themselves
+        runs = _run_starts(sz)
     lo_all = np.empty(nq, dtype=np.int64)
     hi_all = np.empty(nq, dtype=np.int64)
     near_all = np.empty(nq, dtype=np.int64)
@@ -689,62 +711,35 @@ def _typed(code: str, values: np.ndarray) -> array:
     return out
 
 
-def _find(parent, p: int) -> int:
-    """Union-find root with path compression."""
-    root = p
-    while parent[root] != root:
-        root = parent[root]
-    while parent[p] != root:
-        parent[p], p = root, parent[p]
-    return root
-
-
 def _greedy_1d(z, raw, f_sorted, c_idx, k, cal):
-    """Sorted candidates with two union-find arrays: nearest free one left and right."""
-    order = np.lexsort((c_idx, z[c_idx]))
-    s = z[c_idx[order]]
-    nc = s.size
-    # Per-candidate state in compact typed arrays (8 bytes an entry, not a Python
-    # object each): memory stays linear and modest at 10^7 units.
-    cs = _typed("q", c_idx[order])
-    right_of = _typed("q", np.arange(nc + 1))  # root of p: first free position >= p (nc: none)
-    left_of = _typed("q", np.arange(nc + 1))   # root: 1 + last free position <= p - 1 (0: none)
-    pos = np.searchsorted(s, z[f_sorted]).tolist()
-    run_start = _typed("q", np.searchsorted(s, s))  # first position of each equal-value run
-    q_all = z[f_sorted].tolist()
-    f_l = f_sorted.tolist()
-    s_l = _typed("d", s)
-    cal1 = None if cal is None else float(cal[0])
-    raw_s = _typed("d", raw[c_idx[order], 0]) if cal1 is not None else None
-    raw_f = raw[f_sorted, 0].tolist()
-    rows, cols, d2s = [], [], []
-    active = range(len(f_l))
-    for _round in range(k):
-        still = []
-        for a in active:
-            q, p = q_all[a], pos[a]
-            right = _find(right_of, p)
-            left = _find(left_of, p) - 1
-            if left >= 0:                          # lowest free row among equal values
-                left = _find(right_of, run_start[left])
-            if right < nc and (left < 0 or s_l[right] - q < q - s_l[left]
-                               or (s_l[right] - q == q - s_l[left] and cs[right] < cs[left])):
-                best = right
-            elif left >= 0:
-                best = left
-            else:
-                continue
-            if cal1 is not None and abs(raw_s[best] - raw_f[a]) > cal1:
-                continue
-            right_of[best] = best + 1
-            left_of[best + 1] = best
-            rows.append(f_l[a])
-            cols.append(cs[best])
-            d2s.append((s_l[best] - q) ** 2)
-            still.append(a)
-        active = still
-    return (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
-            np.asarray(d2s, dtype=np.float64))
+    """Sorted candidates with two union-find arrays: nearest free one left and right.
+
+    The loop (:func:`causalsm.matching._jit.greedy_loop`) is compiled when numba is
+    installed; otherwise it runs in Python on compact typed arrays (8 bytes an
+    entry, not a Python object each), with the same result.
+    """
+    cs = c_idx[_stable_argsort(z[c_idx])]           # c_idx ascending: ties by position
+    s = z[cs]
+    nc, nf = s.size, f_sorted.size
+    q = z[f_sorted]
+    qo = np.argsort(q)                      # sorted queries: a cache-friendly search
+    pos = np.empty(nf, dtype=np.int64)
+    pos[qo] = np.searchsorted(s, q[qo])
+    args = [s, cs, pos, _run_starts(s), q,
+            raw[cs, 0] if cal is not None else s, raw[f_sorted, 0]]
+    cal1 = -1.0 if cal is None else float(cal[0])
+    state = [np.arange(nc + 1), np.arange(nc + 1), np.empty(k * nf, dtype=np.int64),
+             np.empty(k * nf, dtype=np.int64), np.arange(nf)]
+    if _jit.AVAILABLE:
+        count = _jit.compiled_loop(*(np.ascontiguousarray(a) for a in args), cal1, k, *state)
+        unit, slot = state[2][:count], state[3][:count]
+    else:                                  # pragma: no cover - numba is a dev dependency
+        typed = [_typed("d" if a.dtype.kind == "f" else "q", a) for a in args]
+        state = [_typed("q", a) for a in state]
+        count = _jit.greedy_loop(*typed, cal1, k, *state)
+        unit = np.frombuffer(state[2], dtype=np.int64)[:count]
+        slot = np.frombuffer(state[3], dtype=np.int64)[:count]
+    return (f_sorted[unit], cs[slot], (s[slot] - z[f_sorted[unit]]) ** 2)
 
 
 def _greedy_tree(z, raw, f_sorted, c_idx, k, cal, zcal):
