@@ -55,10 +55,14 @@ import warnings
 import numpy as np
 
 CONFIGS = {
+    "fit_ratio": "fit (estimate + AI var, J=1) / sort+search",
+    "fit_ratio_j0": "fit (estimate + AI var, J=0) / sort+search",
     "repl_ties": "match 1:1 repl, R ties",
     "repl_exact": "match 1:1 repl, tol=0",
     "norepl": "match 1:1 no repl",
     "repl_2d": "match 1:1 repl, 2-d",
+    "repl_5d": "match 1:1 repl, 5-d",
+    "repl_5d_k5": "match 5:1 repl, 5-d",
     "caliper_exact": "match caliper + exact",
     "ai_variance": "AI variance (J=1)",
     "wild_bootstrap": "wild bootstrap, 100 reps",
@@ -84,6 +88,12 @@ def _data(n: int):
     return logit, np.column_stack([x1, x2]), t, y
 
 
+def _score5(score, X2):
+    """A 5-d score: the logit, the two covariates and two more N(0, 1) columns."""
+    extra = np.random.default_rng(5).standard_normal((score.size, 2))
+    return np.column_stack([score, X2, extra])
+
+
 def worker(config: str, n: int) -> dict:
     """Run one configuration in this process and report time and memory."""
     import causalsm as csm
@@ -94,6 +104,24 @@ def worker(config: str, n: int) -> dict:
     score, X2, t, y = _data(n)
     base = _rss_mb()
     info = {}
+    if config.startswith("fit_ratio"):
+        # The limit: a sort of the controls' score and a search of the treated ones.
+        t0 = time.perf_counter()
+        np.searchsorted(np.sort(score[t == 0]), score[t == 1])
+        limit = time.perf_counter() - t0
+        from sklearn.preprocessing import FunctionTransformer
+        est = csm.MatchingEstimator(score=FunctionTransformer(), bias_correction=False,
+                                    var_neighbors=0 if config == "fit_ratio_j0" else 1)
+        t0 = time.perf_counter()
+        est.fit(score[:, None], t, y)
+        sec = time.perf_counter() - t0
+        info.update(limit=limit, ratio=sec / limit, estimate=est.effect_.estimate,
+                    se_ai=est.effect_.std_error)
+        m_pairs = est.matches_.n_pairs
+        peak = _rss_mb()
+        return {"config": config, "n": n, "seconds": sec, "peak_mb": peak, "data_mb": base,
+                "extra_mb": peak - base, "pairs": int(m_pairs), "treated": int(t.sum()),
+                **info}
     if config in ("ai_variance", "wild_bootstrap"):
         m = csm.match(score, t)
         _ = m.match_count
@@ -112,10 +140,11 @@ def worker(config: str, n: int) -> dict:
         m_pairs = m.n_pairs
     else:
         kw = {"repl_ties": {}, "repl_exact": {"distance_tolerance": 0.0},
-              "norepl": {"replace": False}, "repl_2d": {},
+              "norepl": {"replace": False}, "repl_2d": {}, "repl_5d": {},
+              "repl_5d_k5": {"n_neighbors": 5},
               "caliper_exact": {"caliper": 0.05,
                                 "exact": np.random.default_rng(1).integers(0, 10, n)}}[config]
-        s = X2 if config == "repl_2d" else score
+        s = X2 if config == "repl_2d" else _score5(score, X2) if "5d" in config else score
         t0 = time.perf_counter()
         m = csm.match(s, t, **kw)
         _ = m.match_count
@@ -179,6 +208,73 @@ def bootstrap_benchmark(n: int, replicates: int = 1000, block: int = 50) -> list
     return rows
 
 
+def _write_parquet(n: int, folder: str, rows: int = 1_000_000) -> None:
+    """The benchmark's data (same law as ``_data``), ``rows`` rows a file, seeded per file."""
+    import pandas as pd
+
+    os.makedirs(folder, exist_ok=True)
+    for i, a in enumerate(range(0, n, rows)):
+        m = min(rows, n - a)
+        rng = np.random.default_rng([20261129, i])
+        x1, x2 = rng.standard_normal(m), rng.standard_normal(m)
+        logit = x1 + 0.5 * x2 - 2.45
+        t = (rng.random(m) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+        pd.DataFrame({"score": logit, "t": t, "y": x1 + t + rng.standard_normal(m)}
+                     ).to_parquet(os.path.join(folder, f"part-{i:05d}.parquet"), index=False)
+
+
+def dask_benchmark(n: int, folder: str, memory_limit: str, check_n: int) -> dict:
+    """``matching_effect_dask`` from Parquet on a LocalCluster of 2 single-thread workers."""
+    import shutil
+
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
+
+    from causalsm.estimators.average import matching_effect
+    from causalsm.matching import match
+    from causalsm.matching.ranged import matching_effect_dask
+
+    out = {"n": n, "memory_limit": memory_limit}
+    data = os.path.join(folder, f"data_{n}")
+    if not os.path.exists(os.path.join(data, "_done")):
+        t0 = time.perf_counter()
+        shutil.rmtree(data, ignore_errors=True)
+        _write_parquet(n, data)
+        open(os.path.join(data, "_done"), "w").close()
+        out["write_seconds"] = time.perf_counter() - t0
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      memory_limit=memory_limit, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        # Correctness on a small frame first: the same numbers as in memory.
+        small = _data(check_n)
+        import pandas as pd
+        frame = pd.DataFrame({"score": small[0], "t": small[2], "y": small[3]})
+        ref = matching_effect(match(frame["score"], frame["t"]), frame["y"].to_numpy(),
+                              var_neighbors=1)
+        got = matching_effect_dask(dd.from_pandas(frame, npartitions=8, sort=False),
+                                   "score", "t", "y")
+        out["check_n"] = check_n
+        out["check_estimate_diff"] = abs(got.estimate - ref["estimate"])
+        out["check_se_rel_diff"] = abs(got.std_error / np.sqrt(ref["variance"]) - 1)
+        client.run(lambda: None)
+        sorted_dir = os.path.join(folder, f"sorted_{n}")
+        shutil.rmtree(sorted_dir, ignore_errors=True)
+        ddf = dd.read_parquet(data)
+        load0 = _load()
+        t0 = time.perf_counter()
+        res = matching_effect_dask(ddf, "score", "t", "y", persist=sorted_dir)
+        out["seconds"] = time.perf_counter() - t0
+        out["load_before"], out["load_after"] = load0, _load()
+        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        out["worker_peak_mb"] = max(peaks.values())
+        out["partitions"] = ddf.npartitions
+        out.update(estimate=res.estimate, se=res.std_error, n_matched=res.n_matched,
+                   boundary_records=res.details["boundary_records"])
+        shutil.rmtree(sorted_dir, ignore_errors=True)
+    out["client_peak_mb"] = _rss_mb()
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=float, nargs="+", default=[1e6, 1e7])
@@ -188,6 +284,11 @@ def main(argv=None) -> None:
     ap.add_argument("--no-bootstrap", action="store_true")
     ap.add_argument("--only-bootstrap", action="store_true")
     ap.add_argument("--json", default=None, help="also write the results to this file")
+    ap.add_argument("--dask-n", type=float, default=1e8,
+                    help="units of the Dask run from Parquet (0: no Dask run)")
+    ap.add_argument("--dask-dir", default="benchmarks/_scale_data",
+                    help="folder for the Parquet data (kept for reruns) and the sorted copy")
+    ap.add_argument("--dask-memory", default="4GB", help="memory limit of each worker")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -210,9 +311,17 @@ def main(argv=None) -> None:
                     print(f"| {CONFIGS[c]} | {n:,} | {r['error']} | | | | "
                           f"{r['load_before']:.1f} / {r['load_after']:.1f} |", flush=True)
                     continue
+                if "ratio" in r:
+                    print(f"|   sort + search limit {r['limit']:.2f} s: ratio {r['ratio']:.2f} "
+                          "| | | | | | |")
                 print(f"| {CONFIGS[c]} | {n:,} | {r['seconds']:.2f} | {r['peak_mb']:,.0f} | "
                       f"{r['extra_mb']:,.0f} | {r['pairs']:,} | "
                       f"{r['load_before']:.1f} / {r['load_after']:.1f} |", flush=True)
+    if args.dask_n and not args.only_bootstrap:
+        r = dask_benchmark(int(args.dask_n), args.dask_dir, args.dask_memory, 100_000)
+        results["dask"] = r
+        print(f"\nDask, range-partitioned (matching_effect_dask, ATT 1:1, J=1) from Parquet: "
+              f"{r}", flush=True)
     if not args.no_bootstrap:
         rows = bootstrap_benchmark(int(args.boot_n))
         results["bootstrap"] = rows
