@@ -17,12 +17,20 @@ records its peak resident memory (``ru_maxrss``) after that, runs the timed call
 once (``time.perf_counter``) and records the peak again: the table gives the peak of
 the whole process and the increase over the data alone.  Configurations:
 
+* ``fit (estimate + AI var, J=1) / sort+search``: ``MatchingEstimator(score=
+  FunctionTransformer(), bias_correction=False).fit(score[:, None], t, y)`` (match,
+  estimate, heteroskedastic AI variance with one same-arm neighbour, ties kept),
+  timed against ``np.searchsorted(np.sort(score[t == 0]), score[t == 1])`` in the
+  same process: the table gives both and their ratio (the target is 5 or less);
+  ``J=0``: the same with the homoskedastic variance;
 * ``match 1:1 repl, R ties``: ``match(score, t)``, R Matching's tie rule
   (``distance_tolerance=1e-5``); the matches are kept as ranges of the sorted
   controls, and the time includes the match counts ``K_M``;
 * ``match 1:1 repl, tol=0``: ``match(score, t, distance_tolerance=0)``, plus ``K_M``;
 * ``match 1:1 no repl``: ``match(score, t, replace=False)`` (greedy, data order);
 * ``match 1:1 repl, 2-d``: ``match(X2, t)`` (KD-tree, chunked queries);
+* ``match 1:1 repl, 5-d`` and ``match 5:1 repl, 5-d``: a 5-d score (the logit, the
+  two covariates and two N(0, 1) columns), ``n_neighbors`` 1 and 5;
 * ``match caliper + exact``: ``match(score, t, caliper=0.05, exact=<10 strata>)``;
 * ``AI variance (J=1)``: ``matching_effect(m, y, var_neighbors=1)`` on the first
   match: estimate, heteroskedastic conditional variances from same-arm neighbour
@@ -35,6 +43,14 @@ influence vector of ``--boot-n`` units (default 10^6), in blocks of 50: sequenti
 (``n_jobs=1``), on local processes (joblib/loky, ``n_jobs=2``) and on a
 ``dask.distributed.LocalCluster`` with 2 worker processes (one thread each) through
 ``joblib.parallel_backend("dask")``; it checks that the draws are identical.
+
+The Dask run (``--dask-n``, default 10^8; 0 skips it) writes the data (same law,
+10^6 rows a Parquet file, seeded per file) to ``--dask-dir`` once, starts a
+``LocalCluster`` of 2 single-thread worker processes with ``--dask-memory`` each
+(default 4GB), checks ``matching_effect_dask`` against the in-memory estimate on
+10^5 units, then times ``matching_effect_dask(read_parquet(...), "score", "t", "y",
+persist=<folder>)`` (ATT 1:1, J=1; the sorted frame written to Parquet once) and
+records the peak resident memory of each worker and of the client.
 
 Other processes share the machine's cores: the script prints the load average
 (``uptime``) before and after each measurement so that noisy figures can be told.
