@@ -2,6 +2,7 @@
 
 from .distributed import match_dask
 from .nearest import match
+from .ranged import matching_effect_dask
 from .result import MatchRanges, MatchResult
 
-__all__ = ["match", "match_dask", "MatchResult", "MatchRanges"]
+__all__ = ["match", "match_dask", "matching_effect_dask", "MatchResult", "MatchRanges"]

@@ -12,7 +12,7 @@ Abadie & Imbens (2006), unless ``ties=False`` (then broken at random).
 
 Speed and memory: a 1-d score is matched by binary search on the sorted candidates
 (O(n log n)); a low-dimensional score by a KD-tree (``scipy.spatial.cKDTree``),
-queried in chunks.  No dense treated-by-control distance matrix is ever built.
+queried in chunks, in the leaf order of a tree of the queries, on every core.  No dense treated-by-control distance matrix is ever built.
 With replacement on a 1-d score with ties kept, the matches of each unit are a
 contiguous run of the sorted candidates and are kept as ``(start, stop)`` ranges
 (:class:`~causalsm.matching.MatchRanges`): memory grows with the number of units,
