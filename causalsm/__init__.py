@@ -9,6 +9,10 @@ from .comparison import compare
 from .estimators import (EffectResult, MatchingEstimator, MultiplyRobustMatching,
                          QuantileEffectResult)
 from .estimators.survival import HazardRatioResult, MatchedHazardRatio
+from .estimators.multilevel import (MultilevelEffectResult, MultilevelMatching,
+                                    MultilevelSubclassification)
+from .scores.gps import GeneralizedPropensityScore
+from .api import multilevel_effect
 from .matching import MatchResult, match
 from .scores import CovariateScore, DoubleScore, PCAScore, PrognosticScore, PropensityScore
 from .plotting import plot_comparison
@@ -27,6 +31,8 @@ __all__ = ["CovariateScore", "DoubleScore", "EffectResult", "InputError", "Match
            "MatchingEstimator", "MultiplyRobustMatching", "NeuralBalancingScore", "PCAScore",
            "PrognosticScore", "PropensityScore", "QuantileEffectResult", "balance_table",
            "HazardRatioResult", "MatchedHazardRatio",
+           "GeneralizedPropensityScore", "MultilevelEffectResult", "MultilevelMatching",
+           "MultilevelSubclassification", "multilevel_effect",
            "compare", "datasets", "estimate_effect", "hazard_ratio", "match",
            "plot_comparison", "plotting", "sensitivity",
            "quantile_effect", "__version__"]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ._validation import (InputError, check_frame, check_outcome, check_seed, check_treatment,
-                          coerce_int_options)
+                          coerce_int_options, n_levels)
 from .estimators.average import MatchingEstimator
 from .estimators.quantile import MultiplyRobustMatching, QuantileEffectResult
 from .estimators.results import EffectResult
 from .scores import CovariateScore, DoubleScore, PCAScore, PropensityScore
 
-__all__ = ["estimate_effect", "hazard_ratio", "make_score", "quantile_effect"]
+if TYPE_CHECKING:
+    from .estimators.multilevel import MultilevelEffectResult
+
+__all__ = ["estimate_effect", "hazard_ratio", "make_score", "multilevel_effect",
+           "quantile_effect"]
 
 _SCORES = {
     "propensity": lambda: PropensityScore(),
@@ -55,8 +60,14 @@ def make_score(score: Any, random_state: Any = None):
 
 def estimate_effect(data, treatment: str, outcome: str,
                     covariates: Sequence[str] | None = None, *, score: Any = "propensity",
-                    estimand: str = "ATT", **options) -> EffectResult:
+                    estimand: str | None = None,
+                    **options) -> EffectResult | MultilevelEffectResult:
     """Estimate an average treatment effect by matching.
+
+    A treatment with three or more levels (labels, a pandas Categorical, an R factor)
+    gives the effects of every level (:func:`multilevel_effect`: one row per contrast,
+    a :class:`~causalsm.MultilevelEffectResult`); a 0/1 treatment gives an
+    :class:`~causalsm.EffectResult`, as below.
 
     Parameters
     ----------
@@ -77,7 +88,8 @@ def estimate_effect(data, treatment: str, outcome: str,
         ``"double"`` runs multiply robust (double score) matching
         (:class:`~causalsm.MultiplyRobustMatching`, estimand ``"ATE"`` or ``"ATT"``)
         and returns its average effect.
-    estimand : {"ATT", "ATC", "ATE"}
+    estimand : {"ATT", "ATC", "ATE"}, optional
+        Default ``"ATT"`` for a 0/1 treatment, ``"ATE"`` for several levels.
     **options
         Any parameter of :class:`~causalsm.MatchingEstimator`: ``n_neighbors``,
         ``replace``, ``caliper``, ``exact`` (column names), ``bias_correction``,
@@ -103,6 +115,10 @@ def estimate_effect(data, treatment: str, outcome: str,
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)
     options = coerce_int_options(options)          # R's 1 arrives as 1.0
+    if n_levels(frame[treatment]) >= 3:
+        return multilevel_effect(frame, treatment, outcome, covariates, score=score,
+                                 estimand=estimand, **options)
+    estimand = "ATT" if estimand is None else estimand
     if isinstance(score, str) and score == "double":
         return _multiply_robust(frame, treatment, outcome, covariates, estimand=estimand,
                                 quantiles=None, options=options).effect_
@@ -257,4 +273,108 @@ def hazard_ratio(data, treatment: str, duration: str, event: str,
                              estimand=estimand, **options)
     t = check_treatment(frame[treatment], name=treatment)
     est.fit(frame[covariates], t, frame[duration], frame[event])
+    return est.effect_
+
+
+# ------------------------------------------------ treatments with several levels
+_MULTILEVEL_ALIASES = {"gps": "propensity"}
+
+
+def make_multilevel_score(score: Any, random_state: Any = None):
+    """A score name for a treatment with several levels -> a score object:
+    ``"propensity"`` (or ``"gps"``) is the multinomial logistic
+    :class:`~causalsm.GeneralizedPropensityScore`; the other names are those of
+    :func:`make_score` (the neural scores train a softmax head)."""
+    if isinstance(score, str):
+        key = _MULTILEVEL_ALIASES.get(score, score)
+        if key == "propensity":
+            from .scores.gps import GeneralizedPropensityScore
+            return GeneralizedPropensityScore()
+        if key == "double":
+            raise InputError("score='double' (multiply robust matching) is for a 0/1 "
+                             "treatment; with several levels use 'propensity', 'neural', "
+                             "'neural_propensity', 'mahalanobis', 'covariates' or 'pca'")
+        return make_score(key, random_state)
+    if isinstance(score, (np.ndarray, pd.DataFrame)):
+        return np.asarray(score, dtype=np.float64)
+    return make_score(score)
+
+
+def multilevel_effect(data, treatment: str, outcome: str,
+                      covariates: Sequence[str] | None = None, *, score: Any = "propensity",
+                      estimand: str | None = None, method: str = "matching",
+                      **options) -> MultilevelEffectResult:
+    """Effects of a treatment with several levels, by matching or subclassification.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit.  It is not modified.
+    treatment : str
+        Column of treatment labels: numbers, strings or a categorical (an R factor;
+        its level order is kept).  The first level is the reference unless
+        ``reference=`` says otherwise.
+    outcome : str
+    covariates : list of str, optional
+        Default: all other columns.
+    score : {"propensity", "neural", "neural_propensity", "mahalanobis", "covariates", \
+"pca"}, a score object or an (n, K) array
+        ``"propensity"`` (default): the multinomial logistic generalised propensity
+        score, level ``w`` matched on ``r(w, X)`` (Yang et al. 2016); ``"neural"``: the
+        neural balancing score (softmax head), matched as a whole; ``"neural_propensity"``:
+        that network's GPS; ``"mahalanobis"``: the covariates (R's
+        ``multilevelMatchX``); an array: a GPS computed elsewhere.
+    estimand : {"ATE", "ATT"}, optional
+        ``"ATE"`` (default): contrasts averaged over all units.  ``"ATT"``: over the
+        units that received ``target`` (give ``target=`` level).
+    method : {"matching", "subclassification"}
+        :class:`~causalsm.MultilevelMatching` or
+        :class:`~causalsm.MultilevelSubclassification` (ATE only).
+    **options
+        Parameters of the estimator: ``target``, ``reference``, ``contrasts``
+        (``"pairwise"`` or ``"reference"``), ``n_neighbors``, ``var_neighbors``,
+        ``bias_correction``, ``variance``, ``trim``, ``p_adjust``, ``alpha``,
+        ``random_state``... (``n_strata``, ``n_bootstrap``, ``n_jobs`` for
+        subclassification).
+
+    Returns
+    -------
+    MultilevelEffectResult
+
+    Examples
+    --------
+    >>> import causalsm as csm
+    >>> df = csm.datasets.load_actg175_multiarm()
+    >>> res = csm.estimate_effect(df, treatment="arms", outcome="cd420",
+    ...                           covariates=df.attrs["covariates"], estimand="ATT",
+    ...                           target=0, contrasts="reference")
+    >>> res.contrast, res.target
+    (['1 - 0', '2 - 0', '3 - 0'], '0')
+    """
+    from .estimators.multilevel import MultilevelMatching, MultilevelSubclassification
+
+    frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
+                                    covariates=covariates)
+    options = coerce_int_options(options)
+    estimand = "ATE" if estimand is None else str(estimand).upper()
+    if estimand not in ("ATE", "ATT"):
+        raise InputError(f"estimand {estimand!r} with a treatment of several levels: use "
+                         "'ATE' (all units) or 'ATT' with target=<level> (the units that "
+                         "received it)")
+    if estimand == "ATT" and options.get("target") is None:
+        raise InputError("estimand='ATT' with a treatment of several levels needs "
+                         "target=<level>: the level whose recipients the effects average over")
+    if estimand == "ATE" and options.get("target") is not None:
+        raise InputError("target= is for estimand='ATT'")
+    if method not in ("matching", "subclassification"):
+        raise InputError(f"method must be 'matching' or 'subclassification', got {method!r}")
+    cls = MultilevelMatching if method == "matching" else MultilevelSubclassification
+    valid = set(cls().get_params()) - {"score"}
+    unknown = set(options) - valid
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(sorted(unknown))} for {cls.__name__}; "
+                         f"valid options: {', '.join(sorted(valid))}")
+    est = cls(score=make_multilevel_score(score, options.get("random_state")), **options)
+    y = check_outcome(frame[outcome], name=outcome)
+    est.fit(frame[covariates], frame[treatment], y)
     return est.effect_

@@ -5,6 +5,7 @@
     causalsm compare --data lalonde-psid
     causalsm compare --data mydata.csv --treatment treated --outcome y --covariates age,income \\
         --methods psm mahalanobis nsm --estimand ATE --out results.csv --plot comparison.png
+    causalsm compare --data actg175          # four arms: one row per method and contrast
     causalsm datasets
 
 Mistakes (an unknown column, method or data set, a file that cannot be read) end with
@@ -64,6 +65,9 @@ _BUNDLED: dict[str, tuple[str, Any, dict]] = {
                                       "covariates": _LALONDE_COVARIATES}),
     "ihdp": ("IHDP semi-synthetic benchmark (Hill 2011), surface B, replication 1",
              _named("ihdp_b"), {}),
+    "actg175": ("ACTG 175 HIV trial, four regimens (multi-level): CD4 at week 20, arms 1-3 "
+                "subsampled on prognosis; randomised benchmark", _named("actg175_multiarm"),
+                {}),
 }
 #: Catalogue names that the short names above already cover (accepted, not listed).
 _SAME_AS_BUNDLED = {"lalonde_nsw", "lalonde_psid", "lalonde_cps"}
@@ -219,9 +223,6 @@ def _check_output_path(path: str | None, option: str, suffixes: tuple[str, ...] 
 
 # ------------------------------------------------------------------- commands
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from . import compare
-    from ._validation import InputError
-
     _check_output_path(args.out, "--out", (".csv", ".json"))
     _check_output_path(args.plot, "--plot")
     if args.plot:
@@ -245,7 +246,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     covariates = _names(args.covariates) or attrs.get("covariates") or \
         defaults.get("covariates")
     methods = _names(args.methods)
-    estimand = args.estimand.upper()
+    from ._validation import n_levels
+    if treatment in frame.columns and n_levels(frame[treatment]) >= 3:
+        return _compare_levels(args, frame, name, attrs, treatment, outcome, covariates,
+                               methods)
+    estimand = (args.estimand or "ATT").upper()
+    for flag, value in (("--target", args.target), ("--reference", args.reference),
+                        ("--contrasts", args.contrasts), ("--p-adjust", args.p_adjust),
+                        ("--trim", args.trim)):
+        if value is not None:
+            raise CLIError(f"{flag} is for a treatment with three or more levels; "
+                           f"{treatment!r} has two")
 
     truth, truth_label, bench_line = None, "truth", None
     true_effect = attrs.get("true_effect") or {}
@@ -267,17 +278,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         options["replace"] = False
     neural_params = {"epochs": args.epochs} if args.epochs is not None else None
     mr_params = {"n_bootstrap": args.n_bootstrap} if args.n_bootstrap is not None else None
-    verbose = not args.quiet and sys.stderr.isatty()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            table = compare(frame, treatment=treatment, outcome=outcome,
-                            covariates=covariates, methods=methods, estimand=estimand,
-                            random_state=args.seed, n_jobs=args.n_jobs, truth=truth,
-                            verbose=verbose, neural_params=neural_params,
-                            mr_params=mr_params, **options)
-        except InputError as exc:
-            raise CLIError(str(exc)) from None
+    table = _run_compare(args, frame, treatment, outcome, covariates, methods, estimand,
+                         truth=truth, neural_params=neural_params, mr_params=mr_params,
+                         **options)
     a = table.attrs
     n_cov = len(covariates) if covariates else frame.shape[1] - 2
     print(f"Data: {name}, {a['n_treated'] + a['n_control']:,} units "
@@ -305,6 +308,105 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         ax.figure.savefig(args.plot, bbox_inches="tight", dpi=120)
         print(f"plot written to {args.plot}")
     if (table["error"] != "").all():
+        print("causalsm: error: every method failed (see the table)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_compare(args, frame, treatment, outcome, covariates, methods, estimand, **kwargs):
+    """``causalsm.compare`` with the command's seed, jobs and progress bar; warnings
+    silenced, input mistakes as a :class:`CLIError`."""
+    from . import compare
+    from ._validation import InputError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return compare(frame, treatment=treatment, outcome=outcome, covariates=covariates,
+                           methods=methods, estimand=estimand, random_state=args.seed,
+                           n_jobs=args.n_jobs, verbose=not args.quiet and sys.stderr.isatty(),
+                           **kwargs)
+        except InputError as exc:
+            raise CLIError(str(exc)) from None
+
+
+def _compare_levels(args, frame, name, attrs, treatment, outcome, covariates, methods) -> int:
+    """``compare`` for a treatment with three or more levels: one row per method and
+    contrast."""
+    estimand = (args.estimand or attrs.get("estimand") or "ATE").upper()
+    target = args.target
+    if target is None and estimand == "ATT":
+        target = attrs.get("target")
+    if estimand == "ATC":
+        raise CLIError("--estimand ATC is for a 0/1 treatment; with several levels use ATE, "
+                       "or ATT with --target LEVEL")
+    options = {"contrasts": args.contrasts or ("reference" if estimand == "ATT"
+                                               else "pairwise")}
+    for key, value in (("target", target), ("reference", args.reference),
+                       ("n_neighbors", args.n_neighbors), ("p_adjust", args.p_adjust),
+                       ("n_bootstrap", args.n_bootstrap)):
+        if value is not None:
+            options[key] = value
+    if args.caliper is not None:
+        raise CLIError("--caliper: multi-level matching has no caliper; use --trim")
+    if args.replace is False or args.sensitivity:
+        raise CLIError(f"{'--no-replace' if args.replace is False else '--sensitivity'} is "
+                       "for a 0/1 treatment; multi-level matching is with replacement and "
+                       "has no Rosenbaum bounds")
+    if args.trim is not None:
+        options["trim"] = args.trim
+    neural_params = {"epochs": args.epochs} if args.epochs is not None else None
+    table = _run_compare(args, frame, treatment, outcome, covariates, methods, estimand,
+                         neural_params=neural_params, **options)
+    a = table.attrs
+    counts = ", ".join(f"{k}: {v:,}" for k, v in a["n_per_level"].items())
+    who = ("all units" if a["target"] is None
+           else f"the units that received {a['target']}")
+    n_cov = len(covariates) if covariates else frame.shape[1] - 2
+    print(f"Data: {name}, {sum(a['n_per_level'].values()):,} units in "
+          f"{len(a['levels'])} levels of {treatment!r} ({counts}); {estimand} over {who}, "
+          f"outcome {outcome!r}, {n_cov} covariates")
+    names = attrs.get("level_names")
+    if isinstance(names, dict):
+        print("Levels: " + ", ".join(f"{k} = {v}" for k, v in names.items()))
+    print(f"Balance before matching: largest pairwise max |SMD| {a['max_abs_smd_before']:.3f}")
+    truth = a.get("truth")
+    if truth:
+        print(f"Benchmark: {attrs.get('true_means_note', 'as given')}")
+    print()
+    num = _number_format(pd.concat([table["estimate"], table["std_error"]]))
+    shown = pd.DataFrame({
+        "method": table["method"], "contrast": table["contrast"],
+        "estimate": table["estimate"].map(num), "std.err": table["std_error"].map(num),
+        "95% CI": [f"[{num(lo)}, {num(hi)}]" for lo, hi in zip(table["ci_lower"],
+                                                              table["ci_upper"])],
+        "max|SMD|": table["max_abs_smd"].map(lambda v: "n/a" if not math.isfinite(v)
+                                              else f"{v:.3f}"),
+        "seconds": table["fit_seconds"].map(lambda v: "n/a" if not math.isfinite(v)
+                                            else f"{v:.1f}")})
+    if truth:
+        shown["benchmark"] = table["truth"].map(num)
+        shown["covers"] = ["yes" if c else "no" for c in table["covers_truth"]]
+    ok = table["error"] == ""
+    print(shown[ok].to_string(index=False))
+    for m, err in zip(table["method"][~ok], table["error"][~ok]):
+        print(f"  {m}: {err}")
+    meta = {"data": name, "treatment": treatment, "outcome": outcome,
+            "covariates": list(covariates) if covariates else None, "estimand": estimand,
+            "target": a["target"], "levels": a["levels"], "seed": args.seed,
+            "n_per_level": a["n_per_level"], "max_abs_smd_before": a["max_abs_smd_before"]}
+    if args.out:
+        _write_out(args.out, table, meta)
+        print(f"\nresults written to {args.out}")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        from .plotting import plot_comparison_grid
+        axes = plot_comparison_grid(table[ok].reset_index(drop=True))
+        axes[0].figure.suptitle(f"{name}: {estimand} by method and contrast")
+        axes[0].figure.savefig(args.plot, bbox_inches="tight", dpi=120)
+        print(f"plot written to {args.plot}")
+    if not ok.any():
         print("causalsm: error: every method failed (see the table)", file=sys.stderr)
         return 1
     return 0
@@ -349,8 +451,23 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--methods", nargs="+", metavar="METHOD",
                       help="methods to run (default all): nsm nn_ps psm mahalanobis pca mr "
                       "random")
-    cmp_.add_argument("--estimand", default="ATT", type=str.upper,
-                      choices=["ATT", "ATE", "ATC"], help="default ATT")
+    cmp_.add_argument("--estimand", default=None, type=str.upper,
+                      choices=["ATT", "ATE", "ATC"],
+                      help="default ATT (ATE for a treatment with several levels, unless "
+                      "the data set names another)")
+    cmp_.add_argument("--target", default=None,
+                      help="several levels, ATT: the level whose recipients the effects "
+                      "average over")
+    cmp_.add_argument("--reference", default=None,
+                      help="several levels: reference level (default the first)")
+    cmp_.add_argument("--contrasts", default=None, choices=["pairwise", "reference"],
+                      help="several levels: every pair, or each level against the "
+                      "reference (default pairwise; reference with --estimand ATT)")
+    cmp_.add_argument("--p-adjust", default=None, metavar="METHOD",
+                      help="several levels: adjust the p-values of the contrasts (holm, "
+                      "bonferroni, ...)")
+    cmp_.add_argument("--trim", default=None, choices=["crump", "multilevelmatching"],
+                      help="several levels: drop units with limited overlap of the GPS")
     cmp_.add_argument("--out", metavar="FILE", help="write the table to FILE.csv or FILE.json")
     cmp_.add_argument("--plot", metavar="FIG", help="write the comparison plot (e.g. fig.png)")
     cmp_.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -362,7 +479,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--epochs", type=int, default=None,
                       help="training epochs of the neural score (default 200)")
     cmp_.add_argument("--n-bootstrap", type=int, default=None,
-                      help="bootstrap replicates of multiply robust matching (default 200)")
+                      help="bootstrap replicates of multiply robust matching, or of GPS "
+                      "subclassification for several levels (default 200)")
     cmp_.add_argument("--no-replace", dest="replace", action="store_false", default=None,
                       help="match without replacement (matched sets that share no unit, as "
                       "Rosenbaum bounds need)")

@@ -43,7 +43,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (InputError, check_estimand, check_frame, check_int, check_outcome,
-                          check_treatment, check_xy)
+                          check_treatment, check_xy, n_levels)
 from .balance import balance_table, linear_mmd
 
 __all__ = ["compare", "METHODS"]
@@ -124,10 +124,14 @@ class _TrainedScore(BaseEstimator):
 
 
 # --------------------------------------------------------------------- methods
-def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
-    """``[(label, spec)]`` where spec is a canonical method name or a score object."""
+def _resolve_methods(methods: Any, known: dict = METHODS, aliases: dict = _ALIASES,
+                     also: tuple = ()) -> list[tuple[str, Any]]:
+    """``[(label, spec)]`` where spec is a canonical method name or a score object.
+
+    ``known`` are the methods (the default list), ``aliases`` other names for them and
+    ``also`` names accepted without being in the default list."""
     if methods is None:
-        return [(m, m) for m in METHODS]
+        return [(m, m) for m in known]
     if isinstance(methods, str):
         methods = [methods]
     items = list(methods.items()) if isinstance(methods, dict) else [(m, m) for m in methods]
@@ -137,9 +141,9 @@ def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
     for label, spec in items:
         if isinstance(spec, str):
             key = spec.strip().lower().replace("-", "_")
-            key = _ALIASES.get(key, key)
-            if key not in METHODS:
-                raise InputError(f"unknown method {spec!r}; use one of {', '.join(METHODS)}, "
+            key = aliases.get(key, key)
+            if key not in known and key not in also:
+                raise InputError(f"unknown method {spec!r}; use one of {', '.join(known)}, "
                                  "or a dict {label: score object}")
             spec = key
             if not isinstance(methods, dict):
@@ -291,7 +295,7 @@ def _truth_from(data: pd.DataFrame, estimand: str) -> float | None:
 # ---------------------------------------------------------------------- public
 def compare(data: pd.DataFrame, treatment: str, outcome: str,
             covariates: Sequence[str] | None = None, methods: Any = None,
-            estimand: str = "ATT", random_state: Any = 0, n_jobs: int = 1,
+            estimand: str | None = None, random_state: Any = 0, n_jobs: int = 1,
             truth: float | None = None, verbose: bool = False, *,
             neural_params: dict | None = None, mr_params: dict | None = None,
             **options) -> pd.DataFrame:
@@ -302,7 +306,9 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     data : pandas.DataFrame
         One row per unit; it is not modified.
     treatment, outcome : str
-        Column names; the treatment must be 0/1 (or boolean).
+        Column names; the treatment must be 0/1 (or boolean).  A treatment with three
+        or more levels gives one row per method and contrast
+        (:func:`~causalsm.comparison_multilevel.compare_multilevel`).
     covariates : list of str, optional
         Columns to adjust for; default all other columns.
     methods : list of str or dict, optional
@@ -311,7 +317,8 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
         ``"neural"``, ``"propensity"``, ``"double"`` are accepted as aliases).  A dict
         ``{label: name or score object}`` adds your own scores, e.g.
         ``{"PSM (boosting)": PropensityScore(model=HistGradientBoostingClassifier())}``.
-    estimand : {"ATT", "ATE", "ATC"}
+    estimand : {"ATT", "ATE", "ATC"}, optional
+        Default ``"ATT"`` (``"ATE"`` for several levels).
     random_state : int or None
         Given to every method (network weights, tie-breaking, bootstrap, the random
         score), so the table is reproducible and independent of ``n_jobs``.
@@ -370,7 +377,15 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     from .estimators.average import MatchingEstimator
     from .estimators.quantile import MultiplyRobustMatching
 
-    estimand = check_estimand(estimand)
+    if isinstance(data, pd.DataFrame) and isinstance(treatment, str) \
+            and treatment in data.columns and n_levels(data[treatment]) >= 3:
+        from .comparison_multilevel import compare_multilevel
+        if mr_params:
+            raise InputError("mr_params: multiply robust matching is for a 0/1 treatment")
+        return compare_multilevel(data, treatment, outcome, covariates, methods, estimand,
+                                  random_state, n_jobs, truth, verbose,
+                                  neural_params=neural_params, **options)
+    estimand = check_estimand("ATT" if estimand is None else estimand)
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)
     X = frame[covariates]

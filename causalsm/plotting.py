@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["love_plot", "plot_comparison", "plot_score_overlap", "plot_sensitivity",
-           "plot_survival"]
+           "plot_survival", "love_plot_grid", "plot_comparison_grid"]
 
 _STAT_LABELS = {
     "smd": "standardized mean difference",
@@ -401,3 +401,83 @@ def plot_sensitivity(result: Any, ax: Any = None, *, show_lower: bool = False) -
     ax.set_title(f"{result.details.get('statistic_name', '')}, {result.design}", fontsize=9)
     ax.legend(fontsize=8, frameon=False)
     return ax
+
+
+# ------------------------------------------------ treatments with several levels
+def _grid(n: int, ncols: int, size: tuple[float, float]):
+    import matplotlib.pyplot as plt
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
+                             squeeze=False, layout="constrained")
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()[:n]
+
+
+def love_plot_grid(table: pd.DataFrame, ncols: int = 3, **kwargs) -> np.ndarray:
+    """One love plot per comparison of a multi-level balance table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`causalsm.balance.balance_table` for a treatment with several
+        levels (indexed by ``(comparison, covariate)``).
+    ncols : int
+        Panels per row.
+    **kwargs
+        Passed to :func:`love_plot` (``threshold``, ``stat``...).
+
+    Returns
+    -------
+    ndarray of matplotlib.axes.Axes, one per comparison.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from causalsm.balance import balance_table
+    >>> tab = balance_table(pd.DataFrame({"x": [0.0, 1, 2, 3, 4, 5]}),
+    ...                     ["a", "a", "b", "b", "c", "c"], comparisons="pairwise")
+    >>> axes = love_plot_grid(tab)
+    >>> [ax.get_title() for ax in axes]
+    ['b vs a', 'c vs a', 'c vs b']
+    >>> import matplotlib.pyplot as plt; plt.close(axes[0].figure)
+    """
+    if not isinstance(table.index, pd.MultiIndex) or "comparison" not in table.index.names:
+        raise ValueError("table must be a multi-level balance table (indexed by comparison "
+                         "and covariate); for two groups use love_plot")
+    comps = list(dict.fromkeys(table.index.get_level_values("comparison")))
+    n_cov = len(table) // len(comps)
+    _, axes = _grid(len(comps), ncols, (4.5, max(2.5, 0.35 * n_cov + 1.2)))
+    for ax, comp in zip(axes, comps):
+        love_plot(table.xs(comp, level="comparison"), ax=ax, **kwargs)
+        ax.set_title(comp)
+    return axes
+
+
+def plot_comparison_grid(table: pd.DataFrame, ncols: int = 3) -> np.ndarray:
+    """:func:`plot_comparison` per contrast of a multi-level :func:`~causalsm.compare` table.
+
+    Each panel shows the methods' estimates of one contrast with their intervals, and
+    the true or benchmark value when the table has a ``truth`` column.
+
+    Returns
+    -------
+    ndarray of matplotlib.axes.Axes, one per contrast.
+    """
+    if "contrast" not in table.columns:
+        raise ValueError("table must be a multi-level comparison (with a 'contrast' column); "
+                         "for two levels use plot_comparison")
+    contrasts = list(dict.fromkeys(table["contrast"]))
+    n_methods = len(table) // max(1, len(contrasts))
+    _, axes = _grid(len(contrasts), ncols, (4.5, max(2.5, 0.45 * n_methods + 1.2)))
+    for ax, c in zip(axes, contrasts):
+        sub = table[table["contrast"] == c]
+        truth = None
+        if "truth" in sub.columns and np.isfinite(sub["truth"].to_numpy(float)).any():
+            truth = float(sub["truth"].dropna().iloc[0])
+        plot_comparison(sub.reset_index(drop=True), truth=truth, ax=ax)
+        ax.set_title(c)
+        ax.set_xlabel(f"estimated {sub['estimand'].iloc[0]}")
+    return axes

@@ -27,12 +27,15 @@ FIGURES = {
     "image_confounding.py": ["image_confounding.png"],
     "quickstart_lalonde.py": ["love_lalonde.png"],
     "survival_rossi.py": ["rossi_km.png"],
+    "multiarm_actg175.py": ["actg175_love.png", "actg175_compare.png"],
     NOTEBOOK: ["quickstart_love.png", "quickstart_comparison.png", "quickstart_overlap.png"],
 }
 
 #: Lines an example must print.
 TEXT = {
     "survival_rossi.py": ["unadjusted Cox HR", "matched HR", "full-trial benchmark"],
+    "multiarm_actg175.py": ["randomised benchmark", "naive difference of means",
+                            "Whole trial (randomised), all pairs"],
 }
 
 _RUN_NOTEBOOK = """

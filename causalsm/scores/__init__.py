@@ -1,6 +1,7 @@
 """Balancing scores: scikit-learn transformers from covariates to the score matched on."""
 
 from .covariates import CovariateScore, PCAScore
+from .gps import GeneralizedPropensityScore
 from .prognostic import DoubleScore, PrognosticScore
 from .propensity import PropensityScore
 
@@ -15,4 +16,4 @@ def __getattr__(name):
 
 
 __all__ = ["PropensityScore", "CovariateScore", "PCAScore", "NeuralBalancingScore",
-           "PrognosticScore", "DoubleScore"]
+           "PrognosticScore", "DoubleScore", "GeneralizedPropensityScore"]
