@@ -509,7 +509,9 @@ def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_po
     out_rows, out_cols, out_d2 = [], [], []
     kth_all = np.full(zq.shape[0], np.inf)
     todo = np.arange(zq.shape[0])
-    first = min(nc, max(2 * k, k + 4) + (self_pos is not None))
+    # k + 1 neighbours show whether the k-th has a tie; then widen (or start from the
+    # count that sufficed for the chunk before)
+    first = min(nc, k + 1 + (self_pos is not None))
     kk = first if kk is None else max(first, min(nc, kk))
     needed, left = kk, zq.shape[0] // 10
     while todo.size:
@@ -517,16 +519,21 @@ def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_po
             needed = kk
         d, idx = _query(tree, zq[todo], kk)
         d, idx = d.reshape(todo.size, kk), idx.reshape(todo.size, kk)
-        d2 = d ** 2
-        valid = np.broadcast_to(_within_caliper(raw_q[todo][:, None, :], raw_c[idx], cal),
-                                d2.shape)
-        if self_pos is not None:
-            valid = valid & (idx != self_pos[todo][:, None])
-        mass = valid if wc is None else valid * wc[idx]
-        nvalid = np.cumsum(mass, axis=1)
-        has_k = nvalid[:, -1] >= k - _R_TOL
-        kpos = np.argmax(nvalid >= k - _R_TOL, axis=1)
-        kth = np.where(has_k, d2[np.arange(todo.size), kpos], np.inf)
+        d2 = np.square(d, out=d)
+        if cal is None and self_pos is None and wc is None:   # every candidate counts
+            valid = True
+            has_k = np.full(todo.size, kk >= k)
+            kth = d2[:, k - 1].copy() if kk >= k else np.full(todo.size, np.inf)
+        else:
+            valid = np.broadcast_to(_within_caliper(raw_q[todo][:, None, :], raw_c[idx],
+                                                    cal), d2.shape)
+            if self_pos is not None:
+                valid = valid & (idx != self_pos[todo][:, None])
+            mass = valid if wc is None else valid * wc[idx]
+            nvalid = np.cumsum(mass, axis=1)
+            has_k = nvalid[:, -1] >= k - _R_TOL
+            kpos = np.argmax(nvalid >= k - _R_TOL, axis=1)
+            kth = np.where(has_k, d2[np.arange(todo.size), kpos], np.inf)
         thr = kth + (tol + _R_TOL if tol > 0 else 0.0)
         if kk >= nc:
             done = np.ones(todo.size, dtype=bool)
@@ -534,7 +541,7 @@ def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_po
             # Without k caliper-valid candidates yet, a farther candidate may still be
             # valid unless the caliper box is already left behind.
             done = np.where(has_k, d2[:, -1] > thr, d2[:, -1] > max_valid)
-        take = valid & (d2 <= thr[:, None]) & done[:, None]
+        take = (d2 <= thr[:, None]) & done[:, None] & valid
         r, c = np.nonzero(take)
         out_rows.append(todo[r])
         out_cols.append(idx[r, c])
