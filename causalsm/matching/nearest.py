@@ -649,19 +649,27 @@ def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete, need_near=True
     # drop_incomplete with a caliper only.
     exact_kth = tol > 0 and (need_near or (cal is not None and drop_incomplete))
     if same:             # insertion points of the candidates themselves
-        runs = _run_starts(sz)
+        if k == 2:       # self and one other: the nearer of the two sorted neighbours
+            gap = np.square(np.diff(sz))
+            kth2 = np.minimum(np.append(np.inf, gap), np.append(gap, np.inf))
+            del gap
+        else:
+            runs = _run_starts(sz)
     lo_all = np.empty(nq, dtype=np.int64)
     hi_all = np.empty(nq, dtype=np.int64)
     near_all = np.empty(nq, dtype=np.int64)
     off = np.arange(-k, k)
     for a in range(0, nq, _CHUNK):
         q, qr = qz[a:a + _CHUNK], qraw[a:a + _CHUNK]
-        pos = runs[a:a + _CHUNK] if same else np.searchsorted(sz, q)
-        cand = pos[:, None] + off
-        valid = (cand >= 0) & (cand < nc)
-        d2w = np.where(valid, (sz[np.clip(cand, 0, nc - 1)] - q[:, None]) ** 2, np.inf)
-        kth = d2w.min(axis=1) if k == 1 else np.partition(d2w, k - 1, axis=1)[:, k - 1]
-        del cand, valid, d2w
+        if same and k == 2:
+            kth = kth2[a:a + _CHUNK]
+        else:
+            pos = runs[a:a + _CHUNK] if same else np.searchsorted(sz, q)
+            cand = pos[:, None] + off
+            valid = (cand >= 0) & (cand < nc)
+            d2w = np.where(valid, (sz[np.clip(cand, 0, nc - 1)] - q[:, None]) ** 2, np.inf)
+            kth = d2w.min(axis=1) if k == 1 else np.partition(d2w, k - 1, axis=1)[:, k - 1]
+            del cand, valid, d2w
         thr = kth + (tol + _R_TOL if tol > 0 else 0.0)
         lo, hi = _dist_range(sz, q, thr)
         slo, shi = _dist_range(sz, q, kth) if exact_kth else (lo.copy(), hi.copy())
