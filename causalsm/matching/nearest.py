@@ -648,6 +648,10 @@ def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete, need_near=True
     # The exact k-th-distance range is needed for the near-tie count and for
     # drop_incomplete with a caliper only.
     exact_kth = tol > 0 and (need_near or (cal is not None and drop_incomplete))
+    if _jit.AVAILABLE and cal is None:     # compiled galloping searches, same ranges
+        lo, hi, slo, shi = _jit.tie_bounds(sz, qz, k, tol + _R_TOL if tol > 0 else 0.0,
+                                           same, exact_kth)
+        return lo, hi, (hi - lo) - (shi - slo) if exact_kth else np.zeros(nq, np.int64)
     if same:             # insertion points of the candidates themselves
         if k == 2:       # self and one other: the nearer of the two sorted neighbours
             gap = np.square(np.diff(sz))
