@@ -24,7 +24,7 @@ try:                                     # optional: the loop is compiled when a
 except ImportError:                      # pragma: no cover - depends on the environment
     numba = None
 
-__all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds"]
+__all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums"]
 
 AVAILABLE = numba is not None
 
@@ -180,6 +180,66 @@ def _tie_bounds(s, q, k, add, same, exact):
             shi[i] = _gallop(s, x, kth, b, True)
     return lo, hi, slo, shi
 
+
+def _window_sums(values, lo, hi):
+    """``sum(values[lo[i]:hi[i]])`` and the sum of squares, for ranges whose ends move
+    forward (ranges of queries in score order): one sliding window, each value added
+    and removed about once, with Neumaier's compensated sums (error about one rounding
+    of the window's sum, whatever the number of values passed)."""
+    m = lo.size
+    s1 = np.empty(m)
+    s2 = np.empty(m)
+    a = 0
+    b = 0
+    t1 = 0.0
+    c1 = 0.0
+    t2 = 0.0
+    c2 = 0.0
+    for i in range(m):
+        if lo[i] >= b or hi[i] <= a:            # disjoint from the window: restart
+            a = lo[i]
+            b = lo[i]
+            t1 = c1 = t2 = c2 = 0.0
+        while b < hi[i] or a > lo[i] or b > hi[i] or a < lo[i]:
+            if b < hi[i]:
+                x = values[b]
+                sign = 1.0
+                b += 1
+            elif a > lo[i]:
+                a -= 1
+                x = values[a]
+                sign = 1.0
+            elif b > hi[i]:
+                b -= 1
+                x = values[b]
+                sign = -1.0
+            else:
+                x = values[a]
+                sign = -1.0
+                a += 1
+            for j in range(2):
+                y = sign * (x if j == 0 else x * x)
+                t = t1 if j == 0 else t2
+                u = t + y
+                if abs(t) >= abs(y):
+                    d = (t - u) + y
+                else:
+                    d = (y - u) + t
+                if j == 0:
+                    t1 = u
+                    c1 += d
+                else:
+                    t2 = u
+                    c2 += d
+        s1[i] = t1 + c1
+        s2[i] = t2 + c2
+    return s1, s2
+
+
+if AVAILABLE:
+    window_sums = numba.njit(cache=True, nogil=True)(_window_sums)
+else:                                    # pragma: no cover
+    window_sums = None
 
 if AVAILABLE:
     _gallop_c = numba.njit(cache=True, nogil=True)(_gallop)

@@ -162,7 +162,8 @@ def _ranked(raw, t, strata, replace, ties, w) -> tuple | None:
     Sorting is the main cost of 1-d matching with replacement; the same orders then
     serve the matches of both arms and the same-arm neighbours of the variance
     (:func:`same_arm_moments`).  ``(controls, treated)`` positions, or ``None`` where
-    the pair-free path is not taken.
+    the pair-free path is not taken.  Each arm is ``(positions, sorted raw scores)``:
+    the sorted values come with the sort, so no later step gathers them again.
     """
     if not (PAIR_FREE and replace and ties and raw.shape[1] == 1 and w is None
             and strata is None):
@@ -172,8 +173,9 @@ def _ranked(raw, t, strata, replace, ties, w) -> tuple | None:
 
 def _sort_arms(score: np.ndarray, t: np.ndarray) -> tuple:
     order = np.argsort(score)
+    values = score[order]
     treated = t[order] == 1
-    return order[~treated], order[treated]
+    return (order[~treated], values[~treated]), (order[treated], values[treated])
 
 
 def _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal,
@@ -705,7 +707,7 @@ def _match_ranges(z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete, warn=True,
     ``scale = (mu, sd)`` with ``z = (raw - mu) / sd`` lets the standardized values of
     the sorted units be recomputed (bitwise the same) instead of gathered.
     ``presorted = (f_sorted, c_sorted)``: ``f_idx`` and ``c_idx`` already sorted by
-    score (see :func:`_ranked`).
+    score, each as ``(positions, raw scores)`` (see :func:`_ranked`).
     """
     if drop_incomplete and c_idx.size < k:
         lo = np.zeros(f_idx.size, dtype=np.int64)
@@ -719,7 +721,7 @@ def _match_ranges(z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete, warn=True,
             o = np.argsort(vals)
             idx, sraw = idx[o], vals[o]
         else:
-            idx, sraw = done, r1[done]
+            idx, sraw = done
         sz = z1[idx] if scale is None else (sraw - scale[0]) / scale[1]
         return idx, sraw, sz
 
@@ -896,7 +898,6 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
                 np.bincount(unit, weights=wm * v[member], minlength=n),
                 np.bincount(unit, weights=wm * v[member] ** 2, minlength=n))
     mu, sd = _scale_params(raw, standardize)
-    z = raw if not standardize or n < 2 else (raw - mu) / sd      # as _standardize
     strata = _strata(exact, n)
     size, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
     for arm in (0, 1):
@@ -906,7 +907,8 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
                 continue
             # self is the nearest candidate (distance 0): k + 1 nearest = self + k others
             done = None if ranked is None or strata is not None else (ranked[arm],) * 2
-            f, lo, hi, pool = _match_ranges(z, raw, f_idx, c_idx, n_neighbors + 1,
+            # (the standardized score is recomputed from the sorted raw one: z unused)
+            f, lo, hi, pool = _match_ranges(raw, raw, f_idx, c_idx, n_neighbors + 1,
                                             distance_tolerance, caliper, drop_incomplete,
                                             warn=False, scale=(mu[0], sd[0]),
                                             presorted=done)
@@ -914,6 +916,9 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
             f, lo, hi = f[keep], lo[keep], hi[keep]
             vp = v[pool]
             size[f] = hi - lo
-            s1[f] = range_sums(vp, lo, hi)
-            s2[f] = range_sums(vp ** 2, lo, hi)
+            if _jit.AVAILABLE:             # ranges of sorted queries: one sliding window
+                s1[f], s2[f] = _jit.window_sums(vp, lo, hi)
+            else:
+                s1[f] = range_sums(vp, lo, hi)
+                s2[f] = range_sums(vp ** 2, lo, hi)
     return size, size.copy(), s1, s2

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import InputError, check_estimand, check_int
+from . import _jit
 from .nearest import _R_TOL, _match_ranges
 from .result import range_sums
 
@@ -162,16 +163,16 @@ def _plan(ddf, score, treatment, extra, h, tol, standardize, npartitions, persis
         if summ[p]["n"] == 0:
             halos.append(None)
             continue
-        left = [dask.delayed(_select)(parts[j], score, L[p], np.inf)
-                for j in range(p) if summ[j]["n"] and hi[j] >= L[p]]
-        right = [dask.delayed(_select)(parts[j], score, -np.inf, R[p])
-                 for j in range(p + 1, len(parts)) if summ[j]["n"] and lo[j] <= R[p]]
+        left_ids = [j for j in range(p) if summ[j]["n"] and hi[j] >= L[p]]
+        right_ids = [j for j in range(p + 1, len(parts)) if summ[j]["n"] and lo[j] <= R[p]]
+        left = [dask.delayed(_select)(parts[j], score, L[p], np.inf) for j in left_ids]
+        right = [dask.delayed(_select)(parts[j], score, -np.inf, R[p]) for j in right_ids]
         # Own units that fall in some other partition's halo: their match counts
         # also receive contributions from there.
         edge_lo = max([R[j] for j in range(p) if summ[j]["n"]], default=-np.inf)
         edge_hi = min([L[j] for j in range(p + 1, len(parts)) if summ[j]["n"]],
                       default=np.inf)
-        halos.append((left, right, edge_lo, edge_hi))
+        halos.append((left, right, edge_lo, edge_hi, left_ids + [p] + right_ids))
     before = np.cumsum([[0, 0]] + [[s[0][0], s[1][0]] for s in summ], axis=0)
     return parts, summ, halos, before, mu, sd, n, pop_sd
 
@@ -201,7 +202,7 @@ def _ranges(v, t, own_mask, arm_f, arm_c, k, tol, cal, mu, sd, drop_incomplete):
     raw = v[:, None]
     z = (raw - mu) / sd
     return _match_ranges(z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete, warn=False,
-                         scale=(mu, sd), presorted=(f_idx, c_idx))
+                         scale=(mu, sd), presorted=((f_idx, v[f_idx]), (c_idx, v[c_idx])))
 
 
 def _part_matches(own, left, right, score, treatment, focal_arms, k, tol, cal, mu, sd,
@@ -285,9 +286,13 @@ _SUMS = ("nf", "e_mean", "e_m2", "spread", "n_focal_arm")
 
 
 def _part_effect(own, left, right, score, treatment, outcome, focal_arms, k, J, tol, cal,
-                 mu, sd, centre, edge_lo, edge_hi):
-    """Sums of one partition, and the records of its units near the boundaries."""
+                 mu, sd, centre, edge_lo, edge_hi, owners):
+    """Sums of one partition, and the records of the units near its boundaries (own
+    units that other partitions' halos hold, and halo units it matched), each
+    labelled with the partition that holds it."""
     ext, v, t, pos, own_mask, _ = _local(own, left, right, score, treatment)
+    frames = list(left) + [own] + list(right)
+    owner = np.repeat(np.asarray(owners, dtype=np.int64), [len(f) for f in frames])
     y = ext[outcome].to_numpy(dtype=np.float64) - centre
     m = v.size
     K, KK = np.zeros(m), np.zeros(m)
@@ -300,10 +305,10 @@ def _part_effect(own, left, right, score, treatment, outcome, focal_arms, k, J, 
         if f.size == 0:
             continue
         cnt = hi - lo
-        yp = y[pool]
-        mean = range_sums(yp, lo, hi) / cnt
+        s1, s2 = _sums(y[pool], lo, hi)
+        mean = s1 / cnt
         effects.append((2.0 * arm - 1.0) * (y[f] - mean))
-        spreads.append(np.maximum(range_sums(yp * yp, lo, hi) / cnt - mean * mean, 0.0))
+        spreads.append(np.maximum(s2 / cnt - mean * mean, 0.0))
         f_unit[f] = True
         # K_M and K'_M over the pool by difference arrays
         inv = 1.0 / cnt
@@ -326,9 +331,8 @@ def _part_effect(own, left, right, score, treatment, outcome, focal_arms, k, J, 
             if f.size == 0:
                 continue
             cnt = (hi - lo).astype(np.float64)
-            yp = y[pool]
+            s1, s2 = _sums(y[pool], lo, hi)
             with np.errstate(invalid="ignore", divide="ignore"):
-                s1, s2 = range_sums(yp, lo, hi), range_sums(yp * yp, lo, hi)
                 sig[f] = np.where(cnt > 1, (s2 / cnt - (s1 / cnt) ** 2) * cnt / (cnt - 1),
                                   np.nan)
     interior = own_mask & (v > edge_lo) & (v < edge_hi)
@@ -337,8 +341,30 @@ def _part_effect(own, left, right, score, treatment, outcome, focal_arms, k, J, 
     near = ~interior & (own_mask | (K > 0))
     records = pd.DataFrame({"pos": pos[near], "K": K[near], "KK": KK[near],
                             "own": own_mask[near], "t": t[near], "f": f_unit[near],
-                            "sig": sig[near]})
+                            "sig": sig[near], "owner": owner[near]})
     return sums, records
+
+
+def _boundary_sums(p: int, focal_arms, *outs) -> dict:
+    """Sums over the boundary units of partition ``p``, once their match counts have
+    the contributions of every partition whose halo holds them (``outs``)."""
+    recs = [o[1][o[1]["owner"].to_numpy() == p] for o in outs]
+    records = pd.concat(recs, ignore_index=True)
+    rec = records.groupby("pos", sort=False).agg(K=("K", "sum"), KK=("KK", "sum"))
+    owned = records[records["own"].to_numpy()].set_index("pos")
+    rec = rec.join(owned[["t", "f", "sig"]], how="inner")
+    out = _unit_sums(rec["K"].to_numpy(), rec["KK"].to_numpy(), rec["t"].to_numpy(),
+                     rec["f"].to_numpy(dtype=bool), rec["sig"].to_numpy(dtype=np.float64),
+                     focal_arms)
+    out["records"] = float(len(records))
+    return out
+
+
+def _sums(values, lo, hi):
+    """Sums of ``values`` and of their squares over ranges of queries in score order."""
+    if _jit.AVAILABLE:
+        return _jit.window_sums(values, lo, hi)
+    return range_sums(values, lo, hi), range_sums(values * values, lo, hi)
 
 
 def _unit_sums(K, KK, t, f, sig, focal_arms) -> dict:
@@ -360,14 +386,8 @@ def _unit_sums(K, KK, t, f, sig, focal_arms) -> dict:
     return out
 
 
-def _combine(sums: list, records: pd.DataFrame, focal_arms) -> dict:
-    """Totals over partitions; boundary units first get their complete match counts."""
-    rec = records.groupby("pos", sort=False).agg(K=("K", "sum"), KK=("KK", "sum"))
-    owners = records[records["own"]].set_index("pos")
-    rec = rec.join(owners[["t", "f", "sig"]], how="inner")
-    sums = list(sums) + [_unit_sums(rec["K"].to_numpy(), rec["KK"].to_numpy(),
-                                    rec["t"].to_numpy(), rec["f"].to_numpy(dtype=bool),
-                                    rec["sig"].to_numpy(dtype=np.float64), focal_arms)]
+def _combine(sums: list) -> dict:
+    """Totals of the partitions' sums (the effects' mean and M2 by Chan's formula)."""
     tot = {key: sum(s.get(key, 0.0) for s in sums)
            for key in set().union(*sums) if key not in ("e_mean", "e_m2")}
     nf = tot["nf"]
@@ -444,12 +464,20 @@ def matching_effect_dask(ddf, score: str, treatment: str, outcome: str, *,
         cal = np.array([float(caliper) * pop_sd])   # SD units, as match(caliper_units="sd")
     centre = float(ddf[outcome].mean().compute())
     focal_arms = _FOCAL[estimand]
-    tasks = [dask.delayed(_part_effect)(parts[p], halos[p][0], halos[p][1], score, treatment,
-                                        outcome, focal_arms, k, J, distance_tolerance, cal,
-                                        mu, sd, centre, halos[p][2], halos[p][3])
-             for p in range(len(parts)) if halos[p] is not None]
-    outs = dask.compute(*tasks)
-    tot = _combine([o[0] for o in outs], pd.concat([o[1] for o in outs]), focal_arms)
+    live = [p for p in range(len(parts)) if halos[p] is not None]
+    outs = {p: dask.delayed(_part_effect)(parts[p], halos[p][0], halos[p][1], score,
+                                          treatment, outcome, focal_arms, k, J,
+                                          distance_tolerance, cal, mu, sd, centre,
+                                          halos[p][2], halos[p][3], halos[p][4])
+            for p in live}
+    # Second pass on the cluster: each partition gathers the records of its boundary
+    # units from the partitions whose halos hold them (its neighbours) and sums them.
+    boundary = [dask.delayed(_boundary_sums)(p, focal_arms,
+                                             *[outs[q] for q in live if p in halos[q][4]])
+                for p in live]
+    interior = [dask.delayed(lambda o: o[0])(outs[p]) for p in live]
+    interior, boundary = dask.compute(interior, boundary)
+    tot = _combine(list(interior) + list(boundary))
     nf = tot["nf"]
     if nf == 0:
         raise InputError("no unit could be matched: the caliper excludes every candidate")
@@ -479,4 +507,4 @@ def matching_effect_dask(ddf, score: str, treatment: str, outcome: str, *,
         n_dropped=int(tot["n_focal_arm"] - nf), alpha=alpha,
         details={"variance_population": float(var_pop), "variance_sample": float(var_samp),
                  "var_neighbors": J, "partitions": len(parts),
-                 "boundary_records": int(sum(len(o[1]) for o in outs))})
+                 "boundary_records": int(tot["records"])})

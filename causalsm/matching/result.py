@@ -117,10 +117,10 @@ class MatchRanges:
         stratum); each unit appears at most once.
     zscore : ndarray of float64, shape (n,)
         The score in the matching metric (for the distances of materialised pairs).
-    ranked : (ndarray, ndarray) or None
-        The positions of the controls and of the treated units, each sorted by score
-        (without exact strata): the same-arm searches of the variance need no second
-        sort.
+    ranked : tuple or None
+        The controls and the treated units, each sorted by score as ``(positions,
+        raw scores)`` (without exact strata): the same-arm searches of the variance
+        need no second sort.
     """
 
     focal: np.ndarray
@@ -151,14 +151,18 @@ class MatchRanges:
         size = self.pool.size + 1
         cover = np.cumsum(np.bincount(self.start, minlength=size)
                           - np.bincount(self.stop, minlength=size))[:-1]
-        out = np.zeros((n, cols.shape[1]))
+        uncovered = cover == 0
+        out = []
         for c in range(cols.shape[1]):
-            diff = (np.bincount(self.start, weights=cols[:, c], minlength=size)
-                    - np.bincount(self.stop, weights=cols[:, c], minlength=size))
+            w = np.ascontiguousarray(cols[:, c])
+            diff = (np.bincount(self.start, weights=w, minlength=size)
+                    - np.bincount(self.stop, weights=w, minlength=size))
             acc = prefix_sums(diff[:-1])[1:]
-            acc[cover == 0] = 0.0               # exactly 0 where no range covers
-            out[self.pool, c] = acc
-        return out if per_focal.ndim == 2 else out[:, 0]
+            acc[uncovered] = 0.0                # exactly 0 where no range covers
+            full = np.zeros(n)
+            full[self.pool] = acc
+            out.append(full)
+        return np.column_stack(out) if per_focal.ndim == 2 else out[0]
 
     def expand(self) -> dict:
         """The pairs, sorted by focal unit then match: ``focal, matched, share, distance``."""
@@ -300,7 +304,7 @@ class MatchResult:
         """``K_M`` and ``K'_M`` from the ranges, in one pass over the pool."""
         inv = 1.0 / self.ranges.counts
         both = self.ranges.spread(np.column_stack([inv, inv * inv]), self.n)
-        self._cache["K"], self._cache["KK"] = both[:, 0].copy(), both[:, 1].copy()
+        self._cache["K"], self._cache["KK"] = both.T.copy()
 
     @property
     def match_count(self) -> np.ndarray:
