@@ -1,7 +1,9 @@
 """The fast paths of matching at scale equal their reference paths, on small data.
 
 * 1-d with replacement: one sort of all units shared by the match and the same-arm
-  variance, pair-free ranges and blocked prefix sums, against the pair engine;
+  variance, pair-free ranges and blocked prefix sums, with and without the compiled
+  kernels (galloping tie searches, sliding-window sums, match counts), against the
+  pair engine;
 * greedy 1-d without replacement: the compiled loop against the Python loop;
 * multi-d with replacement: chunked KD-tree queries in tree order with the neighbour
   count carried over, against a brute-force search;
@@ -50,9 +52,12 @@ def _reference(monkeypatch, fn):
         return fn()
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("estimand", ["ATT", "ATC", "ATE"])
 @pytest.mark.parametrize("k", [1, 3])
-def test_one_sort_pair_free_path_equals_pair_engine(monkeypatch, estimand, k):
+def test_one_sort_pair_free_path_equals_pair_engine(monkeypatch, estimand, k, compiled):
+    # compiled: the numba kernels (tie ranges, window sums, match counts); else numpy
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
     s, t, y, (treated, inside, outside) = _edge_ties(seed=k)
     kw = dict(estimand=estimand, n_neighbors=k, standardize=False)
     with warnings.catch_warnings():

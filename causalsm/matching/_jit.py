@@ -24,7 +24,8 @@ try:                                     # optional: the loop is compiled when a
 except ImportError:                      # pragma: no cover - depends on the environment
     numba = None
 
-__all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums"]
+__all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums",
+           "cover_sums"]
 
 AVAILABLE = numba is not None
 
@@ -235,6 +236,51 @@ def _window_sums(values, lo, hi):
         s2[i] = t2 + c2
     return s1, s2
 
+
+def _cover_sums(start, stop, w1, w2, pool, n):
+    """For every unit, the sums of ``w1`` and ``w2`` over the ranges of ``pool`` that
+    cover it (``MatchRanges.spread`` of two columns): difference arrays and one
+    compensated running sum, exactly 0 where no range covers."""
+    size = pool.size + 1
+    d1 = np.zeros(size)
+    d2 = np.zeros(size)
+    dc = np.zeros(size, dtype=np.int64)
+    for i in range(start.size):
+        d1[start[i]] += w1[i]
+        d1[stop[i]] -= w1[i]
+        d2[start[i]] += w2[i]
+        d2[stop[i]] -= w2[i]
+        dc[start[i]] += 1
+        dc[stop[i]] -= 1
+    out1 = np.zeros(n)
+    out2 = np.zeros(n)
+    t1 = c1 = t2 = c2 = 0.0
+    cover = 0
+    for j in range(pool.size):
+        cover += dc[j]
+        for k in range(2):
+            y = d1[j] if k == 0 else d2[j]
+            t = t1 if k == 0 else t2
+            u = t + y
+            d = (t - u) + y if abs(t) >= abs(y) else (y - u) + t
+            if k == 0:
+                t1 = u
+                c1 += d
+            else:
+                t2 = u
+                c2 += d
+        if cover == 0:                          # exactly 0, and no drift carried on
+            t1 = c1 = t2 = c2 = 0.0
+        else:
+            out1[pool[j]] = t1 + c1
+            out2[pool[j]] = t2 + c2
+    return out1, out2
+
+
+if AVAILABLE:
+    cover_sums = numba.njit(cache=True, nogil=True)(_cover_sums)
+else:                                    # pragma: no cover
+    cover_sums = None
 
 if AVAILABLE:
     window_sums = numba.njit(cache=True, nogil=True)(_window_sums)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import _jit
+
 __all__ = ["MatchResult", "MatchRanges"]
 
 # Below this many (focal, match) memberships, sums over ranges are taken directly
@@ -303,7 +305,12 @@ class MatchResult:
     def _range_counts(self) -> None:
         """``K_M`` and ``K'_M`` from the ranges, in one pass over the pool."""
         inv = 1.0 / self.ranges.counts
-        both = self.ranges.spread(np.column_stack([inv, inv * inv]), self.n)
+        r = self.ranges
+        if _jit.AVAILABLE:
+            self._cache["K"], self._cache["KK"] = _jit.cover_sums(r.start, r.stop, inv,
+                                                                  inv * inv, r.pool, self.n)
+            return
+        both = r.spread(np.column_stack([inv, inv * inv]), self.n)
         self._cache["K"], self._cache["KK"] = both.T.copy()
 
     @property
