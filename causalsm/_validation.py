@@ -232,6 +232,13 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     >>> check_treatment(pd.Categorical(["ctl", "trt"], categories=["ctl", "trt"]))
     array([0, 1])
     """
+    if isinstance(t, np.ndarray) and t.ndim == 1 and t.dtype.kind in "biu":
+        # A plain 0/1 (or boolean) vector, the common case at scale: checked without
+        # pandas; anything else goes the general way below, for its message.
+        is1 = t == 1
+        n1 = int(np.count_nonzero(is1))
+        if 0 < n1 < t.size and n1 + int(np.count_nonzero(t == 0)) == t.size:
+            return is1.astype(np.int64)
     s = _treatment_series(t, name)
     if isinstance(s.dtype, pd.CategoricalDtype):
         levels = list(s.cat.categories)
@@ -244,9 +251,7 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
             raise InputError(f"'{name}' has only one level present ({levels[arr[0]]}): both "
                              "a treated and a control arm are needed")
         return arr.copy()
-    if pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(dtype=np.int64, copy=True)
-    if not pd.api.types.is_numeric_dtype(s):
+    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
         raise InputError(f"'{name}' must be 0/1, boolean or a two-level factor (categorical), "
                          f"got dtype {s.dtype} with values {sorted(map(str, s.unique()))[:5]}; "
                          "from R, pass a factor inside its data.frame (df[\"group\"]): a "
