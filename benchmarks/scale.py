@@ -28,7 +28,9 @@ the whole process and the increase over the data alone.  Configurations:
   controls, and the time includes the match counts ``K_M``;
 * ``match 1:1 repl, tol=0``: ``match(score, t, distance_tolerance=0)``, plus ``K_M``;
 * ``match 1:1 no repl``: ``match(score, t, replace=False)`` (greedy, data order);
-* ``match 1:1 repl, 2-d``: ``match(X2, t)`` (KD-tree, chunked queries);
+* ``match 1:1 repl, 2-d``: ``match(X2, t)`` (KD-tree, chunked queries); ``2-d,
+  tol=0``: the same with exact ties only (``distance_tolerance=0``), which shows the
+  cost of R's tie tolerance; ``5:1 repl, 2-d``: ``n_neighbors=5``;
 * ``match 1:1 repl, 5-d`` and ``match 5:1 repl, 5-d``: a 5-d score (the logit, the
   two covariates and two N(0, 1) columns), ``n_neighbors`` 1 and 5;
 * ``match caliper + exact``: ``match(score, t, caliper=0.05, exact=<10 strata>)``;
@@ -77,6 +79,8 @@ CONFIGS = {
     "repl_exact": "match 1:1 repl, tol=0",
     "norepl": "match 1:1 no repl",
     "repl_2d": "match 1:1 repl, 2-d",
+    "repl_2d_tol0": "match 1:1 repl, 2-d, tol=0",
+    "repl_2d_k5": "match 5:1 repl, 2-d",
     "repl_5d": "match 1:1 repl, 5-d",
     "repl_5d_k5": "match 5:1 repl, 5-d",
     "caliper_exact": "match caliper + exact",
@@ -156,11 +160,13 @@ def worker(config: str, n: int) -> dict:
         m_pairs = m.n_pairs
     else:
         kw = {"repl_ties": {}, "repl_exact": {"distance_tolerance": 0.0},
-              "norepl": {"replace": False}, "repl_2d": {}, "repl_5d": {},
+              "norepl": {"replace": False}, "repl_2d": {},
+              "repl_2d_tol0": {"distance_tolerance": 0.0}, "repl_2d_k5": {"n_neighbors": 5},
+              "repl_5d": {},
               "repl_5d_k5": {"n_neighbors": 5},
               "caliper_exact": {"caliper": 0.05,
                                 "exact": np.random.default_rng(1).integers(0, 10, n)}}[config]
-        s = X2 if config == "repl_2d" else _score5(score, X2) if "5d" in config else score
+        s = X2 if "2d" in config else _score5(score, X2) if "5d" in config else score
         t0 = time.perf_counter()
         m = csm.match(s, t, **kw)
         _ = m.match_count

@@ -245,7 +245,8 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
         if len(levels) != 2:
             raise InputError(f"'{name}' is a factor with {len(levels)} level(s) "
                              f"({', '.join(map(str, levels[:5]))}); a treatment factor needs "
-                             "exactly two, the second being the treated level")
+                             "exactly two, the second being the treated level (three or "
+                             "more levels: estimate_effect / MultilevelMatching)")
         arr = s.cat.codes.to_numpy(dtype=np.int64)
         if np.unique(arr).size < 2:
             raise InputError(f"'{name}' has only one level present ({levels[arr[0]]}): both "
@@ -265,8 +266,10 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
                                                                          n1 > 0]]
     if not binary:
         shown = ", ".join(f"{v:g}" for v in values[:5])
+        several = ("; a treatment with three or more levels goes to estimate_effect / "
+                   "MultilevelMatching" if values.size > 2 else "")
         raise InputError(f"'{name}' must be binary 0/1; found {values.size} distinct "
-                         f"values ({shown}{', ...' if values.size > 5 else ''})")
+                         f"values ({shown}{', ...' if values.size > 5 else ''}){several}")
     if values.size < 2:
         raise InputError(f"'{name}' has only one value ({values[0]:g}): both a treated "
                          "and a control arm are needed")

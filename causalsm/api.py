@@ -91,9 +91,12 @@ def estimate_effect(data, treatment: str, outcome: str,
     estimand : {"ATT", "ATC", "ATE"}, optional
         Default ``"ATT"`` for a 0/1 treatment, ``"ATE"`` for several levels.
     **options
-        Any parameter of :class:`~causalsm.MatchingEstimator`: ``n_neighbors``,
-        ``replace``, ``caliper``, ``exact`` (column names), ``bias_correction``,
-        ``variance``, ``var_neighbors``, ``alpha``, ``random_state``...  With
+        Any parameter of :class:`~causalsm.MatchingEstimator`: ``method`` (the design:
+        ``"nearest"``, ``"optimal"``, ``"full"``, ``"subclass"``, ``"cem"``; all but
+        nearest neighbour are followed by g-computation with MatchIt's standard
+        errors), ``n_neighbors``, ``replace``, ``caliper``, ``exact`` (column names),
+        ``discard``, ``mahvars``, ``bias_correction``, ``variance``, ``var_neighbors``,
+        ``alpha``, ``random_state``...  With
         ``score="double"``: ``propensity_models``, ``prognostic_models``,
         ``n_neighbors``, ``ties``, ``sieve_degree``, ``n_bootstrap``, ``alpha``,
         ``n_jobs``, ``random_state``, ``verbose``.
@@ -278,6 +281,23 @@ def hazard_ratio(data, treatment: str, duration: str, event: str,
 
 # ------------------------------------------------ treatments with several levels
 _MULTILEVEL_ALIASES = {"gps": "propensity"}
+#: ``method=`` with several levels; a 0/1 treatment's names for the same designs are
+#: accepted (``"nearest"``, ``"subclass"``), MatchIt's other designs are refused by name.
+_MULTILEVEL_DESIGNS = {"matching": "matching", "nearest": "matching",
+                       "subclassification": "subclassification",
+                       "subclass": "subclassification"}
+
+
+def multilevel_option_error(unknown: Any, valid: Any, where: str) -> InputError:
+    """The error for options that a multi-level estimator does not take; those of
+    :class:`~causalsm.MatchingEstimator` (MatchIt's designs, calipers...) are named as
+    being for a 0/1 treatment."""
+    unknown = sorted(unknown)
+    binary = [k for k in unknown if k in MatchingEstimator().get_params()]
+    why = (f" ({', '.join(binary)}: for a 0/1 treatment only, i.e. MatchingEstimator's "
+           "designs and options)" if binary else "")
+    return InputError(f"unknown option(s) {', '.join(unknown)} for {where}{why}; valid "
+                      f"options: {', '.join(sorted(valid))}")
 
 
 def make_multilevel_score(score: Any, random_state: Any = None):
@@ -328,8 +348,10 @@ def multilevel_effect(data, treatment: str, outcome: str,
         ``"ATE"`` (default): contrasts averaged over all units.  ``"ATT"``: over the
         units that received ``target`` (give ``target=`` level).
     method : {"matching", "subclassification"}
-        :class:`~causalsm.MultilevelMatching` or
-        :class:`~causalsm.MultilevelSubclassification` (ATE only).
+        :class:`~causalsm.MultilevelMatching` (also ``"nearest"``) or
+        :class:`~causalsm.MultilevelSubclassification` (also ``"subclass"``; ATE only).
+        MatchIt's designs ``"optimal"``, ``"full"`` and ``"cem"`` are for a 0/1
+        treatment and raise :class:`~causalsm.InputError` here.
     **options
         Parameters of the estimator: ``target``, ``reference``, ``contrasts``
         (``"pairwise"`` or ``"reference"``), ``n_neighbors``, ``var_neighbors``,
@@ -366,14 +388,19 @@ def multilevel_effect(data, treatment: str, outcome: str,
                          "target=<level>: the level whose recipients the effects average over")
     if estimand == "ATE" and options.get("target") is not None:
         raise InputError("target= is for estimand='ATT'")
-    if method not in ("matching", "subclassification"):
+    if method in ("optimal", "full", "cem"):
+        raise InputError(f"method={method!r}: optimal, full and coarsened exact matching are "
+                         "designs for a 0/1 treatment; with several levels use "
+                         "method='matching' (nearest neighbour, Yang et al. 2016) or "
+                         "'subclassification' (generalised propensity score strata)")
+    if not isinstance(method, str) or method not in _MULTILEVEL_DESIGNS:
         raise InputError(f"method must be 'matching' or 'subclassification', got {method!r}")
+    method = _MULTILEVEL_DESIGNS[method]
     cls = MultilevelMatching if method == "matching" else MultilevelSubclassification
     valid = set(cls().get_params()) - {"score"}
     unknown = set(options) - valid
     if unknown:
-        raise InputError(f"unknown option(s) {', '.join(sorted(unknown))} for {cls.__name__}; "
-                         f"valid options: {', '.join(sorted(valid))}")
+        raise multilevel_option_error(unknown, valid, cls.__name__)
     est = cls(score=make_multilevel_score(score, options.get("random_state")), **options)
     y = check_outcome(frame[outcome], name=outcome)
     est.fit(frame[covariates], frame[treatment], y)

@@ -439,8 +439,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     cmp_ = sub.add_parser("compare", help="run several matching methods side by side",
                           description="Estimate one effect with several matching methods "
-                          "(NSM, NN-PS, PSM, Mahalanobis, PCA-5, multiply robust, random) and "
-                          "print a comparison table.")
+                          "(NSM, NN-PS, PSM, Mahalanobis, PCA-5, multiply robust, random, and "
+                          "full matching on the neural and propensity scores) and print a "
+                          "comparison table.")
     cmp_.add_argument("--data", required=True, metavar="NAME|PATH.csv",
                       help="a bundled data set (see `causalsm datasets`) or a CSV file")
     cmp_.add_argument("--treatment", help="treatment column (0/1); default from the data set")
@@ -448,9 +449,10 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--covariates", nargs="+", metavar="COL",
                       help="covariate columns (space- or comma-separated); default: the "
                       "data set's, or every other column of a CSV")
-    cmp_.add_argument("--methods", nargs="+", metavar="METHOD",
-                      help="methods to run (default all): nsm nn_ps psm mahalanobis pca mr "
-                      "random")
+    cmp_.add_argument("--methods", "--method", nargs="+", metavar="METHOD", dest="methods",
+                      help="methods to run (default: nsm nn_ps psm mahalanobis pca mr random "
+                      "full_nsm full_psm); also the designs optimal_psm subclass_psm cem. "
+                      "Several levels: nsm nn_ps psm mahalanobis pca subclass random")
     cmp_.add_argument("--estimand", default=None, type=str.upper,
                       choices=["ATT", "ATE", "ATC"],
                       help="default ATT (ATE for a treatment with several levels, unless "

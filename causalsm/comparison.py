@@ -23,6 +23,18 @@ dropped, the time taken and, when the true effect is known, the error.  The meth
     SE; ATE and ATT only (skipped, with a note, for the ATC).
 ``"random"``
     A floor: 1-NN on a random score, i.e. a random control for each treated unit.
+``"full_nsm"``, ``"full_psm"``
+    Optimal full matching on the neural balancing score (the same network as
+    ``"nsm"``) or on the logistic propensity score, then g-computation (MatchIt's
+    recommended design and estimator; HC3 standard errors, see
+    :class:`~causalsm.MatchingEstimator`).
+``"optimal_psm"``, ``"subclass_psm"``, ``"cem"`` (not run by default)
+    Optimal 1:1 matching and subclassification (6 strata) on the propensity score,
+    and coarsened exact matching of the covariates, each followed by g-computation.
+
+A treatment with three or more levels has its own methods
+(:mod:`causalsm.comparison_multilevel`); ``"mr"`` and the designs above are for a 0/1
+treatment and give a skipped row there.
 
 Every method gets the same ``random_state``, so a row equals the corresponding
 :func:`~causalsm.estimate_effect` call with that seed, and the table does not depend
@@ -46,7 +58,7 @@ from ._validation import (InputError, check_estimand, check_frame, check_int, ch
                           check_treatment, check_xy, n_levels)
 from .balance import balance_table, linear_mmd
 
-__all__ = ["compare", "METHODS"]
+__all__ = ["compare", "METHODS", "DEFAULT_METHODS"]
 
 #: Method name -> description (the ``description`` column of the table).
 METHODS = {
@@ -57,11 +69,31 @@ METHODS = {
     "pca": "PCA-5: first 5 principal components",
     "mr": "multiply robust (double score) matching",
     "random": "random matching (floor)",
+    "full_nsm": "full matching on the neural score, g-computation",
+    "full_psm": "full matching on the propensity score, g-computation",
+    "optimal_psm": "optimal 1:1 matching on the propensity score, g-computation",
+    "subclass_psm": "subclassification on the propensity score, g-computation",
+    "cem": "coarsened exact matching, g-computation",
 }
+
+#: The methods :func:`compare` runs when none are named.
+DEFAULT_METHODS = ("nsm", "nn_ps", "psm", "mahalanobis", "pca", "mr", "random", "full_nsm",
+                   "full_psm")
+
+#: Designs other than nearest neighbour: method name -> MatchingEstimator's ``method``.
+_DESIGNS = {"full_nsm": "full", "full_psm": "full", "optimal_psm": "optimal",
+            "subclass_psm": "subclass", "cem": "cem"}
+#: Options of nearest-neighbour matching and its Abadie-Imbens inference, not given to
+#: the design rows.
+_NEAREST_ONLY = {"replace", "bias_correction", "variance", "var_neighbors", "ties", "bias_fit",
+                 "distance_tolerance", "drop_incomplete", "order", "estimation"}
+_NEURAL = ("nsm", "nn_ps", "full_nsm")
 
 _ALIASES = {"neural": "nsm", "neural_propensity": "nn_ps", "nnps": "nn_ps",
             "propensity": "psm", "pca5": "pca", "pca_5": "pca", "double": "mr",
-            "multiply_robust": "mr", "dsm": "mr"}
+            "multiply_robust": "mr", "dsm": "mr", "full": "full_psm",
+            "optimal": "optimal_psm", "subclass": "subclass_psm", "subclassification":
+            "subclass_psm", "full_neural": "full_nsm"}
 
 _COLUMNS = ["method", "description", "estimand", "estimate", "std_error", "ci_lower",
             "ci_upper", "p_value", "critical_gamma", "evalue", "evalue_ci", "max_abs_smd",
@@ -125,13 +157,14 @@ class _TrainedScore(BaseEstimator):
 
 # --------------------------------------------------------------------- methods
 def _resolve_methods(methods: Any, known: dict = METHODS, aliases: dict = _ALIASES,
-                     also: tuple = ()) -> list[tuple[str, Any]]:
+                     also: tuple = (), default: Sequence = DEFAULT_METHODS
+                     ) -> list[tuple[str, Any]]:
     """``[(label, spec)]`` where spec is a canonical method name or a score object.
 
-    ``known`` are the methods (the default list), ``aliases`` other names for them and
-    ``also`` names accepted without being in the default list."""
+    ``known`` are the methods, ``default`` those run when none are named, ``aliases``
+    other names for them and ``also`` names accepted without being in ``known``."""
     if methods is None:
-        return [(m, m) for m in known]
+        return [(m, m) for m in default]
     if isinstance(methods, str):
         methods = [methods]
     items = list(methods.items()) if isinstance(methods, dict) else [(m, m) for m in methods]
@@ -159,11 +192,13 @@ def _resolve_methods(methods: Any, known: dict = METHODS, aliases: dict = _ALIAS
     return out
 
 
-def _jobs(resolved: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
-    """Group the methods into jobs; NSM and NN-PS share one job (one network)."""
+def _jobs(resolved: list[tuple[str, Any]],
+          neural_names: tuple = _NEURAL) -> list[list[tuple[str, Any]]]:
+    """Group the methods into jobs; the neural rows (``neural_names``) share one job (one
+    network)."""
     jobs, neural = [], []
     for label, spec in resolved:
-        if isinstance(spec, str) and spec in ("nsm", "nn_ps"):
+        if isinstance(spec, str) and spec in neural_names:
             if not neural:
                 jobs.append(neural)
             neural.append((label, spec))
@@ -225,7 +260,7 @@ def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_pa
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        if isinstance(job[0][1], str) and job[0][1] in ("nsm", "nn_ps"):
+        if isinstance(job[0][1], str) and job[0][1] in _NEURAL:
             try:
                 from .scores.neural import NeuralBalancingScore   # torch: not timed
                 start = time.perf_counter()
@@ -238,9 +273,10 @@ def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_pa
             for label, spec in job:
                 start = time.perf_counter()
                 try:
-                    score = _TrainedScore(net, "score" if spec == "nsm" else "propensity")
+                    score = _TrainedScore(net, "propensity" if spec == "nn_ps" else "score")
                     est = MatchingEstimator(score=score, estimand=estimand,
-                                            random_state=random_state, **options).fit(X, t, y)
+                                            random_state=random_state,
+                                            **_options(spec, options)).fit(X, t, y)
                     rows.append(_row(label, METHODS[spec], est, X, t, estimand,
                                      trained + time.perf_counter() - start))
                 except Exception as exc:   # noqa: BLE001
@@ -260,18 +296,27 @@ def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_pa
                 est = MultiplyRobustMatching(estimand=estimand, random_state=random_state,
                                              **{**shared, **mr_params}).fit(X, t, y)
             else:
-                score = {"psm": lambda: PropensityScore(),
-                         "mahalanobis": lambda: CovariateScore(scale="mahalanobis"),
+                score = {"mahalanobis": lambda: CovariateScore(scale="mahalanobis"),
                          "pca": lambda: PCAScore(n_components=min(5, X.shape[1])),
                          "random": lambda: RandomScore(random_state=random_state),
-                         }[spec]() if isinstance(spec, str) else spec
+                         }.get(spec, PropensityScore)() if isinstance(spec, str) else spec
                 est = MatchingEstimator(score=score, estimand=estimand,
-                                        random_state=random_state, **options).fit(X, t, y)
+                                        random_state=random_state,
+                                        **_options(spec, options)).fit(X, t, y)
             rows.append(_row(label, description, est, X, t, estimand,
                              time.perf_counter() - start))
         except Exception as exc:           # noqa: BLE001
             rows.append(_nan_row(label, description, estimand, _one_line(exc)))
     return rows
+
+
+def _options(spec: Any, options: dict) -> dict:
+    """The estimator's options for one row: a design row gets its ``method`` and none of
+    the nearest-neighbour options."""
+    if not (isinstance(spec, str) and spec in _DESIGNS):
+        return options
+    return {**{k: v for k, v in options.items() if k not in _NEAREST_ONLY},
+            "method": _DESIGNS[spec]}
 
 
 def _check_params(params: Any, name: str, valid: set[str]) -> dict:
@@ -312,9 +357,11 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     covariates : list of str, optional
         Columns to adjust for; default all other columns.
     methods : list of str or dict, optional
-        Method names (default all, in this order): ``"nsm"``, ``"nn_ps"``, ``"psm"``,
-        ``"mahalanobis"``, ``"pca"``, ``"mr"``, ``"random"`` (see the module docstring;
-        ``"neural"``, ``"propensity"``, ``"double"`` are accepted as aliases).  A dict
+        Method names (default, in this order): ``"nsm"``, ``"nn_ps"``, ``"psm"``,
+        ``"mahalanobis"``, ``"pca"``, ``"mr"``, ``"random"``, ``"full_nsm"``,
+        ``"full_psm"``; also ``"optimal_psm"``, ``"subclass_psm"``, ``"cem"`` (see the
+        module docstring; ``"neural"``, ``"propensity"``, ``"double"``, ``"full"``,
+        ``"optimal"``, ``"subclass"`` are accepted as aliases).  A dict
         ``{label: name or score object}`` adds your own scores, e.g.
         ``{"PSM (boosting)": PropensityScore(model=HistGradientBoostingClassifier())}``.
     estimand : {"ATT", "ATE", "ATC"}, optional
@@ -396,7 +443,7 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     resolved = _resolve_methods(methods)
     valid = set(MatchingEstimator().get_params()) - {"score", "estimand", "random_state"}
     options = _check_params(options, "option", valid)
-    if any(spec in ("nsm", "nn_ps") for _, spec in resolved) or neural_params:
+    if any(isinstance(spec, str) and spec in _NEURAL for _, spec in resolved) or neural_params:
         from .scores.neural import NeuralBalancingScore
         neural_params = _check_params(neural_params, "neural_params",
                                       set(NeuralBalancingScore().get_params()))

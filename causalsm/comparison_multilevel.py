@@ -23,6 +23,10 @@ per (method, contrast).  The methods:
     (ATE only).
 ``"random"``
     A floor: matching on a random score.
+
+The 0/1 treatment's ``"mr"`` and MatchIt's designs (``"full_nsm"``, ``"full_psm"``,
+``"optimal_psm"``, ``"subclass_psm"``, ``"cem"``; aliases ``"full"``, ``"optimal"``)
+are accepted and give a row saying they were skipped.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from joblib import Parallel, delayed
 
 from ._validation import InputError, check_array, check_frame, check_int, check_levels
 from .balance import balance_table, linear_mmd
-from .comparison import _jobs, _resolve_methods
+from .comparison import METHODS, _jobs, _resolve_methods
 
 __all__ = ["compare_multilevel", "MULTILEVEL_METHODS"]
 
@@ -55,8 +59,10 @@ MULTILEVEL_METHODS = {
 _ALIASES = {"neural": "nsm", "neural_propensity": "nn_ps", "nnps": "nn_ps", "gps": "psm",
             "propensity": "psm", "pca5": "pca", "pca_5": "pca",
             "subclassification": "subclass", "double": "mr", "multiply_robust": "mr",
-            "dsm": "mr"}
-_TWO_LEVEL_ONLY = ("mr",)
+            "dsm": "mr", "full": "full_psm", "full_neural": "full_nsm",
+            "optimal": "optimal_psm"}
+#: Methods of the 0/1 comparison that have no multi-level version: a skipped row.
+_TWO_LEVEL_ONLY = ("mr", "full_nsm", "full_psm", "optimal_psm", "subclass_psm", "cem")
 _SUBCLASS_OPTIONS = ("n_strata", "n_bootstrap")
 _COLUMNS = ["method", "description", "estimand", "target", "contrast", "level", "reference",
             "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "max_abs_smd",
@@ -136,11 +142,13 @@ def _run(job, X, labels, codes, y, estimand, target, random_state, options, neur
                                    _one_line(exc))
             return out
         (lab, spec), = job
-        description = (MULTILEVEL_METHODS.get(spec, "multiply robust matching")
+        description = ((MULTILEVEL_METHODS.get(spec) or METHODS[spec])
                        if isinstance(spec, str) else type(spec).__name__)
         if isinstance(spec, str) and spec in _TWO_LEVEL_ONLY:
+            what = ("multiply robust matching" if spec == "mr" else
+                    f"{spec!r} (a MatchIt design followed by g-computation)")
             return _failed(lab, description, estimand, target,
-                           "skipped: multiply robust matching is for a 0/1 treatment")
+                           f"skipped: {what} is for a 0/1 treatment")
         if isinstance(spec, str) and spec == "subclass" and target is not None:
             return _failed(lab, description, estimand, target,
                            "skipped: subclassification estimates population contrasts "
@@ -264,14 +272,16 @@ def compare_multilevel(data: pd.DataFrame, treatment: str, outcome: str, covaria
     valid = set(MultilevelMatching().get_params()) - {"score", "target", "random_state"}
     unknown = set(options) - valid
     if unknown:
-        raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; valid options: "
-                         f"{', '.join(sorted(valid | set(_SUBCLASS_OPTIONS) | {'target'}))}")
+        from .api import multilevel_option_error
+        raise multilevel_option_error(unknown, valid | set(_SUBCLASS_OPTIONS) | {"target"},
+                                      "several treatment levels")
     if neural_params is None:
         neural_params = {}
     elif not isinstance(neural_params, dict):
         raise InputError("neural_params must be a dict of parameters")
-    resolved = _resolve_methods(methods, MULTILEVEL_METHODS, _ALIASES, _TWO_LEVEL_ONLY)
-    jobs = _jobs(resolved)
+    resolved = _resolve_methods(methods, MULTILEVEL_METHODS, _ALIASES, _TWO_LEVEL_ONLY,
+                                default=MULTILEVEL_METHODS)
+    jobs = _jobs(resolved, ("nsm", "nn_ps"))
     tgt = None if target is None else levels[labels.index(str(target))]
     n_jobs = 1 if n_jobs is None else min(check_int(n_jobs, "n_jobs", minimum=None),
                                           len(jobs))

@@ -7,7 +7,7 @@ import pytest
 
 import causalsm as csm
 from causalsm import InputError
-from causalsm.comparison import METHODS, RandomScore
+from causalsm.comparison import DEFAULT_METHODS, METHODS, RandomScore
 
 TRUE_ATT = 2.0
 FAST_NEURAL = {"epochs": 3, "hidden_layer_sizes": (16,)}
@@ -82,7 +82,7 @@ def test_identical_for_one_and_two_jobs_all_methods(sim):
     kw = dict(methods=None, neural_params=FAST_NEURAL, mr_params={"n_bootstrap": 20})
     one = _run(small, n_jobs=1, **kw)
     two = _run(small, n_jobs=2, **kw)
-    assert list(one["method"]) == list(METHODS)
+    assert list(one["method"]) == list(DEFAULT_METHODS)
     assert (one["error"] == "").all(), one["error"].tolist()
     pd.testing.assert_frame_equal(one.drop(columns="fit_seconds"),
                                   two.drop(columns="fit_seconds"))

@@ -100,8 +100,8 @@ def test_compare_lalonde_reports_benchmark_coverage(runs):
     import pandas as pd
     psid = pd.read_csv(out / "compare_lalonde_psid.csv", keep_default_na=False,
                        na_values=[""])
-    assert psid["method"].tolist() == ["nsm", "nn_ps", "psm", "mahalanobis", "pca", "mr",
-                                       "random"]
+    from causalsm.comparison import DEFAULT_METHODS
+    assert psid["method"].tolist() == list(DEFAULT_METHODS)
     row = psid.set_index("method").loc["psm"]      # no training involved: R's number
     ref = json.loads((ROOT / "tests" / "fixtures" / "r" / "compare_reference.json").read_text())
     assert row["estimate"] == pytest.approx(ref["psm"]["est"], rel=1e-9)

@@ -168,3 +168,21 @@ def test_binary_check_of_the_treatment():
         check_treatment([1, 1, 1])
     with pytest.raises(InputError, match=r"only one value \(0\)"):
         check_treatment(np.zeros(4))
+
+
+@pytest.mark.parametrize("discard", ["control", "both"])
+def test_pair_free_path_with_discarded_units_equals_pair_engine(monkeypatch, discard):
+    # discarded units: the one sort of all units is not used, the arms are subsets
+    s, t, y, _ = _edge_ties(seed=6)
+    kw = dict(estimand="ATT", discard=discard, standardize=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fast = match(s, t, **kw)
+        ref = _reference(monkeypatch, lambda: match(s, t, **kw))
+    assert fast.discarded.any() and fast.ranges is not None and fast.ranges.ranked is None
+    np.testing.assert_array_equal(fast.discarded, ref.discarded)
+    pd.testing.assert_frame_equal(fast.pairs(), ref.pairs(), check_exact=True)
+    a = matching_effect(fast, y, var_neighbors=1, standardize=False)
+    b = matching_effect(ref, y, var_neighbors=1, standardize=False)
+    for key in ("estimate", "variance_population", "variance_sample"):
+        assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-15), key

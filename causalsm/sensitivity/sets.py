@@ -156,7 +156,9 @@ class MatchedSets:
         t = match.treatment
         subclass = getattr(match, "subclass", None)
         if subclass is not None and np.shape(subclass) == (n,):
-            return cls.from_labels(y, t, subclass)
+            labels = np.asarray(subclass, dtype=object)
+            labels[np.asarray(subclass) == 0] = None     # causalsm's 0: not in a set
+            return cls.from_labels(y, t, labels)
         focal_units = match.focal_units
         focal, matched = match.focal, match.matched
         members = np.concatenate([focal_units, matched])
@@ -344,6 +346,11 @@ def sets_or_reason(match: Any, y: Any) -> "MatchedSets | str":
     """The matched sets of ``match`` for an estimate's later sensitivity analysis, or
     the reason there are none (kept by results; matches with replacement are not
     expanded into pairs just to find that they overlap)."""
+    if getattr(match, "subclass", None) is not None:     # designs with disjoint sets
+        try:
+            return MatchedSets.from_match(match, y)
+        except InputError as exc:
+            return str(exc)
     if match.estimand == "ATE":
         return ("Rosenbaum bounds need matched sets that share no unit: for the ATE every "
                 "unit is matched and also serves as a match, so the matched sets overlap.  "
