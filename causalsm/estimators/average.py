@@ -186,7 +186,7 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
     # Units the estimate averages over.  R counts every unit of the focal arm, even
     # those the caliper dropped (their effect then enters as 0); we average over the
     # matched ones, which is the estimand after dropping.
-    arm = np.isin(t, focal_arms).astype(float)
+    arm = np.ones(n) if len(focal_arms) == 2 else (t == focal_arms[0]).astype(float)
     iot_t = m.unit_weight * (arm if r_compatible else m.is_focal)
     iot_c = np.ones(n) if m.estimand == "ATE" else 1.0 - arm
     SN = iot_t.sum()

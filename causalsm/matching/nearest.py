@@ -300,7 +300,8 @@ def _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal,
     """One MatchResult from the parts of every group (positions in the full data)."""
     n = t.shape[0]
     focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
-    focal_all = np.flatnonzero(np.isin(t, focal_arms))
+    focal_all = (np.arange(n) if len(focal_arms) == 2           # t is 0/1: no np.isin
+                 else np.flatnonzero(t == focal_arms[0]))
     if pair_free:
         ranges = _assemble_ranges(parts, z[:, 0])
         ranges.ranked = ranked
