@@ -21,16 +21,6 @@ from causalsm.matching import match, match_dask  # noqa: E402
 from causalsm.matching.ranged import _sorted_frame, matching_effect_dask  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    cl = distributed.Client(cluster)
-    yield cl
-    cl.close()
-    cluster.close()
-
-
 def _case(name, n=1500, seed=0):
     rng = np.random.default_rng(seed)
     t = (rng.random(n) < 0.35).astype(int)

@@ -442,6 +442,24 @@ def matching_effect_dask(ddf, score: str, treatment: str, outcome: str, *,
     -------
     EffectResult
         Its ``details`` hold the match counts' totals (``n_pairs`` is not computed).
+
+    Examples
+    --------
+    With a ``distributed.Client`` the partitions go to its workers; without one Dask's
+    local scheduler runs them.  The numbers are those of the in-memory estimate:
+
+    >>> import dask.dataframe as dd
+    >>> from causalsm.matching import match
+    >>> from causalsm.estimators.average import matching_effect
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"s": rng.normal(size=400), "t": rng.integers(0, 2, 400)})
+    >>> df["y"] = df["s"] + df["t"] + rng.normal(size=400)
+    >>> res = matching_effect_dask(dd.from_pandas(df, npartitions=4), "s", "t", "y")
+    >>> ref = matching_effect(match(df["s"], df["t"]), df["y"].to_numpy(), var_neighbors=1)
+    >>> bool(np.isclose(res.estimate, ref["estimate"], rtol=1e-12))
+    True
+    >>> bool(np.isclose(res.std_error, np.sqrt(ref["variance"]), rtol=1e-12))
+    True
     """
     import dask
 
