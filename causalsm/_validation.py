@@ -255,6 +255,13 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     >>> check_treatment(pd.Categorical(["ctl", "trt"], categories=["ctl", "trt"]))
     array([0, 1])
     """
+    if isinstance(t, np.ndarray) and t.ndim == 1 and t.dtype.kind in "biu":
+        # A plain 0/1 (or boolean) vector, the common case at scale: checked without
+        # pandas; anything else goes the general way below, for its message.
+        is1 = t == 1
+        n1 = int(np.count_nonzero(is1))
+        if 0 < n1 < t.size and n1 + int(np.count_nonzero(t == 0)) == t.size:
+            return is1.astype(np.int64)
     s = _treatment_series(t, name)
     if isinstance(s.dtype, pd.CategoricalDtype):
         levels = list(s.cat.categories)
@@ -268,16 +275,19 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
             raise InputError(f"'{name}' has only one level present ({levels[arr[0]]}): both "
                              "a treated and a control arm are needed")
         return arr.copy()
-    if pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(dtype=np.int64, copy=True)
-    if not pd.api.types.is_numeric_dtype(s):
+    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
         raise InputError(f"'{name}' must be 0/1, boolean or a two-level factor (categorical), "
                          f"got dtype {s.dtype} with values {sorted(map(str, s.unique()))[:5]}; "
                          "from R, pass a factor inside its data.frame (df[\"group\"]): a "
                          "factor vector on its own arrives as strings")
     arr = s.to_numpy(dtype=np.float64)
-    values = np.unique(arr)
-    if values.size > 2 or not np.isin(values, (0.0, 1.0)).all():
+    is1 = arr == 1.0
+    n1 = int(np.count_nonzero(is1))
+    binary = n1 + int(np.count_nonzero(arr == 0.0)) == arr.size
+    # The distinct values are only sorted out for the message (a sort of n values).
+    values = np.unique(arr) if not binary else np.array([0.0, 1.0])[[0 < arr.size - n1,
+                                                                         n1 > 0]]
+    if not binary:
         shown = ", ".join(f"{v:g}" for v in values[:5])
         several = ("; a treatment with three or more levels goes to estimate_effect / "
                    "MultilevelMatching" if values.size > 2 else "")
@@ -286,7 +296,7 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     if values.size < 2:
         raise InputError(f"'{name}' has only one value ({values[0]:g}): both a treated "
                          "and a control arm are needed")
-    return arr.astype(np.int64)
+    return is1.astype(np.int64)
 
 
 def check_outcome(y: Any, *, name: str = "outcome") -> np.ndarray:

@@ -18,16 +18,6 @@ from causalsm.inference import multiplier_bootstrap  # noqa: E402
 from causalsm.matching import match, match_dask  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    cl = distributed.Client(cluster)
-    yield cl
-    cl.close()
-    cluster.close()
-
-
 def _frame(n=6000, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3))

@@ -67,6 +67,28 @@ def test_logical_and_one_column_frame_treatment():
         check_treatment(pd.DataFrame({"a": [0, 1], "b": [1, 0]}))
 
 
+def test_integer_and_boolean_arrays_fast_path():
+    """Plain 0/1 integer and boolean arrays (checked without pandas) give the same array
+    as the general path, and every other integer array still gets the general message."""
+    for t in (np.array([0, 1, 1, 0], dtype=np.int8), np.array([0, 1, 1, 0], dtype=np.uint64),
+              np.array([False, True, True, False])):
+        out = check_treatment(t)
+        assert out.dtype == np.int64
+        np.testing.assert_array_equal(out, [0, 1, 1, 0])
+        np.testing.assert_array_equal(out, check_treatment(pd.Series(t)))
+    t = np.array([0, 1, 1], dtype=np.int32)
+    check_treatment(t)[0] = 5                               # a copy, not a view of the input
+    np.testing.assert_array_equal(t, [0, 1, 1])
+    with pytest.raises(InputError, match=r"binary 0/1; found 3 distinct values \(0, 1, 2\)"):
+        check_treatment(np.array([0, 1, 2]))
+    with pytest.raises(InputError, match=r"only one value \(1\)"):
+        check_treatment(np.array([1, 1]))
+    with pytest.raises(InputError, match=r"only one value \(0\)"):
+        check_treatment(np.array([False, False]))
+    with pytest.raises(InputError, match="1-dimensional"):
+        check_treatment(np.array([[0, 1], [1, 0]]))
+
+
 @pytest.mark.parametrize("values", [
     pd.Series([1, 0, None], dtype="Int64"),
     pd.Series([True, False, None], dtype="boolean"),

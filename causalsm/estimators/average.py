@@ -167,11 +167,12 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
         score = m.score if var_score is None else var_score
         weighted = not np.all(m.unit_weight == 1)
         centre = float(np.mean(y))                 # centred sums: no cancellation
+        ranked = None if var_score is not None or m.ranges is None else m.ranges.ranked
         members, cnt, s1, s2 = same_arm_moments(
             score, t, var_neighbors, y - centre, caliper=m.caliper, exact=exact,
             distance_tolerance=distance_tolerance,
             weights=m.unit_weight if weighted else None, standardize=standardize,
-            drop_incomplete=r_compatible)
+            drop_incomplete=r_compatible, ranked=ranked)
         with np.errstate(invalid="ignore", divide="ignore"):
             sigma2 = (s2 / cnt - (s1 / cnt) ** 2) * cnt / (cnt - 1)
         lonely = ~(members > 1)                    # no same-arm neighbour (caliper/strata)
@@ -187,7 +188,7 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
     # Units the estimate averages over.  R counts every unit of the focal arm, even
     # those the caliper dropped (their effect then enters as 0); we average over the
     # matched ones, which is the estimand after dropping.
-    arm = np.isin(t, focal_arms).astype(float)
+    arm = np.ones(n) if len(focal_arms) == 2 else (t == focal_arms[0]).astype(float)
     iot_t = m.unit_weight * (arm if r_compatible else m.is_focal)
     iot_c = np.ones(n) if m.estimand == "ATE" else 1.0 - arm
     SN = iot_t.sum()
@@ -510,7 +511,8 @@ class MatchingEstimator(BaseEstimator):
             raise InputError(f"bias_fit must be 'auto', 'matched' or 'arm', got {bias_fit!r}")
         details["bias_fit"] = bias_fit if bc else None
         details["adjust"] = (adjust if isinstance(adjust, str) else list(adjust)) if bc else None
-        def effect(m_, Z_):
+
+        def effect(m_, Z_):          # without bias correction no regression is needed
             return matching_effect(m_, data.y, Z_ if bc else None, bias_correction=bool(bc),
                                    var_neighbors=J,
                                    sample=(variance == "ai_sample"), exact=exact,

@@ -5,8 +5,9 @@ from .cem import cem_match
 from .distributed import match_dask
 from .nearest import METHODS, match
 from .optimal import full_match, optimal_match
+from .ranged import matching_effect_dask
 from .result import MatchRanges, MatchResult
 from .subclass import subclassify
 
-__all__ = ["match", "match_dask", "MatchResult", "MatchRanges", "METHODS", "full_match",
-           "optimal_match", "subclassify", "cem_match"]
+__all__ = ["match", "match_dask", "matching_effect_dask", "MatchResult", "MatchRanges", "METHODS",
+           "full_match", "optimal_match", "subclassify", "cem_match"]

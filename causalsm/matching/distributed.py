@@ -67,14 +67,17 @@ def _match_partition(df: pd.DataFrame, score_cols, treatment, exact_cols, mu, sd
     return False, [(pos[f], pos[m], d2) for f, m, d2 in parts]
 
 
-def match_dask(ddf, score: Any, treatment: str, *, exact: Any, estimand: str = "ATT",
+def match_dask(ddf, score: Any, treatment: str, *, exact: Any = None, estimand: str = "ATT",
                n_neighbors: int = 1, replace: bool = True, caliper: float | None = None,
                caliper_units: str = "sd", order: str = "data",
                distance_tolerance: float = 1e-5, standardize: bool = True,
                drop_incomplete: bool = False, npartitions: int | None = None) -> MatchResult:
-    """Match within exact strata of a Dask DataFrame, one partition of strata per task.
+    """Match on a Dask DataFrame: within exact strata, or range-partitioned on a score.
 
-    The rows are shuffled on the ``exact`` columns so that every stratum sits in one
+    Without ``exact`` (a scalar score, with replacement, ties kept): the rows are
+    sorted by score across the cluster and each partition is matched with a halo of
+    units from its neighbours (:mod:`causalsm.matching.ranged`), so that the matches
+    equal those of ``match`` on the collected frame.  With ``exact``: the rows are shuffled on the ``exact`` columns so that every stratum sits in one
     partition; each partition is matched on a Dask worker (the default scheduler, or
     the cluster of an active ``dask.distributed.Client``); the matches are gathered
     into one :class:`MatchResult`.  The result equals
@@ -88,8 +91,9 @@ def match_dask(ddf, score: Any, treatment: str, *, exact: Any, estimand: str = "
         Score column(s).
     treatment : str
         Treatment column (0/1 or boolean).
-    exact : str or list of str
-        Exact-matching columns: the strata, matched independently.
+    exact : str or list of str, optional
+        Exact-matching columns: the strata, matched independently.  ``None``:
+        range-partitioned matching (one score column, ``replace=True``).
     estimand, n_neighbors, replace, caliper, caliper_units, order, distance_tolerance,
     standardize, drop_incomplete :
         As :func:`causalsm.match`.  ``order`` may be ``"data"``, ``"largest"`` or
@@ -116,6 +120,21 @@ def match_dask(ddf, score: Any, treatment: str, *, exact: Any, estimand: str = "
                              sort=False)             # keep the row order
     estimand = check_estimand(estimand)
     k = check_int(n_neighbors, "n_neighbors")
+    if exact is None:
+        from .ranged import match_ranged
+        score_cols = _columns(score)
+        if len(score_cols) != 1 or not replace:
+            raise InputError("match_dask without exact strata matches on one score column "
+                             "with replacement; give exact= for other designs")
+        missing = [c for c in score_cols + [treatment] if c not in ddf.columns]
+        if missing:
+            raise InputError(f"column(s) {missing} not in the data frame")
+        if distance_tolerance < 0:
+            raise InputError("distance_tolerance must be >= 0")
+        return match_ranged(ddf, score_cols[0], treatment, estimand=estimand, n_neighbors=k,
+                            caliper=caliper, caliper_units=caliper_units,
+                            distance_tolerance=distance_tolerance, standardize=standardize,
+                            drop_incomplete=drop_incomplete, npartitions=npartitions)
     score_cols, exact_cols = _columns(score), _columns(exact)
     missing = [c for c in score_cols + [treatment] + exact_cols if c not in ddf.columns]
     if missing:

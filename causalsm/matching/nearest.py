@@ -12,8 +12,9 @@ Abadie & Imbens (2006), unless ``ties=False`` (then broken at random).
 
 Speed and memory: a 1-d score is matched by binary search on the sorted candidates
 (O(n log n)); a low-dimensional score by a KD-tree (``scipy.spatial.cKDTree``),
-queried in chunks, and a score of more than 16 columns (covariates) by exact brute
-force in blocks of matrix products.  No dense treated-by-control distance matrix is ever built.
+queried in chunks, in the leaf order of a tree of the queries, on every core, and a
+score of more than 16 columns (covariates) by exact brute force in blocks of matrix
+products.  No dense treated-by-control distance matrix is ever built.
 With replacement on a 1-d score with ties kept, the matches of each unit are a
 contiguous run of the sorted candidates and are kept as ``(start, stop)`` ranges
 (:class:`~causalsm.matching.MatchRanges`): memory grows with the number of units,
@@ -33,6 +34,7 @@ from scipy.spatial import cKDTree
 
 from .._stats import weighted_scale
 from .._validation import InputError, check_estimand, check_int, check_seed, check_treatment
+from . import _jit
 from .result import MatchRanges, MatchResult, range_sums
 
 __all__ = ["match", "same_arm_neighbors", "same_arm_moments"]
@@ -83,7 +85,9 @@ class _BruteForce:
 
 def _neighbour_index(points: np.ndarray):
     """A KD-tree for a low-dimensional score, exact brute force for a wide one."""
-    return cKDTree(points) if points.shape[1] <= _TREE_DIMS else _BruteForce(points)
+    return _kdtree(points) if points.shape[1] <= _TREE_DIMS else _BruteForce(points)
+
+
 PAIR_FREE = True   # 1-d ties as ranges (False: the pair engine, kept for checks)
 
 
@@ -234,14 +238,40 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
     discarded = common_support(raw, t, discard)
     if replace:
         check_reservoir(t[~discarded], estimand, k)
+    keep = ~discarded if discarded.any() else None
+    # the one sort of all units serves only when no unit is discarded
+    ranked = _ranked(raw, t, strata, replace, ties, w) if keep is None else None
     pair_free, parts = _match_parts(z, raw, t, strata, focal_arms, k, replace, ties,
                                     distance_tolerance, cal, zcal, sd, order, rng, w,
-                                    drop_incomplete, mu, keep=~discarded)
+                                    drop_incomplete, mu, keep=keep, ranked=ranked)
     if index is None:
         index = score.index if isinstance(score, (pd.Series, pd.DataFrame)) else pd.RangeIndex(n)
-    res = _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal, index)
+    res = _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal, index,
+                  ranked=ranked)
     res.discarded = discarded
     return res
+
+
+def _ranked(raw, t, strata, replace, ties, w) -> tuple | None:
+    """The units of each arm sorted by a 1-d score, from one sort of all units.
+
+    Sorting is the main cost of 1-d matching with replacement; the same orders then
+    serve the matches of both arms and the same-arm neighbours of the variance
+    (:func:`same_arm_moments`).  ``(controls, treated)`` positions, or ``None`` where
+    the pair-free path is not taken.  Each arm is ``(positions, sorted raw scores)``:
+    the sorted values come with the sort, so no later step gathers them again.
+    """
+    if not (PAIR_FREE and replace and ties and raw.shape[1] == 1 and w is None
+            and strata is None):
+        return None
+    return _sort_arms(raw[:, 0], t)
+
+
+def _sort_arms(score: np.ndarray, t: np.ndarray) -> tuple:
+    order = np.argsort(score)
+    values = score[order]
+    treated = t[order] == 1
+    return (order[~treated], values[~treated]), (order[treated], values[treated])
 
 
 def _design(method, score, treatment, *, estimand, n_neighbors, caliper, caliper_units, exact,
@@ -314,13 +344,15 @@ def _match_general(score, treatment, estimand, k, replace, caliper, caliper_unit
 
 
 def _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal,
-            index) -> MatchResult:
+            index, ranked=None) -> MatchResult:
     """One MatchResult from the parts of every group (positions in the full data)."""
     n = t.shape[0]
     focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
-    focal_all = np.flatnonzero(np.isin(t, focal_arms))
+    focal_all = (np.arange(n) if len(focal_arms) == 2           # t is 0/1: no np.isin
+                 else np.flatnonzero(t == focal_arms[0]))
     if pair_free:
         ranges = _assemble_ranges(parts, z[:, 0])
+        ranges.ranked = ranked
         pairs = {"ranges": ranges}
         matched_focal = ranges.focal
     else:
@@ -338,12 +370,14 @@ def _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal,
 
 
 def _match_parts(z, raw, t, strata, focal_arms, k, replace, ties, tol, cal, zcal, sd, order,
-                 rng, w, drop_incomplete, mu=None, keep=None):
+                 rng, w, drop_incomplete, mu=None, keep=None, ranked=None):
     """Match every (focal arm, exact stratum) group; returns ``(pair_free, parts)``.
 
     With replacement on a 1-d score with ties kept, the matches of a unit are a
     contiguous run of the sorted candidates: the parts are ``(focal, lo, hi, pool)``
     ranges, not pairs (``pair_free``).  Otherwise they are ``(focal, matched, d2)``.
+    ``ranked`` (every unit sorted by the 1-d score, see :func:`_ranked`) saves the
+    sorts of the pair-free path.
     """
     pair_free = PAIR_FREE and replace and ties and z.shape[1] == 1 and w is None
     parts = []
@@ -355,9 +389,10 @@ def _match_parts(z, raw, t, strata, focal_arms, k, replace, ties, tol, cal, zcal
             if c_idx.size == 0 or f_idx.size == 0:
                 continue
             if pair_free:
-                parts.append(_match_ranges(z, raw, f_idx, c_idx, k, tol, cal,
-                                           drop_incomplete,
-                                           scale=None if mu is None else (mu[0], sd[0])))
+                parts.append(_match_ranges(
+                    z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete,
+                    scale=None if mu is None else (mu[0], sd[0]),
+                    presorted=None if ranked is None else (ranked[arm], ranked[1 - arm])))
             elif replace:
                 parts.append(_match_with_replacement(
                     z, raw, f_idx, c_idx, k, tol, cal, zcal, ties, rng,
@@ -591,48 +626,84 @@ def _ties_1d(q: np.ndarray, c: np.ndarray, k: int, tol: float):
     return rows[keep], order[sorted_pos[keep]], d2[keep], kth
 
 
+def _kdtree(points: np.ndarray) -> cKDTree:
+    """A KD-tree split at the midpoint of the widest side (``balanced_tree=False``):
+    several times faster to build than median splits for millions of points, and as
+    fast to query on scores."""
+    return cKDTree(points, balanced_tree=False, compact_nodes=False)
+
+
+def _query(tree, q, k):
+    """``tree.query(q, k)``, on every core for a KD-tree (scipy's ``workers=-1``)."""
+    if isinstance(tree, cKDTree):
+        return tree.query(q, k=k, workers=-1)
+    return tree.query(q, k=k)
+
+
 def _ties_tree(zq, zc, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_pos=None):
     """KD-tree search, widening the neighbour count until every tie is seen.
 
-    Queries run in chunks of ``_CHUNK`` so the temporaries stay bounded at any n.
+    Queries run in chunks of ``_CHUNK`` so the temporaries stay bounded at any n, in
+    the leaf order of a KD-tree of the queries (neighbouring queries visit the same
+    nodes: far fewer cache misses than in data order), each chunk starting from the
+    neighbour count that sufficed for most of the chunk before (with R's tie
+    tolerance a unit has a dozen or more near-ties at 10^7 units: widening from 5
+    each time would repeat most searches).  The tree is queried on every core.
     """
     tree = _neighbour_index(zc)
     nq = zq.shape[0]
-    if nq <= _CHUNK:
-        return _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc, self_pos)
-    rows, cols, d2, kth = [], [], [], []
+    if nq <= 1 << 12:
+        return _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc, self_pos)[:4]
+    perm = _kdtree(zq).indices if zq.shape[1] <= _TREE_DIMS else np.arange(nq)
+    rows, cols, d2 = [], [], []
+    kth = np.empty(nq)
+    kk = None
     for a in range(0, nq, _CHUNK):
-        b = min(a + _CHUNK, nq)
-        r, c, d, kt = _ties_tree_chunk(tree, zq[a:b], k, tol, raw_q[a:b], raw_c, cal, zcal,
-                                       wc, None if self_pos is None else self_pos[a:b])
-        rows.append(r + a)
+        at = perm[a:a + _CHUNK]
+        r, c, d, kt, kk = _ties_tree_chunk(tree, zq[at], k, tol, raw_q[at], raw_c, cal, zcal,
+                                           wc, None if self_pos is None else self_pos[at],
+                                           kk)
+        rows.append(at[r])
         cols.append(c)
         d2.append(d)
-        kth.append(kt)
-    return (np.concatenate(rows), np.concatenate(cols), np.concatenate(d2),
-            np.concatenate(kth))
+        kth[at] = kt
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(d2), kth
 
 
-def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_pos=None):
+def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_pos=None,
+                     kk=None):
+    """Ties of one chunk of queries; also returns the neighbour count that sufficed
+    for nine queries in ten (the next chunk's first try)."""
     nc = tree.n
     max_valid = np.inf if zcal is None else float(np.sum(zcal ** 2))
     out_rows, out_cols, out_d2 = [], [], []
     kth_all = np.full(zq.shape[0], np.inf)
     todo = np.arange(zq.shape[0])
-    kk = min(nc, max(2 * k, k + 4) + (self_pos is not None))
+    # k + 1 neighbours show whether the k-th has a tie; then widen (or start from the
+    # count that sufficed for the chunk before)
+    first = min(nc, k + 1 + (self_pos is not None))
+    kk = first if kk is None else max(first, min(nc, kk))
+    needed, left = kk, zq.shape[0] // 10
     while todo.size:
-        d, idx = tree.query(zq[todo], k=kk)
+        if todo.size > left:
+            needed = kk
+        d, idx = _query(tree, zq[todo], kk)
         d, idx = d.reshape(todo.size, kk), idx.reshape(todo.size, kk)
-        d2 = d ** 2
-        valid = np.broadcast_to(_within_caliper(raw_q[todo][:, None, :], raw_c[idx], cal),
-                                d2.shape)
-        if self_pos is not None:
-            valid = valid & (idx != self_pos[todo][:, None])
-        mass = valid if wc is None else valid * wc[idx]
-        nvalid = np.cumsum(mass, axis=1)
-        has_k = nvalid[:, -1] >= k - _R_TOL
-        kpos = np.argmax(nvalid >= k - _R_TOL, axis=1)
-        kth = np.where(has_k, d2[np.arange(todo.size), kpos], np.inf)
+        d2 = np.square(d, out=d)
+        if cal is None and self_pos is None and wc is None:   # every candidate counts
+            valid = True
+            has_k = np.full(todo.size, kk >= k)
+            kth = d2[:, k - 1].copy() if kk >= k else np.full(todo.size, np.inf)
+        else:
+            valid = np.broadcast_to(_within_caliper(raw_q[todo][:, None, :], raw_c[idx],
+                                                    cal), d2.shape)
+            if self_pos is not None:
+                valid = valid & (idx != self_pos[todo][:, None])
+            mass = valid if wc is None else valid * wc[idx]
+            nvalid = np.cumsum(mass, axis=1)
+            has_k = nvalid[:, -1] >= k - _R_TOL
+            kpos = np.argmax(nvalid >= k - _R_TOL, axis=1)
+            kth = np.where(has_k, d2[np.arange(todo.size), kpos], np.inf)
         thr = kth + (tol + _R_TOL if tol > 0 else 0.0)
         if kk >= nc:
             done = np.ones(todo.size, dtype=bool)
@@ -640,7 +711,7 @@ def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_po
             # Without k caliper-valid candidates yet, a farther candidate may still be
             # valid unless the caliper box is already left behind.
             done = np.where(has_k, d2[:, -1] > thr, d2[:, -1] > max_valid)
-        take = valid & (d2 <= thr[:, None]) & done[:, None]
+        take = (d2 <= thr[:, None]) & done[:, None] & valid
         r, c = np.nonzero(take)
         out_rows.append(todo[r])
         out_cols.append(idx[r, c])
@@ -649,7 +720,7 @@ def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_po
         todo = todo[~done]
         kk = min(nc, 2 * kk)
     rows = np.concatenate(out_rows)
-    return rows, np.concatenate(out_cols), np.concatenate(out_d2), kth_all
+    return rows, np.concatenate(out_cols), np.concatenate(out_d2), kth_all, needed
 
 
 def _break_ties(rows, cols, d2, kth, k, tol, rng):
@@ -663,6 +734,31 @@ def _break_ties(rows, cols, d2, kth, k, tol, rng):
 
 
 # ------------------------------------------------- with replacement, pair-free (1-d)
+
+
+def _stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``argsort(values, kind="stable")``, by the faster unstable sort and a re-sort of
+    the runs of equal values only (few with a continuous score)."""
+    order = np.argsort(values)
+    s = values[order]
+    tied = np.zeros(s.size, dtype=bool)
+    eq = s[1:] == s[:-1]
+    tied[1:] |= eq
+    tied[:-1] |= eq
+    if tied.any():
+        at = np.flatnonzero(tied)
+        sub = order[at]
+        order[at] = sub[np.lexsort((sub, _run_starts(s)[at]))]
+    return order
+
+
+def _run_starts(s: np.ndarray) -> np.ndarray:
+    """For each position of the sorted ``s``, the first position of its run of equal
+    values (``searchsorted(s, s)`` in O(n))."""
+    new = np.empty(s.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    return np.maximum.accumulate(np.where(new, np.arange(s.size), 0))
 
 
 def _run_start(s: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -707,31 +803,50 @@ def _dist_range(s: np.ndarray, q: np.ndarray, thr: np.ndarray):
     return lo, hi
 
 
-def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete):
+def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete, need_near=True,
+                same=False):
     """Pair-free ties on a 1-d score: each query's matches as a range of sorted candidates.
 
     ``sz``/``sraw`` are the candidates' standardized and raw scores, both sorted (the
     standardization is increasing, so one order sorts both).  The range holds every
     candidate within ``tol`` of the k-th smallest squared distance (as ``_ties_1d``),
     cut to the caliper.  Returns ``lo, hi, near`` with ``near`` the number of
-    near-ties (farther than the k-th distance) in each range.
+    near-ties (farther than the k-th distance) in each range (zeros unless
+    ``need_near``).  ``same``: the queries are the candidates themselves.
     """
     nq, nc = qz.size, sz.size
+    # The exact k-th-distance range is needed for the near-tie count and for
+    # drop_incomplete with a caliper only.
+    exact_kth = tol > 0 and (need_near or (cal is not None and drop_incomplete))
+    if _jit.AVAILABLE and cal is None:     # compiled galloping searches, same ranges
+        lo, hi, slo, shi = _jit.tie_bounds(sz, qz, k, tol + _R_TOL if tol > 0 else 0.0,
+                                           same, exact_kth)
+        return lo, hi, (hi - lo) - (shi - slo) if exact_kth else np.zeros(nq, np.int64)
+    if same:             # insertion points of the candidates themselves
+        if k == 2:       # self and one other: the nearer of the two sorted neighbours
+            gap = np.square(np.diff(sz))
+            kth2 = np.minimum(np.append(np.inf, gap), np.append(gap, np.inf))
+            del gap
+        else:
+            runs = _run_starts(sz)
     lo_all = np.empty(nq, dtype=np.int64)
     hi_all = np.empty(nq, dtype=np.int64)
     near_all = np.empty(nq, dtype=np.int64)
     off = np.arange(-k, k)
     for a in range(0, nq, _CHUNK):
         q, qr = qz[a:a + _CHUNK], qraw[a:a + _CHUNK]
-        pos = np.searchsorted(sz, q)
-        cand = pos[:, None] + off
-        valid = (cand >= 0) & (cand < nc)
-        d2w = np.where(valid, (sz[np.clip(cand, 0, nc - 1)] - q[:, None]) ** 2, np.inf)
-        kth = np.partition(d2w, k - 1, axis=1)[:, k - 1]
-        del cand, valid, d2w
+        if same and k == 2:
+            kth = kth2[a:a + _CHUNK]
+        else:
+            pos = runs[a:a + _CHUNK] if same else np.searchsorted(sz, q)
+            cand = pos[:, None] + off
+            valid = (cand >= 0) & (cand < nc)
+            d2w = np.where(valid, (sz[np.clip(cand, 0, nc - 1)] - q[:, None]) ** 2, np.inf)
+            kth = d2w.min(axis=1) if k == 1 else np.partition(d2w, k - 1, axis=1)[:, k - 1]
+            del cand, valid, d2w
         thr = kth + (tol + _R_TOL if tol > 0 else 0.0)
         lo, hi = _dist_range(sz, q, thr)
-        slo, shi = _dist_range(sz, q, kth) if tol > 0 else (lo.copy(), hi.copy())
+        slo, shi = _dist_range(sz, q, kth) if exact_kth else (lo.copy(), hi.copy())
         if cal is not None:
             c = float(cal[0])
             wide = c + 1e-12 * (np.abs(qr) + c) + 1e-300
@@ -747,18 +862,20 @@ def _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete):
                 hi[incomplete] = lo[incomplete]
                 shi[incomplete] = slo[incomplete]
         lo_all[a:a + _CHUNK], hi_all[a:a + _CHUNK] = lo, hi
-        near_all[a:a + _CHUNK] = (hi - lo) - (shi - slo)
+        near_all[a:a + _CHUNK] = (hi - lo) - (shi - slo) if exact_kth else 0
     return lo_all, hi_all, near_all
 
 
 def _match_ranges(z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete, warn=True,
-                  scale=None):
+                  scale=None, presorted=None):
     """With replacement on a 1-d score, ties kept: ``(f_idx, lo, hi, pool)`` without pairs.
 
     ``pool`` holds ``c_idx`` sorted by score; focal unit ``f_idx[i]`` is matched to
     ``pool[lo[i]:hi[i]]``.  Same matches as ``_match_with_replacement`` (ties=True).
     ``scale = (mu, sd)`` with ``z = (raw - mu) / sd`` lets the standardized values of
     the sorted units be recomputed (bitwise the same) instead of gathered.
+    ``presorted = (f_sorted, c_sorted)``: ``f_idx`` and ``c_idx`` already sorted by
+    score, each as ``(positions, raw scores)`` (see :func:`_ranked`).
     """
     if drop_incomplete and c_idx.size < k:
         lo = np.zeros(f_idx.size, dtype=np.int64)
@@ -766,18 +883,23 @@ def _match_ranges(z, raw, f_idx, c_idx, k, tol, cal, drop_incomplete, warn=True,
     k = min(k, c_idx.size)
     r1, z1 = raw[:, 0], z[:, 0]
 
-    def by_score(idx):
-        vals = r1[idx]
-        o = np.argsort(vals)
-        sraw = vals[o]
-        sz = z1[idx[o]] if scale is None else (sraw - scale[0]) / scale[1]
-        return idx[o], sraw, sz
+    def by_score(idx, done):
+        if done is None:
+            vals = r1[idx]
+            o = np.argsort(vals)
+            idx, sraw = idx[o], vals[o]
+        else:
+            idx, sraw = done
+        sz = z1[idx] if scale is None else (sraw - scale[0]) / scale[1]
+        return idx, sraw, sz
 
-    pool, sraw, sz = by_score(c_idx)
+    f_done, c_done = (None, None) if presorted is None else presorted
+    pool, sraw, sz = by_score(c_idx, c_done)
     # Queries in score order: each binary search then starts near the previous one.
     same = f_idx.size == c_idx.size and np.array_equal(f_idx, c_idx)   # same-arm sets
-    f_sorted, qraw, qz = (pool, sraw, sz) if same else by_score(f_idx)
-    lo, hi, near = _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete)
+    f_sorted, qraw, qz = (pool, sraw, sz) if same else by_score(f_idx, f_done)
+    lo, hi, near = _tie_ranges(qz, qraw, sz, sraw, k, tol, cal, drop_incomplete,
+                               need_near=warn, same=same)
     near_ties = int(near.sum())
     if warn and near_ties > 10 * k * f_idx.size:
         warnings.warn(f"the tie tolerance (distance_tolerance={tol:g} on the squared "
@@ -807,62 +929,35 @@ def _typed(code: str, values: np.ndarray) -> array:
     return out
 
 
-def _find(parent, p: int) -> int:
-    """Union-find root with path compression."""
-    root = p
-    while parent[root] != root:
-        root = parent[root]
-    while parent[p] != root:
-        parent[p], p = root, parent[p]
-    return root
-
-
 def _greedy_1d(z, raw, f_sorted, c_idx, k, cal):
-    """Sorted candidates with two union-find arrays: nearest free one left and right."""
-    order = np.lexsort((c_idx, z[c_idx]))
-    s = z[c_idx[order]]
-    nc = s.size
-    # Per-candidate state in compact typed arrays (8 bytes an entry, not a Python
-    # object each): memory stays linear and modest at 10^7 units.
-    cs = _typed("q", c_idx[order])
-    right_of = _typed("q", np.arange(nc + 1))  # root of p: first free position >= p (nc: none)
-    left_of = _typed("q", np.arange(nc + 1))   # root: 1 + last free position <= p - 1 (0: none)
-    pos = np.searchsorted(s, z[f_sorted]).tolist()
-    run_start = _typed("q", np.searchsorted(s, s))  # first position of each equal-value run
-    q_all = z[f_sorted].tolist()
-    f_l = f_sorted.tolist()
-    s_l = _typed("d", s)
-    cal1 = None if cal is None else float(cal[0])
-    raw_s = _typed("d", raw[c_idx[order], 0]) if cal1 is not None else None
-    raw_f = raw[f_sorted, 0].tolist()
-    rows, cols, d2s = [], [], []
-    active = range(len(f_l))
-    for _round in range(k):
-        still = []
-        for a in active:
-            q, p = q_all[a], pos[a]
-            right = _find(right_of, p)
-            left = _find(left_of, p) - 1
-            if left >= 0:                          # lowest free row among equal values
-                left = _find(right_of, run_start[left])
-            if right < nc and (left < 0 or s_l[right] - q < q - s_l[left]
-                               or (s_l[right] - q == q - s_l[left] and cs[right] < cs[left])):
-                best = right
-            elif left >= 0:
-                best = left
-            else:
-                continue
-            if cal1 is not None and abs(raw_s[best] - raw_f[a]) > cal1:
-                continue
-            right_of[best] = best + 1
-            left_of[best + 1] = best
-            rows.append(f_l[a])
-            cols.append(cs[best])
-            d2s.append((s_l[best] - q) ** 2)
-            still.append(a)
-        active = still
-    return (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
-            np.asarray(d2s, dtype=np.float64))
+    """Sorted candidates with two union-find arrays: nearest free one left and right.
+
+    The loop (:func:`causalsm.matching._jit.greedy_loop`) is compiled when numba is
+    installed; otherwise it runs in Python on compact typed arrays (8 bytes an
+    entry, not a Python object each), with the same result.
+    """
+    cs = c_idx[_stable_argsort(z[c_idx])]           # c_idx ascending: ties by position
+    s = z[cs]
+    nc, nf = s.size, f_sorted.size
+    q = z[f_sorted]
+    qo = np.argsort(q)                      # sorted queries: a cache-friendly search
+    pos = np.empty(nf, dtype=np.int64)
+    pos[qo] = np.searchsorted(s, q[qo])
+    args = [s, cs, pos, _run_starts(s), q,
+            raw[cs, 0] if cal is not None else s, raw[f_sorted, 0]]
+    cal1 = -1.0 if cal is None else float(cal[0])
+    state = [np.arange(nc + 1), np.arange(nc + 1), np.empty(k * nf, dtype=np.int64),
+             np.empty(k * nf, dtype=np.int64), np.arange(nf)]
+    if _jit.AVAILABLE:
+        count = _jit.compiled_loop(*(np.ascontiguousarray(a) for a in args), cal1, k, *state)
+        unit, slot = state[2][:count], state[3][:count]
+    else:                                  # without numba (tested against the compiled loop)
+        typed = [_typed("d" if a.dtype.kind == "f" else "q", a) for a in args]
+        state = [_typed("q", a) for a in state]
+        count = _jit.greedy_loop(*typed, cal1, k, *state)
+        unit = np.frombuffer(state[2], dtype=np.int64)[:count]
+        slot = np.frombuffer(state[3], dtype=np.int64)[:count]
+    return (f_sorted[unit], cs[slot], (s[slot] - z[f_sorted[unit]]) ** 2)
 
 
 def _greedy_tree(z, raw, f_sorted, c_idx, k, cal, zcal):
@@ -943,14 +1038,17 @@ def same_arm_neighbors(score: Any, treatment: Any, n_neighbors: int, *,
 def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.ndarray, *,
                      caliper: np.ndarray | None = None, exact: Any = None,
                      distance_tolerance: float = 1e-5, standardize: bool = True,
-                     weights: Any = None, drop_incomplete: bool = False):
+                     weights: Any = None, drop_incomplete: bool = False,
+                     ranked: np.ndarray | None = None):
     """Sums over each unit's same-arm neighbour set (see :func:`same_arm_neighbors`).
 
     Returns ``(size, weight, sum, sum_sq)``, arrays of shape (n,): the number of
     members of each unit's set (itself included), their total unit weight, and the
     weighted sums of ``values`` and ``values**2``.  On a 1-d score without unit
     weights the sets are ranges of the sorted arm and no pair is built (memory O(n)
-    whatever the number of ties).
+    whatever the number of ties); ``ranked``, the units of each arm sorted by score (as
+    ``MatchRanges.ranked``: the positions of the controls and of the treated units,
+    each sorted by the score), spares the sort of each arm.
     """
     t = check_treatment(treatment)
     n = t.shape[0]
@@ -968,7 +1066,6 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
                 np.bincount(unit, weights=wm * v[member], minlength=n),
                 np.bincount(unit, weights=wm * v[member] ** 2, minlength=n))
     mu, sd = _scale_params(raw, standardize)
-    z = raw if not standardize or n < 2 else (raw - mu) / sd      # as _standardize
     strata = _strata(exact, n)
     size, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
     for arm in (0, 1):
@@ -977,13 +1074,19 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
             if f_idx.size == 0:
                 continue
             # self is the nearest candidate (distance 0): k + 1 nearest = self + k others
-            f, lo, hi, pool = _match_ranges(z, raw, f_idx, c_idx, n_neighbors + 1,
+            done = None if ranked is None or strata is not None else (ranked[arm],) * 2
+            # (the standardized score is recomputed from the sorted raw one: z unused)
+            f, lo, hi, pool = _match_ranges(raw, raw, f_idx, c_idx, n_neighbors + 1,
                                             distance_tolerance, caliper, drop_incomplete,
-                                            warn=False, scale=(mu[0], sd[0]))
+                                            warn=False, scale=(mu[0], sd[0]),
+                                            presorted=done)
             keep = hi > lo
             f, lo, hi = f[keep], lo[keep], hi[keep]
             vp = v[pool]
             size[f] = hi - lo
-            s1[f] = range_sums(vp, lo, hi)
-            s2[f] = range_sums(vp ** 2, lo, hi)
+            if _jit.AVAILABLE:             # ranges of sorted queries: one sliding window
+                s1[f], s2[f] = _jit.window_sums(vp, lo, hi)
+            else:
+                s1[f] = range_sums(vp, lo, hi)
+                s2[f] = range_sums(vp ** 2, lo, hi)
     return size, size.copy(), s1, s2

@@ -28,12 +28,46 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import _jit
+
 __all__ = ["MatchResult", "MatchRanges"]
 
 # Below this many (focal, match) memberships, sums over ranges are taken directly
 # (np.add.reduceat: time O(pairs), memory O(n)); above it, by differences of prefix
 # sums (time and memory O(n), whatever the number of ties).
 DIRECT_SUM_LIMIT = 1 << 24
+
+
+_BLOCK = 1 << 12    # prefix sums: float64 within blocks, extended precision across them
+
+
+def prefix_sums(values: np.ndarray) -> np.ndarray:
+    """``out[i] = sum(values[:i])`` (length n + 1), accurate to about one rounding of the
+    total.
+
+    A float64 cumulative sum accumulates ``n`` roundings; an extended-precision one is
+    about ten times slower.  Here the float64 sums run within blocks of 4,096 values,
+    and the block totals are accumulated in extended precision, so each prefix sum
+    carries at most a block's worth of roundings: memory O(n), time near a plain
+    ``cumsum``.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = v.size
+    out = np.zeros(n + 1)
+    if n == 0:
+        return out
+    nb = -(-n // _BLOCK)
+    pad = np.zeros(nb * _BLOCK)
+    pad[:n] = v
+    local = np.cumsum(pad.reshape(nb, _BLOCK), axis=1)
+    offset = np.zeros(nb, dtype=np.longdouble)
+    np.cumsum(local[:-1, -1], dtype=np.longdouble, out=offset[1:])
+    hi = offset.astype(np.float64)                       # offset = hi + lo, both float64
+    lo = (offset - hi).astype(np.float64)
+    local += lo[:, None]
+    local += hi[:, None]
+    out[1:] = local.ravel()[:n]
+    return out
 
 
 def range_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -51,11 +85,10 @@ def range_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nd
         out[order] = np.add.reduceat(ext, idx)[0::2]
         out[stop == start] = 0.0                          # reduceat gives values[start]
         return out
-    # Extended precision and a centred series keep the differences accurate.
+    # Accurate prefix sums of a centred series keep the differences accurate.
     centre = float(np.mean(values)) if values.size else 0.0
-    cum = np.zeros(values.size + 1, dtype=np.longdouble)
-    np.cumsum(np.asarray(values, dtype=np.longdouble) - centre, out=cum[1:])
-    return ((cum[stop] - cum[start]) + centre * (stop - start)).astype(np.float64)
+    cum = prefix_sums(np.asarray(values, dtype=np.float64) - centre)
+    return (cum[stop] - cum[start]) + centre * (stop - start)
 
 
 def _physical_memory() -> float:
@@ -86,6 +119,10 @@ class MatchRanges:
         stratum); each unit appears at most once.
     zscore : ndarray of float64, shape (n,)
         The score in the matching metric (for the distances of materialised pairs).
+    ranked : tuple or None
+        The controls and the treated units, each sorted by score as ``(positions,
+        raw scores)`` (without exact strata): the same-arm searches of the variance
+        need no second sort.
     """
 
     focal: np.ndarray
@@ -93,6 +130,7 @@ class MatchRanges:
     stop: np.ndarray
     pool: np.ndarray
     zscore: np.ndarray
+    ranked: tuple | None = None
 
     @property
     def counts(self) -> np.ndarray:
@@ -107,18 +145,26 @@ class MatchRanges:
     def spread(self, per_focal: np.ndarray, n: int) -> np.ndarray:
         """Per unit, the sum of ``per_focal[i]`` over the focal units ``i`` it matches.
 
-        A difference array over the pool (``K_M`` is ``spread(1 / #J)``).
+        A difference array over the pool (``K_M`` is ``spread(1 / #J)``);
+        ``per_focal`` of shape ``(m, q)`` gives ``q`` such sums at once, shape (n, q).
         """
+        per_focal = np.asarray(per_focal, dtype=np.float64)
+        cols = per_focal.reshape(per_focal.shape[0], -1)
         size = self.pool.size + 1
-        diff = (np.bincount(self.start, weights=per_focal, minlength=size)
-                - np.bincount(self.stop, weights=per_focal, minlength=size))
         cover = np.cumsum(np.bincount(self.start, minlength=size)
                           - np.bincount(self.stop, minlength=size))[:-1]
-        acc = np.cumsum(diff[:-1], dtype=np.longdouble).astype(np.float64)
-        acc[cover == 0] = 0.0                   # exactly 0 where no range covers
-        out = np.zeros(n)
-        out[self.pool] = acc
-        return out
+        uncovered = cover == 0
+        out = []
+        for c in range(cols.shape[1]):
+            w = np.ascontiguousarray(cols[:, c])
+            diff = (np.bincount(self.start, weights=w, minlength=size)
+                    - np.bincount(self.stop, weights=w, minlength=size))
+            acc = prefix_sums(diff[:-1])[1:]
+            acc[uncovered] = 0.0                # exactly 0 where no range covers
+            full = np.zeros(n)
+            full[self.pool] = acc
+            out.append(full)
+        return np.column_stack(out) if per_focal.ndim == 2 else out[0]
 
     def expand(self) -> dict:
         """The pairs, sorted by focal unit then match: ``focal, matched, share, distance``."""
@@ -292,6 +338,17 @@ class MatchResult:
         """Weight of each pair: ``w_focal * share`` (``1/#J`` without unit weights)."""
         return self.unit_weight[self.focal] * self.share
 
+    def _range_counts(self) -> None:
+        """``K_M`` and ``K'_M`` from the ranges, in one pass over the pool."""
+        inv = 1.0 / self.ranges.counts
+        r = self.ranges
+        if _jit.AVAILABLE:
+            self._cache["K"], self._cache["KK"] = _jit.cover_sums(r.start, r.stop, inv,
+                                                                  inv * inv, r.pool, self.n)
+            return
+        both = r.spread(np.column_stack([inv, inv * inv]), self.n)
+        self._cache["K"], self._cache["KK"] = both.T.copy()
+
     @property
     def match_count(self) -> np.ndarray:
         """``K_M``: tie-weighted number of times each unit serves as a match."""
@@ -299,7 +356,7 @@ class MatchResult:
             if self.subclass is not None:
                 self._cache["K"] = self._stratum_counts(1)
             elif self.ranges is not None:
-                self._cache["K"] = self.ranges.spread(1.0 / self.ranges.counts, self.n)
+                self._range_counts()
             else:
                 self._cache["K"] = np.bincount(self.matched, weights=self.pair_weight,
                                                minlength=self.n)
@@ -312,7 +369,7 @@ class MatchResult:
             if self.subclass is not None:
                 self._cache["KK"] = self._stratum_counts(2)
             elif self.ranges is not None:
-                self._cache["KK"] = self.ranges.spread(1.0 / self.ranges.counts ** 2, self.n)
+                self._range_counts()
             else:
                 self._cache["KK"] = np.bincount(self.matched,
                                                 weights=self.pair_weight * self.share,
