@@ -37,7 +37,7 @@ import pandas as pd
 __all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment",
            "check_outcome", "check_xy", "check_frame", "check_estimand", "check_int",
            "check_seed", "coerce_int_options", "check_survival", "n_missing", "INT_OPTIONS",
-           "ESTIMANDS", "R_NA_INTEGER"]
+           "ESTIMANDS", "R_NA_INTEGER", "check_exposure"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
 
@@ -50,7 +50,8 @@ INT_OPTIONS = frozenset({
     "n_neighbors", "var_neighbors", "n_bootstrap", "random_state", "n_jobs", "epochs",
     "dim", "batch_size", "patience", "n_threads", "n_components", "n_cov_neighbors",
     "hidden_layer_sizes", "max_samples", "block_size", "n_replicates", "n_simulations",
-    "sieve_degree", "n_outer", "seed", "n_score_fits"})
+    "sieve_degree", "n_outer", "seed", "n_score_fits",
+    "n_boot", "max_attempt", "n_noise", "quad_points", "degree", "df", "n_eval"})
 
 
 class InputError(ValueError):
@@ -434,3 +435,47 @@ def check_survival(duration: Any, event: Any, t: np.ndarray, n: int, *,
             raise InputError(f"no events in the {label} arm ('{event_name}' is 0 for every "
                              f"{label} unit): the hazard ratio is not estimable")
     return T, d
+
+
+def check_exposure(w: Any, *, name: str = "exposure", min_distinct: int = 3) -> np.ndarray:
+    """Return a continuous exposure (dose) as a float64 1-d copy, or raise
+    :class:`InputError`.
+
+    Missing or infinite values, a non-numeric column, a constant exposure and a
+    binary one (two distinct values: a treatment for :func:`causalsm.estimate_effect`)
+    are errors that name the column.
+
+    >>> check_exposure([0.5, 1.5, 2.0])
+    array([0.5, 1.5, 2. ])
+    >>> check_exposure([0, 1, 1, 0], name="dose")
+    Traceback (most recent call last):
+    ...
+    causalsm._validation.InputError: 'dose' takes only two values (0, 1): that is a binary treatment, not a continuous exposure; use estimate_effect (or compare) for it
+    """
+    if isinstance(w, pd.DataFrame):
+        if w.shape[1] != 1:
+            raise InputError(f"'{name}' must be one column, got {w.shape[1]}")
+        w = w.iloc[:, 0]
+    s = w if isinstance(w, pd.Series) else pd.Series(np.asarray(w).ravel())
+    missing = n_missing(s)
+    if missing:
+        raise InputError(f"'{name}' has {missing} missing value(s)")
+    if isinstance(s.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        raise InputError(f"'{name}' must be a numeric (continuous) exposure, got dtype "
+                         f"{s.dtype}")
+    arr = s.to_numpy(dtype=np.float64, copy=True)
+    if not np.isfinite(arr).all():
+        raise InputError(f"'{name}' has {int((~np.isfinite(arr)).sum())} infinite value(s)")
+    values = np.unique(arr)
+    if values.size == 1:
+        raise InputError(f"'{name}' is constant ({values[0]:g}): an exposure-response "
+                         "curve needs an exposure that varies")
+    if values.size == 2:
+        raise InputError(f"'{name}' takes only two values ({values[0]:g}, {values[1]:g}): "
+                         "that is a binary treatment, not a continuous exposure; use "
+                         "estimate_effect (or compare) for it")
+    if values.size < min_distinct:
+        raise InputError(f"'{name}' takes only {values.size} distinct values; at least "
+                         f"{min_distinct} are needed")
+    return arr

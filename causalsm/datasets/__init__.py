@@ -7,6 +7,8 @@ it is known, and a ``description``; :func:`list_datasets` lists them.
 """
 
 from causalsm.datasets.catalog import list_datasets, load_dataset
+from causalsm.datasets.exposure import (EXPOSURE_MODELS, causalgps_erf, causalgps_log_gps,
+                                        simulate_causalgps)
 from causalsm.datasets.ihdp import IHDP_COVARIATES, load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import NSWBenchmark, load_lalonde, nsw_benchmark
 from causalsm.datasets.simulate import (
@@ -34,4 +36,8 @@ __all__ = [
     "simulate_image_confounding",
     "simulate_multiply_robust",
     "true_marginal_hr",
+    "EXPOSURE_MODELS",
+    "causalgps_erf",
+    "causalgps_log_gps",
+    "simulate_causalgps",
 ]

@@ -6,6 +6,7 @@ from functools import partial
 
 import pandas as pd
 
+from causalsm.datasets.exposure import simulate_causalgps
 from causalsm.datasets.ihdp import load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import load_lalonde
 from causalsm.datasets.simulate import (
@@ -52,6 +53,9 @@ _CATALOG = {
     "image_confounding": (simulate_image_confounding,
                           "8x8 digit images confound treatment and outcome",
                           1797, "average effect (high-dimensional simulation)"),
+    "causalgps": (simulate_causalgps,
+                  "Simulated CausalGPS design: continuous exposure w, known cubic curve",
+                  1000, "exposure-response curve (simulation)"),
 }
 
 
