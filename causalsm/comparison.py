@@ -279,8 +279,14 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
             estimand: str = "ATT", random_state: Any = 0, n_jobs: int = 1,
             truth: float | None = None, verbose: bool = False, *,
             neural_params: dict | None = None, mr_params: dict | None = None,
-            **options) -> pd.DataFrame:
+            treatment_type: str = "auto", **options) -> pd.DataFrame:
     """Estimate the same effect with several matching methods, side by side.
+
+    A continuous treatment (numeric with more than two distinct values, or
+    ``treatment_type="continuous"``) goes to
+    :func:`~causalsm.exposure_comparison.compare_exposure_response`: exposure-response
+    curves by GPS matching and weighting, one row per method and exposure (its
+    ``attrs["treatment_type"]`` says so).
 
     Parameters
     ----------
@@ -349,7 +355,17 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     """
     from .estimators.average import MatchingEstimator
     from .estimators.quantile import MultiplyRobustMatching
+    from .exposure_comparison import compare_exposure_response, treatment_kind
 
+    if isinstance(data, pd.DataFrame) and isinstance(treatment, str) \
+            and treatment in data.columns \
+            and treatment_kind(data[treatment], treatment_type) == "continuous":
+        if neural_params or mr_params:
+            raise InputError("neural_params and mr_params apply to a binary treatment; "
+                             f"'{treatment}' is continuous")
+        return compare_exposure_response(data, treatment, outcome, covariates, methods,
+                                         random_state=random_state, n_jobs=n_jobs,
+                                         truth=truth, verbose=verbose, **options)
     estimand = check_estimand(estimand)
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)

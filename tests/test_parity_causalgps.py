@@ -15,7 +15,7 @@ import pytest
 
 from causalsm.datasets.exposure import _assemble
 from causalsm.estimators.continuous import GPSMatching, GPSWeighting
-from causalsm.estimators.erf import LocalLinearERF, ParametricERF
+from causalsm.estimators.erf import LocalPolynomialERF, ParametricERF
 from causalsm.scores.density import KernelResidualDensity, NormalDensity
 
 REF = json.loads((Path(__file__).parent / "fixtures" / "r" / "causalgps_reference.json")
@@ -136,7 +136,7 @@ def test_exposure_response_curves(key):
     y, c, points = d["Y"].to_numpy(), m.weights_, np.array(e["w_vals"])
     par = ParametricERF().fit(w, y, c).predict(points)
     np.testing.assert_allclose(par, e["parametric"]["y_pred"], rtol=0, atol=1e-6)
-    ll = _quiet(LocalLinearERF(bandwidth=e["bw_seq"], selector="causalgps").fit, w, y, c, points)
+    ll = _quiet(LocalPolynomialERF(bandwidth=e["bw_seq"], selector="causalgps").fit, w, y, c, points)
     risk = _nan(e["nonparametric"]["risk"])
     assert np.array_equal(np.isnan(ll.details_["risk"]), np.isnan(risk))
     np.testing.assert_allclose(ll.details_["risk"], risk, rtol=1e-4)
@@ -154,7 +154,7 @@ def test_causalgps_risk_depends_on_row_order(key):
     d, _, w = _data(key)
     y, c = d["Y"].to_numpy(), np.array(e["counts"], dtype=np.float64)
     o = np.argsort(w, kind="stable")
-    ll = _quiet(LocalLinearERF(bandwidth=e["bw_seq"], selector="causalgps").fit,
+    ll = _quiet(LocalPolynomialERF(bandwidth=e["bw_seq"], selector="causalgps").fit,
                 w[o], y[o], c[o], np.array(e["w_vals"]))
     sorted_risk = _nan(e["nonparametric_rows_sorted_by_w"]["risk"])
     np.testing.assert_allclose(ll.details_["risk"], sorted_risk, rtol=1e-4)

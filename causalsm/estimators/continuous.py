@@ -537,7 +537,7 @@ class ExposureResponse(BaseEstimator):
         Builds the pseudo-population; default ``GPSMatching()`` (normal GPS).
     smoother : {"local_linear", "parametric", "gam"} or a smoother object
         The curve fitted to the pseudo-population (:mod:`causalsm.estimators.erf`):
-        ``LocalLinearERF()`` (bandwidth by leave-one-unit-out cross-validation),
+        ``LocalPolynomialERF()`` (bandwidth by leave-one-unit-out cross-validation),
         ``ParametricERF(model="polynomial", degree=3)``, ``SplineERF()``...
     eval_points : array-like or int, optional
         Exposures at which the curve is reported; an integer ``k`` gives ``k`` equally
@@ -546,11 +546,14 @@ class ExposureResponse(BaseEstimator):
         Bootstrap replicates; 0 skips the bands.
     bootstrap_size : "2sqrt", "n", int or float
         Units per replicate ``m``; ``"2sqrt"`` (default) is Wu et al.'s ``2 sqrt(n)``.
-    scaling : {"sqrt", "rate"}
-        How replicate spread becomes a standard error: ``sd * sqrt(m / n)`` (Wu et al.,
-        right for a sqrt(n)-rate curve such as a parametric fit), or ``"rate"``, which for
-        a kernel smoother also rescales each replicate by ``sqrt(h_m / h_n)``, the
-        ratio of its cross-validated bandwidth to the full-sample one (rate ``sqrt(n h)``).
+    scaling : {"rate", "sqrt"}
+        How replicate spread becomes a standard error: ``sd * sqrt(m / n)`` (``"sqrt"``,
+        Wu et al.: right for a sqrt(n)-rate curve such as a parametric fit), or
+        ``"rate"`` (default), which for a kernel smoother also rescales each replicate by
+        ``sqrt(h_m / h_n)``, the ratio of its cross-validated bandwidth to the full-sample
+        one: the smoother's variance is of order ``1 / (n h)``, and the small resamples
+        choose wider bandwidths, so ``"sqrt"`` understates it.  Parametric smoothers are
+        scaled by ``sqrt(m / n)`` either way.
     replace : bool
         Resample with replacement (m-out-of-n bootstrap) or without (subsampling).
     groups : array-like, optional
@@ -580,9 +583,9 @@ class ExposureResponse(BaseEstimator):
     (5, 8)
     """
 
-    def __init__(self, design: Any = None, smoother: Any = "local_linear",
+    def __init__(self, design: Any = None, smoother: Any = "local_quadratic",
                  eval_points: Any = None, n_bootstrap: int = 200,
-                 bootstrap_size: Any = "2sqrt", scaling: str = "sqrt", replace: bool = True,
+                 bootstrap_size: Any = "2sqrt", scaling: str = "rate", replace: bool = True,
                  alpha: float = 0.05, n_jobs: int = 1, random_state: Any = None):
         self.design = design
         self.smoother = smoother
@@ -750,7 +753,8 @@ class ExposureResponse(BaseEstimator):
         s = self.smoother_
         name = type(s).__name__
         if hasattr(s, "bandwidth_"):
-            return f"local-linear curve (bandwidth {s.bandwidth_:.4g}, {s.selector} selector)"
+            kind = "local-linear" if s.degree == 1 else "local-quadratic (bias-corrected)"
+            return f"{kind} curve (bandwidth {s.bandwidth_:.4g}, {s.selector} selector)"
         if name == "ParametricERF":
             return f"parametric curve ({s.details_['formula']}, {s.family})"
         if name == "SplineERF":

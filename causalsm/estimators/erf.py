@@ -4,10 +4,11 @@ The weights are the counts of a GPS-matched pseudo-population or GPS weights
 (:mod:`causalsm.estimators.continuous`).  Each smoother has ``fit(w, y, weights,
 points=None)`` returning ``self``, ``predict(points)`` and a ``details_`` dict.
 
-:class:`LocalLinearERF`
+:class:`LocalPolynomialERF`
     Weighted local-linear regression with a Gaussian kernel (CausalGPS's ``locpol``
-    option).  The bandwidth is chosen from a grid by exact leave-one-unit-out
-    cross-validation (default), or by CausalGPS's risk, reproduced as it computes it.
+    option), or local-quadratic at the local-linear bandwidth (robust bias correction).
+    The bandwidth is chosen from a grid by exact leave-one-unit-out cross-validation
+    (default), or by CausalGPS's risk, reproduced as it computes it.
 :class:`ParametricERF`
     Weighted least squares (or a GLM) on a linear, polynomial or natural-spline basis of
     the exposure, or on any patsy formula in ``w``.
@@ -28,7 +29,7 @@ from sklearn.base import BaseEstimator
 from .._validation import InputError, check_int
 from ..scores.density import r_approx
 
-__all__ = ["LocalLinearERF", "ParametricERF", "SplineERF", "make_smoother", "SMOOTHERS"]
+__all__ = ["LocalPolynomialERF", "ParametricERF", "SplineERF", "make_smoother", "SMOOTHERS"]
 
 _PHI0 = 1.0 / math.sqrt(2.0 * math.pi)
 _EXACT_ELEMENTS = 4_000_000     # kernel sums done exactly up to this many (point, unit) pairs
@@ -41,20 +42,26 @@ def _positive(w, y, c):
     return w[keep], y[keep], c[keep]
 
 
-def _kernel_sums(w: np.ndarray, y: np.ndarray, c: np.ndarray, points: np.ndarray, h: float):
-    """``S_k = sum_j c_j K(u_j) u_j^k`` (k = 0, 1, 2) and ``T_k = sum_j c_j y_j K(u_j) u_j^k``
-    (k = 0, 1) at each point, ``u_j = (w_j - point) / h``, ``K`` the N(0, 1) density."""
-    out = np.zeros((5, points.size))
+def _kernel_sums(w: np.ndarray, y: np.ndarray, c: np.ndarray, points: np.ndarray, h: float,
+                 degree: int = 1) -> np.ndarray:
+    """``S_k = sum_j c_j K(u_j) u_j^k`` (k = 0..2 degree) then ``T_k = sum_j c_j y_j K(u_j)
+    u_j^k`` (k = 0..degree) at each point, ``u_j = (w_j - point) / h``, ``K`` the N(0, 1)
+    density: rows of the returned ``(3 degree + 2, points)`` array."""
+    out = np.zeros((3 * degree + 2, points.size))
     step = max(1, _EXACT_ELEMENTS // max(w.size, 1))
     for s in range(0, points.size, step):
         u = (w[None, :] - points[s:s + step, None]) / h
-        k = c * (_PHI0 * np.exp(-0.5 * u * u))
-        ku = k * u
-        out[:, s:s + step] = (k.sum(1), ku.sum(1), (ku * u).sum(1), k @ y, ku @ y)
+        ku = c * (_PHI0 * np.exp(-0.5 * u * u))
+        moments = []
+        for _ in range(2 * degree + 1):
+            moments.append(ku)
+            ku = ku * u
+        out[:, s:s + step] = [m.sum(1) for m in moments] + [m @ y for m in
+                                                            moments[:degree + 1]]
     return out
 
 
-def _binned_sums(w, y, c, points, h):
+def _binned_sums(w, y, c, points, h, degree):
     """The sums of :func:`_kernel_sums` from a linear binning of the data onto a grid of
     2048 points (Wand 1994), interpolated linearly to ``points``."""
     lo, hi = float(min(w.min(), points.min())), float(max(w.max(), points.max()))
@@ -67,26 +74,42 @@ def _binned_sums(w, y, c, points, h):
     ymass = (np.bincount(ix, c * y * (1 - fx), _BIN_POINTS)
              + np.bincount(ix + 1, c * y * fx, _BIN_POINTS))
     keep = mass != 0
-    node = _kernel_sums(grid[keep], ymass[keep] / mass[keep], mass[keep], grid, h)
+    node = _kernel_sums(grid[keep], ymass[keep] / mass[keep], mass[keep], grid, h, degree)
     return np.vstack([np.interp(points, grid, row) for row in node])
 
 
-def _sums(w, y, c, points, h):
+def _sums(w, y, c, points, h, degree=1):
     if w.size * points.size <= _EXACT_ELEMENTS or w.size <= _BIN_POINTS:
-        return _kernel_sums(w, y, c, points, h)
-    return _binned_sums(w, y, c, points, h)
+        return _kernel_sums(w, y, c, points, h, degree)
+    return _binned_sums(w, y, c, points, h, degree)
 
 
-def _local_linear(sums: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
-    """Intercept of the local-linear fit and ``e1' S^{-1} e1 = S2 / (S0 S2 - S1^2)``; NaN
-    where the local design is singular to ``rtol`` (``rtol = 0``: only where it is not
-    positive definite, as locpol's Cholesky)."""
-    s0, s1, s2, t0, t1 = sums
-    det = s0 * s2 - s1 * s1
+def _local_poly(sums: np.ndarray, degree: int = 1, rtol: float = 1e-12
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Intercept of the local polynomial fit and ``e1' S^{-1} e1`` (the leverage factor);
+    NaN where the local design is singular to ``rtol`` (``rtol = 0``: only where it is not
+    positive definite, as locpol's Cholesky).  Degree 1 in closed form, as locpol."""
+    if degree == 1:
+        s0, s1, s2, t0, t1 = sums
+        det = s0 * s2 - s1 * s1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bad = ~(det > rtol * s0 * s2)
+            fit = np.where(bad, np.nan, (s2 * t0 - s1 * t1) / det)
+            lev = np.where(bad, np.nan, s2 / det)
+        return fit, lev
+    k = degree + 1
+    S = np.transpose(np.array([[sums[i + j] for j in range(k)] for i in range(k)]), (2, 0, 1))
+    T = sums[2 * degree + 1:].T
+    scale = np.sqrt(np.einsum("...ii->...i", S))
     with np.errstate(invalid="ignore", divide="ignore"):
-        bad = ~(det > rtol * s0 * s2)
-        fit = np.where(bad, np.nan, (s2 * t0 - s1 * t1) / det)
-        lev = np.where(bad, np.nan, s2 / det)
+        Sn = S / scale[:, :, None] / scale[:, None, :]            # unit diagonal
+        ok = np.linalg.cond(Sn) < 1 / max(rtol, 1e-300) if rtol else np.isfinite(Sn).all((1, 2))
+        fit = np.full(S.shape[0], np.nan)
+        lev = np.full(S.shape[0], np.nan)
+        if ok.any():
+            inv = np.linalg.inv(Sn[ok]) / scale[ok][:, :, None] / scale[ok][:, None, :]
+            fit[ok] = np.einsum("ij,ij->i", inv[:, 0, :], T[ok])
+            lev[ok] = inv[:, 0, 0]
     return fit, lev
 
 
@@ -100,11 +123,18 @@ def default_bandwidths(w: np.ndarray, weights: np.ndarray | None = None, n: int 
     return np.geomspace(0.02 * span, 0.5 * span, n)
 
 
-class LocalLinearERF(BaseEstimator):
-    """Weighted local-linear regression with a Gaussian kernel.
+class LocalPolynomialERF(BaseEstimator):
+    """Weighted local-linear (or local-quadratic) regression with a Gaussian kernel.
 
     Parameters
     ----------
+    degree : {1, 2}
+        1: local linear (CausalGPS's ``locpol`` fit).  2: the local quadratic fit at the
+        bandwidth chosen for the local-linear one, which is robust bias correction
+        (Calonico, Cattaneo & Titiunik 2014; Calonico, Cattaneo & Farrell 2018): it
+        removes the leading smoothing bias ``h^2 mu''(w) / 2`` that a cross-validated
+        bandwidth leaves of the same order as the standard error, so intervals cover;
+        the bootstrap, which refits it, accounts for its larger variance.
     bandwidth : float, sequence of float or None
         One bandwidth, or a grid to choose from (default: 25 log-spaced values over
         [0.02, 0.5] times the 5-95% range of the exposure).
@@ -123,12 +153,13 @@ class LocalLinearERF(BaseEstimator):
     --------
     >>> rng = np.random.default_rng(0)
     >>> w = rng.uniform(0, 10, 400); y = np.sin(w) + rng.normal(0, 0.3, 400)
-    >>> fit = LocalLinearERF().fit(w, y, np.ones(400))
+    >>> fit = LocalPolynomialERF().fit(w, y, np.ones(400))
     >>> np.round(fit.predict([2.0, 5.0]), 1), bool(fit.details_["bandwidth"] < 1)
     (array([ 0.9, -0.9]), True)
     """
 
-    def __init__(self, bandwidth: Any = None, selector: str = "loo"):
+    def __init__(self, degree: int = 1, bandwidth: Any = None, selector: str = "loo"):
+        self.degree = degree
         self.bandwidth = bandwidth
         self.selector = selector
 
@@ -136,6 +167,8 @@ class LocalLinearERF(BaseEstimator):
         w, y, c = (np.asarray(a, dtype=np.float64) for a in (w, y, weights))
         if self.selector not in ("loo", "causalgps"):
             raise InputError(f"selector must be 'loo' or 'causalgps', got {self.selector!r}")
+        if self.degree not in (1, 2):
+            raise InputError(f"degree must be 1 or 2, got {self.degree!r}")
         if self.bandwidth is None:
             grid = default_bandwidths(w, c)
         else:
@@ -166,13 +199,13 @@ class LocalLinearERF(BaseEstimator):
         else:
             h = float(grid[0])
         self.bandwidth_ = h
-        self.details_ = {"bandwidth": h, "bandwidth_grid": grid,
-                         "risk": risk, "selector": self.selector}
+        self.details_ = {"bandwidth": h, "bandwidth_grid": grid, "risk": risk,
+                         "selector": self.selector, "degree": int(self.degree)}
         return self
 
     def _loo_risk(self, h: float) -> float:
         w, y, c = self.data_
-        fit, lev = _local_linear(_sums(w, y, c, w, h))
+        fit, lev = _local_poly(_sums(w, y, c, w, h))
         hat = c * _PHI0 * lev                    # c_i K(0) e1' S^{-1} e1, own weight at u = 0
         resid = (y - fit) / (1 - hat)
         ok = np.isfinite(resid) & (hat < 1)
@@ -183,7 +216,7 @@ class LocalLinearERF(BaseEstimator):
     def predict(self, points) -> np.ndarray:
         p = np.atleast_1d(np.asarray(points, dtype=np.float64))
         w, y, c = self.data_
-        return _local_linear(_sums(w, y, c, p, self.bandwidth_))[0]
+        return _local_poly(_sums(w, y, c, p, self.bandwidth_, self.degree), self.degree)[0]
 
 
 def _causalgps_risk(h, w, y, c, points) -> float:
@@ -196,7 +229,7 @@ def _causalgps_risk(h, w, y, c, points) -> float:
     hats_at = s2 * (_PHI0 / h) / (np.mean(k, axis=1) * s2 - np.mean(u * k, axis=1) ** 2) / n
     order = np.argsort(points, kind="stable")
     hats = r_approx(points[order], hats_at[order], w)
-    fitted = _local_linear(_kernel_sums(w, y, cw, np.sort(w), h), rtol=0.0)[0]  # sorted
+    fitted = _local_poly(_kernel_sums(w, y, cw, np.sort(w), h), rtol=0.0)[0]  # sorted
     return float(np.mean(((y - fitted) / (1 - hats)) ** 2))
 
 
@@ -344,11 +377,14 @@ class SplineERF(BaseEstimator):
                                                exog_smooth=p[:, None]), dtype=np.float64)
 
 
-SMOOTHERS = {"local_linear": LocalLinearERF, "parametric": ParametricERF, "gam": SplineERF}
+SMOOTHERS = {"local_linear": LocalPolynomialERF,
+             "local_quadratic": lambda: LocalPolynomialERF(degree=2),
+             "parametric": ParametricERF, "gam": SplineERF}
 
 
 def make_smoother(smoother: Any):
-    """A smoother object from a name (``"local_linear"``, ``"parametric"``, ``"gam"``);
+    """A smoother object from a name (``"local_linear"``, ``"local_quadratic"``,
+    ``"parametric"``, ``"gam"``);
     objects with ``fit`` / ``predict`` pass through."""
     if isinstance(smoother, str):
         try:

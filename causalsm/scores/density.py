@@ -62,7 +62,8 @@ def dnorm(x: Any, mean: Any = 0.0, sd: Any = 1.0) -> np.ndarray:
     >>> float(dnorm(1.0))
     0.24197072451914337
     """
-    z = np.abs((np.asarray(x, dtype=np.float64) - mean) / sd)
+    shape = np.broadcast_shapes(np.shape(x), np.shape(mean), np.shape(sd))
+    z = np.atleast_1d(np.abs((np.asarray(x, dtype=np.float64) - mean) / sd))
     sd = np.broadcast_to(np.asarray(sd, dtype=np.float64), z.shape)
     out = _SQRT_2PI_INV * np.exp(-0.5 * z * z) / sd
     big = z >= 5
@@ -72,7 +73,7 @@ def dnorm(x: Any, mean: Any = 0.0, sd: Any = 1.0) -> np.ndarray:
         z2 = zb - z1
         val = _SQRT_2PI_INV / sb * (np.exp(-0.5 * z1 * z1) * np.exp((-0.5 * z2 - z1) * z2))
         out[big] = np.where(zb > _DNORM_UNDERFLOW, 0.0, val)
-    return out
+    return out.reshape(shape)
 
 
 def r_seq(start: float, stop: float, length: int) -> np.ndarray:
@@ -170,19 +171,24 @@ def r_density(x: Any, bw: Any = "nrd0", n: int = 512, cut: float = 3.0
 
 
 class RDensity:
-    """A fitted :func:`r_density`, evaluated as CausalGPS's ``compute_density`` does
-    (linear interpolation, constant beyond the grid).
+    """A fitted :func:`r_density`, evaluated by linear interpolation: beyond the grid
+    either constant (``outside="constant"``, CausalGPS's ``compute_density``, whose tails
+    then never vanish) or 0 (a proper density).
 
     >>> kde = RDensity(np.array([0.0, 1.0, 2.0]))
     >>> bool(kde(np.array([1.0]))[0] > kde(np.array([3.0]))[0])
     True
     """
 
-    def __init__(self, x: np.ndarray, bw: Any = "nrd0"):
+    def __init__(self, x: np.ndarray, bw: Any = "nrd0", outside: str = "constant"):
         self.grid, self.values, self.bw = r_density(x, bw)
+        self.outside = outside
 
     def __call__(self, v: Any) -> np.ndarray:
-        return r_approx(self.grid, self.values, v)
+        out = r_approx(self.grid, self.values, v)
+        if self.outside == "zero":
+            out = np.where((v < self.grid[0]) | (v > self.grid[-1]), 0.0, out)
+        return out
 
     def slope(self, v: Any) -> np.ndarray:
         """Derivative of the interpolant (0 beyond the grid)."""
@@ -394,7 +400,7 @@ class NormalDensity(ConditionalDensity):
         self.mean_model_ = _regressor(self.mean_model, "mean_model").fit(X, w)
         resid = w - self.mean_model_.predict(X)
         self.sd_ = float(np.std(resid, ddof=ddof))
-        if not self.sd_ > 0:
+        if not self.sd_ > 1e-10 * float(np.std(w)):
             raise InputError("the exposure is an exact function of the covariates (the "
                              "residual SD of the mean model is 0): no GPS exists")
         self.variance_model_ = None
@@ -422,14 +428,17 @@ class KernelResidualDensity(ConditionalDensity):
     Parameters
     ----------
     mean_model, scale_model : scikit-learn regressors, optional
-        Default ordinary least squares.
+        Default ordinary least squares.  Scales predicted below a tenth of the mean
+        absolute residual (a linear model of the squared residuals can go negative) are
+        raised to it, with a warning.
     scale_target : {"squared", "abs"}
         ``"squared"``: ``s(x)^2`` regresses the squared residuals (Kennedy et al. 2017);
         ``"abs"``: ``s(x)`` regresses the absolute residuals (CausalGPS).
     jacobian : bool
-        Divide by ``s(x)``, so that ``r`` is a density of ``W`` given ``X``.  CausalGPS
-        omits it (its ``r`` is a density of the residual, which ranks units differently
-        when ``s`` varies); ``jacobian=False`` reproduces it.
+        Divide by ``s(x)``, so that ``r`` is a density of ``W`` given ``X`` (0 beyond the
+        kernel density's grid).  ``jacobian=False`` reproduces CausalGPS, whose ``r`` is a
+        density of the residual (which ranks units differently when ``s`` varies),
+        constant beyond the grid.
     bandwidth : "nrd0" or float
         Of the residuals' kernel density (R's default rule of thumb).
 
@@ -458,11 +467,12 @@ class KernelResidualDensity(ConditionalDensity):
         resid = w - self.mean_model_.predict(X)
         target = resid ** 2 if self.scale_target == "squared" else np.abs(resid)
         self.scale_model_ = _regressor(self.scale_model, "scale_model").fit(X, target)
-        self._scale_floor = 1e-3 * float(np.mean(np.abs(resid)))
-        if not self._scale_floor > 0:
+        self._scale_floor = 0.1 * float(np.mean(np.abs(resid)))
+        if not self._scale_floor > 1e-11 * float(np.std(w)):
             raise InputError("the exposure is an exact function of the covariates (all "
                              "residuals of the mean model are 0): no GPS exists")
-        self.kde_ = RDensity(resid / self._scale(X), self.bandwidth)
+        self.kde_ = RDensity(resid / self._scale(X), self.bandwidth,
+                             outside="zero" if self.jacobian else "constant")
 
     def _scale(self, X) -> np.ndarray:
         s = np.asarray(self.scale_model_.predict(X), dtype=np.float64)
