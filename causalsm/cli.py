@@ -270,7 +270,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                             covariates=covariates, methods=methods, estimand=estimand,
                             random_state=args.seed, n_jobs=args.n_jobs, truth=truth,
                             verbose=verbose, neural_params=neural_params,
-                            mr_params=mr_params, **options)
+                            mr_params=mr_params, treatment_type="binary", **options)
         except InputError as exc:
             raise CLIError(str(exc)) from None
     a = table.attrs

@@ -119,7 +119,7 @@ class _GPSDesign(BaseEstimator):
         self
         """
         Xa, names, _ = check_array(X)
-        wa = check_exposure(w)
+        wa = check_exposure(w, name=str(getattr(w, "name", None) or "exposure"))
         n = Xa.shape[0]
         if wa.shape[0] != n:
             raise InputError(f"X has {n} rows but the exposure has {wa.shape[0]}")
@@ -166,6 +166,11 @@ class _GPSDesign(BaseEstimator):
             [weighted_ks(wa[keep], c)] + [weighted_ks(Xa[keep, j], c) for j in range(Xa.shape[1])],
             index=["exposure"] + list(names), name="ks")
         self.ess_ = float(tab.attrs["ess"])
+        if info.get("matches") is not None:       # rows and matched units: data positions
+            table = np.full((n, info["matches"].shape[1]), -1, dtype=np.int64)
+            pos = np.flatnonzero(keep)
+            table[keep] = np.where(info["matches"] >= 0, pos[info["matches"]], -1)
+            info = {**info, "matches": table}
         for key, val in {**params, **info}.items():
             setattr(self, f"{key}_", val)
         if self.n_trimmed_:
@@ -227,7 +232,8 @@ class GPSMatching(_GPSDesign):
         Refits of the GPS per parameter combination (with ``random_state + attempt``);
         only useful for a GPS model with randomness.
     keep_matches : bool
-        Keep the ``(n, L)`` table of matches (``matches_``).
+        Keep the ``(n, L)`` table of matches (``matches_[i, l]``: the row matched to row
+        ``i`` at level ``l``; -1 for a trimmed row or an empty level).
     n_jobs : int
         Threads over the levels.
     random_state : int or None
@@ -650,7 +656,8 @@ class ExposureResponse(BaseEstimator):
         alpha = float(self.alpha)
         if not 0 < alpha < 1:
             raise InputError(f"alpha must be in (0, 1), got {self.alpha!r}")
-        self.design_ = self._design().fit(Xa, wa)
+        self.design_ = self._design().fit(pd.DataFrame(Xa, columns=cols),
+                                          pd.Series(wa, name=names[0]))
         kept = self.design_.kept_
         points = self._points(wa[kept])
         self.smoother_ = clone(make_smoother(self.smoother)).fit(

@@ -278,7 +278,7 @@ class ConditionalDensity(BaseEstimator):
         self
         """
         Xa, names, _ = check_array(X)
-        wa = check_exposure(w)
+        wa = check_exposure(w, name=str(getattr(w, "name", None) or "exposure"))
         if wa.shape[0] != Xa.shape[0]:
             raise InputError(f"X has {Xa.shape[0]} rows but the exposure has {wa.shape[0]}")
         self.n_features_in_ = Xa.shape[1]
