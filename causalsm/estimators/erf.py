@@ -139,10 +139,11 @@ class LocalPolynomialERF(BaseEstimator):
         One bandwidth, or a grid to choose from (default: 25 log-spaced values over
         [0.02, 0.5] times the 5-95% range of the exposure).
     selector : {"loo", "causalgps"}
-        ``"loo"``: exact leave-one-unit-out cross-validation of the weighted fit -- a
-        unit matched ``c_i`` times is left out with all its copies, with leverage
-        ``H_i = c_i K_h(0) S_2 / (S_0 S_2 - S_1^2)`` at ``W_i``; the risk is
-        ``sum_i c_i ((Y_i - m(W_i)) / (1 - H_i))^2 / sum_i c_i``.
+        ``"loo"``: exact leave-one-unit-out cross-validation of the weighted local-linear
+        fit -- a unit matched ``c_i`` times is left out with all its copies, with
+        leverage ``H_i = c_i K_h(0) S_2 / (S_0 S_2 - S_1^2)`` at ``W_i``; the risk is
+        ``sum_i c_i ((Y_i - m(W_i)) / (1 - H_i))^2 / sum_i c_i`` (over the units whose
+        left-out fit exists: an isolated exposure has none at a small bandwidth).
         ``"causalgps"``: CausalGPS 0.5.1's ``compute_risk`` exactly, including what it
         gets wrong -- its hat values ignore the weights and are interpolated from the
         evaluation points, the mean runs over every row (weight 0 too), and the fitted
@@ -204,14 +205,18 @@ class LocalPolynomialERF(BaseEstimator):
         return self
 
     def _loo_risk(self, h: float) -> float:
+        """Leave-one-unit-out risk; units whose left-out fit is undefined (an isolated
+        exposure, at a small bandwidth) are skipped, and a bandwidth that loses more
+        than 1% of the weight that way is ruled out."""
         w, y, c = self.data_
         fit, lev = _local_poly(_sums(w, y, c, w, h))
         hat = c * _PHI0 * lev                    # c_i K(0) e1' S^{-1} e1, own weight at u = 0
-        resid = (y - fit) / (1 - hat)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            resid = (y - fit) / (1 - hat)
         ok = np.isfinite(resid) & (hat < 1)
-        if not ok.all():
+        if c[ok].sum() < 0.99 * c.sum():
             return float("inf")
-        return float(np.sum(c * resid ** 2) / c.sum())
+        return float(np.sum(c[ok] * resid[ok] ** 2) / c[ok].sum())
 
     def predict(self, points) -> np.ndarray:
         p = np.atleast_1d(np.asarray(points, dtype=np.float64))
