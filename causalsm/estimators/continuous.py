@@ -496,14 +496,14 @@ class ExposureResponseResult:
                  f"{b.get('max_abs_corr_after', np.nan):.3f} after; ESS "
                  f"{self.details.get('ess', np.nan):.0f}",
                  "-" * 78,
-                 f"{self.treatment[:12]:>12}{'estimate':>13}{'std.err':>11}"
-                 f"{'[' + str(level) + '% conf.':>13}{'int.]':>10}"
-                 f"{'[simult.':>10}{'band]':>9}"]
+                 f"{self.treatment[:10]:>10} {'estimate':>10} {'std.err':>9} "
+                 f"{'[' + str(level) + '% conf.':>10} {'int.]':>10} {'[simult.':>10} "
+                 f"{'band]':>10}"]
         for i in idx:
-            lines.append(f"{self.exposure[i]:>12.4g}{self.estimate[i]:>13.5g}"
-                         f"{self.std_error[i]:>11.4g}{self.conf_int[0][i]:>13.5g}"
-                         f"{self.conf_int[1][i]:>10.5g}{self.band[0][i]:>10.5g}"
-                         f"{self.band[1][i]:>9.5g}")
+            values = (self.estimate[i], self.std_error[i], self.conf_int[0][i],
+                      self.conf_int[1][i], self.band[0][i], self.band[1][i])
+            lines.append(f"{self.exposure[i]:>10.4g} " + " ".join(
+                f"{v:>{9 if k == 1 else 10}.5g}" for k, v in enumerate(values)))
         lines.append("=" * 78)
         return "\n".join(lines)
 
