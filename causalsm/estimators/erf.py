@@ -32,8 +32,8 @@ from ..scores.density import r_approx
 __all__ = ["LocalPolynomialERF", "ParametricERF", "SplineERF", "make_smoother", "SMOOTHERS"]
 
 _PHI0 = 1.0 / math.sqrt(2.0 * math.pi)
-_EXACT_ELEMENTS = 4_000_000     # kernel sums done exactly up to this many (point, unit) pairs
-_BIN_POINTS = 2048              # grid of the binned sums beyond it
+_EXACT_ELEMENTS = 1_000_000     # kernel sums done exactly up to this many (point, unit) pairs
+_BIN_POINTS = 1024              # grid of the binned sums beyond it
 _FAMILIES = ("gaussian", "poisson", "binomial", "gamma")
 
 
@@ -63,7 +63,8 @@ def _kernel_sums(w: np.ndarray, y: np.ndarray, c: np.ndarray, points: np.ndarray
 
 def _binned_sums(w, y, c, points, h, degree):
     """The sums of :func:`_kernel_sums` from a linear binning of the data onto a grid of
-    2048 points (Wand 1994), interpolated linearly to ``points``."""
+    1024 points (Wand 1994; KernSmooth's ``locpoly`` bins on 401), interpolated linearly
+    to ``points``: relative error of order ``(grid step / bandwidth)^2``."""
     lo, hi = float(min(w.min(), points.min())), float(max(w.max(), points.max()))
     grid = np.linspace(lo, hi, _BIN_POINTS)
     delta = grid[1] - grid[0]
@@ -79,6 +80,7 @@ def _binned_sums(w, y, c, points, h, degree):
 
 
 def _sums(w, y, c, points, h, degree=1):
+    """Exact sums up to a million (point, unit) pairs, binned beyond."""
     if w.size * points.size <= _EXACT_ELEMENTS or w.size <= _BIN_POINTS:
         return _kernel_sums(w, y, c, points, h, degree)
     return _binned_sums(w, y, c, points, h, degree)
@@ -139,8 +141,9 @@ class LocalPolynomialERF(BaseEstimator):
         One bandwidth, or a grid to choose from (default: 25 log-spaced values over
         [0.02, 0.5] times the 5-95% range of the exposure).
     selector : {"loo", "causalgps"}
-        ``"loo"``: exact leave-one-unit-out cross-validation of the weighted local-linear
-        fit -- a unit matched ``c_i`` times is left out with all its copies, with
+        ``"loo"``: leave-one-unit-out cross-validation of the weighted local-linear
+        fit (exact up to 1,000 units with positive weight; beyond, the kernel sums are
+        binned on 1,024 points) -- a unit matched ``c_i`` times is left out with all its copies, with
         leverage ``H_i = c_i K_h(0) S_2 / (S_0 S_2 - S_1^2)`` at ``W_i``; the risk is
         ``sum_i c_i ((Y_i - m(W_i)) / (1 - H_i))^2 / sum_i c_i`` (over the units whose
         left-out fit exists: an isolated exposure has none at a small bandwidth).
