@@ -12,7 +12,7 @@ suppressMessages({
   library(data.table)
   library(jsonlite)
 })
-set_logger(logger_level = "ERROR")
+set_logger(logger_file_path = tempfile(fileext = ".log"), logger_level = "ERROR")
 args <- commandArgs(trailingOnly = TRUE)
 d <- as.data.frame(fread(args[1]))
 scale <- as.numeric(args[2])

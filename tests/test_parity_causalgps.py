@@ -174,3 +174,18 @@ def test_simulator_formulas(case):
     ref = pd.DataFrame(c["output"])
     for col in ref.columns:
         np.testing.assert_allclose(out[col], ref[col], rtol=1e-12, atol=1e-12, err_msg=col)
+
+
+def test_causalgps_ignores_the_exposure_distance_unless_the_column_is_named_w():
+    """CausalGPS 0.5.1's matching_fn standardises the exposure with transform(dataset,
+    std_w = (w - w_min) / ...): with the exposure column named `pm`, `w` is the level (a
+    scalar), the exposure term is the same for every candidate, and scale = 0.5 gives the
+    counts of scale = 1.  causalsm takes the exposure by position, whatever its name."""
+    bug = REF["exposure_name_bug"]
+    d, X, w = _data(bug["dataset"])
+    cases = {(c["delta_n"], c["scale"]): c["counts"] for c in
+             REF["datasets"][bug["dataset"]]["matching"] if c["bin_seq"] is None}
+    assert bug["counts"] == cases[(1, 1)] and bug["counts"] != cases[(1, 0.5)]
+    ours = _quiet(GPSMatching(delta_n=1, scale=0.5, trim_exposure=None).fit, X,
+                  d["w"].rename("pm"))
+    np.testing.assert_array_equal(ours.weights_, cases[(1, 0.5)])
