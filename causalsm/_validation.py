@@ -37,7 +37,7 @@ import pandas as pd
 __all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment",
            "check_outcome", "check_xy", "check_frame", "check_estimand", "check_int",
            "check_seed", "coerce_int_options", "check_survival", "n_missing", "INT_OPTIONS",
-           "ESTIMANDS", "R_NA_INTEGER", "check_exposure"]
+           "ESTIMANDS", "R_NA_INTEGER", "check_exposure", "check_exposure_data"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
 
@@ -51,7 +51,7 @@ INT_OPTIONS = frozenset({
     "dim", "batch_size", "patience", "n_threads", "n_components", "n_cov_neighbors",
     "hidden_layer_sizes", "max_samples", "block_size", "n_replicates", "n_simulations",
     "sieve_degree", "n_outer", "seed", "n_score_fits",
-    "n_boot", "max_attempt", "n_noise", "quad_points", "degree", "df", "n_eval"})
+    "max_attempt", "n_noise", "quad_points", "degree", "df", "n_basis"})
 
 
 class InputError(ValueError):
@@ -479,3 +479,26 @@ def check_exposure(w: Any, *, name: str = "exposure", min_distinct: int = 3) -> 
         raise InputError(f"'{name}' takes only {values.size} distinct values; at least "
                          f"{min_distinct} are needed")
     return arr
+
+
+def check_exposure_data(X: Any, w: Any, y: Any = None
+                        ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray | None]:
+    """Covariates, a continuous exposure and (optionally) an outcome, checked together:
+    ``(X float64, column names, w, y or None)``.  Errors name the exposure and outcome by
+    their Series names when they have them.
+
+    >>> X, names, w, y = check_exposure_data([[0.0], [1.0], [2.0]], [0.1, 0.5, 0.9])
+    >>> names, w.shape, y
+    (['x0'], (3,), None)
+    """
+    Xa, names, _ = check_array(X)
+    wa = check_exposure(w, name=str(getattr(w, "name", None) or "exposure"))
+    n = Xa.shape[0]
+    if wa.shape[0] != n:
+        raise InputError(f"X has {n} rows but the exposure has {wa.shape[0]}")
+    ya = None
+    if y is not None:
+        ya = check_outcome(y, name=str(getattr(y, "name", None) or "outcome"))
+        if ya.shape[0] != n:
+            raise InputError(f"X has {n} rows but the outcome has {ya.shape[0]}")
+    return Xa, names, wa, ya

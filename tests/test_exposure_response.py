@@ -12,7 +12,7 @@ import causalsm as csm
 from causalsm import InputError
 from causalsm.cli import main
 from causalsm.datasets import causalgps_erf, simulate_causalgps
-from causalsm.estimators.continuous import ExposureResponse, GPSMatching, GPSWeighting
+from causalsm.estimators.continuous import ExposureResponse
 from causalsm.estimators.erf import (LocalPolynomialERF, ParametricERF, SplineERF,
                                      _kernel_sums, _local_poly)
 from causalsm.inference import resample_replicates

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator, clone
 
-from .._validation import InputError, check_array, check_exposure, check_int, check_seed
+from .._validation import InputError, check_exposure_data, check_int, check_seed
 from ..balance import exposure_balance
 from ..inference import resample_replicates, resample_size
 from ..matching.exposure import default_levels, match_levels
@@ -118,11 +118,8 @@ class _GPSDesign(BaseEstimator):
         -------
         self
         """
-        Xa, names, _ = check_array(X)
-        wa = check_exposure(w, name=str(getattr(w, "name", None) or "exposure"))
+        Xa, names, wa, _ = check_exposure_data(X, w)
         n = Xa.shape[0]
-        if wa.shape[0] != n:
-            raise InputError(f"X has {n} rows but the exposure has {wa.shape[0]}")
         if self.balance_summary not in _SUMMARIES:
             raise InputError(f"balance_summary must be one of {', '.join(_SUMMARIES)}, got "
                              f"{self.balance_summary!r}")
@@ -642,15 +639,9 @@ class ExposureResponse(BaseEstimator):
         -------
         self
         """
-        from .._validation import check_outcome
         names = (getattr(w, "name", None), getattr(y, "name", None))
-        Xa, cols, _ = check_array(X)
-        wa = check_exposure(w, name=str(names[0] or "exposure"))
-        ya = check_outcome(y, name=str(names[1] or "outcome"))
+        Xa, cols, wa, ya = check_exposure_data(X, w, y)
         n = Xa.shape[0]
-        if not wa.shape[0] == ya.shape[0] == n:
-            raise InputError(f"X has {n} rows, the exposure {wa.shape[0]} and the outcome "
-                             f"{ya.shape[0]}")
         if self.scaling not in ("sqrt", "rate"):
             raise InputError(f"scaling must be 'sqrt' or 'rate', got {self.scaling!r}")
         alpha = float(self.alpha)

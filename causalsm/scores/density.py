@@ -41,7 +41,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LinearRegression
 
-from .._validation import InputError, check_array, check_exposure, check_int
+from .._validation import InputError, check_array, check_exposure_data, check_int
 
 __all__ = ["ConditionalDensity", "NormalDensity", "KernelResidualDensity", "RDensity",
            "make_gps", "GPS_MODELS", "r_density", "r_approx", "r_seq", "dnorm"]
@@ -277,10 +277,7 @@ class ConditionalDensity(BaseEstimator):
         -------
         self
         """
-        Xa, names, _ = check_array(X)
-        wa = check_exposure(w, name=str(getattr(w, "name", None) or "exposure"))
-        if wa.shape[0] != Xa.shape[0]:
-            raise InputError(f"X has {Xa.shape[0]} rows but the exposure has {wa.shape[0]}")
+        Xa, names, wa, _ = check_exposure_data(X, w)
         self.n_features_in_ = Xa.shape[1]
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.exposure_range_ = (float(wa.min()), float(wa.max()))
