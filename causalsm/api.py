@@ -319,14 +319,19 @@ def exposure_response(data, treatment: str, outcome: str,
 
     Examples
     --------
+    >>> import warnings
     >>> import causalsm as csm
     >>> df = csm.datasets.simulate_causalgps(600, random_state=0)
-    >>> res = csm.exposure_response(df, treatment="w", outcome="Y",
-    ...                             covariates=["cf1", "cf2", "cf3", "cf4", "cf5", "cf6"],
-    ...                             eval_points=[5.0, 10.0, 15.0], n_bootstrap=30,
-    ...                             random_state=0)                 # doctest: +SKIP
-    >>> res.to_frame().columns.tolist()                             # doctest: +SKIP
+    >>> with warnings.catch_warnings():          # trimming, balance, small resamples
+    ...     warnings.simplefilter("ignore")
+    ...     res = csm.exposure_response(df, treatment="w", outcome="Y",
+    ...                                 covariates=["cf1", "cf2", "cf3", "cf4", "cf5", "cf6"],
+    ...                                 eval_points=[5.0, 10.0, 15.0], n_bootstrap=30,
+    ...                                 random_state=0)
+    >>> res.to_frame().columns.tolist()
     ['exposure', 'estimate', 'std_error', 'ci_lower', 'ci_upper', 'band_lower', 'band_upper', 'p_value']
+    >>> res.n_used, res.n_dropped                # the 5-95% exposure range is kept
+    (540, 60)
     """
     from .estimators.continuous import ExposureResponse, GPSMatching, GPSWeighting
     from .scores.density import make_gps

@@ -111,21 +111,24 @@ def _match_one_level(b: np.ndarray, a: np.ndarray, k: np.ndarray, scale: float,
     pre = _running_min(k_s - scale * a_s, rank)
     rev = slice(None, None, -1)
     suf = (m - 1 - _running_min((k_s + scale * a_s)[rev], rank[rev]))[rev]
-    # The best candidate of each prefix / suffix, gathered once (size m, cache-resident).
+    # Indexed by the insertion point p of a target: the best candidate left of it (the
+    # prefix a_s[:p]) and right of it (a_s[p:]), with an infinite exposure term where
+    # that side is empty, so one gather per array and no masks (arrays of m + 1).
     unit = cand[order]
-    la, lk, lr, lu = a_s[pre], k_s[pre], rank[pre], unit[pre]
-    ra, rk, rr, ru = a_s[suf], k_s[suf], rank[suf], unit[suf]
+    left = np.concatenate(([0], pre))
+    right = np.concatenate((suf, [0]))
+    la, ra = a_s[left], a_s[right]
+    lk, rk = k_s[left], k_s[right]
+    lk[0] = rk[m] = np.inf
     p = np.searchsorted(a_s, b, side="right")           # a_s[:p] <= b < a_s[p:]
-    pl = p - 1
-    pl[pl < 0] = 0
-    pr = np.minimum(p, m - 1)
     # CausalGPS's own arithmetic: fabs((b - a) * sc) + cd.
-    d_left = np.abs((b - la[pl]) * scale) + lk[pl]
-    d_right = np.abs((b - ra[pr]) * scale) + rk[pr]
-    d_left[p == 0] = np.inf
-    d_right[p == m] = np.inf
-    take_right = (d_right < d_left) | ((d_right == d_left) & (rr[pr] < lr[pl]))
-    return np.where(take_right, ru[pr], lu[pl])
+    d_left = np.abs((b - la[p]) * scale) + lk[p]
+    d_right = np.abs((b - ra[p]) * scale) + rk[p]
+    take_right = d_right < d_left
+    tie = np.flatnonzero(d_right == d_left)              # exact ties: first in data order
+    if tie.size:
+        take_right[tie] = rank[right[p[tie]]] < rank[left[p[tie]]]
+    return np.where(take_right, unit[right][p], unit[left][p])
 
 
 def match_levels(w: np.ndarray, gps: np.ndarray, gps_at: Callable[[np.ndarray], np.ndarray],
