@@ -96,12 +96,17 @@ class _GPSDesign(BaseEstimator):
         raise NotImplementedError
 
     def _gps_for(self, attempt: int):
+        """A fresh GPS model; a random one gets its own seed (else the design's) plus the
+        attempt number."""
         gps = clone(make_gps(self.gps))
-        seed = check_seed(self.random_state)
-        if "random_state" in gps.get_params() and (seed is not None or attempt):
-            base = gps.get_params()["random_state"] if seed is None else seed
-            if isinstance(base, (int, np.integer)) or base is None:
-                gps.set_params(random_state=(base or 0) + attempt)
+        if "random_state" not in gps.get_params():
+            return gps
+        base = gps.get_params()["random_state"]
+        if base is None:
+            base = check_seed(self.random_state)
+        if (base is None or isinstance(base, (int, np.integer))) and (base is not None
+                                                                        or attempt):
+            gps.set_params(random_state=(base or 0) + attempt)
         return gps
 
     def fit(self, X, w):
@@ -234,7 +239,8 @@ class GPSMatching(_GPSDesign):
     n_jobs : int
         Threads over the levels.
     random_state : int or None
-        Seeds a GPS model that has a ``random_state``.
+        Seeds a random GPS model whose own ``random_state`` is None (attempt ``k`` of
+        ``max_attempt`` adds ``k`` to the seed).
 
     Attributes
     ----------
