@@ -24,7 +24,7 @@ def _mass(model, X, lo, hi, k=40001):
 
 @pytest.fixture(scope="module")
 def skewed():
-    return simulate_causalgps(1500, "skewed", random_state=3), \
+    return simulate_causalgps(1000, "skewed", random_state=3), \
         simulate_causalgps(3000, "skewed", random_state=4)
 
 
@@ -95,7 +95,7 @@ def test_kernel_density_jacobian():
 def test_score_matching_density(skewed):
     from causalsm.scores.score_matching import ScoreMatchingDensity
     train, test = skewed
-    model = ScoreMatchingDensity(epochs=150, random_state=0)
+    model = ScoreMatchingDensity(epochs=100, random_state=0)
     model.fit(train[COVS], train["w"])
     # a proper density for every row
     np.testing.assert_allclose(_mass(model, test[COVS].iloc[:4], -60, 80), 1, atol=1e-4)
