@@ -60,7 +60,8 @@ def main(argv=None) -> int:
     levels = np.linspace(0, 20, 50)
     start = time.perf_counter()
     dens = model.density_at(big[COVS], levels)
-    print(f"cuda: GPS of {args.eval_n:,} units at 50 levels in {time.perf_counter() - start:.1f} s")
+    seconds = time.perf_counter() - start
+    print(f"cuda: GPS of {args.eval_n:,} units at 50 levels in {seconds:.1f} s")
     ok &= bool(np.isfinite(dens).all() and dens.shape == (args.eval_n, 50))
     print("OK" if ok else "FAILED")
     return 0 if ok else 1

@@ -447,10 +447,10 @@ def check_exposure(w: Any, *, name: str = "exposure", min_distinct: int = 3) -> 
 
     >>> check_exposure([0.5, 1.5, 2.0])
     array([0.5, 1.5, 2. ])
-    >>> check_exposure([0, 1, 1, 0], name="dose")
+    >>> check_exposure([0, 1, 1, 0], name="dose")    # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    causalsm._validation.InputError: 'dose' takes only two values (0, 1): that is a binary treatment, not a continuous exposure; use estimate_effect (or compare) for it
+    causalsm._validation.InputError: 'dose' takes only two values (0, 1): that is a binary ...
     """
     if isinstance(w, pd.DataFrame):
         if w.shape[1] != 1:

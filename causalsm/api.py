@@ -328,8 +328,9 @@ def exposure_response(data, treatment: str, outcome: str,
     ...                                 covariates=["cf1", "cf2", "cf3", "cf4", "cf5", "cf6"],
     ...                                 eval_points=[5.0, 10.0, 15.0], n_bootstrap=30,
     ...                                 random_state=0)
-    >>> res.to_frame().columns.tolist()
-    ['exposure', 'estimate', 'std_error', 'ci_lower', 'ci_upper', 'band_lower', 'band_upper', 'p_value']
+    >>> res.to_frame().columns.tolist()          # doctest: +NORMALIZE_WHITESPACE
+    ['exposure', 'estimate', 'std_error', 'ci_lower', 'ci_upper', 'band_lower',
+     'band_upper', 'p_value']
     >>> res.n_used, res.n_dropped                # the 5-95% exposure range is kept
     (540, 60)
     """

@@ -136,7 +136,8 @@ def test_exposure_response_curves(key):
     y, c, points = d["Y"].to_numpy(), m.weights_, np.array(e["w_vals"])
     par = ParametricERF().fit(w, y, c).predict(points)
     np.testing.assert_allclose(par, e["parametric"]["y_pred"], rtol=0, atol=1e-6)
-    ll = _quiet(LocalPolynomialERF(bandwidth=e["bw_seq"], selector="causalgps").fit, w, y, c, points)
+    ll = _quiet(LocalPolynomialERF(bandwidth=e["bw_seq"], selector="causalgps").fit,
+                w, y, c, points)
     risk = _nan(e["nonparametric"]["risk"])
     assert np.array_equal(np.isnan(ll.details_["risk"]), np.isnan(risk))
     np.testing.assert_allclose(ll.details_["risk"], risk, rtol=1e-4)

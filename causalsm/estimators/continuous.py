@@ -248,7 +248,8 @@ class GPSMatching(_GPSDesign):
     weights_ : ndarray (n,) -- match counts (0: unused or trimmed)
     kept_ : ndarray of bool -- units not trimmed
     levels_, level_sizes_, n_empty_levels_, delta_n_, scale_
-    balance_ : DataFrame -- correlations before and after (:func:`~causalsm.balance.exposure_balance`)
+    balance_ : DataFrame
+        Correlations before and after (:func:`~causalsm.balance.exposure_balance`).
     balance_value_, passed_, attempts_, ks_, ess_, n_trimmed_
 
     Examples
