@@ -3,12 +3,16 @@
 from . import datasets
 from ._validation import InputError
 from .api import estimate_effect, hazard_ratio, quantile_effect
-from . import plotting
+from . import plotting, sensitivity
 from .balance import balance_table
 from .comparison import compare
 from .estimators import (EffectResult, MatchingEstimator, MultiplyRobustMatching,
                          QuantileEffectResult)
 from .estimators.survival import HazardRatioResult, MatchedHazardRatio
+from .estimators.multilevel import (MultilevelEffectResult, MultilevelMatching,
+                                    MultilevelSubclassification)
+from .scores.gps import GeneralizedPropensityScore
+from .api import multilevel_effect
 from .matching import MatchResult, match
 from .scores import CovariateScore, DoubleScore, PCAScore, PrognosticScore, PropensityScore
 from .plotting import plot_comparison
@@ -34,8 +38,10 @@ __all__ = ["CovariateScore", "DoubleScore", "EffectResult", "InputError", "Match
            "MatchingEstimator", "MultiplyRobustMatching", "NeuralBalancingScore", "PCAScore",
            "PrognosticScore", "PropensityScore", "QuantileEffectResult", "balance_table",
            "HazardRatioResult", "MatchedHazardRatio",
+           "GeneralizedPropensityScore", "MultilevelEffectResult", "MultilevelMatching",
+           "MultilevelSubclassification", "multilevel_effect",
            "compare", "datasets", "estimate_effect", "hazard_ratio", "match",
-           "plot_comparison", "plotting",
+           "plot_comparison", "plotting", "sensitivity",
            "quantile_effect", "__version__",
            "exposure_response", "ExposureResponse", "ExposureResponseResult", "GPSMatching",
            "GPSWeighting", "NormalDensity", "KernelResidualDensity", "ScoreMatchingDensity"]

@@ -37,7 +37,8 @@ import pandas as pd
 __all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment",
            "check_outcome", "check_xy", "check_frame", "check_estimand", "check_int",
            "check_seed", "coerce_int_options", "check_survival", "n_missing", "INT_OPTIONS",
-           "ESTIMANDS", "R_NA_INTEGER", "check_exposure", "check_exposure_data"]
+           "ESTIMANDS", "R_NA_INTEGER", "check_levels", "n_levels", "treatment_kind",
+           "MAX_LEVELS", "check_exposure", "check_exposure_data"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
 
@@ -199,6 +200,26 @@ def check_fitted_array(estimator: Any, X: Any, attribute: str, fit_call: str) ->
     return arr
 
 
+def _treatment_series(t: Any, name: str) -> pd.Series:
+    """A treatment column as a Series (one DataFrame column, as R's ``df["group"]``, or an
+    ``(n, 1)`` array are accepted), or :class:`InputError` for more columns or missing
+    values."""
+    if isinstance(t, pd.DataFrame):
+        if t.shape[1] != 1:
+            raise InputError(f"'{name}' must be one column, got {t.shape[1]}")
+        t = t.iloc[:, 0]
+    if isinstance(t, np.ndarray):
+        if t.ndim == 2 and t.shape[1] == 1:
+            t = t[:, 0]
+        if t.ndim != 1:
+            raise InputError(f"'{name}' must be 1-dimensional, got shape {t.shape}")
+    s = t if isinstance(t, pd.Series) else pd.Series(t)
+    missing = n_missing(s)
+    if missing:
+        raise InputError(f"'{name}' has {missing} missing value(s)")
+    return s
+
+
 def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     """Return the treatment as an int64 array of 0/1, or raise :class:`InputError`.
 
@@ -213,22 +234,14 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     >>> check_treatment(pd.Categorical(["ctl", "trt"], categories=["ctl", "trt"]))
     array([0, 1])
     """
-    if isinstance(t, pd.DataFrame):          # one column, as R's df["group"]
-        if t.shape[1] != 1:
-            raise InputError(f"'{name}' must be one column, got {t.shape[1]}")
-        t = t.iloc[:, 0]
-    if isinstance(t, np.ndarray):
-        t = t.ravel()
-    s = t if isinstance(t, pd.Series) else pd.Series(t)
-    missing = n_missing(s)
-    if missing:
-        raise InputError(f"'{name}' has {missing} missing value(s)")
+    s = _treatment_series(t, name)
     if isinstance(s.dtype, pd.CategoricalDtype):
         levels = list(s.cat.categories)
         if len(levels) != 2:
             raise InputError(f"'{name}' is a factor with {len(levels)} level(s) "
                              f"({', '.join(map(str, levels[:5]))}); a treatment factor needs "
-                             "exactly two, the second being the treated level")
+                             "exactly two, the second being the treated level (three or "
+                             "more levels: estimate_effect / MultilevelMatching)")
         arr = s.cat.codes.to_numpy(dtype=np.int64)
         if np.unique(arr).size < 2:
             raise InputError(f"'{name}' has only one level present ({levels[arr[0]]}): both "
@@ -245,8 +258,10 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
     values = np.unique(arr)
     if values.size > 2 or not np.isin(values, (0.0, 1.0)).all():
         shown = ", ".join(f"{v:g}" for v in values[:5])
+        several = ("; a treatment with three or more levels goes to estimate_effect / "
+                   "MultilevelMatching" if values.size > 2 else "")
         raise InputError(f"'{name}' must be binary 0/1; found {values.size} distinct "
-                         f"values ({shown}{', ...' if values.size > 5 else ''})")
+                         f"values ({shown}{', ...' if values.size > 5 else ''}){several}")
     if values.size < 2:
         raise InputError(f"'{name}' has only one value ({values[0]:g}): both a treated "
                          "and a control arm are needed")
@@ -435,6 +450,113 @@ def check_survival(duration: Any, event: Any, t: np.ndarray, n: int, *,
             raise InputError(f"no events in the {label} arm ('{event_name}' is 0 for every "
                              f"{label} unit): the hazard ratio is not estimable")
     return T, d
+
+
+# ------------------------------------------------ treatments with several levels
+def _level_label(value: Any) -> Any:
+    """A level as a plain Python value: numpy scalars unwrapped, whole floats as int."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def n_levels(t: Any) -> int:
+    """Number of distinct non-missing values of a treatment column (categories present,
+    for a categorical).
+
+    >>> n_levels(pd.Series(["a", "b", "c", "a"])), n_levels([0, 1, 1])
+    (3, 2)
+    """
+    if isinstance(t, pd.DataFrame) and t.shape[1] == 1:
+        t = t.iloc[:, 0]
+    s = t if isinstance(t, pd.Series) else pd.Series(np.asarray(t).ravel())
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return int(np.unique(s.cat.codes[s.cat.codes >= 0]).size)
+    return int(s.dropna().nunique())
+
+
+#: A numeric treatment with more distinct values than this is continuous (detection).
+MAX_LEVELS = 10
+TREATMENT_TYPES = ("auto", "binary", "multilevel", "continuous")
+
+
+def treatment_kind(values: Any, treatment_type: str = "auto") -> str:
+    """``"binary"``, ``"multilevel"`` or ``"continuous"``: as asked, or detected.
+
+    Two distinct values are a binary treatment; a numeric one with more than
+    :data:`MAX_LEVELS` distinct values is a continuous exposure (dose); anything else
+    (a few numbers, labels, a categorical) is a treatment with several levels.
+
+    >>> treatment_kind([0, 1, 1]), treatment_kind([0, 1, 2]), treatment_kind(np.arange(50.0))
+    ('binary', 'multilevel', 'continuous')
+    """
+    if treatment_type not in TREATMENT_TYPES:
+        raise InputError(f"treatment_type must be one of {', '.join(map(repr, TREATMENT_TYPES))}"
+                         f", got {treatment_type!r}")
+    if treatment_type != "auto":
+        return treatment_type
+    levels = n_levels(values)
+    if levels <= 2:
+        return "binary"
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values).ravel())
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) \
+        and not isinstance(s.dtype, pd.CategoricalDtype)
+    return "continuous" if numeric and levels > MAX_LEVELS else "multilevel"
+
+
+def check_levels(t: Any, *, name: str = "treatment",
+                 min_per_level: int = 1) -> tuple[np.ndarray, list]:
+    """A treatment with two or more levels -> ``(codes, levels)``, or :class:`InputError`.
+
+    ``codes`` is an int64 array of ``0 .. K-1`` indexing ``levels``.  The order of the
+    levels is the order of the categories of a categorical (an R factor; categories
+    without units are dropped with a warning), and the sorted order otherwise.  Levels
+    are plain Python values (a whole float such as ``2.0`` becomes ``2``).  Missing
+    values (also R's integer ``NA``) are an error, as is a level with fewer than
+    ``min_per_level`` units.
+
+    >>> codes, levels = check_levels(["b", "a", "c", "a"])
+    >>> codes.tolist(), levels
+    ([1, 0, 2, 0], ['a', 'b', 'c'])
+    >>> check_levels(pd.Categorical(["lo", "hi", "mid"], categories=["lo", "mid", "hi"]))[1]
+    ['lo', 'mid', 'hi']
+    """
+    import warnings
+
+    s = _treatment_series(t, name)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = list(s.cat.categories)
+        raw = s.cat.codes.to_numpy(dtype=np.int64)
+        present = np.unique(raw)
+        if present.size < len(cats):
+            empty = [str(cats[j]) for j in range(len(cats)) if j not in set(present)]
+            warnings.warn(f"'{name}' has level(s) without units, left out: "
+                          f"{', '.join(empty)}", UserWarning, stacklevel=2)
+        levels = [_level_label(cats[j]) for j in present]
+        codes = np.searchsorted(present, raw).astype(np.int64)
+    else:
+        values = s.to_numpy()
+        if values.dtype == bool:
+            values = values.astype(np.int64)
+        try:
+            uniq, codes = np.unique(values, return_inverse=True)
+        except TypeError:
+            raise InputError(f"'{name}' mixes values that cannot be ordered (e.g. numbers "
+                             "and strings)") from None
+        levels = [_level_label(v) for v in uniq]
+        codes = codes.astype(np.int64).ravel()
+    if len(levels) < 2:
+        shown = levels[0] if levels else "none"
+        raise InputError(f"'{name}' has only one level ({shown}): at least two treatment "
+                         "levels are needed")
+    counts = np.bincount(codes, minlength=len(levels))
+    if counts.min() < min_per_level:
+        j = int(np.argmin(counts))
+        raise InputError(f"treatment level {levels[j]!r} of '{name}' has {int(counts[j])} "
+                         f"unit(s); at least {min_per_level} are needed")
+    return codes, levels
 
 
 def check_exposure(w: Any, *, name: str = "exposure", min_distinct: int = 3) -> np.ndarray:

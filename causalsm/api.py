@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ._validation import (InputError, check_frame, check_outcome, check_seed, check_treatment,
-                          coerce_int_options)
+                          coerce_int_options, n_levels, treatment_kind)
 from .estimators.average import MatchingEstimator
 from .estimators.quantile import MultiplyRobustMatching, QuantileEffectResult
 from .estimators.results import EffectResult
 from .scores import CovariateScore, DoubleScore, PCAScore, PropensityScore
 
+if TYPE_CHECKING:
+    from .estimators.multilevel import MultilevelEffectResult
+
 __all__ = ["estimate_effect", "exposure_response", "hazard_ratio", "make_score",
+           "multilevel_effect",
            "quantile_effect"]
 
 _SCORES = {
@@ -56,8 +61,14 @@ def make_score(score: Any, random_state: Any = None):
 
 def estimate_effect(data, treatment: str, outcome: str,
                     covariates: Sequence[str] | None = None, *, score: Any = "propensity",
-                    estimand: str = "ATT", **options) -> EffectResult:
+                    estimand: str | None = None,
+                    **options) -> EffectResult | MultilevelEffectResult:
     """Estimate an average treatment effect by matching.
+
+    A treatment with three or more levels (labels, a pandas Categorical, an R factor)
+    gives the effects of every level (:func:`multilevel_effect`: one row per contrast,
+    a :class:`~causalsm.MultilevelEffectResult`); a 0/1 treatment gives an
+    :class:`~causalsm.EffectResult`, as below.
 
     Parameters
     ----------
@@ -78,11 +89,15 @@ def estimate_effect(data, treatment: str, outcome: str,
         ``"double"`` runs multiply robust (double score) matching
         (:class:`~causalsm.MultiplyRobustMatching`, estimand ``"ATE"`` or ``"ATT"``)
         and returns its average effect.
-    estimand : {"ATT", "ATC", "ATE"}
+    estimand : {"ATT", "ATC", "ATE"}, optional
+        Default ``"ATT"`` for a 0/1 treatment, ``"ATE"`` for several levels.
     **options
-        Any parameter of :class:`~causalsm.MatchingEstimator`: ``n_neighbors``,
-        ``replace``, ``caliper``, ``exact`` (column names), ``bias_correction``,
-        ``variance``, ``var_neighbors``, ``alpha``, ``random_state``...  With
+        Any parameter of :class:`~causalsm.MatchingEstimator`: ``method`` (the design:
+        ``"nearest"``, ``"optimal"``, ``"full"``, ``"subclass"``, ``"cem"``; all but
+        nearest neighbour are followed by g-computation with MatchIt's standard
+        errors), ``n_neighbors``, ``replace``, ``caliper``, ``exact`` (column names),
+        ``discard``, ``mahvars``, ``bias_correction``, ``variance``, ``var_neighbors``,
+        ``alpha``, ``random_state``...  With
         ``score="double"``: ``propensity_models``, ``prognostic_models``,
         ``n_neighbors``, ``ties``, ``sieve_degree``, ``n_bootstrap``, ``alpha``,
         ``n_jobs``, ``random_state``, ``verbose``.
@@ -104,6 +119,15 @@ def estimate_effect(data, treatment: str, outcome: str,
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)
     options = coerce_int_options(options)          # R's 1 arrives as 1.0
+    kind = treatment_kind(frame[treatment])
+    if kind == "continuous":
+        raise InputError(f"'{treatment}' is continuous ({n_levels(frame[treatment])} distinct "
+                         "values): estimate its exposure-response curve with "
+                         "exposure_response")
+    if kind == "multilevel":
+        return multilevel_effect(frame, treatment, outcome, covariates, score=score,
+                                 estimand=estimand, **options)
+    estimand = "ATT" if estimand is None else estimand
     if isinstance(score, str) and score == "double":
         return _multiply_robust(frame, treatment, outcome, covariates, estimand=estimand,
                                 quantiles=None, options=options).effect_
@@ -258,6 +282,134 @@ def hazard_ratio(data, treatment: str, duration: str, event: str,
                              estimand=estimand, **options)
     t = check_treatment(frame[treatment], name=treatment)
     est.fit(frame[covariates], t, frame[duration], frame[event])
+    return est.effect_
+
+
+# ------------------------------------------------ treatments with several levels
+_MULTILEVEL_ALIASES = {"gps": "propensity"}
+#: ``method=`` with several levels; a 0/1 treatment's names for the same designs are
+#: accepted (``"nearest"``, ``"subclass"``), MatchIt's other designs are refused by name.
+_MULTILEVEL_DESIGNS = {"matching": "matching", "nearest": "matching",
+                       "subclassification": "subclassification",
+                       "subclass": "subclassification"}
+
+
+def multilevel_option_error(unknown: Any, valid: Any, where: str) -> InputError:
+    """The error for options that a multi-level estimator does not take; those of
+    :class:`~causalsm.MatchingEstimator` (MatchIt's designs, calipers...) are named as
+    being for a 0/1 treatment."""
+    unknown = sorted(unknown)
+    binary = [k for k in unknown if k in MatchingEstimator().get_params()]
+    why = (f" ({', '.join(binary)}: for a 0/1 treatment only, i.e. MatchingEstimator's "
+           "designs and options)" if binary else "")
+    return InputError(f"unknown option(s) {', '.join(unknown)} for {where}{why}; valid "
+                      f"options: {', '.join(sorted(valid))}")
+
+
+def make_multilevel_score(score: Any, random_state: Any = None):
+    """A score name for a treatment with several levels -> a score object:
+    ``"propensity"`` (or ``"gps"``) is the multinomial logistic
+    :class:`~causalsm.GeneralizedPropensityScore`; the other names are those of
+    :func:`make_score` (the neural scores train a softmax head)."""
+    if isinstance(score, str):
+        key = _MULTILEVEL_ALIASES.get(score, score)
+        if key == "propensity":
+            from .scores.gps import GeneralizedPropensityScore
+            return GeneralizedPropensityScore()
+        if key == "double":
+            raise InputError("score='double' (multiply robust matching) is for a 0/1 "
+                             "treatment; with several levels use 'propensity', 'neural', "
+                             "'neural_propensity', 'mahalanobis', 'covariates' or 'pca'")
+        return make_score(key, random_state)
+    if isinstance(score, (np.ndarray, pd.DataFrame)):
+        return np.asarray(score, dtype=np.float64)
+    return make_score(score)
+
+
+def multilevel_effect(data, treatment: str, outcome: str,
+                      covariates: Sequence[str] | None = None, *, score: Any = "propensity",
+                      estimand: str | None = None, method: str = "matching",
+                      **options) -> MultilevelEffectResult:
+    """Effects of a treatment with several levels, by matching or subclassification.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per unit.  It is not modified.
+    treatment : str
+        Column of treatment labels: numbers, strings or a categorical (an R factor;
+        its level order is kept).  The first level is the reference unless
+        ``reference=`` says otherwise.
+    outcome : str
+    covariates : list of str, optional
+        Default: all other columns.
+    score : {"propensity", "neural", "neural_propensity", "mahalanobis", "covariates", \
+"pca"}, a score object or an (n, K) array
+        ``"propensity"`` (default): the multinomial logistic generalised propensity
+        score, level ``w`` matched on ``r(w, X)`` (Yang et al. 2016); ``"neural"``: the
+        neural balancing score (softmax head), matched as a whole; ``"neural_propensity"``:
+        that network's GPS; ``"mahalanobis"``: the covariates (R's
+        ``multilevelMatchX``); an array: a GPS computed elsewhere.
+    estimand : {"ATE", "ATT"}, optional
+        ``"ATE"`` (default): contrasts averaged over all units.  ``"ATT"``: over the
+        units that received ``target`` (give ``target=`` level).
+    method : {"matching", "subclassification"}
+        :class:`~causalsm.MultilevelMatching` (also ``"nearest"``) or
+        :class:`~causalsm.MultilevelSubclassification` (also ``"subclass"``; ATE only).
+        MatchIt's designs ``"optimal"``, ``"full"`` and ``"cem"`` are for a 0/1
+        treatment and raise :class:`~causalsm.InputError` here.
+    **options
+        Parameters of the estimator: ``target``, ``reference``, ``contrasts``
+        (``"pairwise"`` or ``"reference"``), ``n_neighbors``, ``var_neighbors``,
+        ``bias_correction``, ``variance``, ``trim``, ``p_adjust``, ``alpha``,
+        ``random_state``... (``n_strata``, ``n_bootstrap``, ``n_jobs`` for
+        subclassification).
+
+    Returns
+    -------
+    MultilevelEffectResult
+
+    Examples
+    --------
+    >>> import causalsm as csm
+    >>> df = csm.datasets.load_actg175_multiarm()
+    >>> res = csm.estimate_effect(df, treatment="arms", outcome="cd420",
+    ...                           covariates=df.attrs["covariates"], estimand="ATT",
+    ...                           target=0, contrasts="reference")
+    >>> res.contrast, res.target
+    (['1 - 0', '2 - 0', '3 - 0'], '0')
+    """
+    from .estimators.multilevel import MultilevelMatching, MultilevelSubclassification
+
+    frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
+                                    covariates=covariates)
+    options = coerce_int_options(options)
+    estimand = "ATE" if estimand is None else str(estimand).upper()
+    if estimand not in ("ATE", "ATT"):
+        raise InputError(f"estimand {estimand!r} with a treatment of several levels: use "
+                         "'ATE' (all units) or 'ATT' with target=<level> (the units that "
+                         "received it)")
+    if estimand == "ATT" and options.get("target") is None:
+        raise InputError("estimand='ATT' with a treatment of several levels needs "
+                         "target=<level>: the level whose recipients the effects average over")
+    if estimand == "ATE" and options.get("target") is not None:
+        raise InputError("target= is for estimand='ATT'")
+    if method in ("optimal", "full", "cem"):
+        raise InputError(f"method={method!r}: optimal, full and coarsened exact matching are "
+                         "designs for a 0/1 treatment; with several levels use "
+                         "method='matching' (nearest neighbour, Yang et al. 2016) or "
+                         "'subclassification' (generalised propensity score strata)")
+    if not isinstance(method, str) or method not in _MULTILEVEL_DESIGNS:
+        raise InputError(f"method must be 'matching' or 'subclassification', got {method!r}")
+    method = _MULTILEVEL_DESIGNS[method]
+    cls = MultilevelMatching if method == "matching" else MultilevelSubclassification
+    valid = set(cls().get_params()) - {"score"}
+    unknown = set(options) - valid
+    if unknown:
+        raise multilevel_option_error(unknown, valid, cls.__name__)
+    est = cls(score=make_multilevel_score(score, options.get("random_state")), **options)
+    y = check_outcome(frame[outcome], name=outcome)
+    est.fit(frame[covariates], frame[treatment], y)
     return est.effect_
 
 

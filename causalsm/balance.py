@@ -54,6 +54,7 @@ __all__ = [
     "median_bandwidth",
     "balance_table",
     "balance_summary",
+    "multilevel_balance_table",
     "weighted_ranks",
     "exposure_correlation",
     "exposure_balance",
@@ -602,9 +603,14 @@ _STATS = ("smd", "var_ratio", "ecdf_mean", "ecdf_max")
 
 
 def balance_table(X: Any, t: Any, weights: Any = None, *,
-                  columns: Sequence[str] | None = None, estimand: str = "ATT",
-                  std_denominator: Any = None, binary: str = "std") -> pd.DataFrame:
+                  columns: Sequence[str] | None = None, estimand: str | None = None,
+                  std_denominator: Any = None, binary: str = "std",
+                  comparisons: Any = "both") -> pd.DataFrame:
     """Balance of each covariate before and after matching, as ``summary.matchit``.
+
+    A treatment with three or more levels gives one block of rows per comparison (see
+    :func:`multilevel_balance_table`; ``comparisons`` chooses them); two levels give
+    the table below.
 
     Parameters
     ----------
@@ -618,14 +624,17 @@ def balance_table(X: Any, t: Any, weights: Any = None, *,
     columns : sequence of str, optional
         For a DataFrame, the covariates to use (default all); for an array, their
         names (default ``x0, x1, ...``).
-    estimand : {"ATT", "ATC", "ATE"}, default "ATT"
+    estimand : {"ATT", "ATC", "ATE"}, optional
         Sets the SMD denominator: treated, control or pooled SD of the full,
-        unweighted sample.
+        unweighted sample.  Default ``"ATT"`` (``"ATE"`` for several levels).
     std_denominator : {"treated", "control", "pooled"} or array-like, optional
         Overrides the denominator chosen by ``estimand``.
     binary : {"std", "raw"}, default "std"
         SMD of 0/1 covariates: standardised by ``sqrt(p (1 - p))`` as MatchIt does,
         or the raw difference in proportions as cobalt does.
+    comparisons : {"both", "rest", "pairwise"} or list of (level, level)
+        Treatments with three or more levels only (see
+        :func:`multilevel_balance_table`).
 
     Returns
     -------
@@ -653,6 +662,13 @@ def balance_table(X: Any, t: Any, weights: Any = None, *,
     age             0.833      0.250
     male            0.707      0.354
     """
+    from ._validation import n_levels
+    if np.ndim(t) == 1 and n_levels(t) >= 3:
+        return multilevel_balance_table(X, t, weights, columns=columns,
+                                        estimand=estimand or "ATE",
+                                        std_denominator=std_denominator, binary=binary,
+                                        comparisons=comparisons)
+    estimand = "ATT" if estimand is None else estimand
     Xa, ta, w, names, _ = _prepare(X, t, weights, columns=columns)
     kind = _denominator_kind(estimand, std_denominator)
     binary = _check_binary_option(binary)
@@ -739,6 +755,88 @@ def balance_summary(X: Any, t: Any, weights: Any = None, *,
             random_state=random_state)
     out["bandwidth"] = bw
     return out
+
+
+# ------------------------------------------------ treatments with several levels
+def multilevel_balance_table(X: Any, t: Any, weights: Any = None, *,
+                             columns: Sequence[str] | None = None, estimand: str = "ATE",
+                             std_denominator: Any = None, binary: str = "std",
+                             comparisons: Any = "both") -> pd.DataFrame:
+    """Balance of a treatment with several levels: each level against the rest, and
+    each pair of levels, before and after matching.
+
+    Every comparison ``"a vs b"`` is the two-group :func:`balance_table` of the units of
+    ``a`` ("treated" columns) against those of ``b`` ("control" columns; ``"rest"`` is
+    every other level), on the rows of the two groups, with their ``weights``.  After
+    multi-level matching (:meth:`~causalsm.MultilevelMatching.balance`) each unit
+    weighs ``1 + K`` (its weight in the imputed means), so every level is compared as
+    it stands in for the whole population.
+
+    Parameters
+    ----------
+    X, weights, columns, std_denominator, binary :
+        As in :func:`balance_table`.
+    t : array-like of labels, shape (n,)
+        Treatment levels (numbers, strings or a categorical, whose order is kept).
+    estimand : {"ATE", "ATT", "ATC"}, default "ATE"
+        SMD denominator of each comparison: pooled SD of the two groups (ATE), or the SD
+        of the first (ATT) or second (ATC) group, on the unweighted data.
+    comparisons : {"both", "rest", "pairwise"} or list of (level, level)
+        ``"rest"``: each level against all others; ``"pairwise"``: ``b vs a`` for every
+        pair, in level order (as the contrasts ``b - a``); ``"both"`` (default): both.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`balance_table`, indexed by ``(comparison, covariate)``.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"x": [0.0, 1, 2, 3, 4, 5, 6, 7, 8]})
+    >>> tab = multilevel_balance_table(X, ["a", "a", "a", "b", "b", "b", "c", "c", "c"],
+    ...                                comparisons="pairwise")
+    >>> tab["smd_before"].round(2).tolist()
+    [3.0, 6.0, 3.0]
+    >>> tab.index.get_level_values("comparison").unique().tolist()
+    ['b vs a', 'c vs a', 'c vs b']
+    """
+    from ._validation import check_levels
+    codes, levels = check_levels(t, name="t")
+    labels = [str(v) for v in levels]
+    K = len(labels)
+    if isinstance(comparisons, str):
+        if comparisons not in ("both", "rest", "pairwise"):
+            raise InputError(f"comparisons must be 'both', 'rest', 'pairwise' or a list of "
+                             f"pairs of levels, got {comparisons!r}")
+        pairs = []
+        if comparisons in ("both", "rest"):
+            pairs += [(k, None) for k in range(K)]
+        if comparisons in ("both", "pairwise"):
+            pairs += [(b, a) for a in range(K - 1) for b in range(a + 1, K)]
+    else:
+        pairs = []
+        for item in comparisons:
+            try:
+                a, b = (str(v) for v in item)
+                pairs.append((labels.index(a), None if b == "rest" else labels.index(b)))
+            except ValueError:
+                raise InputError(f"comparison {item!r}: use levels among "
+                                 f"{', '.join(labels)} (or 'rest')") from None
+    Xa, names, _ = check_array(X if columns is None or not isinstance(X, pd.DataFrame)
+                               else X[list(columns)],
+                               columns=None if isinstance(X, pd.DataFrame) else columns)
+    if Xa.shape[0] != codes.size:
+        raise InputError(f"X has {Xa.shape[0]} rows but t has {codes.size}")
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    blocks = []
+    for a, b in pairs:
+        rows = np.flatnonzero((codes == a) | ((codes != a) if b is None else (codes == b)))
+        tab = balance_table(Xa[rows], (codes[rows] == a).astype(np.int64),
+                            None if w is None else w[rows], columns=names, estimand=estimand,
+                            std_denominator=std_denominator, binary=binary)
+        label = f"{labels[a]} vs {'rest' if b is None else labels[b]}"
+        blocks.append(pd.concat({label: tab}, names=["comparison"]))
+    return pd.concat(blocks)
 
 
 # ------------------------------------------------------ continuous exposures

@@ -5,10 +5,11 @@
     causalsm compare --data lalonde-psid
     causalsm compare --data mydata.csv --treatment treated --outcome y --covariates age,income \\
         --methods psm mahalanobis nsm --estimand ATE --out results.csv --plot comparison.png
-    causalsm compare --data causalgps          # a continuous treatment: exposure-response curves
+    causalsm compare --data actg175          # four arms: one row per method and contrast
+    causalsm compare --data causalgps        # a continuous treatment: exposure-response curves
     causalsm datasets
 
-A treatment with more than two distinct numeric values is continuous (``--treatment-type``
+A numeric treatment with more than ten distinct values is continuous (``--treatment-type``
 overrides the detection, which the output states): ``compare`` then estimates its
 exposure-response curve by GPS matching and weighting (see ``causalsm.exposure_comparison``).
 
@@ -70,6 +71,9 @@ _BUNDLED: dict[str, tuple[str, Any, dict]] = {
                                       "covariates": _LALONDE_COVARIATES}),
     "ihdp": ("IHDP semi-synthetic benchmark (Hill 2011), surface B, replication 1",
              _named("ihdp_b"), {}),
+    "actg175": ("ACTG 175 HIV trial, four regimens (multi-level): CD4 at week 20, arms 1-3 "
+                "subsampled on prognosis; randomised benchmark", _named("actg175_multiarm"),
+                {}),
 }
 #: Catalogue names that the short names above already cover (accepted, not listed).
 _SAME_AS_BUNDLED = {"lalonde_nsw", "lalonde_psid", "lalonde_cps"}
@@ -151,7 +155,8 @@ def _number_format(values) -> Any:
     return fmt
 
 
-def _print_table(table: pd.DataFrame, truth: float | None, truth_label: str) -> None:
+def _print_table(table: pd.DataFrame, truth: float | None, truth_label: str,
+                 sensitivity: bool = False) -> None:
     level = 95
     num = _number_format(pd.concat([table["estimate"], table["std_error"],
                                     table["ci_lower"], table["ci_upper"]]))
@@ -171,10 +176,24 @@ def _print_table(table: pd.DataFrame, truth: float | None, truth_label: str) -> 
     })
     if truth is not None:
         shown[f"covers {truth_label}"] = ["yes" if c else "no" for c in table["covers_truth"]]
+    if sensitivity:
+        shown["Gamma*"] = table["critical_gamma"].map(
+            lambda v: "n/a" if math.isnan(v) else "inf" if math.isinf(v) else f"{v:.2f}")
+        shown["E-value (CI)"] = [
+            "n/a" if not math.isfinite(e) else
+            f"{e:.2f} ({c:.2f})" if math.isfinite(c) else f"{e:.2f}"
+            for e, c in zip(table["evalue"], table["evalue_ci"])]
     print(shown.to_string(index=False))
     for m, err in zip(table["method"], table["error"]):
         if err:
             print(f"  {m}: {err}")
+    if sensitivity:
+        print("\nGamma*: Rosenbaum's critical Gamma, the hidden bias in the odds of treatment "
+              "within matched sets\n  at which the two-sided test of no effect stops being "
+              "significant at 5% (1 = not significant\n  without bias; n/a = the matched sets "
+              "overlap, as with replacement: rerun with --no-replace).\nE-value: VanderWeele "
+              "& Ding (2017), of the estimate (and of its interval), as a standardised\n  mean "
+              "difference.  See causalsm.sensitivity.")
 
 
 def _json_value(v: Any) -> Any:
@@ -210,9 +229,6 @@ def _check_output_path(path: str | None, option: str, suffixes: tuple[str, ...] 
 
 # ------------------------------------------------------------------- commands
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from . import compare
-    from ._validation import InputError
-
     _check_output_path(args.out, "--out", (".csv", ".json"))
     _check_output_path(args.plot, "--plot")
     if args.plot:
@@ -236,13 +252,26 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     covariates = _names(args.covariates) or attrs.get("covariates") or \
         defaults.get("covariates")
     methods = _names(args.methods)
-    estimand = args.estimand.upper()
-    from .exposure_comparison import treatment_kind
+    from ._validation import InputError, treatment_kind
     if treatment not in frame.columns:
         raise CLIError(f"column '{treatment}' is not in the data; available columns: "
                        f"{', '.join(map(str, frame.columns[:20]))}")
-    if treatment_kind(frame[treatment], args.treatment_type) == "continuous":
+    try:
+        kind = treatment_kind(frame[treatment], args.treatment_type)
+    except InputError as exc:
+        raise CLIError(str(exc)) from None
+    if kind == "continuous":
         return _compare_continuous(args, frame, name, treatment, outcome, covariates, methods)
+    if kind == "multilevel":
+        return _compare_levels(args, frame, name, attrs, treatment, outcome, covariates,
+                               methods)
+    estimand = (args.estimand or "ATT").upper()
+    for flag, value in (("--target", args.target), ("--reference", args.reference),
+                        ("--contrasts", args.contrasts), ("--p-adjust", args.p_adjust),
+                        ("--trim", args.trim)):
+        if value is not None:
+            raise CLIError(f"{flag} is for a treatment with three or more levels; "
+                           f"{treatment!r} has two")
 
     truth, truth_label, bench_line = None, "truth", None
     true_effect = attrs.get("true_effect") or {}
@@ -260,19 +289,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         options["n_neighbors"] = args.n_neighbors
     if args.caliper is not None:
         options["caliper"] = args.caliper
+    if args.replace is False:
+        options["replace"] = False
     neural_params = {"epochs": args.epochs} if args.epochs is not None else None
     mr_params = {"n_bootstrap": args.n_bootstrap} if args.n_bootstrap is not None else None
-    verbose = not args.quiet and sys.stderr.isatty()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            table = compare(frame, treatment=treatment, outcome=outcome,
-                            covariates=covariates, methods=methods, estimand=estimand,
-                            random_state=args.seed, n_jobs=args.n_jobs, truth=truth,
-                            verbose=verbose, neural_params=neural_params,
-                            mr_params=mr_params, treatment_type="binary", **options)
-        except InputError as exc:
-            raise CLIError(str(exc)) from None
+    table = _run_compare(args, frame, treatment, outcome, covariates, methods, estimand,
+                         truth=truth, neural_params=neural_params, mr_params=mr_params,
+                         treatment_type="binary", **options)
     a = table.attrs
     n_cov = len(covariates) if covariates else frame.shape[1] - 2
     print(f"Data: {name}, {a['n_treated'] + a['n_control']:,} units "
@@ -283,7 +306,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if bench_line:
         print(bench_line)
     print()
-    _print_table(table, truth, truth_label)
+    _print_table(table, truth, truth_label, sensitivity=args.sensitivity)
     meta = {"data": name, "treatment": treatment, "outcome": outcome,
             "covariates": list(covariates) if covariates else None, "estimand": estimand,
             "truth": truth, "seed": args.seed, **{k: a[k] for k in (
@@ -305,27 +328,117 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare_continuous(args, frame, name, treatment, outcome, covariates, methods) -> int:
-    """``causalsm compare`` for a continuous treatment: exposure-response curves."""
+def _run_compare(args, frame, treatment, outcome, covariates, methods, estimand, **kwargs):
+    """``causalsm.compare`` with the command's seed, jobs and progress bar; warnings
+    silenced, input mistakes as a :class:`CLIError`."""
     from . import compare
     from ._validation import InputError
-    detected = "given by --treatment-type" if args.treatment_type == "continuous" else \
-        "detected; --treatment-type binary to override"
-    n_values = int(frame[treatment].nunique())
-    verbose = not args.quiet and sys.stderr.isatty()
-    options = {}
-    if args.eval_points is not None:
-        options["eval_points"] = args.eval_points
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            table = compare(frame, treatment=treatment, outcome=outcome, covariates=covariates,
-                            methods=methods, random_state=args.seed, n_jobs=args.n_jobs,
-                            verbose=verbose, treatment_type="continuous",
-                            n_bootstrap=200 if args.n_bootstrap is None else args.n_bootstrap,
-                            **options)
+            return compare(frame, treatment=treatment, outcome=outcome, covariates=covariates,
+                           methods=methods, estimand=estimand, random_state=args.seed,
+                           n_jobs=args.n_jobs, verbose=not args.quiet and sys.stderr.isatty(),
+                           **kwargs)
         except InputError as exc:
             raise CLIError(str(exc)) from None
+
+
+def _compare_levels(args, frame, name, attrs, treatment, outcome, covariates, methods) -> int:
+    """``compare`` for a treatment with three or more levels: one row per method and
+    contrast."""
+    estimand = (args.estimand or attrs.get("estimand") or "ATE").upper()
+    target = args.target
+    if target is None and estimand == "ATT":
+        target = attrs.get("target")
+    if estimand == "ATC":
+        raise CLIError("--estimand ATC is for a 0/1 treatment; with several levels use ATE, "
+                       "or ATT with --target LEVEL")
+    options = {"contrasts": args.contrasts or ("reference" if estimand == "ATT"
+                                               else "pairwise")}
+    for key, value in (("target", target), ("reference", args.reference),
+                       ("n_neighbors", args.n_neighbors), ("p_adjust", args.p_adjust),
+                       ("n_bootstrap", args.n_bootstrap)):
+        if value is not None:
+            options[key] = value
+    if args.caliper is not None:
+        raise CLIError("--caliper: multi-level matching has no caliper; use --trim")
+    if args.replace is False or args.sensitivity:
+        raise CLIError(f"{'--no-replace' if args.replace is False else '--sensitivity'} is "
+                       "for a 0/1 treatment; multi-level matching is with replacement and "
+                       "has no Rosenbaum bounds")
+    if args.trim is not None:
+        options["trim"] = args.trim
+    neural_params = {"epochs": args.epochs} if args.epochs is not None else None
+    table = _run_compare(args, frame, treatment, outcome, covariates, methods, estimand,
+                         neural_params=neural_params, **options)
+    a = table.attrs
+    counts = ", ".join(f"{k}: {v:,}" for k, v in a["n_per_level"].items())
+    who = ("all units" if a["target"] is None
+           else f"the units that received {a['target']}")
+    n_cov = len(covariates) if covariates else frame.shape[1] - 2
+    print(f"Data: {name}, {sum(a['n_per_level'].values()):,} units in "
+          f"{len(a['levels'])} levels of {treatment!r} ({counts}); {estimand} over {who}, "
+          f"outcome {outcome!r}, {n_cov} covariates")
+    names = attrs.get("level_names")
+    if isinstance(names, dict):
+        print("Levels: " + ", ".join(f"{k} = {v}" for k, v in names.items()))
+    print(f"Balance before matching: largest pairwise max |SMD| {a['max_abs_smd_before']:.3f}")
+    truth = a.get("truth")
+    if truth:
+        print(f"Benchmark: {attrs.get('true_means_note', 'as given')}")
+    print()
+    num = _number_format(pd.concat([table["estimate"], table["std_error"]]))
+    shown = pd.DataFrame({
+        "method": table["method"], "contrast": table["contrast"],
+        "estimate": table["estimate"].map(num), "std.err": table["std_error"].map(num),
+        "95% CI": [f"[{num(lo)}, {num(hi)}]" for lo, hi in zip(table["ci_lower"],
+                                                              table["ci_upper"])],
+        "max|SMD|": table["max_abs_smd"].map(lambda v: "n/a" if not math.isfinite(v)
+                                              else f"{v:.3f}"),
+        "seconds": table["fit_seconds"].map(lambda v: "n/a" if not math.isfinite(v)
+                                            else f"{v:.1f}")})
+    if truth:
+        shown["benchmark"] = table["truth"].map(num)
+        shown["covers"] = ["yes" if c else "no" for c in table["covers_truth"]]
+    ok = table["error"] == ""
+    print(shown[ok].to_string(index=False))
+    for m, err in zip(table["method"][~ok], table["error"][~ok]):
+        print(f"  {m}: {err}")
+    meta = {"data": name, "treatment": treatment, "outcome": outcome,
+            "covariates": list(covariates) if covariates else None, "estimand": estimand,
+            "target": a["target"], "levels": a["levels"], "seed": args.seed,
+            "n_per_level": a["n_per_level"], "max_abs_smd_before": a["max_abs_smd_before"]}
+    if args.out:
+        _write_out(args.out, table, meta)
+        print(f"\nresults written to {args.out}")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        from .plotting import plot_comparison_grid
+        axes = plot_comparison_grid(table[ok].reset_index(drop=True))
+        axes[0].figure.suptitle(f"{name}: {estimand} by method and contrast")
+        axes[0].figure.savefig(args.plot, bbox_inches="tight", dpi=120)
+        print(f"plot written to {args.plot}")
+    if not ok.any():
+        print("causalsm: error: every method failed (see the table)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _compare_continuous(args, frame, name, treatment, outcome, covariates, methods) -> int:
+    """``causalsm compare`` for a continuous treatment: exposure-response curves."""
+    detected = "given by --treatment-type" if args.treatment_type == "continuous" else \
+        "detected; --treatment-type overrides"
+    n_values = int(frame[treatment].nunique())
+    options = {}
+    if args.eval_points is not None:
+        options["eval_points"] = args.eval_points
+    table = _run_compare(args, frame, treatment, outcome, covariates, methods, None,
+                         treatment_type="continuous",
+                         n_bootstrap=200 if args.n_bootstrap is None else args.n_bootstrap,
+                         **options)
     n_cov = len(covariates) if covariates else frame.shape[1] - 2
     print(f"Data: {name}, {len(frame):,} units; continuous treatment {treatment!r} "
           f"({n_values:,} distinct values; {detected}): exposure-response curve of "
@@ -425,8 +538,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     cmp_ = sub.add_parser("compare", help="run several matching methods side by side",
                           description="Estimate one effect with several matching methods "
-                          "(NSM, NN-PS, PSM, Mahalanobis, PCA-5, multiply robust, random) and "
-                          "print a comparison table.")
+                          "(NSM, NN-PS, PSM, Mahalanobis, PCA-5, multiply robust, random, and "
+                          "full matching on the neural and propensity scores) and print a "
+                          "comparison table.")
     cmp_.add_argument("--data", required=True, metavar="NAME|PATH.csv",
                       help="a bundled data set (see `causalsm datasets`) or a CSV file")
     cmp_.add_argument("--treatment", help="treatment column (0/1); default from the data set")
@@ -434,13 +548,29 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--covariates", nargs="+", metavar="COL",
                       help="covariate columns (space- or comma-separated); default: the "
                       "data set's, or every other column of a CSV")
-    cmp_.add_argument("--methods", nargs="+", metavar="METHOD",
-                      help="methods to run (default all): nsm nn_ps psm mahalanobis pca mr "
-                      "random; for a continuous treatment: matching matching_kernel "
-                      "matching_score_matching weighting weighting_kernel "
-                      "weighting_score_matching")
-    cmp_.add_argument("--estimand", default="ATT", type=str.upper,
-                      choices=["ATT", "ATE", "ATC"], help="default ATT")
+    cmp_.add_argument("--methods", "--method", nargs="+", metavar="METHOD", dest="methods",
+                      help="methods to run (default: nsm nn_ps psm mahalanobis pca mr random "
+                      "full_nsm full_psm); also the designs optimal_psm subclass_psm cem. "
+                      "Several levels: nsm nn_ps psm mahalanobis pca subclass random. "
+                      "Continuous: matching matching_kernel matching_score_matching "
+                      "weighting weighting_kernel weighting_score_matching")
+    cmp_.add_argument("--estimand", default=None, type=str.upper,
+                      choices=["ATT", "ATE", "ATC"],
+                      help="default ATT (ATE for a treatment with several levels, unless "
+                      "the data set names another)")
+    cmp_.add_argument("--target", default=None,
+                      help="several levels, ATT: the level whose recipients the effects "
+                      "average over")
+    cmp_.add_argument("--reference", default=None,
+                      help="several levels: reference level (default the first)")
+    cmp_.add_argument("--contrasts", default=None, choices=["pairwise", "reference"],
+                      help="several levels: every pair, or each level against the "
+                      "reference (default pairwise; reference with --estimand ATT)")
+    cmp_.add_argument("--p-adjust", default=None, metavar="METHOD",
+                      help="several levels: adjust the p-values of the contrasts (holm, "
+                      "bonferroni, ...)")
+    cmp_.add_argument("--trim", default=None, choices=["crump", "multilevelmatching"],
+                      help="several levels: drop units with limited overlap of the GPS")
     cmp_.add_argument("--out", metavar="FILE", help="write the table to FILE.csv or FILE.json")
     cmp_.add_argument("--plot", metavar="FIG", help="write the comparison plot (e.g. fig.png)")
     cmp_.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -452,12 +582,18 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--epochs", type=int, default=None,
                       help="training epochs of the neural score (default 200)")
     cmp_.add_argument("--n-bootstrap", type=int, default=None,
-                      help="bootstrap replicates of multiply robust matching, or of the "
-                      "curves' bands for a continuous treatment (default 200)")
+                      help="bootstrap replicates of multiply robust matching, of GPS "
+                      "subclassification for several levels, or of the curves' bands for a "
+                      "continuous treatment (default 200)")
+    cmp_.add_argument("--no-replace", dest="replace", action="store_false", default=None,
+                      help="match without replacement (matched sets that share no unit, as "
+                      "Rosenbaum bounds need)")
+    cmp_.add_argument("--sensitivity", action="store_true",
+                      help="add Rosenbaum's critical Gamma and the E-value to the table")
     cmp_.add_argument("--treatment-type", default="auto",
-                      choices=["auto", "binary", "continuous"],
-                      help="auto (default): continuous when the treatment has more than two "
-                      "distinct numeric values")
+                      choices=["auto", "binary", "multilevel", "continuous"],
+                      help="auto (default): two values binary, numbers with more than 10 "
+                      "distinct values continuous, otherwise several levels")
     cmp_.add_argument("--eval-points", type=int, default=None,
                       help="continuous treatment: exposures at which the curves are "
                       "reported (default 20)")

@@ -23,6 +23,18 @@ dropped, the time taken and, when the true effect is known, the error.  The meth
     SE; ATE and ATT only (skipped, with a note, for the ATC).
 ``"random"``
     A floor: 1-NN on a random score, i.e. a random control for each treated unit.
+``"full_nsm"``, ``"full_psm"``
+    Optimal full matching on the neural balancing score (the same network as
+    ``"nsm"``) or on the logistic propensity score, then g-computation (MatchIt's
+    recommended design and estimator; HC3 standard errors, see
+    :class:`~causalsm.MatchingEstimator`).
+``"optimal_psm"``, ``"subclass_psm"``, ``"cem"`` (not run by default)
+    Optimal 1:1 matching and subclassification (6 strata) on the propensity score,
+    and coarsened exact matching of the covariates, each followed by g-computation.
+
+A treatment with three or more levels has its own methods
+(:mod:`causalsm.comparison_multilevel`); ``"mr"`` and the designs above are for a 0/1
+treatment and give a skipped row there.
 
 Every method gets the same ``random_state``, so a row equals the corresponding
 :func:`~causalsm.estimate_effect` call with that seed, and the table does not depend
@@ -43,10 +55,10 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (InputError, check_estimand, check_frame, check_int, check_outcome,
-                          check_treatment, check_xy)
+                          check_treatment, check_xy, treatment_kind)
 from .balance import balance_table, linear_mmd
 
-__all__ = ["compare", "METHODS"]
+__all__ = ["compare", "METHODS", "DEFAULT_METHODS"]
 
 #: Method name -> description (the ``description`` column of the table).
 METHODS = {
@@ -57,15 +69,35 @@ METHODS = {
     "pca": "PCA-5: first 5 principal components",
     "mr": "multiply robust (double score) matching",
     "random": "random matching (floor)",
+    "full_nsm": "full matching on the neural score, g-computation",
+    "full_psm": "full matching on the propensity score, g-computation",
+    "optimal_psm": "optimal 1:1 matching on the propensity score, g-computation",
+    "subclass_psm": "subclassification on the propensity score, g-computation",
+    "cem": "coarsened exact matching, g-computation",
 }
+
+#: The methods :func:`compare` runs when none are named.
+DEFAULT_METHODS = ("nsm", "nn_ps", "psm", "mahalanobis", "pca", "mr", "random", "full_nsm",
+                   "full_psm")
+
+#: Designs other than nearest neighbour: method name -> MatchingEstimator's ``method``.
+_DESIGNS = {"full_nsm": "full", "full_psm": "full", "optimal_psm": "optimal",
+            "subclass_psm": "subclass", "cem": "cem"}
+#: Options of nearest-neighbour matching and its Abadie-Imbens inference, not given to
+#: the design rows.
+_NEAREST_ONLY = {"replace", "bias_correction", "variance", "var_neighbors", "ties", "bias_fit",
+                 "distance_tolerance", "drop_incomplete", "order", "estimation"}
+_NEURAL = ("nsm", "nn_ps", "full_nsm")
 
 _ALIASES = {"neural": "nsm", "neural_propensity": "nn_ps", "nnps": "nn_ps",
             "propensity": "psm", "pca5": "pca", "pca_5": "pca", "double": "mr",
-            "multiply_robust": "mr", "dsm": "mr"}
+            "multiply_robust": "mr", "dsm": "mr", "full": "full_psm",
+            "optimal": "optimal_psm", "subclass": "subclass_psm", "subclassification":
+            "subclass_psm", "full_neural": "full_nsm"}
 
 _COLUMNS = ["method", "description", "estimand", "estimate", "std_error", "ci_lower",
-            "ci_upper", "p_value", "max_abs_smd", "linear_mmd", "n_matched", "n_dropped",
-            "fit_seconds", "error"]
+            "ci_upper", "p_value", "critical_gamma", "evalue", "evalue_ci", "max_abs_smd",
+            "linear_mmd", "n_matched", "n_dropped", "fit_seconds", "error"]
 _INT_COLUMNS = ("n_matched", "n_dropped")
 _STR_COLUMNS = ("method", "description", "estimand", "error")
 
@@ -124,10 +156,15 @@ class _TrainedScore(BaseEstimator):
 
 
 # --------------------------------------------------------------------- methods
-def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
-    """``[(label, spec)]`` where spec is a canonical method name or a score object."""
+def _resolve_methods(methods: Any, known: dict = METHODS, aliases: dict = _ALIASES,
+                     also: tuple = (), default: Sequence = DEFAULT_METHODS
+                     ) -> list[tuple[str, Any]]:
+    """``[(label, spec)]`` where spec is a canonical method name or a score object.
+
+    ``known`` are the methods, ``default`` those run when none are named, ``aliases``
+    other names for them and ``also`` names accepted without being in ``known``."""
     if methods is None:
-        return [(m, m) for m in METHODS]
+        return [(m, m) for m in default]
     if isinstance(methods, str):
         methods = [methods]
     items = list(methods.items()) if isinstance(methods, dict) else [(m, m) for m in methods]
@@ -137,9 +174,9 @@ def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
     for label, spec in items:
         if isinstance(spec, str):
             key = spec.strip().lower().replace("-", "_")
-            key = _ALIASES.get(key, key)
-            if key not in METHODS:
-                raise InputError(f"unknown method {spec!r}; use one of {', '.join(METHODS)}, "
+            key = aliases.get(key, key)
+            if key not in known and key not in also:
+                raise InputError(f"unknown method {spec!r}; use one of {', '.join(known)}, "
                                  "or a dict {label: score object}")
             spec = key
             if not isinstance(methods, dict):
@@ -155,11 +192,13 @@ def _resolve_methods(methods: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _jobs(resolved: list[tuple[str, Any]]) -> list[list[tuple[str, Any]]]:
-    """Group the methods into jobs; NSM and NN-PS share one job (one network)."""
+def _jobs(resolved: list[tuple[str, Any]],
+          neural_names: tuple = _NEURAL) -> list[list[tuple[str, Any]]]:
+    """Group the methods into jobs; the neural rows (``neural_names``) share one job (one
+    network)."""
     jobs, neural = [], []
     for label, spec in resolved:
-        if isinstance(spec, str) and spec in ("nsm", "nn_ps"):
+        if isinstance(spec, str) and spec in neural_names:
             if not neural:
                 jobs.append(neural)
             neural.append((label, spec))
@@ -182,13 +221,28 @@ def _balance(X: pd.DataFrame, t: np.ndarray, weights: np.ndarray, estimand: str)
     return smd, float(linear_mmd(X, t, weights))
 
 
+def _sensitivity(eff) -> tuple[float, float, float]:
+    """Critical Gamma (NaN when the matched sets overlap) and the E-values."""
+    try:
+        crit = eff.sensitivity(gammas=[1.0]).critical_gamma
+    except InputError:
+        crit = float("nan")
+    try:
+        ev = eff.evalue()
+        return crit, ev.evalue, ev.evalue_ci
+    except InputError:
+        return crit, float("nan"), float("nan")
+
+
 def _row(label, description, est, X, t, estimand, seconds) -> dict:
     eff = est.effect_
     smd, mmd = _balance(X, t, est.matches_.weights, estimand)
+    crit, ev, ev_ci = _sensitivity(eff)
     return {"method": label, "description": description, "estimand": eff.estimand,
             "estimate": eff.estimate, "std_error": eff.std_error,
             "ci_lower": eff.conf_int[0], "ci_upper": eff.conf_int[1],
-            "p_value": eff.p_value, "max_abs_smd": smd, "linear_mmd": mmd,
+            "p_value": eff.p_value, "critical_gamma": crit, "evalue": ev,
+            "evalue_ci": ev_ci, "max_abs_smd": smd, "linear_mmd": mmd,
             "n_matched": eff.n_matched, "n_dropped": eff.n_dropped,
             "fit_seconds": seconds, "error": ""}
 
@@ -206,7 +260,7 @@ def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_pa
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        if isinstance(job[0][1], str) and job[0][1] in ("nsm", "nn_ps"):
+        if isinstance(job[0][1], str) and job[0][1] in _NEURAL:
             try:
                 from .scores.neural import NeuralBalancingScore   # torch: not timed
                 start = time.perf_counter()
@@ -219,9 +273,10 @@ def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_pa
             for label, spec in job:
                 start = time.perf_counter()
                 try:
-                    score = _TrainedScore(net, "score" if spec == "nsm" else "propensity")
+                    score = _TrainedScore(net, "propensity" if spec == "nn_ps" else "score")
                     est = MatchingEstimator(score=score, estimand=estimand,
-                                            random_state=random_state, **options).fit(X, t, y)
+                                            random_state=random_state,
+                                            **_options(spec, options)).fit(X, t, y)
                     rows.append(_row(label, METHODS[spec], est, X, t, estimand,
                                      trained + time.perf_counter() - start))
                 except Exception as exc:   # noqa: BLE001
@@ -241,18 +296,27 @@ def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_pa
                 est = MultiplyRobustMatching(estimand=estimand, random_state=random_state,
                                              **{**shared, **mr_params}).fit(X, t, y)
             else:
-                score = {"psm": lambda: PropensityScore(),
-                         "mahalanobis": lambda: CovariateScore(scale="mahalanobis"),
+                score = {"mahalanobis": lambda: CovariateScore(scale="mahalanobis"),
                          "pca": lambda: PCAScore(n_components=min(5, X.shape[1])),
                          "random": lambda: RandomScore(random_state=random_state),
-                         }[spec]() if isinstance(spec, str) else spec
+                         }.get(spec, PropensityScore)() if isinstance(spec, str) else spec
                 est = MatchingEstimator(score=score, estimand=estimand,
-                                        random_state=random_state, **options).fit(X, t, y)
+                                        random_state=random_state,
+                                        **_options(spec, options)).fit(X, t, y)
             rows.append(_row(label, description, est, X, t, estimand,
                              time.perf_counter() - start))
         except Exception as exc:           # noqa: BLE001
             rows.append(_nan_row(label, description, estimand, _one_line(exc)))
     return rows
+
+
+def _options(spec: Any, options: dict) -> dict:
+    """The estimator's options for one row: a design row gets its ``method`` and none of
+    the nearest-neighbour options."""
+    if not (isinstance(spec, str) and spec in _DESIGNS):
+        return options
+    return {**{k: v for k, v in options.items() if k not in _NEAREST_ONLY},
+            "method": _DESIGNS[spec]}
 
 
 def _check_params(params: Any, name: str, valid: set[str]) -> dict:
@@ -276,14 +340,14 @@ def _truth_from(data: pd.DataFrame, estimand: str) -> float | None:
 # ---------------------------------------------------------------------- public
 def compare(data: pd.DataFrame, treatment: str, outcome: str,
             covariates: Sequence[str] | None = None, methods: Any = None,
-            estimand: str = "ATT", random_state: Any = 0, n_jobs: int = 1,
+            estimand: str | None = None, random_state: Any = 0, n_jobs: int = 1,
             truth: float | None = None, verbose: bool = False, *,
             neural_params: dict | None = None, mr_params: dict | None = None,
             treatment_type: str = "auto", **options) -> pd.DataFrame:
     """Estimate the same effect with several matching methods, side by side.
 
-    A continuous treatment (numeric with more than two distinct values, or
-    ``treatment_type="continuous"``) goes to
+    A continuous treatment (numeric with more than ``MAX_LEVELS`` = 10 distinct values,
+    or ``treatment_type="continuous"``) goes to
     :func:`~causalsm.exposure_comparison.compare_exposure_response`: exposure-response
     curves by GPS matching and weighting, one row per method and exposure (its
     ``attrs["treatment_type"]`` says so).
@@ -293,16 +357,22 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     data : pandas.DataFrame
         One row per unit; it is not modified.
     treatment, outcome : str
-        Column names; the treatment must be 0/1 (or boolean).
+        Column names; the treatment must be 0/1 (or boolean).  A treatment with three
+        or more levels gives one row per method and contrast
+        (:func:`~causalsm.comparison_multilevel.compare_multilevel`), a continuous one
+        exposure-response curves.
     covariates : list of str, optional
         Columns to adjust for; default all other columns.
     methods : list of str or dict, optional
-        Method names (default all, in this order): ``"nsm"``, ``"nn_ps"``, ``"psm"``,
-        ``"mahalanobis"``, ``"pca"``, ``"mr"``, ``"random"`` (see the module docstring;
-        ``"neural"``, ``"propensity"``, ``"double"`` are accepted as aliases).  A dict
+        Method names (default, in this order): ``"nsm"``, ``"nn_ps"``, ``"psm"``,
+        ``"mahalanobis"``, ``"pca"``, ``"mr"``, ``"random"``, ``"full_nsm"``,
+        ``"full_psm"``; also ``"optimal_psm"``, ``"subclass_psm"``, ``"cem"`` (see the
+        module docstring; ``"neural"``, ``"propensity"``, ``"double"``, ``"full"``,
+        ``"optimal"``, ``"subclass"`` are accepted as aliases).  A dict
         ``{label: name or score object}`` adds your own scores, e.g.
         ``{"PSM (boosting)": PropensityScore(model=HistGradientBoostingClassifier())}``.
-    estimand : {"ATT", "ATE", "ATC"}
+    estimand : {"ATT", "ATE", "ATC"}, optional
+        Default ``"ATT"`` (``"ATE"`` for several levels).
     random_state : int or None
         Given to every method (network weights, tie-breaking, bootstrap, the random
         score), so the table is reproducible and independent of ``n_jobs``.
@@ -319,6 +389,10 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     mr_params : dict, optional
         Parameters of :class:`~causalsm.MultiplyRobustMatching` (``n_bootstrap``,
         ``propensity_models``, ``prognostic_models``...).
+    treatment_type : {"auto", "binary", "multilevel", "continuous"}
+        ``"auto"`` (default): detected by :func:`~causalsm._validation.treatment_kind`
+        (two values: binary; numbers with more than 10 distinct values: continuous;
+        otherwise several levels).
     **options
         Parameters of :class:`~causalsm.MatchingEstimator` for every matching method:
         ``n_neighbors``, ``replace``, ``caliper``, ``bias_correction``, ``variance``...
@@ -329,7 +403,12 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     pandas.DataFrame
         One row per method, plain float64/int64/str columns: ``method``,
         ``description``, ``estimand``, ``estimate``, ``std_error``, ``ci_lower``,
-        ``ci_upper``, ``p_value``, ``max_abs_smd`` and ``linear_mmd`` (balance of the
+        ``ci_upper``, ``p_value``, ``critical_gamma`` (Rosenbaum's: the largest hidden
+        bias Gamma at which the two-sided test of no effect still rejects at ``alpha``;
+        NaN with replacement, whose matched sets overlap; see
+        :meth:`EffectResult.sensitivity`), ``evalue`` and ``evalue_ci`` (E-values of
+        the estimate and of its interval, :meth:`EffectResult.evalue`),
+        ``max_abs_smd`` and ``linear_mmd`` (balance of the
         covariates after matching; :func:`~causalsm.balance.balance_table` and
         :func:`~causalsm.balance.linear_mmd` with the matching weights), ``n_matched``
         and ``n_dropped`` (-1 when the method failed), ``fit_seconds`` and ``error``
@@ -355,18 +434,26 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     """
     from .estimators.average import MatchingEstimator
     from .estimators.quantile import MultiplyRobustMatching
-    from .exposure_comparison import compare_exposure_response, treatment_kind
+    from .exposure_comparison import compare_exposure_response
 
     if isinstance(data, pd.DataFrame) and isinstance(treatment, str) \
-            and treatment in data.columns \
-            and treatment_kind(data[treatment], treatment_type) == "continuous":
-        if neural_params or mr_params:
-            raise InputError("neural_params and mr_params apply to a binary treatment; "
-                             f"'{treatment}' is continuous")
-        return compare_exposure_response(data, treatment, outcome, covariates, methods,
-                                         random_state=random_state, n_jobs=n_jobs,
-                                         truth=truth, verbose=verbose, **options)
-    estimand = check_estimand(estimand)
+            and treatment in data.columns:
+        kind = treatment_kind(data[treatment], treatment_type)
+        if kind == "continuous":
+            if neural_params or mr_params:
+                raise InputError("neural_params and mr_params apply to a binary treatment; "
+                                 f"'{treatment}' is continuous")
+            return compare_exposure_response(data, treatment, outcome, covariates, methods,
+                                             random_state=random_state, n_jobs=n_jobs,
+                                             truth=truth, verbose=verbose, **options)
+        if kind == "multilevel":
+            from .comparison_multilevel import compare_multilevel
+            if mr_params:
+                raise InputError("mr_params: multiply robust matching is for a 0/1 treatment")
+            return compare_multilevel(data, treatment, outcome, covariates, methods, estimand,
+                                      random_state, n_jobs, truth, verbose,
+                                      neural_params=neural_params, **options)
+    estimand = check_estimand("ATT" if estimand is None else estimand)
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)
     X = frame[covariates]
@@ -377,7 +464,7 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     resolved = _resolve_methods(methods)
     valid = set(MatchingEstimator().get_params()) - {"score", "estimand", "random_state"}
     options = _check_params(options, "option", valid)
-    if any(spec in ("nsm", "nn_ps") for _, spec in resolved) or neural_params:
+    if any(isinstance(spec, str) and spec in _NEURAL for _, spec in resolved) or neural_params:
         from .scores.neural import NeuralBalancingScore
         neural_params = _check_params(neural_params, "neural_params",
                                       set(NeuralBalancingScore().get_params()))

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ._validation import InputError, check_exposure, check_int, check_outcome
 
-__all__ = ["compare_exposure_response", "EXPOSURE_METHODS", "treatment_kind"]
+__all__ = ["compare_exposure_response", "EXPOSURE_METHODS"]
 
 #: Method name -> (design, GPS model, description).
 EXPOSURE_METHODS = {
@@ -38,24 +38,6 @@ _DEFAULT = ("matching", "matching_kernel", "matching_score_matching", "weighting
 _COLUMNS = ["method", "description", "exposure", "estimate", "std_error", "ci_lower",
             "ci_upper", "band_lower", "band_upper", "max_abs_corr_before",
             "max_abs_corr_after", "ess", "n_used", "n_dropped", "fit_seconds", "error"]
-
-
-def treatment_kind(values: Any, treatment_type: str = "auto") -> str:
-    """``"binary"`` or ``"continuous"``: as asked, or detected (numeric with more than two
-    distinct values is continuous).
-
-    >>> treatment_kind([0, 1, 1]), treatment_kind([0.5, 1.2, 3.3])
-    ('binary', 'continuous')
-    """
-    if treatment_type not in ("auto", "binary", "continuous"):
-        raise InputError(f"treatment_type must be 'auto', 'binary' or 'continuous', got "
-                         f"{treatment_type!r}")
-    if treatment_type != "auto":
-        return treatment_type
-    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values).ravel())
-    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) \
-        and not isinstance(s.dtype, pd.CategoricalDtype)
-    return "continuous" if numeric and s.nunique(dropna=True) > 2 else "binary"
 
 
 def _resolve(methods: Any) -> list[str]:

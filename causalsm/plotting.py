@@ -1,5 +1,5 @@
 """Plots: balance (love plot, score overlap), comparisons of methods, survival curves,
-exposure-response curves.
+sensitivity to hidden bias, exposure-response curves.
 
 matplotlib is imported only when a plot is drawn, so importing :mod:`causalsm` stays
 light; the functions work headless (e.g. with the ``Agg`` backend) and return the
@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["love_plot", "plot_comparison", "plot_score_overlap", "plot_survival",
+__all__ = ["love_plot", "plot_comparison", "plot_score_overlap", "plot_sensitivity",
+           "plot_survival", "love_plot_grid", "plot_comparison_grid",
            "plot_exposure_response"]
 
 _STAT_LABELS = {
@@ -355,6 +356,132 @@ def plot_survival(durations: Any, events: Any, arm: Any, weights: Any = None,
     ax.set_ylabel("survival probability")
     ax.set_ylim(0.0, 1.02)
     return ax
+
+
+def plot_sensitivity(result: Any, ax: Any = None, *, show_lower: bool = False) -> Any:
+    """The upper bound on the p-value against Gamma, from a Rosenbaum sensitivity analysis.
+
+    Parameters
+    ----------
+    result : causalsm.sensitivity.SensitivityResult
+        From ``EffectResult.sensitivity()``, ``MatchResult.sensitivity(y)`` or
+        :func:`causalsm.sensitivity.rosenbaum_bounds`.
+    ax : matplotlib.axes.Axes, optional
+    show_lower : bool
+        Also the lower bound at the Gammas of the table.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Gamma on a log scale; a dashed line at the level ``alpha`` and a dotted one at
+        the critical Gamma.
+    """
+    ax = _new_axes(ax, (6.0, 4.0))
+    if result._curve is not None:
+        g = np.unique(np.concatenate([np.geomspace(1.0, max(float(np.max(result.gamma)), 2.0),
+                                                   60), result.gamma]))
+        ax.plot(g, [result._curve(x) for x in g], color="tab:blue",
+                label="upper bound on the p-value")
+    ax.plot(result.gamma, result.p_upper, "o", color="tab:blue", ms=4,
+            label=None if result._curve is not None else "upper bound on the p-value")
+    if show_lower:
+        ax.plot(result.gamma, result.p_lower, "s", color="tab:gray", ms=4, mfc="none",
+                label="lower bound")
+    ax.axhline(result.alpha, color="tab:red", ls="--", lw=1,
+               label=f"level {100 * result.alpha:g}%")
+    crit = result.critical_gamma
+    if np.isfinite(crit) and crit > 1:
+        ax.axvline(crit, color="k", ls=":", lw=1, label=f"critical Gamma {crit:.2f}")
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(result.gamma)
+    ax.set_xticklabels([f"{g:g}" for g in result.gamma], fontsize=8)
+    ax.set_xlabel("Gamma (hidden bias in the odds of treatment within matched sets)")
+    ax.set_ylabel("p-value")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{result.details.get('statistic_name', '')}, {result.design}", fontsize=9)
+    ax.legend(fontsize=8, frameon=False)
+    return ax
+
+
+# ------------------------------------------------ treatments with several levels
+def _grid(n: int, ncols: int, size: tuple[float, float]):
+    import matplotlib.pyplot as plt
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
+                             squeeze=False, layout="constrained")
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()[:n]
+
+
+def love_plot_grid(table: pd.DataFrame, ncols: int = 3, **kwargs) -> np.ndarray:
+    """One love plot per comparison of a multi-level balance table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`causalsm.balance.balance_table` for a treatment with several
+        levels (indexed by ``(comparison, covariate)``).
+    ncols : int
+        Panels per row.
+    **kwargs
+        Passed to :func:`love_plot` (``threshold``, ``stat``...).
+
+    Returns
+    -------
+    ndarray of matplotlib.axes.Axes, one per comparison.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from causalsm.balance import balance_table
+    >>> tab = balance_table(pd.DataFrame({"x": [0.0, 1, 2, 3, 4, 5]}),
+    ...                     ["a", "a", "b", "b", "c", "c"], comparisons="pairwise")
+    >>> axes = love_plot_grid(tab)
+    >>> [ax.get_title() for ax in axes]
+    ['b vs a', 'c vs a', 'c vs b']
+    >>> import matplotlib.pyplot as plt; plt.close(axes[0].figure)
+    """
+    if not isinstance(table.index, pd.MultiIndex) or "comparison" not in table.index.names:
+        raise ValueError("table must be a multi-level balance table (indexed by comparison "
+                         "and covariate); for two groups use love_plot")
+    comps = list(dict.fromkeys(table.index.get_level_values("comparison")))
+    n_cov = len(table) // len(comps)
+    _, axes = _grid(len(comps), ncols, (4.5, max(2.5, 0.35 * n_cov + 1.2)))
+    for ax, comp in zip(axes, comps):
+        love_plot(table.xs(comp, level="comparison"), ax=ax, **kwargs)
+        ax.set_title(comp)
+    return axes
+
+
+def plot_comparison_grid(table: pd.DataFrame, ncols: int = 3) -> np.ndarray:
+    """:func:`plot_comparison` per contrast of a multi-level :func:`~causalsm.compare` table.
+
+    Each panel shows the methods' estimates of one contrast with their intervals, and
+    the true or benchmark value when the table has a ``truth`` column.
+
+    Returns
+    -------
+    ndarray of matplotlib.axes.Axes, one per contrast.
+    """
+    if "contrast" not in table.columns:
+        raise ValueError("table must be a multi-level comparison (with a 'contrast' column); "
+                         "for two levels use plot_comparison")
+    contrasts = list(dict.fromkeys(table["contrast"]))
+    n_methods = len(table) // max(1, len(contrasts))
+    _, axes = _grid(len(contrasts), ncols, (4.5, max(2.5, 0.45 * n_methods + 1.2)))
+    for ax, c in zip(axes, contrasts):
+        sub = table[table["contrast"] == c]
+        truth = None
+        if "truth" in sub.columns and np.isfinite(sub["truth"].to_numpy(float)).any():
+            truth = float(sub["truth"].dropna().iloc[0])
+        plot_comparison(sub.reset_index(drop=True), truth=truth, ax=ax)
+        ax.set_title(c)
+        ax.set_xlabel(f"estimated {sub['estimand'].iloc[0]}")
+    return axes
 
 
 def _curve_truth(truth: Any, x: np.ndarray) -> np.ndarray | None:

@@ -5,7 +5,8 @@ compared with a non-experimental comparison group (PSID-1: 2,490 men; CPS-1: 15,
 men), and each method's ATT is checked against the NSW randomised experiment
 (benchmark ATT about $1,794, SE $671).  ``causalsm.compare`` runs NSM, the network's
 propensity (NN-PS), logistic PSM, Mahalanobis and PCA-5 matching, multiply robust
-matching and random matching (the floor) on the same data.
+matching, random matching (the floor), and optimal full matching on the neural and on the
+propensity score (g-computation after matching) on the same data.
 
 Writes to ``$CAUSALSM_OUTPUT_DIR`` (default ``examples/output/``):
 ``compare_lalonde.png`` (estimates and intervals against the benchmark, one panel per

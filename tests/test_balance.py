@@ -366,7 +366,10 @@ def test_errors(nsw):
     with pytest.raises(ValueError, match="weights"):
         balance_table(X, t, np.ones(n - 1))
     with pytest.raises(ValueError, match="binary"):
-        balance_table(X, np.where(t == 1, 2, t) + (np.arange(n) == 0))
+        balance_table(X, np.where(t == 1, 2, t))            # two values, not 0/1
+    # three values are a treatment with several levels: one block per comparison
+    three = balance_table(X, np.where(t == 1, 2, t) + (np.arange(n) == 0))
+    assert three.index.names == ["comparison", "covariate"]
     with pytest.raises(ValueError, match="binary"):
         standardized_mean_difference(X, np.full(n, 0.5))
     with pytest.raises(ValueError):

@@ -7,7 +7,7 @@ import pytest
 
 import causalsm as csm
 from causalsm import InputError
-from causalsm.comparison import METHODS, RandomScore
+from causalsm.comparison import DEFAULT_METHODS, METHODS, RandomScore
 
 TRUE_ATT = 2.0
 FAST_NEURAL = {"epochs": 3, "hidden_layer_sizes": (16,)}
@@ -69,8 +69,9 @@ def test_rows_equal_estimate_effect_and_balance(sim):
 def test_plain_dtypes_and_columns(sim):
     tab = _run(sim)
     assert list(tab.columns) == ["method", "description", "estimand", "estimate", "std_error",
-                                 "ci_lower", "ci_upper", "p_value", "max_abs_smd",
-                                 "linear_mmd", "n_matched", "n_dropped", "fit_seconds", "error"]
+                                 "ci_lower", "ci_upper", "p_value", "critical_gamma", "evalue",
+                                 "evalue_ci", "max_abs_smd", "linear_mmd", "n_matched",
+                                 "n_dropped", "fit_seconds", "error"]
     assert tab["estimate"].dtype == np.float64 and tab["n_dropped"].dtype == np.int64
     assert all(isinstance(v, str) for v in tab["method"]) and "truth" not in tab
     assert tab.attrs["estimand"] == "ATT" and tab.attrs["truth"] is None
@@ -81,7 +82,7 @@ def test_identical_for_one_and_two_jobs_all_methods(sim):
     kw = dict(methods=None, neural_params=FAST_NEURAL, mr_params={"n_bootstrap": 20})
     one = _run(small, n_jobs=1, **kw)
     two = _run(small, n_jobs=2, **kw)
-    assert list(one["method"]) == list(METHODS)
+    assert list(one["method"]) == list(DEFAULT_METHODS)
     assert (one["error"] == "").all(), one["error"].tolist()
     pd.testing.assert_frame_equal(one.drop(columns="fit_seconds"),
                                   two.drop(columns="fit_seconds"))

@@ -163,7 +163,8 @@ BAD = pd.DataFrame({"t": [1, 0, 1, 0, 1, 0, 0, 0], "y": np.arange(8.0),
 @pytest.mark.parametrize("change, kwargs, message", [
     (lambda d: d.assign(x=[np.nan] + [0.0] * 7), {}, "column 'x' .* missing"),
     (lambda d: d.assign(x=[np.inf] + [0.0] * 7), {}, "column 'x' .* infinite"),
-    (lambda d: d.assign(t=[0, 1, 2, 0, 1, 0, 0, 0]), {}, "'t' must be binary"),
+    # three levels go to multi-level matching, which needs two units per level
+    (lambda d: d.assign(t=[0, 1, 2, 0, 1, 0, 0, 0]), {}, "level 2 of 't' has 1 unit"),
     (lambda d: d.assign(t=1), {}, "'t' has only one value"),
     (lambda d: d, {"covariates": ["x", "w"]}, "column 'w' .* not numeric"),
     (lambda d: d, {"covariates": ["x", "zz"]}, "column 'zz' is not in the data"),

@@ -27,12 +27,15 @@ FIGURES = {
     "image_confounding.py": ["image_confounding.png"],
     "quickstart_lalonde.py": ["love_lalonde.png"],
     "survival_rossi.py": ["rossi_km.png"],
+    "multiarm_actg175.py": ["actg175_love.png", "actg175_compare.png"],
     NOTEBOOK: ["quickstart_love.png", "quickstart_comparison.png", "quickstart_overlap.png"],
 }
 
 #: Lines an example must print.
 TEXT = {
     "survival_rossi.py": ["unadjusted Cox HR", "matched HR", "full-trial benchmark"],
+    "multiarm_actg175.py": ["randomised benchmark", "naive difference of means",
+                            "Whole trial (randomised), all pairs"],
 }
 
 _RUN_NOTEBOOK = """
@@ -97,8 +100,8 @@ def test_compare_lalonde_reports_benchmark_coverage(runs):
     import pandas as pd
     psid = pd.read_csv(out / "compare_lalonde_psid.csv", keep_default_na=False,
                        na_values=[""])
-    assert psid["method"].tolist() == ["nsm", "nn_ps", "psm", "mahalanobis", "pca", "mr",
-                                       "random"]
+    from causalsm.comparison import DEFAULT_METHODS
+    assert psid["method"].tolist() == list(DEFAULT_METHODS)
     row = psid.set_index("method").loc["psm"]      # no training involved: R's number
     ref = json.loads((ROOT / "tests" / "fixtures" / "r" / "compare_reference.json").read_text())
     assert row["estimate"] == pytest.approx(ref["psm"]["est"], rel=1e-9)

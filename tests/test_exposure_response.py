@@ -10,6 +10,7 @@ import pytest
 
 import causalsm as csm
 from causalsm import InputError
+from causalsm._validation import treatment_kind
 from causalsm.cli import main
 from causalsm.datasets import causalgps_erf, simulate_causalgps
 from causalsm.estimators.continuous import ExposureResponse
@@ -202,6 +203,19 @@ def test_compare_detects_a_continuous_treatment():
         csm.compare(df, "w", "Y", COVS, methods=["psm"])
     with pytest.raises(InputError, match="two values"):
         csm.compare(binary, "t", "Y", COVS, treatment_type="continuous")
+
+
+def test_treatment_kind_binary_levels_continuous():
+    assert treatment_kind(pd.Series([0, 1, 1, 0])) == "binary"
+    assert treatment_kind(pd.Series([0, 1, 2, 3] * 5)) == "multilevel"       # arms
+    assert treatment_kind(pd.Series(list("abcdefghijkl"))) == "multilevel"   # labels
+    assert treatment_kind(pd.Series(np.arange(11.0))) == "continuous"        # > 10 values
+    assert treatment_kind(pd.Series([0, 1, 2]), "continuous") == "continuous"
+    with pytest.raises(InputError, match="treatment_type must be"):
+        treatment_kind([0.5, 1.5, 2.5], "dose")
+    df = simulate_causalgps(300, 1, random_state=5)
+    with pytest.raises(InputError, match="'w' is continuous.*exposure_response"):
+        csm.estimate_effect(df, "w", "Y", COVS)
 
 
 def test_cli_continuous(tmp_path, capsys):

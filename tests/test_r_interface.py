@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import causalsm as csm
@@ -174,7 +175,18 @@ out <- list(
   integer = est(d, "treat_int"),
   reversed = est(transform(d, group = factor(group, levels = c("treated", "control"))),
                  "group", estimand = "ATT"),
-  three_levels = est(d, "g3"),
+  three_levels = tryCatch({
+    res <- py_to_r(csm$estimate_effect(d, treatment = "g3", outcome = "re78",
+                                       covariates = cov)$to_dict())
+    list(estimate = res$estimate, std_error = res$std_error, contrast = res$contrast,
+         levels = res$levels)
+  }, error = function(e) paste("ERROR:", conditionMessage(e))),
+  three_levels_reordered = tryCatch({
+    res <- py_to_r(csm$estimate_effect(transform(d, g3 = factor(g3, levels = c("c", "a", "b"))),
+                                       treatment = "g3", outcome = "re78", covariates = cov,
+                                       contrasts = "reference")$to_dict())
+    list(estimate = res$estimate, contrast = res$contrast)
+  }, error = function(e) paste("ERROR:", conditionMessage(e))),
   na_integer_covariate = est(na_in("age")),
   na_double_covariate = est(na_in("re74")),
   na_factor_covariate = est(na_in("race"), covariates = c("age", "race")),
@@ -225,7 +237,17 @@ def test_factor_logical_integer_treatments(conversions):
     # treated, so the ATT becomes minus the ATC of the original coding
     atc = _py(estimand="ATC")
     assert close(conversions["reversed"], [-atc[0], atc[1]])
-    assert "'g3' is a factor with 3 level" in conversions["three_levels"]
+    # a factor of three levels gives the multi-level contrasts, in the factor's level order
+    df = csm.datasets.load_lalonde()
+    g3 = pd.Categorical(np.resize(["a", "b", "c"], len(df)), categories=["a", "b", "c"])
+    ref = csm.estimate_effect(df.assign(g3=g3), treatment="g3", outcome="re78",
+                              covariates=["age", "educ", "re74", "re75"])
+    got = conversions["three_levels"]
+    assert got["contrast"] == ["b - a", "c - a", "c - b"] and got["levels"] == ["a", "b", "c"]
+    assert close(got["estimate"], ref.estimate) and close(got["std_error"], ref.std_error)
+    got = conversions["three_levels_reordered"]
+    assert got["contrast"] == ["a - c", "b - c"]
+    assert close(got["estimate"], [ref.means[0] - ref.means[2], ref.means[1] - ref.means[2]])
 
 
 @pytest.mark.parametrize("case, message", [

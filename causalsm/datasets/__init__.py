@@ -11,6 +11,8 @@ from causalsm.datasets.exposure import (EXPOSURE_MODELS, causalgps_erf, causalgp
                                         simulate_causalgps)
 from causalsm.datasets.ihdp import IHDP_COVARIATES, load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import NSWBenchmark, load_lalonde, nsw_benchmark
+from causalsm.datasets.multiarm import (ACTG175_ARMS, load_actg175_multiarm,
+                                        simulate_multilevel)
 from causalsm.datasets.simulate import (
     DIGIT_EFFECT,
     simulate_hazard_ratio,
@@ -21,11 +23,13 @@ from causalsm.datasets.simulate import (
 from causalsm.datasets.survival import load_actg175, load_rossi
 
 __all__ = [
+    "ACTG175_ARMS",
     "DIGIT_EFFECT",
     "IHDP_COVARIATES",
     "NSWBenchmark",
     "list_datasets",
     "load_actg175",
+    "load_actg175_multiarm",
     "load_dataset",
     "load_ihdp",
     "load_ihdp_npci",
@@ -35,6 +39,7 @@ __all__ = [
     "simulate_hazard_ratio",
     "simulate_image_confounding",
     "simulate_multiply_robust",
+    "simulate_multilevel",
     "true_marginal_hr",
     "EXPOSURE_MODELS",
     "causalgps_erf",

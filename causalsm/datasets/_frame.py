@@ -7,11 +7,14 @@ the columns::
 
     df.attrs = {
         "name": str,                  # the name list_datasets() shows
-        "treatment": str,             # the treatment column (0/1)
+        "treatment": str,             # the treatment column (0/1, or the levels 0..K-1 or
+                                      # 1..K of a treatment with several levels)
         "outcome": str,               # the outcome column (absent for survival data)
         "duration": str, "event": str,  # survival data only (event: 1 = event, 0 = censored)
         "covariates": [str, ...],     # the pre-treatment covariates
         "true_effect": {"ATT": float, "ATE": float, ...},   # only when known
+        "true_means": {"level": float, ...},  # several levels: E[Y(level)] when known, for
+        "true_means_target": str or None,     # the recipients of that level (None: all)
         "effect_measure": str,        # "difference" or "hazard ratio"
         "description": str,
     }

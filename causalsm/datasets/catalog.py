@@ -9,6 +9,7 @@ import pandas as pd
 from causalsm.datasets.exposure import simulate_causalgps
 from causalsm.datasets.ihdp import load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import load_lalonde
+from causalsm.datasets.multiarm import load_actg175_multiarm, simulate_multilevel
 from causalsm.datasets.simulate import (
     simulate_hazard_ratio,
     simulate_image_confounding,
@@ -44,6 +45,16 @@ _CATALOG = {
     "actg175": (load_actg175,
                 "ACTG 175 HIV trial (Hammer et al. 1996), four randomised regimens",
                 2139, "survival (hazard ratio)"),
+    "actg175_multiarm": (load_actg175_multiarm,
+                         "ACTG 175's four arms, CD4 count at week 20; arms 1-3 subsampled "
+                         "on prognosis (confounding), randomised benchmark",
+                         1333, "multi-level average effects (trial benchmark)"),
+    "multilevel_yang2016": (partial(simulate_multilevel, design="yang2016"),
+                            "Simulated 3-level design of Yang et al. (2016); contrasts 1, 3, 2",
+                            1000, "multi-level average effects (simulation)"),
+    "multilevel_four_levels": (partial(simulate_multilevel, design="four_levels"),
+                               "Simulated 4-level design with limited overlap; contrasts known",
+                               1000, "multi-level average effects (simulation)"),
     "multiply_robust": (simulate_multiply_robust,
                         "Simulated multiply robust design: ATE 1, quantile effects known",
                         1000, "average and quantile effects (simulation)"),

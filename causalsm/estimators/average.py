@@ -33,15 +33,20 @@ from sklearn.utils.validation import has_fit_parameter
 
 from .._validation import InputError, check_estimand, check_int, check_xy
 from ..inference import multiplier_bootstrap
-from ..matching.nearest import match, same_arm_moments
+from ..matching.nearest import METHODS, match, same_arm_moments
+from ..matching.support import common_support
 from ..matching.result import MatchResult
 from ..scores.covariates import CovariateScore
 from ..scores.propensity import PropensityScore
+from ..sensitivity.evalue import outcome_details
+from ..sensitivity.sets import sets_or_reason
 from .results import EffectResult, wald
 
 __all__ = ["MatchingEstimator", "matching_effect", "VARIANCES"]
 
 VARIANCES = ("ai", "ai_sample", "ai_ps", "pair_cluster", "wild_bootstrap")
+#: Variances of g-computation after matching (``estimation="gcomputation"``).
+GCOMP_VARIANCES = ("cluster", "hc3", "cluster_bootstrap")
 _TOL = np.sqrt(np.finfo(float).eps)          # R's default `tolerance`
 
 
@@ -270,6 +275,49 @@ class MatchingEstimator(BaseEstimator):
         joblib workers for the bootstrap (results do not depend on it).
     random_state : int or None
         Seeds tie-breaking, random orders and the bootstrap.
+    method : {"nearest", "optimal", "full", "subclass", "cem"}
+        The matching design, as MatchIt's ``method``: greedy nearest neighbour (this
+        class's original engine), optimal pair / k:1 matching (``n_neighbors`` is the
+        ratio), optimal full matching, subclassification on the score (a
+        multi-column score is cut on its own propensity logit when it has one, as
+        the neural score does) or coarsened exact matching of the covariates.
+    estimation : {"auto", "matching", "gcomputation"}
+        ``"matching"``: the matching estimator with Abadie-Imbens inference (nearest
+        neighbour only); ``"gcomputation"``: an outcome model with treatment
+        interactions on the matched data, weighted, averaged over the target
+        population (MatchIt's "Estimating Effects After Matching").  ``"auto"``:
+        matching for ``"nearest"``, g-computation for the other designs.
+    effect_measure : {"difference", "ratio", "odds_ratio"}
+        G-computation on a binary outcome: risk difference, risk ratio or odds ratio.
+    discard : {"none", "treated", "control", "both"}
+        Drop units outside common support of the score before matching.
+    reestimate : bool
+        After discarding, fit the score again on the units kept (MatchIt).
+    mahvars : list of column names, optional
+        Match on MatchIt's Mahalanobis distance of these covariates, inside the
+        caliper on the score (nearest, optimal and full matching).
+    antiexact : list of column names, optional
+        Matched units must differ on these covariates.
+    min_controls, max_controls : float, optional
+        Variable-ratio nearest or optimal matching (around ``n_neighbors``), or the
+        bounds of full matching.
+    omit_fraction : float, optional
+        Full matching: share of the other arm that may stay unmatched.
+    n_subclasses, min_n :
+        Subclassification: number of strata (or quantile levels) and least number of
+        units of each arm per stratum.
+    cutpoints, grouping, k2k :
+        Coarsened exact matching (see :func:`~causalsm.matching.cem.cem_match`).
+    solver : {"auto", "ortools", "highs"}
+        Minimum-cost-flow solver of optimal and full matching.
+
+    With ``estimation="gcomputation"`` the ``variance`` is ``"auto"`` (cluster-robust
+    by matched set after pair designs, HC3 after full matching, subclassification,
+    coarsened exact matching without ``k2k`` and matching with replacement; see
+    :func:`~causalsm.estimators.gcomputation.matched_effect` for why full matching
+    departs from MatchIt's advice), ``"cluster"``, ``"hc3"`` or
+    ``"cluster_bootstrap"`` (``n_bootstrap`` replicates); ``adjust`` names the
+    covariates of the outcome model (``None`` for the weighted difference in means).
 
     Attributes
     ----------
@@ -295,7 +343,14 @@ class MatchingEstimator(BaseEstimator):
                  var_neighbors: int = 1, alpha: float = 0.05, n_bootstrap: int = 1999,
                  n_jobs: int = 1, random_state: Any = None,
                  distance_tolerance: float = 1e-5, standardize: Any = "auto",
-                 drop_incomplete: bool = False, bias_fit: str = "auto"):
+                 drop_incomplete: bool = False, bias_fit: str = "auto",
+                 method: str = "nearest", estimation: str = "auto",
+                 effect_measure: str = "difference", discard: Any = "none",
+                 reestimate: bool = False, mahvars: Any = None, antiexact: Any = None,
+                 min_controls: Any = None, max_controls: Any = None,
+                 omit_fraction: Any = None, n_subclasses: Any = 6, min_n: int = 1,
+                 cutpoints: Any = "sturges", grouping: Any = None, k2k: bool = False,
+                 solver: str = "auto"):
         self.score = score
         self.estimand = estimand
         self.n_neighbors = n_neighbors
@@ -317,6 +372,22 @@ class MatchingEstimator(BaseEstimator):
         self.standardize = standardize
         self.drop_incomplete = drop_incomplete
         self.bias_fit = bias_fit
+        self.method = method
+        self.estimation = estimation
+        self.effect_measure = effect_measure
+        self.discard = discard
+        self.reestimate = reestimate
+        self.mahvars = mahvars
+        self.antiexact = antiexact
+        self.min_controls = min_controls
+        self.max_controls = max_controls
+        self.omit_fraction = omit_fraction
+        self.n_subclasses = n_subclasses
+        self.min_n = min_n
+        self.cutpoints = cutpoints
+        self.grouping = grouping
+        self.k2k = k2k
+        self.solver = solver
 
     # ----------------------------------------------------------------- helpers
     def _columns(self, spec: Any, data, what: str) -> np.ndarray:
@@ -345,6 +416,20 @@ class MatchingEstimator(BaseEstimator):
         estimand = check_estimand(self.estimand)
         k = check_int(self.n_neighbors, "n_neighbors")
         J = check_int(self.var_neighbors, "var_neighbors", minimum=0)
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; use one of {', '.join(METHODS)}")
+        estimation = self.estimation
+        if estimation == "auto":
+            estimation = "matching" if self.method == "nearest" else "gcomputation"
+        if estimation not in ("matching", "gcomputation"):
+            raise InputError(f"estimation must be 'auto', 'matching' or 'gcomputation', got "
+                             f"{self.estimation!r}")
+        if estimation == "matching" and self.method != "nearest":
+            raise InputError(f"the matching estimator with Abadie-Imbens inference is for "
+                             f"nearest-neighbour matching; after method={self.method!r} use "
+                             "estimation='gcomputation' (the default)")
+        if estimation == "gcomputation":
+            return self._fit_design(X, t, y, sample_weight, estimand, k)
         variance = self.variance
         if variance == "auto":
             variance = "ai" if self.replace else "pair_cluster"
@@ -366,12 +451,14 @@ class MatchingEstimator(BaseEstimator):
             else bool(self.standardize)
         S = S.reshape(data.n, -1)
         exact = None if self.exact is None else self._columns(self.exact, data, "exact")
+        score, S, discarded = self._support(score, Xin, data, S, fit_kw)
         m = match(S, data.t, estimand=estimand, n_neighbors=k, replace=self.replace,
                   caliper=self.caliper, caliper_units=self.caliper_units, exact=exact,
                   ties=self.ties, order=self.order, random_state=self.random_state,
                   distance_tolerance=self.distance_tolerance, index=data.index,
                   standardize=standardize, weights=sample_weight,
-                  drop_incomplete=self.drop_incomplete)
+                  drop_incomplete=self.drop_incomplete, discard=discarded,
+                  **self._nearest_options(data))
         bc = self.bias_correction
         if variance == "wild_bootstrap":
             if bc is False:
@@ -408,6 +495,7 @@ class MatchingEstimator(BaseEstimator):
                                             lambda: self._ps_adjustment(score, Xin, data, S,
                                                                         est))
         t_arr = data.t
+        details.update(outcome_details(data.y, data.t, m.weights))
         self.score_ = score
         self.matches_ = m
         self._data = data
@@ -416,8 +504,132 @@ class MatchingEstimator(BaseEstimator):
             conf_int=(float(ci[0]), float(ci[1])), p_value=float(p),
             method=self._method_label(score, S.shape[1], k, bool(bc)), variance=vlabel,
             n_treated=int(t_arr.sum()), n_control=int((1 - t_arr).sum()),
-            n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha, details=details)
+            n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha, details=details,
+            _sets=sets_or_reason(m, data.y))
         return self
+
+    # ------------------------------------------------------------- designs
+    def _support(self, score, Xin, data, S, fit_kw):
+        """Common support (``discard``) and MatchIt's ``reestimate``: the score refitted
+        on the units kept.  Returns ``(score, S, discarded)``."""
+        discarded = common_support(S, data.t, self.discard)
+        if discarded.any() and self.reestimate:
+            keep = ~discarded
+            Xk = Xin.iloc[keep] if isinstance(Xin, pd.DataFrame) else Xin[keep]
+            kw = {k: v[keep] for k, v in fit_kw.items()}
+            score = clone(score).fit(Xk, data.t[keep], **kw)
+            S = np.asarray(score.transform(Xin), dtype=np.float64).reshape(data.n, -1)
+        return score, S, discarded
+
+    def _nearest_options(self, data) -> dict:
+        """mahvars, antiexact and variable ratio, as covariate columns."""
+        out = {}
+        if self.mahvars is not None:
+            out["mahvars"] = self._columns(self.mahvars, data, "mahvars")
+        if self.antiexact is not None:
+            out["antiexact"] = self._columns(self.antiexact, data, "antiexact")
+        if self.max_controls is not None:
+            out["min_controls"], out["max_controls"] = self.min_controls, self.max_controls
+        return out
+
+    def _fit_design(self, X, t, y, sample_weight, estimand, k):
+        """Match by ``method`` and estimate the effect by g-computation."""
+        from .gcomputation import matched_effect
+        if sample_weight is not None:
+            raise InputError("sample_weight is not supported with g-computation after "
+                             "matching")
+        variance = {"auto": "auto", "cluster": "cluster", "hc3": "hc3",
+                    "cluster_bootstrap": "bootstrap"}.get(self.variance)
+        if variance is None:
+            raise InputError(f"variance {self.variance!r} is not one of g-computation's: "
+                             f"'auto', {', '.join(map(repr, GCOMP_VARIANCES))}")
+        data = check_xy(X, t, y, min_per_arm=1)
+        Xin = X if isinstance(X, pd.DataFrame) else pd.DataFrame(data.X, columns=data.columns,
+                                                                  index=data.index)
+        score = PropensityScore() if self.score is None else clone(self.score)
+        S = np.asarray(score.fit(Xin, data.t).transform(Xin),
+                       dtype=np.float64).reshape(data.n, -1)
+        score, S, discarded = self._support(score, Xin, data, S, {})
+        standardize = (not isinstance(score, CovariateScore)) if self.standardize == "auto" \
+            else bool(self.standardize)
+        exact = None if self.exact is None else self._columns(self.exact, data, "exact")
+        common = {"estimand": estimand, "index": data.index}
+        method = self.method
+        if method == "cem":
+            m = match(Xin, data.t, method="cem", cutpoints=self.cutpoints,
+                      grouping=self.grouping, k2k=self.k2k, **common)
+        elif method == "subclass":
+            m = match(self._ordering_score(score, Xin, S), data.t, method="subclass",
+                      n_subclasses=self.n_subclasses, min_n=self.min_n, discard=discarded,
+                      **common)
+        else:
+            opts = self._nearest_options(data)
+            if method == "nearest":
+                m = match(S, data.t, n_neighbors=k, replace=self.replace, caliper=self.caliper,
+                          caliper_units=self.caliper_units, exact=exact, ties=self.ties,
+                          order=self.order, random_state=self.random_state,
+                          distance_tolerance=self.distance_tolerance,
+                          standardize=standardize, discard=discarded, **opts, **common)
+            else:
+                if method == "full":
+                    opts.update({"omit_fraction": self.omit_fraction,
+                                 "min_controls": self.min_controls,
+                                 "max_controls": self.max_controls})
+                    opts = {k_: v for k_, v in opts.items() if v is not None}
+                m = match(S, data.t, method=method, n_neighbors=k, caliper=self.caliper,
+                          caliper_units=self.caliper_units, exact=exact,
+                          standardize=standardize, discard=discarded, solver=self.solver,
+                          **opts, **common)
+        Z = self._adjustment(data, S)
+        res = matched_effect(m, data.y, Z, effect=self.effect_measure, vcov=variance,
+                             alpha=self.alpha, n_bootstrap=self.n_bootstrap,
+                             random_state=self.random_state, n_jobs=self.n_jobs,
+                             method=self._design_label(score, S.shape[1], method))
+        if m.caliper is not None:
+            res.details["caliper"] = m.caliper.tolist()
+        res.details.update({k_: v for k_, v in m.info.items()
+                            if isinstance(v, (int, float, str)) and v is not None})
+        res.details["n_discarded"] = int(m.discarded.sum())
+        res.details.update(outcome_details(data.y, data.t, m.weights))
+        res._sets = sets_or_reason(m, data.y)
+        self.score_ = score
+        self.matches_ = m
+        self._data = data
+        self.effect_ = res
+        return self
+
+    def _adjustment(self, data, S):
+        """Regressors named by ``adjust`` (None: no covariates)."""
+        if self.adjust is None:
+            return None
+        if isinstance(self.adjust, str) and self.adjust == "covariates":
+            return data.X
+        if isinstance(self.adjust, str) and self.adjust == "score":
+            return S
+        return self._columns(self.adjust, data, "adjust")
+
+    @staticmethod
+    def _ordering_score(score, Xin, S) -> np.ndarray:
+        """A 1-d score for subclassification: the score itself, or for a multi-column
+        score its model's propensity logit (the neural network's)."""
+        if S.shape[1] == 1:
+            return S[:, 0]
+        for name in ("logit", "linear_predictor"):
+            if hasattr(score, name):
+                return np.asarray(getattr(score, name)(Xin), dtype=np.float64).ravel()
+        raise InputError(f"subclassification needs a one-dimensional score; "
+                         f"{type(score).__name__} has {S.shape[1]} columns and no propensity "
+                         "logit")
+
+    def _design_label(self, score, dim: int, method: str) -> str:
+        name = type(score).__name__
+        what = {"nearest": f"{self.n_neighbors}-NN matching "
+                           f"{'with' if self.replace else 'without'} replacement",
+                "optimal": f"optimal {self.n_neighbors}:1 matching",
+                "full": "optimal full matching",
+                "subclass": "subclassification",
+                "cem": "coarsened exact matching"}[method]
+        return what if method == "cem" else f"{what} on {name} ({dim}-d)"
 
     def _inference(self, variance, m, res, data, Z, J, details, ps_adjustment):
         """Standard error, interval, p-value and label of the chosen variance."""

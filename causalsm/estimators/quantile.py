@@ -51,6 +51,8 @@ from .._validation import InputError, check_int, check_seed, check_xy
 from ..matching.nearest import match
 from ..scores.covariates import CovariateScore
 from ..scores.prognostic import DoubleScore, _model_list
+from ..sensitivity.evalue import outcome_details
+from ..sensitivity.sets import sets_or_reason
 from .results import EffectResult, wald
 
 __all__ = ["MultiplyRobustMatching", "QuantileEffectResult", "dsm_statistics",
@@ -231,6 +233,13 @@ def check_quantiles(quantiles: Any) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ results
+_QUANTILE_NOT_COVERED = (
+    "sensitivity analysis of quantile effects is not covered: E-values are defined for "
+    "ratios and mean differences, and multiply robust matching matches with replacement, "
+    "so its matched sets overlap (no Rosenbaum bound).  For the hypothesis of no effect at "
+    "all, match without replacement and use EffectResult.sensitivity()")
+
+
 @dataclass
 class QuantileEffectResult:
     """Quantile treatment effects at several quantile levels.
@@ -315,6 +324,14 @@ class QuantileEffectResult:
                 f"{self.ci_lower[k]:>11.5g}{self.ci_upper[k]:>9.5g}")
         lines.append("=" * 78)
         return "\n".join(lines)
+
+    def sensitivity(self, *args, **kwargs):
+        """Not covered; see the module :mod:`causalsm.sensitivity`."""
+        raise InputError(_QUANTILE_NOT_COVERED)
+
+    def evalue(self, *args, **kwargs):
+        """Not covered; see the module :mod:`causalsm.sensitivity`."""
+        raise InputError(_QUANTILE_NOT_COVERED)
 
     def __str__(self) -> str:
         return self.summary()
@@ -515,7 +532,9 @@ class MultiplyRobustMatching(BaseEstimator):
             details={"estimate_unadjusted": point["unadjusted"], "n_bootstrap": int(B),
                      "n_bootstrap_failed": n_failed,
                      "bootstrap_percentile_interval": [float(lo_hi[0]), float(lo_hi[1])],
-                     "score_columns": [str(c) for c in score.get_feature_names_out()]})
+                     "score_columns": [str(c) for c in score.get_feature_names_out()],
+                     **outcome_details(data.y, data.t, m.weights)},
+            _sets=sets_or_reason(m, data.y))
         self.quantile_effect_ = None
         if nq:
             se_q = sd[1:1 + nq]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,8 @@ class EffectResult:
         Focal units dropped by the caliper or exact strata.
     alpha : float
     details : dict
-        Extra numbers (unadjusted estimate, resolved caliper, replicates...).
+        Extra numbers (unadjusted estimate, resolved caliper, replicates, the
+        outcome's standard deviation ``outcome_sd`` used by :meth:`evalue`...).
     """
 
     estimand: str
@@ -62,10 +64,14 @@ class EffectResult:
     n_dropped: int
     alpha: float = 0.05
     details: dict = field(default_factory=dict)
+    # the matched sets for Rosenbaum bounds (MatchedSets), or why there are none; not
+    # reported
+    _sets: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """Plain Python numbers and strings (JSON- and R-friendly)."""
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if not f.name.startswith("_")}
         out["conf_int"] = [float(v) for v in self.conf_int]
         out["details"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
                           for k, v in self.details.items()}
@@ -109,6 +115,102 @@ class EffectResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+    # ------------------------------------------------------------ sensitivity
+    def sensitivity(self, gammas=None, **options):
+        """Rosenbaum bounds: how strong a hidden bias would overturn this conclusion.
+
+        Bounds the p-value of the test of no effect within the matched sets behind
+        this estimate (on the raw outcomes, without bias correction), for a bias
+        Gamma, and finds the critical Gamma.  Needs matched sets that share no unit:
+        matching without replacement (``replace=False``).  With replacement (the
+        default for the ATT and ATC, and always for the ATE) an
+        :class:`~causalsm.InputError` says so; use :meth:`evalue` then.
+
+        Parameters
+        ----------
+        gammas : sequence of float >= 1, optional
+            Default 1, 1.1, 1.25, 1.5, ... up to past 1.5 times the critical Gamma.
+        **options
+            ``statistic`` (``"auto"``: exact McNemar / Mantel-Haenszel for a 0/1
+            outcome, Huber's M-statistic otherwise; ``"wilcoxon"`` for pairs),
+            ``alternative`` (default ``"two-sided"``), ``alpha`` (default this
+            result's), ``intervals``, ``trim``... of
+            :func:`causalsm.sensitivity.rosenbaum_bounds`.
+
+        Returns
+        -------
+        SensitivityResult
+            ``to_frame()`` (one row per Gamma), ``critical_gamma``, ``conclusion``
+            (a sentence to quote), ``summary()``, ``plot()``.
+
+        Examples
+        --------
+        >>> import causalsm as csm
+        >>> df = csm.datasets.load_lalonde()
+        >>> cov = ["age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75"]
+        >>> res = csm.estimate_effect(df, treatment="treat", outcome="re78",
+        ...                           covariates=cov, replace=False)
+        >>> sens = res.sensitivity()
+        >>> sens.design, round(sens.critical_gamma, 2)
+        ('185 matched pairs', 1.16)
+        """
+        from .._validation import InputError
+        from ..sensitivity import rosenbaum_bounds
+        if not hasattr(self._sets, "y"):
+            raise InputError(self._sets or "this result holds no matched sets (it was not "
+                             "made by matching here); use causalsm.sensitivity."
+                             "rosenbaum_bounds on the sets, or evalue()")
+        options.setdefault("alpha", self.alpha)
+        return rosenbaum_bounds(self._sets, gammas, details={
+            "n_dropped": int(self.n_dropped), "estimand": self.estimand}, **options)
+
+    def evalue(self, sd: float | None = None, true: float = 0.0):
+        """E-value of the estimate and of its interval (VanderWeele & Ding 2017).
+
+        The estimate is standardised by the outcome's standard deviation ``sd``
+        (default ``details["outcome_sd"]``: the pooled within-arm SD of the outcome in
+        the matched sample, as a standardised mean difference uses) and converted to
+        a risk ratio ``exp(0.91 d)`` (R's ``EValue::evalues.MD``, with the interval
+        from this result's standard error).  Valid with or without replacement.
+
+        Parameters
+        ----------
+        sd : float, optional
+            The standard deviation that standardises the effect.
+        true : float
+            The effect, on the outcome's scale, to move the estimate to (default 0,
+            no effect).
+
+        Returns
+        -------
+        EValueResult
+
+        Examples
+        --------
+        >>> import causalsm as csm
+        >>> df = csm.datasets.load_lalonde()
+        >>> res = csm.estimate_effect(df, treatment="treat", outcome="re78",
+        ...                           covariates=["age", "educ", "re74", "re75"])
+        >>> ev = res.evalue()
+        >>> ev.measure, ev.evalue > 1
+        ('MD', True)
+        """
+        from .._validation import InputError
+        from ..sensitivity import evalue
+        if self.details.get("outcome_binary"):
+            raise InputError("the outcome is binary: the E-value of a standardised mean "
+                             "difference is for continuous outcomes.  Estimate a risk ratio "
+                             "and call causalsm.sensitivity.evalue(rr, lower, upper), or use "
+                             "Rosenbaum's McNemar bound (sensitivity()) after matching "
+                             "without replacement")
+        scale = self.details.get("outcome_sd") if sd is None else float(sd)
+        if scale is None or not scale > 0:
+            raise InputError("give the outcome's standard deviation: evalue(sd=...)")
+        se = self.std_error / scale if np.isfinite(self.std_error) else None
+        out = evalue(self.estimate / scale, measure="MD", se=se, true=true / scale)
+        out.details["outcome_sd"] = float(scale)
+        return out
 
     def _repr_html_(self) -> str:
         frame = self.to_frame().drop(columns=["method", "variance"])

@@ -389,6 +389,41 @@ class HazardRatioResult:
                 f"{html.escape(self.method)}; variance: {html.escape(self.variance)}</p>"
                 + frame.to_html(index=False))
 
+    # ------------------------------------------------------------ sensitivity
+    def evalue(self, rare: bool | None = None):
+        """E-value of the hazard ratio and of its interval (VanderWeele & Ding 2017).
+
+        Parameters
+        ----------
+        rare : bool, optional
+            Whether the outcome is rare (below 15% at the end of follow-up): the HR is
+            then read as a risk ratio; otherwise it is converted with VanderWeele's
+            (2020) formula.  Default: from the share of units with an event in the
+            matched sample.
+
+        Returns
+        -------
+        EValueResult
+        """
+        from ..sensitivity import evalue
+        share = (self.events_treated + self.events_control) / max(
+            1, self.n_treated + self.n_control)
+        auto = rare is None
+        if auto:
+            rare = share < 0.15
+        out = evalue(self.hazard_ratio, self.conf_int[0], self.conf_int[1], measure="HR",
+                     rare=bool(rare))
+        if auto:
+            out.details["note"] = (f"{100 * share:.0f}% of the matched units had the event: "
+                                   f"the outcome was taken as {'rare' if rare else 'common'} "
+                                   "(threshold 15%; pass rare= to choose).")
+        return out
+
+    def sensitivity(self, *args, **kwargs):
+        """Not covered: Rosenbaum bounds for censored outcomes; see :meth:`evalue`."""
+        raise InputError("Rosenbaum bounds for a censored survival outcome are not "
+                         "implemented; use the E-value of the hazard ratio (evalue())")
+
     # ------------------------------------------------------------ survival curves
     def _matched(self):
         if self._data is None:

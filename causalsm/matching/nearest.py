@@ -36,7 +36,7 @@ from .result import MatchRanges, MatchResult, range_sums
 
 __all__ = ["match", "same_arm_neighbors", "same_arm_moments"]
 
-ORDERS = ("data", "largest", "smallest", "random")
+ORDERS = ("data", "largest", "smallest", "random", "closest")
 _R_TOL = 1e-10     # R's Matching compares with this slack (TOL in its matching.h)
 _CHUNK = 1 << 18   # queries per chunk: bounds the temporaries of a neighbour search
 PAIR_FREE = True   # 1-d ties as ranges (False: the pair engine, kept for checks)
@@ -56,8 +56,19 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
           exact: Any = None, ties: bool = True, order: Any = "data",
           distance_tolerance: float = 1e-5, standardize: bool = True,
           random_state: Any = None, index: Any = None, weights: Any = None,
-          drop_incomplete: bool = False) -> MatchResult:
+          drop_incomplete: bool = False, method: str = "nearest", discard: Any = "none",
+          mahvars: Any = None, antiexact: Any = None, min_controls: Any = None,
+          max_controls: Any = None, **design_options) -> MatchResult:
     """Match units on a score.
+
+    ``method`` chooses the design, as MatchIt's: ``"nearest"`` (this engine, the
+    default), ``"optimal"`` (:func:`~causalsm.matching.optimal.optimal_match`),
+    ``"full"`` (:func:`~causalsm.matching.optimal.full_match`), ``"subclass"``
+    (:func:`~causalsm.matching.subclass.subclassify`) or ``"cem"``
+    (:func:`~causalsm.matching.cem.cem_match`, coarsening the score's columns);
+    their own options (``omit_fraction``, ``n_subclasses``, ``cutpoints``...) pass
+    through ``design_options``, and ``n_neighbors`` is the ``ratio`` of optimal
+    matching.
 
     Parameters
     ----------
@@ -85,10 +96,11 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
         as Abadie-Imbens and R's Matching) or break ties at random.  Without
         replacement each unit gets exactly its matches and ties are broken in data
         order.
-    order : {"data", "largest", "smallest", "random"} or array-like
+    order : {"data", "largest", "smallest", "random", "closest"} or array-like
         Without replacement: the order in which units are matched (MatchIt's
-        ``m.order``); largest/smallest refer to the first score column.  An array
-        gives a priority per unit (matched in ascending order of it).
+        ``m.order``); largest/smallest refer to the first score column; ``"closest"``
+        matches the nearest pairs first (MatchIt 4.6).  An array gives a priority per
+        unit (matched in ascending order of it).
     distance_tolerance : float
         Tolerance on the squared standardized distance within which candidates are
         ties (R's ``distance.tolerance``, to which R adds 1e-10; so do we).  0 keeps
@@ -108,6 +120,22 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
         With replacement: drop a unit that has fewer than ``n_neighbors`` candidates
         within the caliper or its exact stratum (R's ``Match``).  By default it keeps
         the matches it has (as MatchIt).
+    method : {"nearest", "optimal", "full", "subclass", "cem"}
+        The design (see above).
+    discard : {"none", "treated", "control", "both"} or boolean array
+        Leave out units outside common support of the score (MatchIt's ``discard``;
+        per column for a multi-column score); reported in ``MatchResult.discarded``.
+    mahvars : array-like, shape (n, q), optional
+        Match on MatchIt's Mahalanobis distance of these covariates, inside the
+        caliper on the score.
+    antiexact : array-like, shape (n,) or (n, m), optional
+        Matched units must differ on these columns.
+    min_controls, max_controls : int, optional
+        Variable-ratio matching without replacement (Ming & Rosenbaum 2000): each
+        focal unit gets between these many matches, ``n_neighbors`` on average, the
+        units least like the other arm getting fewest (MatchIt).  ``mahvars``,
+        ``antiexact``, ``max_controls`` and ``order="closest"`` use the greedy engine
+        of :mod:`causalsm.matching.greedy`; its caliper is in population SDs too.
 
     Returns
     -------
@@ -122,8 +150,22 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
     >>> m.match_count.tolist()
     [0.0, 0.0, 1.0, 1.0, 0.0]
     """
+    if method != "nearest":
+        return _design(method, score, treatment, estimand=estimand, n_neighbors=n_neighbors,
+                       caliper=caliper, caliper_units=caliper_units, exact=exact,
+                       standardize=standardize, index=index, discard=discard,
+                       mahvars=mahvars, antiexact=antiexact, min_controls=min_controls,
+                       max_controls=max_controls, **design_options)
+    if design_options:
+        raise InputError(f"unknown option(s) {', '.join(sorted(design_options))} for "
+                         "nearest-neighbour matching")
     estimand = check_estimand(estimand)
     k = check_int(n_neighbors, "n_neighbors")
+    if (mahvars is not None or antiexact is not None or max_controls is not None
+            or (isinstance(order, str) and order == "closest")):
+        return _match_general(score, treatment, estimand, k, replace, caliper, caliper_units,
+                              exact, order, standardize, random_state, index, discard,
+                              mahvars, antiexact, min_controls, max_controls, weights)
     t = check_treatment(treatment)
     raw = _score_matrix(score, t.shape[0])
     if not replace and estimand == "ATE":
@@ -143,14 +185,87 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
     strata = _strata(exact, n)
 
     focal_arms = {"ATT": (1,), "ATC": (0,), "ATE": (1, 0)}[estimand]
+    from .support import common_support
+    discarded = common_support(raw, t, discard)
     if replace:
-        check_reservoir(t, estimand, k)
+        check_reservoir(t[~discarded], estimand, k)
     pair_free, parts = _match_parts(z, raw, t, strata, focal_arms, k, replace, ties,
                                     distance_tolerance, cal, zcal, sd, order, rng, w,
-                                    drop_incomplete, mu)
+                                    drop_incomplete, mu, keep=~discarded)
     if index is None:
         index = score.index if isinstance(score, (pd.Series, pd.DataFrame)) else pd.RangeIndex(n)
-    return _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal, index)
+    res = _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal, index)
+    res.discarded = discarded
+    return res
+
+
+def _design(method, score, treatment, *, estimand, n_neighbors, caliper, caliper_units, exact,
+            standardize, index, discard, mahvars, antiexact, min_controls, max_controls,
+            **options) -> MatchResult:
+    """The other designs of :func:`match` (one registry of names: :data:`METHODS`)."""
+    from .cem import cem_match
+    from .optimal import full_match, optimal_match
+    from .subclass import subclassify
+    common = {"estimand": estimand, "index": index}
+    if method == "optimal":
+        return optimal_match(score, treatment, ratio=n_neighbors, caliper=caliper,
+                             caliper_units=caliper_units, exact=exact, antiexact=antiexact,
+                             mahvars=mahvars, discard=discard, standardize=standardize,
+                             min_controls=min_controls, max_controls=max_controls,
+                             **common, **options)
+    if method == "full":
+        extra = {k: v for k, v in (("min_controls", min_controls),
+                                   ("max_controls", max_controls)) if v is not None}
+        return full_match(score, treatment, caliper=caliper, caliper_units=caliper_units,
+                          exact=exact, antiexact=antiexact, mahvars=mahvars, discard=discard,
+                          standardize=standardize, **extra, **common, **options)
+    if method == "subclass":
+        return subclassify(score, treatment, discard=discard, **common, **options)
+    if method == "cem":
+        return cem_match(score, treatment, **common, **options)
+    raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+
+
+#: The matching designs, as MatchIt names them.
+METHODS = ("nearest", "optimal", "full", "subclass", "cem")
+
+
+def _match_general(score, treatment, estimand, k, replace, caliper, caliper_units, exact,
+                   order, standardize, random_state, index, discard, mahvars, antiexact,
+                   min_controls, max_controls, weights) -> MatchResult:
+    """Greedy matching with mahvars, anti-exact, variable ratio or the closest order."""
+    from .greedy import greedy_pairs, variable_ratios
+    from .support import prepare
+    if weights is not None:
+        raise InputError("unit weights are not supported with mahvars, antiexact, "
+                         "variable ratio or order='closest'")
+    d = prepare(score, treatment, estimand=estimand, standardize=standardize, caliper=caliper,
+                caliper_units=caliper_units, exact=exact, antiexact=antiexact,
+                mahvars=mahvars, discard=discard, index=index, estimands=("ATT", "ATC"),
+                caliper_ddof=0)
+    focal = d.focal_arm()
+    n_focal = int((d.t == focal).sum())
+    if max_controls is not None:
+        if replace:
+            raise InputError("variable-ratio matching is without replacement")
+        lo = 1 if min_controls is None else int(np.floor(min_controls))
+        hi = int(np.ceil(max_controls))
+        if not (k > 1 and hi > k and 1 <= lo < k):
+            raise InputError("variable-ratio matching needs 1 <= min_controls < n_neighbors "
+                             f"< max_controls; got {min_controls}, {k}, {max_controls}")
+        if d.score.shape[1] != 1:
+            raise InputError("variable-ratio matching shares the matches out by a 1-d score; "
+                             f"this one has {d.score.shape[1]} columns")
+        wants = variable_ratios(d.score[:, 0], d.t, focal, k, lo, hi)
+    else:
+        wants = np.full(n_focal, k, dtype=np.int64)
+    rng = np.random.default_rng(check_seed(random_state))
+    rows, cols, d2 = greedy_pairs(d, wants, order, replace, rng)
+    parts = [(rows, cols, d2)]
+    res = _result(parts, False, d.metric, d.score, d.t, None, d.estimand, k, replace, False,
+                  d.caliper, d.index)
+    res.discarded = d.discarded
+    return res
 
 
 def _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal,
@@ -178,7 +293,7 @@ def _result(parts, pair_free, z, raw, t, w, estimand, k, replace, ties, cal,
 
 
 def _match_parts(z, raw, t, strata, focal_arms, k, replace, ties, tol, cal, zcal, sd, order,
-                 rng, w, drop_incomplete, mu=None):
+                 rng, w, drop_incomplete, mu=None, keep=None):
     """Match every (focal arm, exact stratum) group; returns ``(pair_free, parts)``.
 
     With replacement on a 1-d score with ties kept, the matches of a unit are a
@@ -189,6 +304,8 @@ def _match_parts(z, raw, t, strata, focal_arms, k, replace, ties, tol, cal, zcal
     parts = []
     for arm in focal_arms:
         fmask, cmask = t == arm, t != arm
+        if keep is not None:
+            fmask, cmask = fmask & keep, cmask & keep
         for f_idx, c_idx in _stratum_groups(strata, fmask, cmask):
             if c_idx.size == 0 or f_idx.size == 0:
                 continue

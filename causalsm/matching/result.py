@@ -173,16 +173,39 @@ class MatchResult:
         weights and estimators are computed from the ranges, and the pair arrays
         (``focal``, ``matched``, ``share``, ``distance``, ``pairs()``,
         ``matched_data()``) are only built when first asked for.
+    subclass : ndarray of int64, shape (n,) or None
+        For the designs that make matched sets or strata (optimal, full,
+        subclassification, coarsened exact matching): the set of each unit, 1, 2, ...,
+        and 0 for a unit left out.  Each focal unit is then matched to every unit of
+        the other arm in its set, with equal shares, so :attr:`weights` are MatchIt's
+        stratum weights (before its normalisation: :attr:`matchit_weights`).  The
+        pairs are built only when asked for.
+    design : str
+        ``"nearest"``, ``"optimal"``, ``"full"``, ``"subclass"`` or ``"cem"``.
+    discarded : ndarray of bool, shape (n,)
+        Units outside common support (``discard``), never matched.
+    info : dict
+        What the design reports (total distance, solver, cut points...).
     """
 
     def __init__(self, focal=None, matched=None, share=None, distance=None, *,
                  treatment, estimand, n_neighbors, replace, caliper, dropped, index, score,
-                 ties=True, unit_weight=None, ranges: MatchRanges | None = None):
-        if ranges is None and focal is None:
-            raise ValueError("MatchResult needs the pairs or their ranges")
+                 ties=True, unit_weight=None, ranges: MatchRanges | None = None,
+                 subclass: np.ndarray | None = None, design: str = "nearest",
+                 discarded: np.ndarray | None = None, unit_distance: np.ndarray | None = None,
+                 metric: np.ndarray | None = None, info: dict | None = None):
+        if ranges is None and focal is None and subclass is None:
+            raise ValueError("MatchResult needs the pairs, their ranges or the subclasses")
         self._pairs = None if focal is None else {
             "focal": focal, "matched": matched, "share": share, "distance": distance}
         self.ranges = ranges
+        self.subclass = None if subclass is None else np.asarray(subclass, dtype=np.int64)
+        self.design = design
+        self.discarded = (np.zeros(treatment.shape[0], dtype=bool) if discarded is None
+                          else np.asarray(discarded, dtype=bool))
+        self.unit_distance = unit_distance
+        self.metric = metric
+        self.info = {} if info is None else info
         self.treatment = treatment
         self.estimand = estimand
         self.n_neighbors = n_neighbors
@@ -197,7 +220,15 @@ class MatchResult:
 
     # ------------------------------------------------------------- the pairs
     def _pair(self, name: str) -> np.ndarray:
-        if self._pairs is None:                  # built from the ranges on first use
+        if self._pairs is None and self.ranges is None:     # subclasses
+            need = 48 * self.n_pairs
+            if need > _physical_memory():
+                raise MemoryError(f"these matched sets hold {self.n_pairs:,} (focal, match) "
+                                  "pairs; listing them needs about "
+                                  f"{need / 2 ** 30:,.0f} GiB.  Weights, subclasses and "
+                                  "matched_data() work without the pairs.")
+            self._pairs = self._subclass_pairs()
+        elif self._pairs is None:                # built from the ranges on first use
             need = 48 * self.n_pairs             # 4 arrays of 8 bytes, and a sort
             if need > _physical_memory():
                 raise MemoryError(
@@ -227,8 +258,11 @@ class MatchResult:
     @property
     def n_pairs(self) -> int:
         """Number of (focal, match) pairs, ties included."""
-        if self._pairs is None:
+        if self._pairs is None and self.ranges is not None:
             return int(self.ranges.counts.sum())
+        if self._pairs is None:
+            st = self._strata()
+            return int(sum(st["n_focal"][a] @ st["n"][1 - a] for a in (0, 1)))
         return int(self._pairs["focal"].shape[0])
 
     @property
@@ -241,6 +275,8 @@ class MatchResult:
         """Positions of the focal units that were matched (sorted)."""
         if self.ranges is not None:
             return self.ranges.focal
+        if self.subclass is not None:
+            return np.flatnonzero(self._strata()["focal"])
         if "focal_units" not in self._cache:
             self._cache["focal_units"] = np.unique(self.focal)
         return self._cache["focal_units"]
@@ -260,7 +296,9 @@ class MatchResult:
     def match_count(self) -> np.ndarray:
         """``K_M``: tie-weighted number of times each unit serves as a match."""
         if "K" not in self._cache:
-            if self.ranges is not None:
+            if self.subclass is not None:
+                self._cache["K"] = self._stratum_counts(1)
+            elif self.ranges is not None:
                 self._cache["K"] = self.ranges.spread(1.0 / self.ranges.counts, self.n)
             else:
                 self._cache["K"] = np.bincount(self.matched, weights=self.pair_weight,
@@ -271,7 +309,9 @@ class MatchResult:
     def match_count_sq(self) -> np.ndarray:
         """``K'_M``: sum over the unit's uses of ``1 / #J(i)^2``."""
         if "KK" not in self._cache:
-            if self.ranges is not None:
+            if self.subclass is not None:
+                self._cache["KK"] = self._stratum_counts(2)
+            elif self.ranges is not None:
                 self._cache["KK"] = self.ranges.spread(1.0 / self.ranges.counts ** 2, self.n)
             else:
                 self._cache["KK"] = np.bincount(self.matched,
@@ -286,6 +326,17 @@ class MatchResult:
         Computed from the ranges when the matches have the pair-free form.
         """
         values = np.asarray(values, dtype=np.float64)
+        if self.subclass is not None:
+            st = self._strata()
+            s, t = self.subclass, self.treatment
+            F = self.focal_units
+            out = np.empty(F.size)
+            for arm in (0, 1):          # focal units of this arm: the other arm's mean
+                sums = np.bincount(s[t == 1 - arm], weights=values[t == 1 - arm],
+                                   minlength=st["G"] + 1)
+                sel = t[F] == arm
+                out[sel] = sums[s[F[sel]]] / st["n"][1 - arm][s[F[sel]]]
+            return out
         if self.ranges is not None:
             return self.ranges.sums(values) / self.ranges.counts
         return np.bincount(self.focal, weights=self.share * values[self.matched],
@@ -310,6 +361,79 @@ class MatchResult:
         normalisation (MatchIt scales each arm to mean 1 over matched units).
         """
         return self.unit_weight * self.is_focal + self.match_count
+
+    @property
+    def matchit_weights(self) -> np.ndarray:
+        """:attr:`weights` scaled as MatchIt scales them (``weights.subclass``).
+
+        Within each arm that is not focal (both arms for the ATE) the weights of the
+        matched units are rescaled to sum to their number; focal units of the ATT
+        (ATC) weigh 1.  Means, and hence effects, are unchanged.
+        """
+        w = self.weights.copy()
+        keep = {"ATT": (0,), "ATC": (1,), "ATE": (0, 1)}[self.estimand]
+        for arm in keep:
+            sel = (self.treatment == arm) & (w > 0)
+            if sel.any():
+                w[sel] *= sel.sum() / w[sel].sum()
+        return w
+
+    # ---------------------------------------------------- subclass designs
+    def _strata(self) -> dict:
+        """Per matched set: members of each arm, and the focal mask of the units."""
+        if "strata" not in self._cache:
+            s, t = self.subclass, self.treatment
+            G = int(s.max()) if s.size else 0
+            n = [np.bincount(s[t == a], minlength=G + 1).astype(np.float64) for a in (0, 1)]
+            for a in (0, 1):
+                n[a][0] = 0.0                       # subclass 0: unmatched
+            arms = {"ATT": (1,), "ATC": (0,), "ATE": (0, 1)}[self.estimand]
+            focal = (s > 0) & np.isin(t, arms) & (n[0][s] > 0) & (n[1][s] > 0)
+            n_focal = [np.bincount(s[focal & (t == a)], minlength=G + 1).astype(np.float64)
+                       for a in (0, 1)]
+            self._cache["strata"] = {"G": G, "n": n, "focal": focal, "n_focal": n_focal}
+        return self._cache["strata"]
+
+    def _stratum_counts(self, power: int) -> np.ndarray:
+        """``K_M`` (power 1) or ``K'_M`` (power 2) from the sets: a unit of arm ``a``
+        in set ``s`` is a match of each focal unit of the other arm there, with
+        share ``1 / n_a(s)``."""
+        st = self._strata()
+        s, t = self.subclass, self.treatment
+        out = np.zeros(self.n)
+        for a in (0, 1):
+            sel = (t == a) & (s > 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                k = st["n_focal"][1 - a][s[sel]] / st["n"][a][s[sel]] ** power
+            out[sel] = np.nan_to_num(k)
+        return out
+
+    def _subclass_pairs(self) -> dict:
+        """Every (focal unit, other-arm member of its set) pair, sorted by focal unit."""
+        s, t = self.subclass, self.treatment
+        F = self.focal_units
+        order = np.lexsort((np.arange(self.n), s))          # units grouped by set
+        sorted_s = s[order]
+        focal, matched = [], []
+        for arm in (0, 1):
+            Fa = F[t[F] == arm]
+            pool = order[t[order] == 1 - arm]
+            lo = np.searchsorted(s[pool], s[Fa], side="left")
+            hi = np.searchsorted(s[pool], s[Fa], side="right")
+            cnt = hi - lo
+            focal.append(np.repeat(Fa, cnt))
+            first = np.cumsum(cnt) - cnt
+            matched.append(pool[np.arange(int(cnt.sum())) - np.repeat(first - lo, cnt)])
+        del sorted_s
+        focal, matched = np.concatenate(focal), np.concatenate(matched)
+        o = np.lexsort((matched, focal))
+        focal, matched = focal[o], matched[o]
+        n_other = np.bincount(focal, minlength=self.n)
+        metric = self.metric if self.metric is not None else \
+            (self.score if self.score.ndim == 2 else self.score[:, None])
+        dist = np.sqrt(((metric[focal] - metric[matched]) ** 2).sum(axis=1))
+        return {"focal": focal, "matched": matched, "share": 1.0 / n_other[focal],
+                "distance": dist}
 
     # ------------------------------------------------------------ pair views
     def pairs(self) -> pd.DataFrame:
@@ -343,8 +467,20 @@ class MatchResult:
         multi-dimensional score).  Pass ``data`` to append its columns for those
         rows.
 
+        For the designs with matched sets or strata (optimal, full, subclassification,
+        coarsened exact matching) there is one row per unit in a set, as MatchIt's
+        ``match.data()``: ``subclass`` is the unit's set, ``weights`` MatchIt's weights
+        (:attr:`matchit_weights`), and ``distance`` the distance to the set's centre
+        (the unit alone in its arm; 0 for the centre) for optimal and full matching,
+        NaN for subclassification and coarsened exact matching.
+
         Every column is float64, int64 or str so the table crosses into R unchanged.
         """
+        if self.subclass is not None:
+            pos = np.flatnonzero(self.subclass > 0)
+            dist = (np.full(pos.size, np.nan) if self.unit_distance is None
+                    else self.unit_distance[pos])
+            return self._frame(pos, self.subclass[pos], self.matchit_weights[pos], dist, data)
         focal_units, sub = np.unique(self.focal, return_inverse=True)
         subclass_of_pair = sub.astype(np.int64) + 1
         pos = np.concatenate([focal_units, self.matched])
@@ -355,6 +491,9 @@ class MatchResult:
         w = np.concatenate([self.unit_weight[focal_units], self.pair_weight])
         order = np.lexsort((pos, subclass))
         pos, subclass, dist, w = pos[order], subclass[order], dist[order], w[order]
+        return self._frame(pos, subclass, w, dist, data)
+
+    def _frame(self, pos, subclass, w, dist, data) -> pd.DataFrame:
         out = pd.DataFrame({
             "index": np.asarray(self.index)[pos],
             "treated": self.treatment[pos].astype(np.int64),
@@ -390,8 +529,42 @@ class MatchResult:
                           "dropped": int(np.isin(self.dropped, np.flatnonzero(m)).sum())}
         return pd.DataFrame(rows).T
 
+    def sensitivity(self, y, gammas=None, **options):
+        """Rosenbaum bounds: how strong a hidden bias would overturn a test of no effect.
+
+        The matched sets (each focal unit with its matches) must share no unit, as
+        after matching without replacement; otherwise an :class:`InputError` says why
+        and points to the E-value.  See :func:`causalsm.sensitivity.rosenbaum_bounds`
+        for ``gammas`` and the ``options`` (``statistic``, ``alternative``, ``alpha``,
+        ``intervals``, ``trim``...).
+
+        Parameters
+        ----------
+        y : array-like, shape (n,)
+            The outcome of every unit of the data that was matched.
+
+        Returns
+        -------
+        SensitivityResult
+
+        Examples
+        --------
+        >>> from causalsm import match
+        >>> m = match([0.1, 0.35, 0.2, 0.3, 0.9, 0.5], [1, 1, 0, 0, 0, 1], replace=False)
+        >>> m.sensitivity([5.0, 7.0, 3.0, 4.0, 1.0, 6.0], [1, 2]).design
+        '3 matched pairs'
+        """
+        from ..sensitivity import MatchedSets, rosenbaum_bounds
+        return rosenbaum_bounds(MatchedSets.from_match(self, y), gammas,
+                                details={"n_dropped": self.n_dropped}, **options)
+
     def __repr__(self) -> str:
         cal = "none" if self.caliper is None else np.array2string(self.caliper, precision=4)
+        if self.subclass is not None:
+            return (f"MatchResult(design={self.design}, estimand={self.estimand}, "
+                    f"n={self.n}, matched={int((self.subclass > 0).sum())}, "
+                    f"subclasses={int(self.subclass.max())}, dropped={self.n_dropped}, "
+                    f"discarded={int(self.discarded.sum())}, caliper={cal})")
         return (f"MatchResult(estimand={self.estimand}, n_neighbors={self.n_neighbors}, "
                 f"replace={self.replace}, n={self.n}, matched={self.n_matched}, "
                 f"pairs={self.n_pairs}, dropped={self.n_dropped}, caliper={cal})")

@@ -2,6 +2,7 @@
 
 from .covariates import CovariateScore, PCAScore
 from .density import KernelResidualDensity, NormalDensity, make_gps
+from .gps import GeneralizedPropensityScore
 from .prognostic import DoubleScore, PrognosticScore
 from .propensity import PropensityScore
 
@@ -19,5 +20,5 @@ def __getattr__(name):
 
 
 __all__ = ["PropensityScore", "CovariateScore", "PCAScore", "NeuralBalancingScore",
-           "PrognosticScore", "DoubleScore",
+           "PrognosticScore", "DoubleScore", "GeneralizedPropensityScore",
            "NormalDensity", "KernelResidualDensity", "ScoreMatchingDensity", "make_gps"]
