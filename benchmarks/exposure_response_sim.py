@@ -23,7 +23,8 @@ unadjusted curve (the same smoother, no weights) to show the confounding bias.
   correlation of a covariate with the exposure after matching.  Summary: integrated
   (mean over the points) absolute bias and RMSE.
 * ``density``: each GPS model fitted on all ``n`` units (no trimming); the held-out mean
-  ``log r_hat - log r`` on 5,000 fresh units (0 is the truth).
+  ``log r_hat - log r`` on 5,000 fresh units (0 is the truth); ``--objectives`` adds the
+  score-matching density trained by exact, sliced and multi-level denoising score matching.
 * ``coverage``: the m-out-of-n bootstrap (``m = 2 sqrt(n)``, ``--boot`` replicates,
   refitting the GPS and re-matching) pointwise 95% intervals and simultaneous bands.
 
@@ -91,7 +92,18 @@ def _accuracy(design: str, rep: int, n: int, pts: np.ndarray) -> list[dict]:
     return rows
 
 
-def _density(design: str, rep: int, n: int) -> list[dict]:
+#: ``density --objectives``: the score-matching density under each objective.
+OBJECTIVES = ("exact", "sliced", "dsm_multi")
+
+
+def _model(name: str, rep: int):
+    if name.startswith("score_matching_"):
+        from causalsm.scores.score_matching import ScoreMatchingDensity
+        return ScoreMatchingDensity(objective=name[len("score_matching_"):], random_state=rep)
+    return make_gps(name, rep)
+
+
+def _density(design: str, rep: int, n: int, names=GPS) -> list[dict]:
     """Held-out mean log r_hat - log r of each GPS model fitted on all n units."""
     spec = DESIGNS[design]
     df = simulate_causalgps(n, spec, random_state=90_000 + rep)
@@ -100,9 +112,9 @@ def _density(design: str, rep: int, n: int) -> list[dict]:
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name in GPS:
+        for name in names:
             start = time.perf_counter()
-            model = make_gps(name, rep).fit(df[COVS], df["w"])
+            model = _model(name, rep).fit(df[COVS], df["w"])
             rows.append({"design": design, "gps": name, "rep": rep,
                          "loglik_gap": model.mean_log_density(test[COVS], test["w"]) - truth,
                          "seconds": time.perf_counter() - start})
@@ -156,9 +168,13 @@ def _markdown(frame: pd.DataFrame, index: bool = False) -> str:
 def summary(acc: Path | None, cov: Path | None) -> None:
     if acc is not None and acc.exists() and "loglik_gap" in pd.read_csv(acc, nrows=1):
         d = pd.read_csv(acc)
+        # A kernel density is 0 beyond its grid: a held-out unit there gives -inf.
+        d["finite"] = np.isfinite(d["loglik_gap"])
+        d["gap"] = d["loglik_gap"].where(d["finite"])
         t = d.groupby(["design", "gps"], sort=False).agg(
-            reps=("rep", "nunique"), loglik_gap=("loglik_gap", "mean"),
-            mc_se=("loglik_gap", lambda v: v.std() / np.sqrt(len(v))),
+            reps=("rep", "nunique"), loglik_gap=("gap", "median"),
+            mean=("gap", "mean"), mc_se=("gap", lambda v: v.std() / np.sqrt(v.count())),
+            share_infinite=("finite", lambda v: 1 - v.mean()),
             seconds=("seconds", "mean"))
         print(_markdown(t, index=True))
         acc = None
@@ -167,8 +183,12 @@ def summary(acc: Path | None, cov: Path | None) -> None:
         rows = []
         for (design, gps), g in a.groupby(["design", "gps"], sort=False):
             e = g.filter(regex=r"^e\d+$").to_numpy()
+            # Monte Carlo SE of the integrated |bias|: replications resampled.
+            rng = np.random.default_rng(0)
+            mc = [np.mean(np.abs(e[rng.integers(0, len(e), len(e))].mean(0)))
+                  for _ in range(200)]
             rows.append({"design": design, "gps": gps, "reps": len(g),
-                         "int. |bias|": np.mean(np.abs(e.mean(0))),
+                         "int. |bias|": np.mean(np.abs(e.mean(0))), "(MC se)": np.std(mc),
                          "int. RMSE": np.mean(np.sqrt((e ** 2).mean(0))),
                          "max |corr| after": g["max_abs_corr"].mean(),
                          "seconds": g["seconds"].mean()})
@@ -201,11 +221,16 @@ def main(argv=None) -> None:
     ap.add_argument("part", choices=["accuracy", "coverage", "density", "summary"])
     ap.add_argument("files", nargs="*", help="summary: the accuracy and coverage CSVs")
     ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--start", type=int, default=0,
+                    help="first replication (to split a run over processes)")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--boot", type=int, default=200)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--designs", nargs="+", default=None)
     ap.add_argument("--gps", nargs="+", default=["normal"], help="coverage: GPS models")
+    ap.add_argument("--objectives", action="store_true",
+                    help="density: also the score-matching density under the objectives "
+                    "exact, sliced and dsm_multi (the default is dsm)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.part == "summary":
@@ -216,7 +241,9 @@ def main(argv=None) -> None:
                                [d for d in DESIGNS if d != "bimodal"])
     if args.part == "density":
         done = _done(args.out, ["design", "rep"])
-        tasks = [(d, r, args.n) for r in range(args.reps) for d in designs
+        names = GPS + tuple(f"score_matching_{o}" for o in OBJECTIVES) \
+            if args.objectives else GPS
+        tasks = [(d, r, args.n, names) for r in range(args.start, args.reps) for d in designs
                  if (d, str(r)) not in done]
         _run(tasks, _density, args.out, args.jobs)
         summary(args.out, None)
@@ -224,13 +251,13 @@ def main(argv=None) -> None:
     pts = {d: points(d) for d in designs}
     if args.part == "accuracy":
         done = _done(args.out, ["design", "rep"])
-        tasks = [(d, r, args.n, pts[d]) for r in range(args.reps) for d in designs
+        tasks = [(d, r, args.n, pts[d]) for r in range(args.start, args.reps) for d in designs
                  if (d, str(r)) not in done]
         _run(tasks, _accuracy, args.out, args.jobs)
         summary(args.out, None)
     else:
         done = _done(args.out, ["design", "gps", "rep"])
-        tasks = [(d, g, r, args.n, pts[d], args.boot) for r in range(args.reps)
+        tasks = [(d, g, r, args.n, pts[d], args.boot) for r in range(args.start, args.reps)
                  for d in designs for g in args.gps if (d, g, str(r)) not in done]
         _run(tasks, _coverage, args.out, args.jobs)
         summary(None, args.out)

@@ -212,7 +212,7 @@ def simulate_causalgps(n: int = 1000, gps_spec=1, *, outcome_sd: float = 10.0,
     power = 2 if vectorized_y else 3
     poly = np.polynomial.Polynomial([-1.0, -0.2] + [0.0] * (power - 2) + [0.0169])
     coef = poly(np.polynomial.Polynomial([-20.0, 1.0])).coef      # mu(w) in powers of w
-    return finalize(frame, name=f"causalgps_{spec}", treatment="w", outcome="Y",
+    return finalize(frame, name="causalgps", treatment="w", outcome="Y",
                     covariates=_COVARIATES,
                     description=f"CausalGPS synthetic design, exposure {EXPOSURE_MODELS[spec]}",
                     gps_spec=str(spec), exposure_model=EXPOSURE_MODELS[spec],

@@ -144,9 +144,10 @@ class LocalPolynomialERF(BaseEstimator):
         ``"loo"``: leave-one-unit-out cross-validation of the weighted local-linear
         fit (exact up to 1,000 units with positive weight; beyond, the kernel sums are
         binned on 1,024 points) -- a unit matched ``c_i`` times is left out with all
-        its copies, with leverage ``H_i = c_i K_h(0) S_2 / (S_0 S_2 - S_1^2)`` at ``W_i``; the risk is
-        ``sum_i c_i ((Y_i - m(W_i)) / (1 - H_i))^2 / sum_i c_i`` (over the units whose
-        left-out fit exists: an isolated exposure has none at a small bandwidth).
+        its copies, with leverage ``H_i = c_i K_h(0) S_2 / (S_0 S_2 - S_1^2)`` at ``W_i``;
+        the risk is ``sum_i c_i ((Y_i - m(W_i)) / (1 - H_i))^2 / sum_i c_i`` (over the
+        units whose left-out fit exists: an isolated exposure has none at a small
+        bandwidth).
         ``"causalgps"``: CausalGPS 0.5.1's ``compute_risk`` exactly, including what it
         gets wrong -- its hat values ignore the weights and are interpolated from the
         evaluation points, the mean runs over every row (weight 0 too), and the fitted

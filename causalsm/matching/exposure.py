@@ -164,7 +164,7 @@ def match_levels(w: np.ndarray, gps: np.ndarray, gps_at: Callable[[np.ndarray], 
     >>> w = np.array([0.0, 1.0, 2.0, 3.0]); gps = np.array([0.1, 0.2, 0.3, 0.4])
     >>> at = lambda lv: np.tile(gps[:, None], (1, lv.size))
     >>> match_levels(w, gps, at, np.array([0.5, 2.5]), delta=1.0, scale=1.0).counts
-    array([2, 2, 2, 2])
+    array([1, 3, 3, 1])
     """
     w = np.asarray(w, dtype=np.float64)
     gps = np.asarray(gps, dtype=np.float64)
