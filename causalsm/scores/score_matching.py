@@ -145,9 +145,9 @@ class ScoreMatchingDensity(ConditionalDensity):
     Parameters
     ----------
     objective : {"dsm", "exact", "sliced", "dsm_multi"}
-        Score-matching objective.  Denoising at ``sigma = 0.1`` (default) had the best
-        held-out log-likelihood on the skewed, heteroskedastic and heavy-tailed designs of
-        ``benchmarks/README.md``, where all four are compared.
+        Score-matching objective: denoising at ``sigma = 0.1`` (default), exact
+        (Hyvarinen), sliced or multi-level denoising.  ``benchmarks/exposure_response_sim.py
+        density --objectives`` compares their held-out log-likelihoods (not yet recorded).
     hidden : tuple of int
         Hidden layer widths of the network of ``x``.
     n_basis : int
