@@ -16,6 +16,10 @@ from .api import multilevel_effect
 from .matching import MatchResult, match
 from .scores import CovariateScore, DoubleScore, PCAScore, PrognosticScore, PropensityScore
 from .plotting import plot_comparison
+from .api import exposure_response
+from .estimators.continuous import (ExposureResponse, ExposureResponseResult, GPSMatching,
+                                    GPSWeighting)
+from .scores.density import KernelResidualDensity, NormalDensity
 
 __version__ = "0.1.0"
 
@@ -24,6 +28,9 @@ def __getattr__(name):
     if name == "NeuralBalancingScore":          # imports torch on first use
         from .scores.neural import NeuralBalancingScore
         return NeuralBalancingScore
+    if name == "ScoreMatchingDensity":          # imports torch on first use
+        from .scores.score_matching import ScoreMatchingDensity
+        return ScoreMatchingDensity
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -35,4 +42,6 @@ __all__ = ["CovariateScore", "DoubleScore", "EffectResult", "InputError", "Match
            "MultilevelSubclassification", "multilevel_effect",
            "compare", "datasets", "estimate_effect", "hazard_ratio", "match",
            "plot_comparison", "plotting", "sensitivity",
-           "quantile_effect", "__version__"]
+           "quantile_effect", "__version__",
+           "exposure_response", "ExposureResponse", "ExposureResponseResult", "GPSMatching",
+           "GPSWeighting", "NormalDensity", "KernelResidualDensity", "ScoreMatchingDensity"]

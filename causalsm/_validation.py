@@ -38,7 +38,8 @@ import scipy.sparse as sp
 __all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment",
            "check_outcome", "check_xy", "check_frame", "check_estimand", "check_int",
            "check_seed", "coerce_int_options", "check_survival", "n_missing", "INT_OPTIONS",
-           "ESTIMANDS", "R_NA_INTEGER", "check_levels", "n_levels"]
+           "ESTIMANDS", "R_NA_INTEGER", "check_levels", "n_levels", "treatment_kind",
+           "MAX_LEVELS", "check_exposure", "check_exposure_data"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
 
@@ -51,7 +52,8 @@ INT_OPTIONS = frozenset({
     "n_neighbors", "var_neighbors", "n_bootstrap", "random_state", "n_jobs", "epochs",
     "dim", "batch_size", "patience", "n_threads", "n_components", "n_cov_neighbors",
     "hidden_layer_sizes", "max_samples", "block_size", "n_replicates", "n_simulations",
-    "sieve_degree", "n_outer", "seed", "n_score_fits"})
+    "sieve_degree", "n_outer", "seed", "n_score_fits",
+    "max_attempt", "n_noise", "quad_points", "degree", "df", "n_basis"})
 
 
 class InputError(ValueError):
@@ -508,6 +510,35 @@ def n_levels(t: Any) -> int:
     return int(s.dropna().nunique())
 
 
+#: A numeric treatment with more distinct values than this is continuous (detection).
+MAX_LEVELS = 10
+TREATMENT_TYPES = ("auto", "binary", "multilevel", "continuous")
+
+
+def treatment_kind(values: Any, treatment_type: str = "auto") -> str:
+    """``"binary"``, ``"multilevel"`` or ``"continuous"``: as asked, or detected.
+
+    Two distinct values are a binary treatment; a numeric one with more than
+    :data:`MAX_LEVELS` distinct values is a continuous exposure (dose); anything else
+    (a few numbers, labels, a categorical) is a treatment with several levels.
+
+    >>> treatment_kind([0, 1, 1]), treatment_kind([0, 1, 2]), treatment_kind(np.arange(50.0))
+    ('binary', 'multilevel', 'continuous')
+    """
+    if treatment_type not in TREATMENT_TYPES:
+        raise InputError(f"treatment_type must be one of {', '.join(map(repr, TREATMENT_TYPES))}"
+                         f", got {treatment_type!r}")
+    if treatment_type != "auto":
+        return treatment_type
+    levels = n_levels(values)
+    if levels <= 2:
+        return "binary"
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values).ravel())
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) \
+        and not isinstance(s.dtype, pd.CategoricalDtype)
+    return "continuous" if numeric and levels > MAX_LEVELS else "multilevel"
+
+
 def check_levels(t: Any, *, name: str = "treatment",
                  min_per_level: int = 1) -> tuple[np.ndarray, list]:
     """A treatment with two or more levels -> ``(codes, levels)``, or :class:`InputError`.
@@ -559,3 +590,70 @@ def check_levels(t: Any, *, name: str = "treatment",
         raise InputError(f"treatment level {levels[j]!r} of '{name}' has {int(counts[j])} "
                          f"unit(s); at least {min_per_level} are needed")
     return codes, levels
+
+
+def check_exposure(w: Any, *, name: str = "exposure", min_distinct: int = 3) -> np.ndarray:
+    """Return a continuous exposure (dose) as a float64 1-d copy, or raise
+    :class:`InputError`.
+
+    Missing or infinite values, a non-numeric column, a constant exposure and a
+    binary one (two distinct values: a treatment for :func:`causalsm.estimate_effect`)
+    are errors that name the column.
+
+    >>> check_exposure([0.5, 1.5, 2.0])
+    array([0.5, 1.5, 2. ])
+    >>> check_exposure([0, 1, 1, 0], name="dose")    # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    causalsm._validation.InputError: 'dose' takes only two values (0, 1): that is a binary ...
+    """
+    if isinstance(w, pd.DataFrame):
+        if w.shape[1] != 1:
+            raise InputError(f"'{name}' must be one column, got {w.shape[1]}")
+        w = w.iloc[:, 0]
+    s = w if isinstance(w, pd.Series) else pd.Series(np.asarray(w).ravel())
+    missing = n_missing(s)
+    if missing:
+        raise InputError(f"'{name}' has {missing} missing value(s)")
+    if isinstance(s.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        raise InputError(f"'{name}' must be a numeric (continuous) exposure, got dtype "
+                         f"{s.dtype}")
+    arr = s.to_numpy(dtype=np.float64, copy=True)
+    if not np.isfinite(arr).all():
+        raise InputError(f"'{name}' has {int((~np.isfinite(arr)).sum())} infinite value(s)")
+    values = np.unique(arr)
+    if values.size == 1:
+        raise InputError(f"'{name}' is constant ({values[0]:g}): an exposure-response "
+                         "curve needs an exposure that varies")
+    if values.size == 2:
+        raise InputError(f"'{name}' takes only two values ({values[0]:g}, {values[1]:g}): "
+                         "that is a binary treatment, not a continuous exposure; use "
+                         "estimate_effect (or compare) for it")
+    if values.size < min_distinct:
+        raise InputError(f"'{name}' takes only {values.size} distinct values; at least "
+                         f"{min_distinct} are needed")
+    return arr
+
+
+def check_exposure_data(X: Any, w: Any, y: Any = None
+                        ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray | None]:
+    """Covariates, a continuous exposure and (optionally) an outcome, checked together:
+    ``(X float64, column names, w, y or None)``.  Errors name the exposure and outcome by
+    their Series names when they have them.
+
+    >>> X, names, w, y = check_exposure_data([[0.0], [1.0], [2.0]], [0.1, 0.5, 0.9])
+    >>> names, w.shape, y
+    (['x0'], (3,), None)
+    """
+    Xa, names, _ = check_array(X)
+    wa = check_exposure(w, name=str(getattr(w, "name", None) or "exposure"))
+    n = Xa.shape[0]
+    if wa.shape[0] != n:
+        raise InputError(f"X has {n} rows but the exposure has {wa.shape[0]}")
+    ya = None
+    if y is not None:
+        ya = check_outcome(y, name=str(getattr(y, "name", None) or "outcome"))
+        if ya.shape[0] != n:
+            raise InputError(f"X has {n} rows but the outcome has {ya.shape[0]}")
+    return Xa, names, wa, ya

@@ -6,7 +6,12 @@
     causalsm compare --data mydata.csv --treatment treated --outcome y --covariates age,income \\
         --methods psm mahalanobis nsm --estimand ATE --out results.csv --plot comparison.png
     causalsm compare --data actg175          # four arms: one row per method and contrast
+    causalsm compare --data causalgps        # a continuous treatment: exposure-response curves
     causalsm datasets
+
+A numeric treatment with more than ten distinct values is continuous (``--treatment-type``
+overrides the detection, which the output states): ``compare`` then estimates its
+exposure-response curve by GPS matching and weighting (see ``causalsm.exposure_comparison``).
 
 Mistakes (an unknown column, method or data set, a file that cannot be read) end with
 one line ``causalsm: error: ...`` on stderr and exit status 2.
@@ -22,6 +27,7 @@ import sys
 import warnings
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["main"]
@@ -246,8 +252,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     covariates = _names(args.covariates) or attrs.get("covariates") or \
         defaults.get("covariates")
     methods = _names(args.methods)
-    from ._validation import n_levels
-    if treatment in frame.columns and n_levels(frame[treatment]) >= 3:
+    from ._validation import InputError, treatment_kind
+    if treatment not in frame.columns:
+        raise CLIError(f"column '{treatment}' is not in the data; available columns: "
+                       f"{', '.join(map(str, frame.columns[:20]))}")
+    try:
+        kind = treatment_kind(frame[treatment], args.treatment_type)
+    except InputError as exc:
+        raise CLIError(str(exc)) from None
+    if kind == "continuous":
+        return _compare_continuous(args, frame, name, treatment, outcome, covariates, methods)
+    if kind == "multilevel":
         return _compare_levels(args, frame, name, attrs, treatment, outcome, covariates,
                                methods)
     estimand = (args.estimand or "ATT").upper()
@@ -280,7 +295,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     mr_params = {"n_bootstrap": args.n_bootstrap} if args.n_bootstrap is not None else None
     table = _run_compare(args, frame, treatment, outcome, covariates, methods, estimand,
                          truth=truth, neural_params=neural_params, mr_params=mr_params,
-                         **options)
+                         treatment_type="binary", **options)
     a = table.attrs
     n_cov = len(covariates) if covariates else frame.shape[1] - 2
     print(f"Data: {name}, {a['n_treated'] + a['n_control']:,} units "
@@ -412,6 +427,90 @@ def _compare_levels(args, frame, name, attrs, treatment, outcome, covariates, me
     return 0
 
 
+def _compare_continuous(args, frame, name, treatment, outcome, covariates, methods) -> int:
+    """``causalsm compare`` for a continuous treatment: exposure-response curves."""
+    detected = "given by --treatment-type" if args.treatment_type == "continuous" else \
+        "detected; --treatment-type overrides"
+    n_values = int(frame[treatment].nunique())
+    options = {}
+    if args.eval_points is not None:
+        options["eval_points"] = args.eval_points
+    table = _run_compare(args, frame, treatment, outcome, covariates, methods, None,
+                         treatment_type="continuous",
+                         n_bootstrap=200 if args.n_bootstrap is None else args.n_bootstrap,
+                         **options)
+    n_cov = len(covariates) if covariates else frame.shape[1] - 2
+    print(f"Data: {name}, {len(frame):,} units; continuous treatment {treatment!r} "
+          f"({n_values:,} distinct values; {detected}): exposure-response curve of "
+          f"{outcome!r}, {n_cov} covariates")
+    truth = "truth" in table.columns
+    if truth:
+        print("True curve known (simulated data): abs. error and coverage shown")
+    print()
+    per = table.groupby("method", sort=False).first()
+    shown = pd.DataFrame({
+        "method": per.index,
+        "max|corr| before": per["max_abs_corr_before"].map(lambda v: f"{v:.3f}"),
+        "after": per["max_abs_corr_after"].map(lambda v: "n/a" if not math.isfinite(v)
+                                               else f"{v:.3f}"),
+        "ESS": per["ess"].map(lambda v: "n/a" if not math.isfinite(v) else f"{v:,.0f}"),
+        "trimmed": [str(v) if v >= 0 else "n/a" for v in per["n_dropped"]],
+        "seconds": per["fit_seconds"].map(lambda v: "n/a" if not math.isfinite(v)
+                                          else f"{v:.1f}")})
+    if truth:
+        err = table.groupby("method", sort=False)["abs_error"].mean()
+        cov = table.groupby("method", sort=False)["covers_truth"].mean()
+        shown["mean |error|"] = [f"{err[m]:.3g}" for m in per.index]
+        shown["coverage"] = [f"{cov[m]:.2f}" for m in per.index]
+    print(shown.to_string(index=False))
+    for m, err in zip(per.index, per["error"]):
+        if err:
+            print(f"  {m}: {err}")
+    ok = table[table["error"] == ""]
+    if len(ok):
+        points = np.unique(ok["exposure"])
+        pick = points[np.unique(np.linspace(0, points.size - 1, min(5, points.size))
+                                .round().astype(int))]
+        num = _number_format(ok["estimate"])
+        sub = ok[ok["exposure"].isin(pick)]
+        curve = sub.pivot(index="exposure", columns="method", values="estimate")
+        lo = sub.pivot(index="exposure", columns="method", values="ci_lower")
+        hi = sub.pivot(index="exposure", columns="method", values="ci_upper")
+        cells = {m: [f"{num(curve.loc[x, m])} [{num(lo.loc[x, m])}, {num(hi.loc[x, m])}]"
+                     for x in curve.index] for m in curve.columns if m in per.index}
+        print(f"\nCurve E[{outcome}(w)] (95% bootstrap interval) at {len(curve)} exposures:")
+        print(pd.DataFrame(cells, index=[f"{x:.4g}" for x in curve.index])
+              .rename_axis(treatment).to_string())
+    meta = {"data": name, "treatment": treatment, "outcome": outcome,
+            "treatment_type": "continuous",
+            "covariates": list(covariates) if covariates else None, "seed": args.seed}
+    if args.out:
+        _write_out(args.out, table, meta)
+        print(f"\nresults written to {args.out}")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        from .plotting import plot_exposure_response
+        ax = None
+        for m, g in ok.groupby("method", sort=False):
+            ax = plot_exposure_response(g, ax=ax, band=False, label=m)
+        if ax is None:
+            raise CLIError("every method failed: nothing to plot")
+        if truth:
+            g = ok[ok["method"] == ok["method"].iloc[0]]
+            ax.plot(g["exposure"], g["truth"], color="black", linestyle="--", label="truth")
+            ax.legend(frameon=False, fontsize="small")
+        ax.set_xlabel(treatment)
+        ax.set_ylabel(f"E[{outcome}(w)]")
+        ax.set_title(f"{name}: exposure-response curves")
+        ax.figure.savefig(args.plot, bbox_inches="tight", dpi=120)
+        print(f"plot written to {args.plot}")
+    if (per["error"] != "").all():
+        print("causalsm: error: every method failed (see the table)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_datasets(args: argparse.Namespace) -> int:
     rows = [(n, d) for n, (d, _, _) in _BUNDLED.items()]
     rows += [(n, d) for n, d in _catalog().items()
@@ -452,7 +551,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--methods", "--method", nargs="+", metavar="METHOD", dest="methods",
                       help="methods to run (default: nsm nn_ps psm mahalanobis pca mr random "
                       "full_nsm full_psm); also the designs optimal_psm subclass_psm cem. "
-                      "Several levels: nsm nn_ps psm mahalanobis pca subclass random")
+                      "Several levels: nsm nn_ps psm mahalanobis pca subclass random. "
+                      "Continuous: matching matching_kernel matching_score_matching "
+                      "weighting weighting_kernel weighting_score_matching")
     cmp_.add_argument("--estimand", default=None, type=str.upper,
                       choices=["ATT", "ATE", "ATC"],
                       help="default ATT (ATE for a treatment with several levels, unless "
@@ -481,13 +582,21 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--epochs", type=int, default=None,
                       help="training epochs of the neural score (default 200)")
     cmp_.add_argument("--n-bootstrap", type=int, default=None,
-                      help="bootstrap replicates of multiply robust matching, or of GPS "
-                      "subclassification for several levels (default 200)")
+                      help="bootstrap replicates of multiply robust matching, of GPS "
+                      "subclassification for several levels, or of the curves' bands for a "
+                      "continuous treatment (default 200)")
     cmp_.add_argument("--no-replace", dest="replace", action="store_false", default=None,
                       help="match without replacement (matched sets that share no unit, as "
                       "Rosenbaum bounds need)")
     cmp_.add_argument("--sensitivity", action="store_true",
                       help="add Rosenbaum's critical Gamma and the E-value to the table")
+    cmp_.add_argument("--treatment-type", default="auto",
+                      choices=["auto", "binary", "multilevel", "continuous"],
+                      help="auto (default): two values binary, numbers with more than 10 "
+                      "distinct values continuous, otherwise several levels")
+    cmp_.add_argument("--eval-points", type=int, default=None,
+                      help="continuous treatment: exposures at which the curves are "
+                      "reported (default 20)")
     cmp_.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp_.set_defaults(func=_cmd_compare)
     ds = sub.add_parser("datasets", help="list the bundled data sets")

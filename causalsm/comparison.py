@@ -58,7 +58,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (InputError, check_estimand, check_frame, check_int, check_outcome,
-                          check_treatment, check_xy, n_levels)
+                          check_treatment, check_xy, treatment_kind)
 from .balance import balance_table, linear_mmd
 
 __all__ = ["compare", "METHODS", "DEFAULT_METHODS"]
@@ -335,8 +335,14 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
             estimand: str | None = None, random_state: Any = 0, n_jobs: int = 1,
             truth: float | None = None, verbose: bool = False, *,
             neural_params: dict | None = None, mr_params: dict | None = None,
-            **options) -> pd.DataFrame:
+            treatment_type: str = "auto", **options) -> pd.DataFrame:
     """Estimate the same effect with several matching methods, side by side.
+
+    A continuous treatment (numeric with more than ``MAX_LEVELS`` = 10 distinct values,
+    or ``treatment_type="continuous"``) goes to
+    :func:`~causalsm.exposure_comparison.compare_exposure_response`: exposure-response
+    curves by GPS matching and weighting, one row per method and exposure (its
+    ``attrs["treatment_type"]`` says so).
 
     Parameters
     ----------
@@ -345,7 +351,8 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     treatment, outcome : str
         Column names; the treatment must be 0/1 (or boolean).  A treatment with three
         or more levels gives one row per method and contrast
-        (:func:`~causalsm.comparison_multilevel.compare_multilevel`).
+        (:func:`~causalsm.comparison_multilevel.compare_multilevel`), a continuous one
+        exposure-response curves.
     covariates : list of str, optional
         Columns to adjust for; default all other columns.
     methods : list of str or dict, optional
@@ -374,6 +381,10 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     mr_params : dict, optional
         Parameters of :class:`~causalsm.MultiplyRobustMatching` (``n_bootstrap``,
         ``propensity_models``, ``prognostic_models``...).
+    treatment_type : {"auto", "binary", "multilevel", "continuous"}
+        ``"auto"`` (default): detected by :func:`~causalsm._validation.treatment_kind`
+        (two values: binary; numbers with more than 10 distinct values: continuous;
+        otherwise several levels).
     **options
         Parameters of :class:`~causalsm.MatchingEstimator` for every matching method:
         ``n_neighbors``, ``replace``, ``caliper``, ``bias_correction``, ``variance``...
@@ -415,15 +426,25 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     """
     from .estimators.average import MatchingEstimator
     from .estimators.quantile import MultiplyRobustMatching
+    from .exposure_comparison import compare_exposure_response
 
     if isinstance(data, pd.DataFrame) and isinstance(treatment, str) \
-            and treatment in data.columns and n_levels(data[treatment]) >= 3:
-        from .comparison_multilevel import compare_multilevel
-        if mr_params:
-            raise InputError("mr_params: multiply robust matching is for a 0/1 treatment")
-        return compare_multilevel(data, treatment, outcome, covariates, methods, estimand,
-                                  random_state, n_jobs, truth, verbose,
-                                  neural_params=neural_params, **options)
+            and treatment in data.columns:
+        kind = treatment_kind(data[treatment], treatment_type)
+        if kind == "continuous":
+            if neural_params or mr_params:
+                raise InputError("neural_params and mr_params apply to a binary treatment; "
+                                 f"'{treatment}' is continuous")
+            return compare_exposure_response(data, treatment, outcome, covariates, methods,
+                                             random_state=random_state, n_jobs=n_jobs,
+                                             truth=truth, verbose=verbose, **options)
+        if kind == "multilevel":
+            from .comparison_multilevel import compare_multilevel
+            if mr_params:
+                raise InputError("mr_params: multiply robust matching is for a 0/1 treatment")
+            return compare_multilevel(data, treatment, outcome, covariates, methods, estimand,
+                                      random_state, n_jobs, truth, verbose,
+                                      neural_params=neural_params, **options)
     estimand = check_estimand("ATT" if estimand is None else estimand)
     frame, covariates = check_frame(data, treatment=treatment, outcome=outcome,
                                     covariates=covariates)

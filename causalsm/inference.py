@@ -1,5 +1,5 @@
-"""Resampling inference: the multiplier (wild) bootstrap and the cluster bootstrap, in
-parallel through joblib.
+"""Resampling inference, in parallel through joblib: the multiplier (wild) bootstrap, the
+cluster bootstrap and the m-out-of-n (resampling) bootstrap.
 
 Replicates are drawn in blocks, each from its own ``numpy.random.SeedSequence``
 child of ``random_state``, so the draws do not depend on ``n_jobs`` (nor on the
@@ -13,7 +13,7 @@ from joblib import Parallel, delayed
 
 from ._validation import check_int, check_seed
 
-__all__ = ["multiplier_bootstrap", "cluster_bootstrap"]
+__all__ = ["multiplier_bootstrap", "cluster_bootstrap", "resample_replicates", "resample_size"]
 
 
 def _block(phi: np.ndarray, seed: np.random.SeedSequence, size: int, weights: str,
@@ -134,3 +134,103 @@ def cluster_bootstrap(statistic, clusters: np.ndarray, *, n_replicates: int = 99
     parts = Parallel(n_jobs=check_int(n_jobs, "n_jobs", minimum=None))(
         delayed(_cluster_block)(statistic, members, s, b) for s, b in zip(seeds, sizes))
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def resample_size(size, n: int) -> int:
+    """The resample size ``m`` of an m-out-of-n bootstrap: ``"2sqrt"`` (Wu et al. 2024:
+    ``floor(2 sqrt(n))``), ``"n"``, an integer, or a fraction of ``n`` in (0, 1].
+
+    >>> resample_size("2sqrt", 1000), resample_size(0.5, 1000), resample_size(200, 1000)
+    (63, 500, 200)
+    """
+    if isinstance(size, str):
+        if size == "2sqrt":
+            return int(np.floor(2 * np.sqrt(n)))
+        if size == "n":
+            return n
+        raise ValueError(f"resample size must be '2sqrt', 'n', an integer or a fraction; "
+                         f"got {size!r}")
+    if isinstance(size, float) and 0 < size <= 1:
+        return max(2, int(np.floor(size * n)))
+    return check_int(size, "bootstrap_size", minimum=2)
+
+
+def _resample_block(fn, n, m, replace, groups, seeds):
+    out = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        if groups is None:
+            idx = rng.choice(n, size=m, replace=replace)
+        else:                                  # clusters: draw m groups, keep their units
+            labels, members = groups
+            pick = rng.choice(len(labels), size=m, replace=replace)
+            idx = np.concatenate([members[g] for g in pick])
+        try:
+            out.append(np.asarray(fn(idx, rng), dtype=np.float64))
+        except Exception:                      # noqa: BLE001 - a failed replicate is NaN
+            out.append(None)
+    return out
+
+
+def resample_replicates(fn, n: int, *, size="n", n_replicates: int = 200,
+                        replace: bool = True, groups=None, random_state=None,
+                        n_jobs: int = 1, block_size: int = 10) -> tuple[np.ndarray, int]:
+    """Run ``fn(indices, rng)`` on ``n_replicates`` resamples of ``size`` units.
+
+    The m-out-of-n bootstrap (Bickel, Goetze & van Zwet 1997) with ``replace=True``,
+    subsampling (Politis & Romano 1994) with ``replace=False``.  Each replicate draws
+    from its own ``SeedSequence`` child of ``random_state``, so the draws do not depend
+    on ``n_jobs``.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(indices, rng) -> array`` of a fixed length; an exception makes the
+        replicate a row of NaN.
+    n : int
+        Units (or, with ``groups``, rows).
+    size : "2sqrt", "n", int or float
+        Resample size ``m`` (:func:`resample_size`), in units or groups.
+    groups : array-like of shape (n,), optional
+        Cluster labels: whole clusters are resampled.
+    random_state, n_jobs, block_size
+        Seed; joblib workers; replicates per task.
+
+    Returns
+    -------
+    draws : ndarray of shape (n_replicates, k)
+    n_failed : int
+
+    Examples
+    --------
+    >>> x = np.arange(100.0)
+    >>> draws, failed = resample_replicates(lambda i, rng: [x[i].mean()], 100,
+    ...                                     n_replicates=50, random_state=0)
+    >>> draws.shape, failed, bool(40 < draws.mean() < 60)
+    ((50, 1), 0, True)
+    """
+    n_replicates = check_int(n_replicates, "n_bootstrap")
+    grouped = None
+    units = n
+    if groups is not None:
+        labels, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        members = np.split(order, np.cumsum(np.bincount(inverse))[:-1])
+        grouped = (labels, members)
+        units = labels.size
+    m = resample_size(size, units)
+    if not replace and m > units:
+        raise ValueError(f"subsampling (replace=False) needs size <= {units}, got {m}")
+    seq = random_state if isinstance(random_state, np.random.SeedSequence) \
+        else np.random.SeedSequence(check_seed(random_state))
+    seeds = seq.spawn(n_replicates)
+    blocks = [seeds[s:s + block_size] for s in range(0, n_replicates, block_size)]
+    parts = Parallel(n_jobs=check_int(n_jobs, "n_jobs", minimum=None))(
+        delayed(_resample_block)(fn, n, m, replace, grouped, b) for b in blocks)
+    results = [r for part in parts for r in part]
+    width = next((r.size for r in results if r is not None), 0)
+    draws = np.full((n_replicates, width), np.nan)
+    for b, r in enumerate(results):
+        if r is not None and r.size == width:
+            draws[b] = r
+    return draws, int(sum(r is None for r in results))

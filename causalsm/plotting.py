@@ -1,5 +1,5 @@
 """Plots: balance (love plot, score overlap), comparisons of methods, survival curves,
-sensitivity to hidden bias.
+sensitivity to hidden bias, exposure-response curves.
 
 matplotlib is imported only when a plot is drawn, so importing :mod:`causalsm` stays
 light; the functions work headless (e.g. with the ``Agg`` backend) and return the
@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["love_plot", "plot_comparison", "plot_score_overlap", "plot_sensitivity",
-           "plot_survival", "love_plot_grid", "plot_comparison_grid"]
+           "plot_survival", "love_plot_grid", "plot_comparison_grid",
+           "plot_exposure_response"]
 
 _STAT_LABELS = {
     "smd": "standardized mean difference",
@@ -481,3 +482,81 @@ def plot_comparison_grid(table: pd.DataFrame, ncols: int = 3) -> np.ndarray:
         ax.set_title(c)
         ax.set_xlabel(f"estimated {sub['estimand'].iloc[0]}")
     return axes
+
+
+def _curve_truth(truth: Any, x: np.ndarray) -> np.ndarray | None:
+    if truth is None:
+        return None
+    if callable(truth):
+        return np.asarray(truth(x), dtype=np.float64)
+    values = np.asarray(truth, dtype=np.float64)
+    if values.shape != x.shape:
+        raise ValueError(f"truth must be a callable or {x.size} values at the exposures, got "
+                         f"shape {values.shape}")
+    return values
+
+
+def plot_exposure_response(result: Any, ax: Any = None, *, truth: Any = None,
+                           band: bool = True, label: str | None = None,
+                           color: str | None = None) -> Any:
+    """An exposure-response curve with its pointwise interval and simultaneous band.
+
+    Parameters
+    ----------
+    result : ExposureResponseResult or DataFrame
+        From :func:`causalsm.exposure_response`, or its ``to_frame()`` (columns
+        ``exposure``, ``estimate``, ``ci_lower``, ``ci_upper`` and optionally
+        ``band_lower``, ``band_upper``).
+    ax : matplotlib.axes.Axes, optional
+    truth : callable or array-like, optional
+        The true curve (e.g. :func:`causalsm.datasets.causalgps_erf`), drawn dashed.
+    band : bool
+        Draw the simultaneous band (dotted) as well as the pointwise interval (shaded).
+    label, color : str, optional
+        Legend label and colour of the curve (to overlay several on one Axes).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> frame = pd.DataFrame({"exposure": [0.0, 1.0, 2.0], "estimate": [0.0, 1.0, 4.0],
+    ...                       "ci_lower": [-1.0, 0.0, 3.0], "ci_upper": [1.0, 2.0, 5.0]})
+    >>> ax = plot_exposure_response(frame, truth=lambda w: w ** 2)
+    >>> len(ax.lines), ax.get_xlabel()
+    (2, 'exposure')
+    >>> import matplotlib.pyplot as plt; plt.close(ax.figure)
+    """
+    frame = result if isinstance(result, pd.DataFrame) else result.to_frame()
+    missing = [c for c in ("exposure", "estimate", "ci_lower", "ci_upper")
+               if c not in frame.columns]
+    if missing:
+        raise ValueError(f"result has no column(s) {', '.join(missing)}; pass an "
+                         "ExposureResponseResult or its to_frame()")
+    x = frame["exposure"].to_numpy(dtype=np.float64)
+    ax = _new_axes(ax, (6.5, 4.2))
+    alpha = getattr(result, "alpha", 0.05)
+    level = f"{100 * (1 - alpha):g}%"
+    line, = ax.plot(x, frame["estimate"], color=color, linewidth=2,
+                    label=label or "estimated curve")
+    c = line.get_color()
+    lo, hi = frame["ci_lower"].to_numpy(float), frame["ci_upper"].to_numpy(float)
+    if np.isfinite(lo).any():
+        ax.fill_between(x, lo, hi, color=c, alpha=0.2, linewidth=0,
+                        label=f"{level} pointwise interval" if label is None else None)
+    if band and {"band_lower", "band_upper"} <= set(frame.columns) \
+            and np.isfinite(frame["band_lower"]).any():
+        ax.plot(x, frame["band_lower"], color=c, linestyle=":", linewidth=1.2,
+                label=f"{level} simultaneous band" if label is None else None)
+        ax.plot(x, frame["band_upper"], color=c, linestyle=":", linewidth=1.2)
+    true = _curve_truth(truth, x)
+    if true is not None:
+        ax.plot(x, true, color="black", linestyle="--", linewidth=1.2, label="true curve")
+    ax.set_xlabel(getattr(result, "treatment", "exposure"))
+    ax.set_ylabel(f"E[{getattr(result, 'outcome', 'Y')}(w)]")
+    ax.grid(color="0.92")
+    ax.legend(loc="best", frameon=False, fontsize="small")
+    return ax

@@ -225,12 +225,16 @@ def _assert_convention(df: pd.DataFrame) -> None:
     assert isinstance(a["description"], str) and a["description"]
     assert a["treatment"] in df.columns
     levels = set(np.unique(df[a["treatment"]]))
-    if "true_means" in a:                 # a treatment with several levels
-        assert len(levels) >= 3 and set(a["true_means"]) <= {str(v) for v in levels}
-        assert all(type(v) is float for v in a["true_means"].values())
+    if "true_erf_polynomial" in a:        # a continuous exposure with a known curve
+        assert len(levels) > 10 and df[a["treatment"]].dtype == np.dtype("float64")
+        assert all(type(v) is float for v in a["true_erf_polynomial"])
     else:
-        assert levels == {0, 1}
-    assert df[a["treatment"]].dtype == np.dtype("int64")
+        if "true_means" in a:             # a treatment with several levels
+            assert len(levels) >= 3 and set(a["true_means"]) <= {str(v) for v in levels}
+            assert all(type(v) is float for v in a["true_means"].values())
+        else:
+            assert levels == {0, 1}
+        assert df[a["treatment"]].dtype == np.dtype("int64")
     if "outcome" in a:
         assert a["outcome"] in df.columns and "duration" not in a
     else:

@@ -324,3 +324,41 @@ def test_openmp_load_error_names_the_remedy(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", failing)
     with pytest.raises(ImportError, match="LD_PRELOAD"):
         _torch.import_torch()
+
+
+# ---------------------------------------------------------------- continuous treatment
+EXPOSURE_R = r"""
+suppressPackageStartupMessages(library(reticulate))
+use_python(Sys.getenv("CAUSALSM_PYTHON"), required = TRUE)
+csm <- import("causalsm", convert = FALSE)
+d <- as.data.frame(py_to_r(csm$datasets$simulate_causalgps(500L, random_state = 3L)$to_dict(
+  orient = "list")))
+d$cf5 <- factor(d$cf5, levels = c(-2, -1, 0, 1, 2), ordered = TRUE)  # an ordered factor
+cov <- c("cf1", "cf2", "cf3", "cf4", "cf5", "cf6")
+res <- csm$exposure_response(d, treatment = "w", outcome = "Y", covariates = cov,
+                             smoother = "parametric", eval_points = c(6, 12), delta_n = 1,
+                             n_bootstrap = 10, random_state = 0)
+tab <- py_to_r(res$to_frame()$to_dict(orient = "list"))    # reticulate 1.28 + pandas 2
+binary <- tryCatch(csm$exposure_response(transform(d, w = as.integer(w > 10)), "w", "Y", cov),
+                   error = function(e) conditionMessage(e))
+out <- list(estimate = tab$estimate, std_error = tab$std_error, exposure = tab$exposure,
+            classes = sapply(tab, class), names = names(tab), binary = binary)
+cat("CAUSALSM_EXPOSURE", jsonlite::toJSON(out, digits = NA, auto_unbox = TRUE), "\n")
+"""
+
+
+def test_exposure_response_from_r(rscript, tmp_path):
+    script = tmp_path / "exposure.R"
+    script.write_text(EXPOSURE_R)
+    got = run_r(rscript, [script], tmp_path, "CAUSALSM_EXPOSURE")
+    df = csm.datasets.simulate_causalgps(500, random_state=3)
+    df["cf5"] = df["cf5"] + 2                  # the ordered factor arrives as levels 0..4
+    want = csm.exposure_response(df, "w", "Y", ["cf1", "cf2", "cf3", "cf4", "cf5", "cf6"],
+                                 smoother="parametric", eval_points=[6.0, 12.0], delta_n=1.0,
+                                 n_bootstrap=10, random_state=0)
+    assert close(got["exposure"], [6.0, 12.0])
+    assert close(got["estimate"], want.estimate) and close(got["std_error"], want.std_error)
+    assert set(got["classes"]) == {"numeric"}
+    assert got["names"] == ["exposure", "estimate", "std_error", "ci_lower", "ci_upper",
+                            "band_lower", "band_upper", "p_value"]
+    assert "takes only two values" in got["binary"]

@@ -9,6 +9,8 @@ it is known, and a ``description``; :func:`list_datasets` lists them.
 from causalsm.datasets.catalog import list_datasets, load_dataset
 from causalsm.datasets.highdim import (simulate_latent_factors, simulate_news,
                                        simulate_sparse_linear)
+from causalsm.datasets.exposure import (EXPOSURE_MODELS, causalgps_erf, causalgps_log_gps,
+                                        simulate_causalgps)
 from causalsm.datasets.ihdp import IHDP_COVARIATES, load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import NSWBenchmark, load_lalonde, nsw_benchmark
 from causalsm.datasets.multiarm import (ACTG175_ARMS, load_actg175_multiarm,
@@ -44,4 +46,8 @@ __all__ = [
     "simulate_news",
     "simulate_sparse_linear",
     "true_marginal_hr",
+    "EXPOSURE_MODELS",
+    "causalgps_erf",
+    "causalgps_log_gps",
+    "simulate_causalgps",
 ]

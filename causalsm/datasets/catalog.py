@@ -6,6 +6,7 @@ from functools import partial
 
 import pandas as pd
 
+from causalsm.datasets.exposure import simulate_causalgps
 from causalsm.datasets.ihdp import load_ihdp, load_ihdp_npci
 from causalsm.datasets.lalonde import load_lalonde
 from causalsm.datasets.highdim import (simulate_latent_factors, simulate_news,
@@ -74,6 +75,9 @@ _CATALOG = {
     "sparse_linear": (simulate_sparse_linear,
                       "1,000 correlated covariates, sparse linear propensity and outcome",
                       2000, "average effect (high-dimensional simulation)"),
+    "causalgps": (simulate_causalgps,
+                  "Simulated CausalGPS design: continuous exposure w, known cubic curve",
+                  1000, "exposure-response curve (simulation)"),
 }
 
 

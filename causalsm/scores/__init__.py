@@ -1,6 +1,7 @@
 """Balancing scores: scikit-learn transformers from covariates to the score matched on."""
 
 from .covariates import CovariateScore, PCAScore
+from .density import KernelResidualDensity, NormalDensity, make_gps
 from .gps import GeneralizedPropensityScore
 from .prognostic import DoubleScore, PrognosticScore
 from .propensity import PropensityScore
@@ -12,8 +13,12 @@ def __getattr__(name):
     if name == "NeuralBalancingScore":
         from .neural import NeuralBalancingScore
         return NeuralBalancingScore
+    if name == "ScoreMatchingDensity":
+        from .score_matching import ScoreMatchingDensity
+        return ScoreMatchingDensity
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["PropensityScore", "CovariateScore", "PCAScore", "NeuralBalancingScore",
-           "PrognosticScore", "DoubleScore", "GeneralizedPropensityScore"]
+           "PrognosticScore", "DoubleScore", "GeneralizedPropensityScore",
+           "NormalDensity", "KernelResidualDensity", "ScoreMatchingDensity", "make_gps"]

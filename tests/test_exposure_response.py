@@ -1,0 +1,235 @@
+"""Exposure-response curves: smoothers, the estimator with its bootstrap, the front doors
+(exposure_response, compare, the CLI), the result object and its plot."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import causalsm as csm
+from causalsm import InputError
+from causalsm._validation import treatment_kind
+from causalsm.cli import main
+from causalsm.datasets import causalgps_erf, simulate_causalgps
+from causalsm.estimators.continuous import ExposureResponse
+from causalsm.estimators.erf import (LocalPolynomialERF, ParametricERF, SplineERF,
+                                     _kernel_sums, _local_poly)
+from causalsm.inference import resample_replicates
+
+COVS = ["cf1", "cf2", "cf3", "cf4", "cf5", "cf6"]
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    return simulate_causalgps(3000, 1, random_state=21)
+
+
+# ------------------------------------------------------------------ smoothers
+def test_leave_one_unit_out_risk_is_exact():
+    rng = np.random.default_rng(3)
+    w = rng.uniform(0, 10, 60)
+    y = np.sin(w) + rng.normal(0, 0.3, 60)
+    c = rng.integers(0, 4, 60).astype(float)
+    fit = LocalPolynomialERF(bandwidth=[0.9, 2.0]).fit(w, y, c)
+    keep = c > 0
+    W, Y, C = w[keep], y[keep], c[keep]
+    total = 0.0
+    for i in range(W.size):                 # refit without unit i (all its copies)
+        out = np.arange(W.size) != i
+        f = _local_poly(_kernel_sums(W[out], Y[out], C[out], W[i:i + 1], 0.9))[0][0]
+        total += C[i] * (Y[i] - f) ** 2
+    assert fit.details_["risk"][0] == pytest.approx(total / C.sum(), rel=1e-10)
+
+
+def test_local_quadratic_is_weighted_least_squares():
+    rng = np.random.default_rng(0)
+    w = rng.uniform(0, 10, 300)
+    y = np.sin(w) + rng.normal(0, 0.3, 300)
+    c = rng.integers(0, 3, 300).astype(float)
+    fit = LocalPolynomialERF(degree=2, bandwidth=0.8).fit(w, y, c)
+    for x0 in (1.0, 5.5, 9.9):
+        k = c * np.exp(-0.5 * ((w - x0) / 0.8) ** 2)
+        A = np.column_stack([np.ones_like(w), w - x0, (w - x0) ** 2])
+        beta = np.linalg.solve(A.T @ (k[:, None] * A), A.T @ (k * y))
+        assert fit.predict([x0])[0] == pytest.approx(beta[0], abs=1e-10)
+
+
+def test_parametric_and_spline_smoothers():
+    rng = np.random.default_rng(1)
+    w = rng.uniform(0, 4, 600)
+    y = rng.poisson(np.exp(0.5 + 0.3 * w)).astype(float)
+    c = rng.integers(1, 4, 600).astype(float)
+    pois = ParametricERF(family="poisson").fit(w, y, c)
+    assert pois.predict([2.0])[0] == pytest.approx(np.exp(1.1), rel=0.08)
+    link = ParametricERF(family="poisson", predict_scale="link").fit(w, y, c)
+    assert link.predict([2.0])[0] == pytest.approx(np.log(pois.predict([2.0])[0]))
+    cubic = ParametricERF(model="polynomial", degree=3).fit(w, w ** 3 - w, c)
+    assert cubic.predict([3.5])[0] == pytest.approx(3.5 ** 3 - 3.5, abs=1e-8)
+    spline = ParametricERF(model="spline", df=6).fit(w, np.sin(w), c)
+    assert spline.predict([2.0])[0] == pytest.approx(np.sin(2.0), abs=0.02)
+    formula = ParametricERF(model="y ~ w + I(w ** 2)").fit(w, w ** 2, c)
+    assert formula.predict([1.5])[0] == pytest.approx(2.25, abs=1e-8)
+    gam = SplineERF(alphas=np.geomspace(1e-3, 1e3, 7)).fit(w, np.sin(w) + rng.normal(0, 0.1, 600),
+                                                         c)
+    assert gam.predict([1.0, 3.0]) == pytest.approx(np.sin([1.0, 3.0]), abs=0.05)
+    with pytest.raises(InputError, match="could not build"):
+        ParametricERF(model="nope(w)").fit(w, y, c)
+
+
+# ------------------------------------------------------------------ estimator
+def test_curve_close_to_the_truth(data):
+    """A seeded small version of the benchmark: the correct normal GPS, the default
+    matching and the cubic curve recover mu(w) within a few standard errors."""
+    pts = np.array([4.0, 8.0, 12.0, 16.0])
+    est = ExposureResponse(smoother=ParametricERF(model="polynomial", degree=3),
+                           eval_points=pts, n_bootstrap=40, random_state=0)
+    est.fit(data[COVS], data["w"], data["Y"])
+    res = est.result_
+    z = (res.estimate - causalgps_erf(pts)) / res.std_error
+    assert np.all(np.abs(z) < 3.5)
+    naive = ParametricERF(model="polynomial", degree=3).fit(
+        data["w"], data["Y"], np.ones(3000)).predict(pts)
+    assert np.abs(naive - causalgps_erf(pts)).mean() > \
+        2 * np.abs(res.estimate - causalgps_erf(pts)).mean()
+    assert np.all(res.band[0] <= res.conf_int[0]) and np.all(res.band[1] >= res.conf_int[1])
+
+
+def test_bootstrap_is_seeded_and_independent_of_n_jobs(data):
+    small = data.iloc[:500]
+    kw = dict(smoother=LocalPolynomialERF(bandwidth=np.geomspace(0.5, 8, 6)),
+              eval_points=[6.0, 12.0], n_bootstrap=12, random_state=3)
+    a = ExposureResponse(**kw).fit(small[COVS], small["w"], small["Y"])
+    b = ExposureResponse(**kw, n_jobs=2).fit(small[COVS], small["w"], small["Y"])
+    np.testing.assert_array_equal(a.draws_, b.draws_)
+    np.testing.assert_array_equal(a.result_.std_error, b.result_.std_error)
+    rate = a.result_.std_error
+    sqrt = ExposureResponse(**{**kw, "n_bootstrap": 12}, scaling="sqrt").fit(
+        small[COVS], small["w"], small["Y"]).result_.std_error
+    assert np.all(rate > sqrt)                 # the small resamples pick wider bandwidths
+
+
+def test_resample_replicates_groups_and_failures():
+    def fn(idx, rng):
+        if idx.size > 6:
+            raise ValueError("too many")
+        return [idx.size]
+    groups = np.repeat([0, 1, 2, 3], [1, 2, 3, 4])
+    draws, failed = resample_replicates(fn, 10, size=2, n_replicates=30, groups=groups,
+                                        random_state=0)
+    sizes = draws[:, 0]
+    assert failed == int(np.isnan(sizes).sum()) and failed > 0
+    assert set(sizes[~np.isnan(sizes)]) <= {2, 3, 4, 5, 6}
+
+
+def test_result_object(data):
+    res = csm.exposure_response(data.iloc[:600], treatment="w", outcome="Y", covariates=COVS,
+                                method="weighting", eval_points=5, n_bootstrap=10,
+                                random_state=0)
+    frame = res.to_frame()
+    assert frame.columns.tolist() == ["exposure", "estimate", "std_error", "ci_lower",
+                                      "ci_upper", "band_lower", "band_upper", "p_value"]
+    assert (frame.dtypes == np.float64).all() and len(frame) == 5
+    assert res.treatment == "w" and res.outcome == "Y" and res.estimand == "ERF"
+    assert res.n == 600 and res.n_used + res.n_dropped == 600
+    text = res.summary()
+    assert "GPS weighting" in text and "Balance:" in text and "m = 48 of 600" in text
+    payload = json.loads(json.dumps(res.to_dict()))
+    assert payload["balance"]["covariate"] == COVS
+    assert "<b>Exposure-response curve</b>" in res._repr_html_()
+    import matplotlib
+    matplotlib.use("Agg")
+    ax = res.plot(truth=causalgps_erf)
+    assert ax.get_xlabel() == "w" and len(ax.lines) == 4     # curve, band x2, truth
+    import matplotlib.pyplot as plt
+    plt.close(ax.figure)
+
+
+def test_front_door_options_and_errors(data):
+    df = data.iloc[:600]
+    res = csm.exposure_response(df, "w", "Y", COVS, gps="kernel", smoother="parametric",
+                                delta_n=1.0, scale=1.0, trim_exposure=None,
+                                eval_points=[5.0, 10.0], n_bootstrap=0)
+    assert res.details["delta_n"] == 1.0 and res.details["scale"] == 1.0
+    assert res.n_dropped == 0 and np.isnan(res.std_error).all()
+    assert "KernelResidualDensity" in res.method
+    with pytest.raises(InputError, match="unknown option"):
+        csm.exposure_response(df, "w", "Y", COVS, caliper=0.1)
+    with pytest.raises(InputError, match="method must be"):
+        csm.exposure_response(df, "w", "Y", COVS, method="stratification")
+    const = df.assign(dose=1.0)
+    with pytest.raises(InputError, match="'dose' is constant"):
+        csm.exposure_response(const, "dose", "Y", COVS)
+    binary = df.assign(treated=(df["w"] > 10).astype(int))
+    with pytest.raises(InputError, match="'treated' takes only two values"):
+        csm.exposure_response(binary, "treated", "Y", COVS)
+    with pytest.raises(InputError, match="'dose' takes only two values"):
+        ExposureResponse().fit(df[COVS], binary["treated"].rename("dose"), df["Y"])
+    with pytest.raises(InputError, match="design must be"):
+        ExposureResponse(design="matching").fit(df[COVS], df["w"], df["Y"])
+
+
+def test_clusters_resampled(data):
+    df = data.iloc[:900].assign(site=np.arange(900) % 30)
+    res = csm.exposure_response(df, "w", "Y", COVS, groups="site", eval_points=[10.0],
+                                n_bootstrap=8, bootstrap_size=20, random_state=1)
+    assert "m = 20 of 30 clusters" in res.variance
+
+
+# ------------------------------------------------------------------ compare and CLI
+def test_compare_detects_a_continuous_treatment():
+    df = simulate_causalgps(500, 1, random_state=4)
+    tab = csm.compare(df, treatment="w", outcome="Y", covariates=COVS,
+                      methods=["matching", "weighting"], eval_points=[6.0, 12.0],
+                      n_bootstrap=5)
+    assert tab.attrs["treatment_type"] == "continuous"
+    assert tab["method"].tolist() == ["matching", "matching", "weighting", "weighting"]
+    np.testing.assert_allclose(tab["truth"], causalgps_erf(tab["exposure"]))
+    assert (tab["error"] == "").all()
+    assert tab["abs_error"].tolist() == pytest.approx(
+        (tab["estimate"] - tab["truth"]).abs().tolist())
+    binary = df.assign(t=(df["w"] > 10).astype(int))
+    assert "treatment_type" not in csm.compare(binary, "t", "Y", COVS,
+                                               methods=["psm"]).attrs
+    with pytest.raises(InputError, match="unknown method"):
+        csm.compare(df, "w", "Y", COVS, methods=["psm"])
+    with pytest.raises(InputError, match="two values"):
+        csm.compare(binary, "t", "Y", COVS, treatment_type="continuous")
+
+
+def test_treatment_kind_binary_levels_continuous():
+    assert treatment_kind(pd.Series([0, 1, 1, 0])) == "binary"
+    assert treatment_kind(pd.Series([0, 1, 2, 3] * 5)) == "multilevel"       # arms
+    assert treatment_kind(pd.Series(list("abcdefghijkl"))) == "multilevel"   # labels
+    assert treatment_kind(pd.Series(np.arange(11.0))) == "continuous"        # > 10 values
+    assert treatment_kind(pd.Series([0, 1, 2]), "continuous") == "continuous"
+    with pytest.raises(InputError, match="treatment_type must be"):
+        treatment_kind([0.5, 1.5, 2.5], "dose")
+    df = simulate_causalgps(300, 1, random_state=5)
+    with pytest.raises(InputError, match="'w' is continuous.*exposure_response"):
+        csm.estimate_effect(df, "w", "Y", COVS)
+
+
+def test_cli_continuous(tmp_path, capsys):
+    out, fig = tmp_path / "curves.csv", tmp_path / "curves.png"
+    code = main(["compare", "--data", "causalgps", "--methods", "matching", "weighting",
+                 "--n-bootstrap", "5", "--eval-points", "4", "--out", str(out),
+                 "--plot", str(fig), "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "continuous treatment 'w'" in text and "detected" in text
+    assert "True curve known" in text and "coverage" in text
+    table = pd.read_csv(out)
+    assert len(table) == 8 and set(table["method"]) == {"matching", "weighting"}
+    assert fig.read_bytes()[:4] == b"\x89PNG"
+    assert main(["compare", "--data", "causalgps", "--treatment-type", "binary",
+                 "--quiet"]) == 2
+    assert "binary 0/1" in capsys.readouterr().err
