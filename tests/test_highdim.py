@@ -206,3 +206,19 @@ def test_network_randomness_enters_the_variance():
     one = MatchingEstimator(score=NeuralBalancingScore(n_networks=1, output="joint",
                                                        random_state=0)).fit(X, t, y).effect_
     assert "between-network" not in one.variance and "network_estimates" not in one.details
+
+
+def test_input_lasso_grid_needs_validation_data():
+    X, t, y, _, _ = DESIGNS["sparse"]                        # 200 columns: wide
+    kw = dict(epochs=2, patience=None, random_state=0)
+    chosen = NeuralBalancingScore(**kw).fit(X, t, y)
+    assert chosen.input_l1_ in (0.0, 1.0)
+    assert set(chosen.history_["input_l1_val_loss"]) == {0.0, 1.0}
+    assert chosen.network_.n_members == 5                    # the other value's networks dropped
+    # "auto" without validation data has nothing to choose with: no lasso
+    plain = NeuralBalancingScore(validation_fraction=None, **kw).fit(X, t, y)
+    assert plain.input_l1_ == 0.0 and plain.network_.n_members == 5
+    with pytest.raises(InputError, match="chosen by validation loss"):
+        NeuralBalancingScore(validation_fraction=None, input_l1=[0, 1], **kw).fit(X, t, y)
+    with pytest.raises(InputError, match="'input_l1' must be a number"):
+        NeuralBalancingScore(input_l1="lasso").fit(X, t, y)

@@ -280,7 +280,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         together, and the value whose networks have the lowest mean validation loss
         is kept (``input_l1_``; the other networks are dropped).  ``"auto"`` is the
         grid ``(0, 1)`` for wide inputs (more than 100 columns, or sparse) and ``0``
-        otherwise.
+        otherwise or when there is no validation data to choose with.
     input_transform : {"auto", "log1p", None}, default "auto"
         Applied to the input before standardising it: ``"log1p"`` is ``log(1 + x)``
         (for counts); ``"auto"`` applies it to a sparse matrix of non-negative whole
@@ -714,11 +714,12 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         K = p["n_networks"]
         self.output_ = self._resolve_output(K)
         grid = p["input_l1"]
+        validated = validation_data is not None or self.validation_fraction is not None
         if grid is None:                   # "auto": a lasso option for wide inputs
             wide = sp.issparse(Xp) or (self.encoder is None and self.n_features_in_ > 100)
-            grid = (0.0, 1.0) if wide else (0.0,)
+            grid = (0.0, 1.0) if wide and validated else (0.0,)
         n_members = K * len(grid)
-        if len(grid) > 1 and validation_data is None and self.validation_fraction is None:
+        if len(grid) > 1 and not validated:
             raise InputError("a grid of input_l1 values is chosen by validation loss: set "
                              "validation_fraction or pass validation_data")
 
