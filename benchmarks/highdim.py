@@ -301,7 +301,8 @@ def run(designs, reps: dict, csv: Path, n_jobs: int = 1) -> None:
     results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
         delayed(highdim.run_method)(*task, VERBOSE) for task in todo)
     for i, rows in enumerate(results, 1):
-        pd.DataFrame(rows).assign(machine=MACHINE).reindex(columns=COLUMNS).to_csv(csv, mode="a", header=not csv.is_file(), index=False)
+        frame = pd.DataFrame(rows).assign(machine=MACHINE).reindex(columns=COLUMNS)
+        frame.to_csv(csv, mode="a", header=not csv.is_file(), index=False)
         print(f"{i}/{len(todo)} {rows[0]['design']} rep {rows[0]['rep']} "
               f"{rows[0]['method']}: {time.perf_counter() - start:.0f} s", flush=True)
 

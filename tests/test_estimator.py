@@ -206,3 +206,12 @@ def test_wild_bootstrap_does_not_depend_on_n_jobs():
         b = MatchingEstimator(variance="wild_bootstrap", n_bootstrap=600, random_state=1,
                               n_jobs=2).fit(X, t, y).effect_
     assert a.std_error == b.std_error and a.conf_int == b.conf_int
+
+
+def test_bad_bias_fit_is_refused_even_without_bias_correction():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    t = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+    y = X[:, 1] + rng.normal(size=200)
+    with pytest.raises(InputError, match="bias_fit must be 'auto', 'matched' or 'arm'"):
+        MatchingEstimator(bias_fit="bad", bias_correction=False).fit(X, t, y)

@@ -500,15 +500,13 @@ class MatchingEstimator(BaseEstimator):
                              "'score', 'covariates' or a list of columns")
         details = {}
         bias_fit = self.bias_fit
-        if not bc:
-            pass
-        elif bias_fit == "auto":
+        if bias_fit not in ("auto", "matched", "arm"):
+            raise InputError(f"bias_fit must be 'auto', 'matched' or 'arm', got {bias_fit!r}")
+        if bc and bias_fit == "auto":
             used = np.bincount(data.t[m.match_count > 0], minlength=2)
             imputed = [a for a in (0, 1) if used[a] > 0]
             bias_fit = "matched" if min(used[a] for a in imputed) >= 10 * (Z.shape[1] + 1) \
                 else "arm"
-        elif bias_fit not in ("matched", "arm"):
-            raise InputError(f"bias_fit must be 'auto', 'matched' or 'arm', got {bias_fit!r}")
         details["bias_fit"] = bias_fit if bc else None
         details["adjust"] = (adjust if isinstance(adjust, str) else list(adjust)) if bc else None
 
