@@ -19,9 +19,11 @@ Methods (``MultilevelMatching``, M = 1, J = 1, ties kept, all pairwise contrasts
 * ``gps_correct`` (yang2016): the same with the correctly specified GPS;
 * ``gps_trim`` (four_levels): trimming by Crump et al.'s rule (the GPS refitted on the kept
   units); its truth is the average of mu_a(X) - mu_b(X) over the kept units;
-* ``nsm``: the neural balancing score (its defaults: 5-d bottleneck, softmax head, 200
-  epochs of SGD), bias-corrected, AI (2006) variance with the network held fixed;
-* ``nn_gps``: the GPS of the same network, per level, AI (2006);
+* ``nsm``: the neural balancing score with its defaults (an ensemble of five networks with
+  softmax heads; without an outcome it is matched on the ensemble's averaged log-ratios of
+  the level probabilities, K - 1 columns, as a whole), bias-corrected, AI (2006) variance
+  with the networks held fixed;
+* ``nn_gps``: the GPS of the same ensemble, per level, AI (2006);
 * ``mahalanobis``: Mahalanobis covariate matching, bias-corrected, AI (2006);
 * ``subclass``: subclassification on the multinomial logistic GPS (5 per level), SE from
   100 bootstrap replicates that refit the GPS.
@@ -71,7 +73,7 @@ def _rows(design, rep, method, eff, truth_pop, cate, extra_se=None):
 
 def one_rep(design: str, rep: int, seed: np.random.SeedSequence, n: int, nsm: bool,
             subclass_boot: int) -> list[dict]:
-    from causalsm.comparison import _TrainedScore
+    from causalsm.comparison import _trained
     df = simulate_multilevel(n, design, random_state=np.random.default_rng(seed))
     cov = df.attrs["covariates"]
     X = df[cov].to_numpy()
@@ -106,9 +108,9 @@ def one_rep(design: str, rep: int, seed: np.random.SeedSequence, n: int, nsm: bo
         if nsm:
             from causalsm.scores.neural import NeuralBalancingScore
             net = NeuralBalancingScore(random_state=rep).fit(X, w)
-            est = MultilevelMatching(_TrainedScore(net, "score")).fit(X, w, y)
+            est = MultilevelMatching(_trained(net, "auto")).fit(X, w, y)
             rows += _rows(design, rep, "nsm", est.effect_, truth, every)
-            est = MultilevelMatching(_TrainedScore(net, "propensity"),
+            est = MultilevelMatching(_trained(net, "propensity"),
                                      score_by_level=True).fit(X, w, y)
             rows += _rows(design, rep, "nn_gps", est.effect_, truth, every)
     return rows

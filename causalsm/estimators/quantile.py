@@ -12,7 +12,8 @@ dsmatch implements it, generalised to any number of candidate models:
 3. de-biasing sieve: within each arm ``a``, OLS of ``Y`` on a polynomial basis of
    the *unstandardised* scores plus an intercept, giving ``mu_a(S)`` and
    ``sigma_a^2`` (mean squared residual).  dsmatch uses the quadratic basis (main
-   effects, squares and pairwise products, ``sieve_degree=2``); causalsm's default
+   effects, squares, pairwise products and, for the ATE's three scores, their product:
+   ``sieve_degree=2``, which reproduces dsmatch's estimates); causalsm's default
    is the linear one (``sieve_degree=1``).  When a prognostic model is correct its
    column of ``S`` *is* ``E[Y(a) | S]``, so the linear sieve is exact; when only a
    propensity model is correct the sieve only has to absorb the small matching
@@ -26,7 +27,10 @@ dsmatch implements it, generalised to any number of candidate models:
    function, with a working normal law ``N(mu_a(S), sigma_a^2)`` for the correction:
    ``F_a(q) = n^-1 sum [Phi_a(q | S) + 1{A = a}(1 + K)(1{Y < q} - Phi_a(q | S))]``
    (with one match and no ties this is dsmatch's
-   ``n^-1 sum 1{Y_i(a) < q} - n^-1 sum_{A_i != a} [Phi(q | S_j(i)) - Phi(q | S_i)]``);
+   ``n^-1 sum 1{Y_i(a) < q} - n^-1 sum_{A_i != a} [Phi(q | S_j(i)) - Phi(q | S_i)]``).
+   For the QTT, ``Y(1)`` is observed on the treated: its quantile is their sample
+   quantile with linear interpolation (numpy's default, R's ``quantile`` type 7, as
+   dsmatch's ``quantile(Y[A == 1], p)``), and only the quantile of ``Y(0)`` is solved;
 6. variance: the bootstrap of these linear forms, rows resampled *with their match
    counts held fixed* (no re-matching, which is invalid: Abadie & Imbens 2008), the
    score models and the sieve refitted in every replicate.
@@ -65,21 +69,26 @@ _BISECT_MAX = 100
 
 # ------------------------------------------------------------------ the core
 def sieve_basis(S: np.ndarray, degree: int = 1) -> np.ndarray:
-    """Polynomial sieve of the scores: all monomials up to ``degree`` (no intercept).
+    """Polynomial sieve of the scores: all monomials up to ``degree`` (no intercept);
+    for ``degree=2`` with three or more columns also the product of all of them.
 
-    Columns are centred and scaled first (the span, with an intercept, is the same;
-    the least-squares fit is better conditioned).  ``degree=2`` is dsmatch's basis:
-    main effects, squares and pairwise products.
+    ``degree=2`` is dsmatch's basis: main effects, squares, pairwise products and, for
+    the ATE's three scores ``(ps, mu0, mu1)``, the product ``ps * mu0 * mu1`` (10 terms;
+    the ATT's two scores ``(ps, mu0)`` give 5).  Columns are centred and scaled first (the
+    span, with an intercept, is the same; the least-squares fit is better conditioned).
 
-    >>> sieve_basis(np.arange(12.0).reshape(4, 3), degree=2).shape
-    (4, 9)
+    >>> sieve_basis(np.arange(12.0).reshape(4, 3) ** 1.5, degree=2).shape
+    (4, 10)
     """
     S = np.asarray(S, dtype=np.float64)
     sd = S.std(axis=0)
     Z = (S - S.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     if degree == 1:
         return Z
-    return PolynomialFeatures(degree, include_bias=False).fit_transform(Z)
+    B = PolynomialFeatures(degree, include_bias=False).fit_transform(Z)
+    if degree == 2 and Z.shape[1] >= 3:
+        B = np.column_stack([B, Z.prod(axis=1)])
+    return B
 
 
 def _arm_fit(B: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
@@ -179,9 +188,8 @@ def dsm_statistics(S: np.ndarray, t: np.ndarray, y: np.ndarray, K: np.ndarray,
                 ind = (t == a) * (1 + K)
                 d, c = ind / n, (1.0 - ind) / n
                 q[a] = _solve_cdf(xi, y, d, c, mu[a], math.sqrt(sig[a]), lo, hi)
-            elif a == 1:                        # QTT: the treated arm is observed
-                d = t / float(t.sum())
-                q[a] = _solve_cdf(xi, y, d, np.zeros(n), y, 1.0, lo, hi)
+            elif a == 1:     # QTT: the treated arm's sample quantile (R's type 7, as dsmatch)
+                q[a] = np.quantile(y[t == 1], xi)
             else:
                 n1 = float(t.sum())
                 d = (1 - t) * K / n1
@@ -394,8 +402,9 @@ class MultiplyRobustMatching(BaseEstimator):
     sieve_degree : int
         Degree of the polynomial in the scores that de-biases the matches (and
         centres the working normal law of the quantile correction).  1 (default)
-        is linear; 2 is dsmatch's quadratic sieve.  See the module docstring for
-        why the default departs from dsmatch.
+        is linear; 2 is dsmatch's quadratic sieve (with it the estimates equal
+        dsmatch's for the ATE, ATT, QTE and QTT; ``tests/test_multiply_robust_parity.py``).
+        See the module docstring for why the default departs from dsmatch.
     n_bootstrap : int
         Bootstrap replicates of the linear form (dsmatch's default is 100).
     alpha : float
