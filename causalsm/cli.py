@@ -530,6 +530,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"causalsm: error: {message} (see `{self.prog} --help`)\n")
 
 
+def _number(kind: type, what: str, ok):
+    """An argparse ``type`` that parses ``kind`` and rejects values failing ``ok`` at
+    parse time (status 2, one ``causalsm: error:`` line)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    parse.__name__ = what                        # argparse names the type in messages
+    return parse
+
+
+_POSITIVE_INT = _number(int, "a positive integer", lambda v: v >= 1)
+_SEED = _number(int, "a non-negative integer", lambda v: v >= 0)
+_N_JOBS = _number(int, "a non-zero integer (-1: all cores)", lambda v: v != 0)
+_POSITIVE_FLOAT = _number(float, "a positive number", lambda v: 0 < v < float("inf"))
+_BOOTSTRAP = _number(int, "an integer of at least 2", lambda v: v >= 2)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="causalsm", description="Causal inference by matching on "
                      "learned balancing scores.")
@@ -573,15 +595,15 @@ def _parser() -> argparse.ArgumentParser:
                       help="several levels: drop units with limited overlap of the GPS")
     cmp_.add_argument("--out", metavar="FILE", help="write the table to FILE.csv or FILE.json")
     cmp_.add_argument("--plot", metavar="FIG", help="write the comparison plot (e.g. fig.png)")
-    cmp_.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    cmp_.add_argument("--n-jobs", type=int, default=1, help="parallel jobs (default 1)")
-    cmp_.add_argument("--n-neighbors", type=int, default=None,
+    cmp_.add_argument("--seed", type=_SEED, default=0, help="random seed (default 0)")
+    cmp_.add_argument("--n-jobs", type=_N_JOBS, default=1, help="parallel jobs (default 1)")
+    cmp_.add_argument("--n-neighbors", type=_POSITIVE_INT, default=None,
                       help="matches per unit (default 1)")
-    cmp_.add_argument("--caliper", type=float, default=None,
+    cmp_.add_argument("--caliper", type=_POSITIVE_FLOAT, default=None,
                       help="caliper in SDs of the score (default none)")
-    cmp_.add_argument("--epochs", type=int, default=None,
+    cmp_.add_argument("--epochs", type=_POSITIVE_INT, default=None,
                       help="training epochs of the neural score (default 200)")
-    cmp_.add_argument("--n-bootstrap", type=int, default=None,
+    cmp_.add_argument("--n-bootstrap", type=_BOOTSTRAP, default=None,
                       help="bootstrap replicates of multiply robust matching, of GPS "
                       "subclassification for several levels, or of the curves' bands for a "
                       "continuous treatment (default 200)")
@@ -594,7 +616,7 @@ def _parser() -> argparse.ArgumentParser:
                       choices=["auto", "binary", "multilevel", "continuous"],
                       help="auto (default): two values binary, numbers with more than 10 "
                       "distinct values continuous, otherwise several levels")
-    cmp_.add_argument("--eval-points", type=int, default=None,
+    cmp_.add_argument("--eval-points", type=_POSITIVE_INT, default=None,
                       help="continuous treatment: exposures at which the curves are "
                       "reported (default 20)")
     cmp_.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -108,7 +108,16 @@ def test_csv_input_and_plot(capsys, tmp_path):
     (["--data", "lalonde", "--out", "res.txt"], ["--out must end in .csv or .json"]),
     (["--data", "lalonde", "--plot", "fig.nope"], ["unknown image format 'nope'"]),
     (["--data", "lalonde", "--estimand", "ATX"], ["invalid choice"]),
-    (["--data", "lalonde", "--caliper", "wide"], ["invalid float value"]),
+    (["--data", "lalonde", "--caliper", "wide"], ["--caliper", "positive number", "'wide'"]),
+    (["--data", "lalonde", "--caliper", "-1"], ["--caliper", "positive number", "'-1'"]),
+    (["--data", "lalonde", "--caliper", "nan"], ["--caliper", "positive number"]),
+    (["--data", "lalonde", "--n-neighbors", "-1"], ["--n-neighbors", "positive integer"]),
+    (["--data", "lalonde", "--n-neighbors", "1.5"], ["--n-neighbors", "'1.5'"]),
+    (["--data", "lalonde", "--seed", "-1"], ["--seed", "non-negative integer"]),
+    (["--data", "lalonde", "--n-jobs", "0"], ["--n-jobs", "non-zero integer"]),
+    (["--data", "lalonde", "--epochs", "0"], ["--epochs", "positive integer"]),
+    (["--data", "lalonde", "--n-bootstrap", "1"], ["--n-bootstrap", "at least 2"]),
+    (["--data", "lalonde", "--eval-points", "0"], ["--eval-points", "positive integer"]),
     (["--treatment", "treat"], ["--data"]),
 ])
 def test_user_mistakes_exit_2_with_one_line(capsys, argv, needles):
