@@ -319,8 +319,10 @@ def check_xy(X: Any, t: Any, y: Any = None, *, columns: Sequence[str] | None = N
              min_per_arm: int = 1, accept_sparse: bool = False) -> Data:
     """Validate covariates, treatment and (optionally) outcome together."""
     Xa, names, index = check_array(X, columns=columns, accept_sparse=accept_sparse)
-    ta = check_treatment(t)
     n = Xa.shape[0]
+    if n == 0:
+        raise InputError("X has no rows: there is nothing to estimate from")
+    ta = check_treatment(t)
     if ta.shape[0] != n:
         raise InputError(f"X has {n} rows but the treatment has {ta.shape[0]}")
     ya = None
@@ -356,14 +358,24 @@ def check_frame(data: Any, *, treatment: str, outcome: str | None = None,
         _column_name(outcome, "outcome")
     if isinstance(covariates, str):          # one name (R's character vector of length 1)
         covariates = [covariates]
+    if outcome is not None and outcome == treatment:
+        raise InputError(f"the outcome and the treatment are the same column '{outcome}'")
     named = [treatment] + ([outcome] if outcome is not None else [])
     if covariates is None:
         covariates = [c for c in data.columns if c not in named]
-    covariates = [str(c) for c in covariates]
+    covariates = list(covariates)                # labels as they are (numbers too)
     for c in named + covariates:
         if c not in data.columns:
             raise InputError(f"column '{c}' is not in the data; available columns: "
                              f"{', '.join(map(str, data.columns[:20]))}")
+    dup = [c for c in named + covariates if int((data.columns == c).sum()) > 1]
+    if dup:
+        raise InputError(f"the data have several columns named '{dup[0]}'")
+    seen = set()
+    for c in covariates:
+        if c in seen:
+            raise InputError(f"covariate '{c}' is named twice")
+        seen.add(c)
     if not covariates:
         raise InputError("no covariates: name at least one column to match on")
     overlap = set(named) & set(covariates)
@@ -413,6 +425,76 @@ def check_seed(random_state: Any, name: str = "random_state") -> Any:
             random_state, (np.random.Generator, np.random.RandomState, np.random.SeedSequence)):
         return random_state
     return check_int(random_state, name, minimum=0)
+
+
+def check_weights(weights: Any, n: int, *, name: str = "sample_weight",
+                  positive: bool = False) -> np.ndarray | None:
+    """Unit weights: ``None``, or a new 1-d float array of ``n`` finite, non-negative
+    values (``positive=True``: all > 0) that do not sum to 0.
+
+    >>> check_weights([1, 2], 2).tolist()
+    [1.0, 2.0]
+    """
+    if weights is None:
+        return None
+    if hasattr(weights, "detach"):                    # a torch tensor
+        weights = weights.detach().cpu().numpy()
+    try:
+        w = np.array(weights, dtype=np.float64, copy=True)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be numbers, one per unit") from None
+    if w.ndim != 1:
+        w = w.reshape(-1) if w.size == n and w.ndim == 2 and 1 in w.shape else w
+    if w.ndim != 1 or w.shape[0] != n:
+        raise InputError(f"{name} has {w.size} entries (shape {w.shape}) but the data have "
+                         f"{n} rows")
+    if not np.isfinite(w).all():
+        raise InputError(f"{name} has {int((~np.isfinite(w)).sum())} missing or infinite "
+                         "value(s)")
+    if (w <= 0).any() if positive else (w < 0).any():
+        raise InputError(f"{name} must be {'positive' if positive else 'non-negative'}")
+    if w.sum() <= 0:
+        raise InputError(f"{name} sums to zero")
+    return w
+
+
+def check_bool(value: Any, name: str, *, also: tuple = ()) -> Any:
+    """``value`` as a ``bool`` (a numpy bool too), or one of the strings in ``also``;
+    anything else (``"False"``, ``0``, ``None``) is an :class:`InputError`, so that a
+    string such as ``replace="False"`` never runs as ``True``.
+
+    >>> check_bool(np.True_, "replace"), check_bool("auto", "bias_correction", also=("auto",))
+    (True, 'auto')
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value in also:
+        return value
+    allowed = "True or False" + "".join(f" or {a!r}" for a in also)
+    raise InputError(f"{name} must be {allowed}, got {value!r}")
+
+
+def seed_sequence(random_state: Any, name: str = "random_state") -> np.random.SeedSequence:
+    """``random_state`` as a :class:`numpy.random.SeedSequence`, the root of every
+    stream of random numbers an estimator spawns.
+
+    ``None`` (fresh entropy), an ``int`` of any size, a ``SeedSequence`` (used as is) or a
+    ``Generator`` / ``RandomState``, from which one 63-bit seed is drawn (advancing it, as
+    scikit-learn does), so that the same generator state gives the same result.
+
+    >>> a = seed_sequence(np.random.default_rng(3)).generate_state(1)
+    >>> b = seed_sequence(np.random.default_rng(3)).generate_state(1)
+    >>> bool((a == b).all()), seed_sequence(2 ** 70).entropy == 2 ** 70
+    (True, True)
+    """
+    rs = check_seed(random_state, name)
+    if isinstance(rs, np.random.SeedSequence):
+        return rs
+    if isinstance(rs, np.random.Generator):
+        return np.random.SeedSequence(int(rs.integers(2 ** 63)))
+    if isinstance(rs, np.random.RandomState):
+        return np.random.SeedSequence(int(rs.randint(0, 2 ** 63, dtype=np.int64)))
+    return np.random.SeedSequence(rs)
 
 
 def _whole(value: Any, name: str) -> Any:

@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import cdist, pdist
 
-from ._validation import InputError, check_array, check_estimand, check_treatment
+from ._validation import (InputError, check_array, check_estimand, check_treatment,
+                          check_weights)
 
 __all__ = [
     "standardized_mean_difference",
@@ -93,15 +94,7 @@ def _prepare(X: Any, t: Any, weights: Any = None, *,
 
 
 def _check_weights(weights: Any, t: np.ndarray) -> np.ndarray:
-    w = np.array(weights, dtype=np.float64, copy=True)
-    if w.ndim != 1:
-        raise InputError(f"weights must be 1-dimensional, got shape {w.shape}")
-    if w.shape[0] != t.shape[0]:
-        raise InputError(f"weights has {w.shape[0]} entries but t has {t.shape[0]}")
-    if not np.isfinite(w).all():
-        raise InputError("weights must be finite (no NaN or inf)")
-    if (w < 0).any():
-        raise InputError("weights must be non-negative")
+    w = check_weights(weights, t.shape[0], name="weights")
     for arm, label in ((1, "treated"), (0, "control")):
         if not w[t == arm].sum() > 0:
             raise InputError(f"the weights of the {label} arm sum to zero: no "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from joblib import Parallel, delayed
 
-from ._validation import check_int, check_seed
+from ._validation import check_int, seed_sequence
 
 __all__ = ["multiplier_bootstrap", "cluster_bootstrap", "resample_replicates", "resample_size"]
 
@@ -71,8 +71,7 @@ def multiplier_bootstrap(phi: np.ndarray, *, n_replicates: int = 1999,
     if weights not in ("rademacher", "mammen", "gaussian"):
         raise ValueError(f"unknown multiplier weights {weights!r}")
     phi = np.ascontiguousarray(phi, dtype=np.float64)
-    seq = random_state if isinstance(random_state, np.random.SeedSequence) \
-        else np.random.SeedSequence(check_seed(random_state))
+    seq = seed_sequence(random_state)
     sizes = [min(block_size, n_replicates - s) for s in range(0, n_replicates, block_size)]
     seeds = seq.spawn(len(sizes))
     chunk = max(1, int(2e7 // max(phi.shape[0], 1)))   # bound memory at ~160 MB a chunk
@@ -126,8 +125,7 @@ def cluster_bootstrap(statistic, clusters: np.ndarray, *, n_replicates: int = 99
     order = np.argsort(g.ravel(), kind="stable")
     bounds = np.flatnonzero(np.diff(g.ravel()[order])) + 1
     members = np.split(order, bounds)
-    seq = random_state if isinstance(random_state, np.random.SeedSequence) \
-        else np.random.SeedSequence(check_seed(random_state))
+    seq = seed_sequence(random_state)
     n_rep = check_int(n_replicates, "n_replicates")
     sizes = [min(block_size, n_rep - s) for s in range(0, n_rep, block_size)]
     seeds = seq.spawn(len(sizes))
@@ -221,8 +219,7 @@ def resample_replicates(fn, n: int, *, size="n", n_replicates: int = 200,
     m = resample_size(size, units)
     if not replace and m > units:
         raise ValueError(f"subsampling (replace=False) needs size <= {units}, got {m}")
-    seq = random_state if isinstance(random_state, np.random.SeedSequence) \
-        else np.random.SeedSequence(check_seed(random_state))
+    seq = seed_sequence(random_state)
     seeds = seq.spawn(n_replicates)
     blocks = [seeds[s:s + block_size] for s in range(0, n_replicates, block_size)]
     parts = Parallel(n_jobs=check_int(n_jobs, "n_jobs", minimum=None))(

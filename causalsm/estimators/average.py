@@ -24,6 +24,7 @@ propensity score.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import has_fit_parameter
 
-from .._validation import InputError, check_estimand, check_int, check_xy
+from .._validation import (InputError, check_bool, check_estimand, check_int, check_weights,
+                           check_xy)
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import METHODS, match, same_arm_moments
 from ..matching.support import common_support
@@ -53,19 +55,29 @@ _WIDE = 100                                  # more covariates: bias-correct on 
 
 
 def _wls_coef(y: np.ndarray, Z: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Coefficients of ``y ~ 1 + Z`` by least squares with weights ``w`` (R's BiasAdjust)."""
-    X = np.column_stack([np.ones(len(y)), Z])
+    """Coefficients of ``y ~ 1 + Z`` by least squares with weights ``w`` (R's BiasAdjust).
+
+    Solved on columns centred at their weighted means and scaled to unit weighted SD, then
+    mapped back, so that the slopes do not change when a covariate is shifted by 1e9 or
+    multiplied by 1e-12 (the plain normal equations lose every digit there)."""
     sw = np.sqrt(w)
-    xw = X * sw[:, None]
+    total = float(w.sum())
+    centre = (w @ Z) / total if total > 0 else np.zeros(Z.shape[1])
+    Zc = Z - centre
+    scale = np.sqrt((w @ Zc ** 2) / total) if total > 0 else np.ones(Z.shape[1])
+    scale = np.where(scale > 0, scale, 1.0)
+    xw = np.column_stack([np.ones(len(y)), Zc / scale]) * sw[:, None]
     A = xw.T @ xw
     ridge = 0.0
-    if np.linalg.eigvalsh(A).min() <= _TOL:   # near-singular: R adds a small ridge
+    if np.linalg.eigvalsh(A).min() <= _TOL * max(total, 1.0):   # near-singular: a small ridge
         ridge = _TOL * xw.std(axis=0, ddof=1).max()
     b = xw.T @ (y * sw)
     try:
-        return np.linalg.solve(A + np.eye(A.shape[0]) * ridge, b)
+        c = np.linalg.solve(A + np.eye(A.shape[0]) * ridge, b)
     except np.linalg.LinAlgError:
-        return np.linalg.pinv(A + np.eye(A.shape[0]) * ridge) @ b
+        c = np.linalg.pinv(A + np.eye(A.shape[0]) * ridge) @ b
+    slopes = c[1:] / scale
+    return np.concatenate([[c[0] - centre @ slopes], slopes])
 
 
 def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, *,
@@ -404,6 +416,11 @@ class MatchingEstimator(BaseEstimator):
         self.solver = solver
 
     # ----------------------------------------------------------------- helpers
+    def _standardize(self, tags) -> bool:
+        """``standardize`` resolved: ``"auto"`` standardises unless the score is prescaled."""
+        standardize = check_bool(self.standardize, "standardize", also=("auto",))
+        return (not tags.prescaled) if standardize == "auto" else standardize
+
     def _n_neighbors(self, tags) -> int:
         """``n_neighbors`` with ``"auto"`` resolved for the score's tags (checked only
         when ``tags`` is None)."""
@@ -462,6 +479,7 @@ class MatchingEstimator(BaseEstimator):
             raise InputError(f"alpha must be in (0, 1), got {self.alpha}")
         data = check_xy(X, t, y, min_per_arm=1, accept_sparse=True)
         Xin = X if isinstance(X, pd.DataFrame) else data.X
+        sample_weight = check_weights(sample_weight, data.n)
         if sample_weight is not None and variance not in ("ai", "ai_sample"):
             raise InputError(f"sample_weight is supported with variance 'ai' or 'ai_sample', "
                              f"not {variance!r}")
@@ -470,8 +488,7 @@ class MatchingEstimator(BaseEstimator):
         k = self._n_neighbors(tags)
         S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None,
                       sample_weight).reshape(data.n, -1)
-        standardize = (not tags.prescaled) if self.standardize == "auto" \
-            else bool(self.standardize)
+        standardize = self._standardize(tags)
         exact = None if self.exact is None else self._columns(self.exact, data, "exact")
         score, S, discarded = self._support(score, Xin, data, S, sample_weight, tags)
         def matches(S_):
@@ -484,7 +501,7 @@ class MatchingEstimator(BaseEstimator):
                          **self._nearest_options(data))
 
         m = matches(S)
-        bc = self.bias_correction
+        bc = check_bool(self.bias_correction, "bias_correction", also=("auto",))
         if variance == "wild_bootstrap":
             if bc is False:
                 raise InputError("the wild bootstrap (Otsu & Rai 2017) is valid for the "
@@ -538,6 +555,12 @@ class MatchingEstimator(BaseEstimator):
             vlabel += f" + between-network variance / {len(members)}"
             details.update({"network_estimates": [float(v) for v in on_member],
                             "between_network_sd": float(np.sqrt(between))})
+        if not se > 0:                         # 0 or NaN: nothing to estimate it from
+            n1 = int(data.t.sum())
+            warnings.warn(f"the standard error cannot be estimated here ({vlabel} gives "
+                          f"{se:g}; the arms have {n1} and {data.n - n1} units): it is "
+                          "reported as NaN", RuntimeWarning, stacklevel=2)
+            se, ci, p = np.nan, (np.nan, np.nan), np.nan
         t_arr = data.t
         details.update(outcome_details(data.y, data.t, m.weights))
         self.score_ = score
@@ -598,8 +621,7 @@ class MatchingEstimator(BaseEstimator):
         S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None
                       ).reshape(data.n, -1)
         score, S, discarded = self._support(score, Xin, data, S, None, tags)
-        standardize = (not tags.prescaled) if self.standardize == "auto" \
-            else bool(self.standardize)
+        standardize = self._standardize(tags)
         exact = None if self.exact is None else self._columns(self.exact, data, "exact")
         common = {"estimand": estimand, "index": data.index}
         method = self.method
@@ -710,7 +732,7 @@ class MatchingEstimator(BaseEstimator):
         lin = float(np.sum(influence_terms(m, data.y, mu0, mu1, 0.0)))
         phi = influence_terms(m, data.y, mu0, mu1, lin)
         draws = multiplier_bootstrap(phi, n_replicates=check_int(self.n_bootstrap,
-                                                                 "n_bootstrap"),
+                                                                 "n_bootstrap", minimum=2),
                                      random_state=self.random_state, n_jobs=self.n_jobs)
         lo, hi = np.quantile(draws, [self.alpha / 2, 1 - self.alpha / 2])
         p = float((1 + np.sum(np.abs(draws) >= abs(est))) / (1 + draws.size))

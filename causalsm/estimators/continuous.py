@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator, clone
 
-from .._validation import InputError, check_exposure_data, check_int, check_seed
+from .._validation import InputError, check_exposure_data, check_int, check_seed, seed_sequence
 from ..balance import exposure_balance
 from ..inference import resample_replicates, resample_size
 from ..matching.exposure import default_levels, match_levels
@@ -703,8 +703,7 @@ class ExposureResponse(BaseEstimator):
                 h = getattr(fit, "bandwidth_", np.nan)
                 return np.append(curve, h)
 
-            seed = np.random.SeedSequence(check_seed(self.random_state)) \
-                if not isinstance(self.random_state, np.random.SeedSequence) else self.random_state
+            seed = seed_sequence(self.random_state)
             draws, failed = resample_replicates(
                 replicate, n, size=m, n_replicates=n_boot, replace=bool(self.replace),
                 groups=groups, random_state=seed, n_jobs=self.n_jobs)

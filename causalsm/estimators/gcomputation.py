@@ -47,7 +47,8 @@ import pandas as pd
 from scipy import stats
 from scipy.linalg import solve_triangular
 
-from .._validation import InputError, check_array, check_estimand, check_int, check_seed
+from .._validation import (InputError, check_array, check_estimand, check_int, check_seed,
+                           check_weights)
 from ..inference import cluster_bootstrap
 from .results import EffectResult, wald
 
@@ -231,9 +232,7 @@ def gcomputation(y: Any, t: Any, X: Any = None, weights: Any = None, *, estimand
     Xa = np.zeros((n, 0)) if X is None else check_array(X, name="X")[0]
     if Xa.shape[0] != n:
         raise InputError(f"X has {Xa.shape[0]} rows; expected {n}")
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
-    if w.size != n or (w < 0).any() or not np.isfinite(w).all():
-        raise InputError("weights must be finite, non-negative, one per unit")
+    w = np.ones(n) if weights is None else check_weights(weights, n, name="weights")
     pos = w > 0
     y, t, Xa, w = y[pos], t[pos], Xa[pos], w[pos]
     cluster = None if subclass is None else np.asarray(subclass).ravel()[pos]

@@ -79,7 +79,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator, clone
 
 from .._validation import (InputError, check_array, check_int, check_levels, check_outcome,
-                           check_seed)
+                           check_seed, seed_sequence)
 from ..matching.nearest import match, same_arm_moments
 from ..scores.covariates import CovariateScore
 from ..scores.gps import GeneralizedPropensityScore
@@ -1027,9 +1027,7 @@ class MultilevelSubclassification(_MultilevelBase):
             raise InputError(f"subclassification needs a generalised propensity score (one "
                              f"probability per level, rows summing to 1): {err}") from None
         mu, self.weights_ = _subclass_means(gps, codes, y, K, NS, weights=True)
-        seq = np.random.SeedSequence(check_seed(self.random_state)
-                                     if not isinstance(self.random_state, np.random.SeedSequence)
-                                     else self.random_state)
+        seq = seed_sequence(self.random_state)
         fixed = gps if score is None else None
 
         def replicate(seed):

@@ -51,7 +51,7 @@ from scipy import special, stats
 from sklearn.base import BaseEstimator, clone
 from sklearn.preprocessing import PolynomialFeatures
 
-from .._validation import InputError, check_int, check_seed, check_xy
+from .._validation import InputError, check_int, check_xy, seed_sequence
 from ..matching.nearest import match
 from ..scores.covariates import CovariateScore
 from ..scores.prognostic import DoubleScore, _model_list
@@ -491,7 +491,7 @@ class MultiplyRobustMatching(BaseEstimator):
         if not np.isfinite(S).all():
             raise InputError("a score model returned non-finite values (a propensity of "
                              "exactly 0 or 1?)")
-        seeds = np.random.SeedSequence(check_seed(self.random_state)).spawn(B + 1)
+        seeds = seed_sequence(self.random_state).spawn(B + 1)
         Z = CovariateScore(scale="mahalanobis").fit(S).transform(S)
         m = match(Z, data.t, estimand=estimand, n_neighbors=k, replace=True,
                   ties=bool(self.ties), distance_tolerance=0.0 if not self.ties else 1e-5,

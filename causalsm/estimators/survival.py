@@ -82,7 +82,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import has_fit_parameter
 
 from .._validation import (InputError, check_array, check_estimand, check_int,
-                           check_survival, check_treatment)
+                           check_survival, check_treatment, seed_sequence)
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import match
 from ..matching.result import MatchResult
@@ -493,7 +493,7 @@ class HazardRatioResult:
         if self._resample is None:
             raise InputError("this result cannot resample its data; refit the estimator")
         B = check_int(n_bootstrap, "n_bootstrap", minimum=2)
-        seeds = np.random.SeedSequence(random_state).spawn(B)
+        seeds = seed_sequence(random_state).spawn(B)
         draws = np.array(Parallel(n_jobs=n_jobs)(
             delayed(_rmst_replicate)(self._resample, s, horizon) for s in seeds))
         draws = draws[np.isfinite(draws)]
@@ -591,7 +591,7 @@ def fit_seeds(random_state: Any, n_fits: int) -> list[int]:
     >>> fit_seeds(0, 3) == fit_seeds(0, 3), len(set(fit_seeds(0, 3)))
     (True, 3)
     """
-    return [int(s) for s in np.random.SeedSequence(random_state).generate_state(n_fits)]
+    return [int(s) for s in seed_sequence(random_state).generate_state(n_fits)]
 
 
 def _between_fit_variance(log_hrs) -> float:
@@ -918,7 +918,7 @@ class MatchedHazardRatio(BaseEstimator):
             se = details[f"se_{variance}"]
             return se, wald(beta, se, self.alpha)[0], _LABELS[variance]
         B = check_int(self.n_bootstrap, "n_bootstrap", minimum=2)
-        root = np.random.SeedSequence(self.random_state)
+        root = seed_sequence(self.random_state)
         if variance == "bootstrap":
             resample = self._resampler(estimand, refit=self.refit_score)
             seeds = root.spawn(B)

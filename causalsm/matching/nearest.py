@@ -33,7 +33,8 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from .._stats import weighted_scale
-from .._validation import InputError, check_estimand, check_int, check_seed, check_treatment
+from .._validation import (InputError, check_bool, check_estimand, check_int, check_seed,
+                           check_treatment, check_weights)
 from . import _jit
 from .result import MatchRanges, MatchResult, range_sums
 
@@ -208,6 +209,9 @@ def match(score: Any, treatment: Any, *, estimand: str = "ATT", n_neighbors: int
     if design_options:
         raise InputError(f"unknown option(s) {', '.join(sorted(design_options))} for "
                          "nearest-neighbour matching")
+    replace, ties = check_bool(replace, "replace"), check_bool(ties, "ties")
+    drop_incomplete = check_bool(drop_incomplete, "drop_incomplete")
+    standardize = check_bool(standardize, "standardize")
     estimand = check_estimand(estimand)
     k = check_int(n_neighbors, "n_neighbors")
     if (mahvars is not None or antiexact is not None or max_controls is not None
@@ -462,14 +466,7 @@ def _score_matrix(score: Any, n: int) -> np.ndarray:
 
 
 def _unit_weights(weights: Any, n: int) -> np.ndarray | None:
-    if weights is None:
-        return None
-    w = np.array(weights, dtype=np.float64).ravel()
-    if w.shape[0] != n:
-        raise InputError(f"weights has {w.shape[0]} values; expected {n}")
-    if not np.isfinite(w).all() or (w <= 0).any():
-        raise InputError("weights must be positive and finite")
-    return w
+    return check_weights(weights, n, name="weights", positive=True)
 
 
 def _standardize(raw: np.ndarray, standardize: bool,

@@ -55,7 +55,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
 from .._torch import import_torch
-from .._validation import InputError, check_array, check_int
+from .._validation import InputError, check_array, check_int, check_weights
 
 torch = import_torch()          # with the OpenMP guard for R sessions (see causalsm._torch)
 from torch import nn  # noqa: E402
@@ -491,7 +491,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                 "momentum": nonneg(self.momentum, "momentum"),
                 "weight_decay": nonneg(self.weight_decay, "weight_decay"),
                 "batch_size": pos_int(self.batch_size, "batch_size"),
-                "epochs": pos_int(self.epochs, "epochs", minimum=0),
+                "epochs": self._epochs(pos_int),
                 "patience": None if self.patience is None else pos_int(self.patience,
                                                                        "patience", 0),
                 "min_delta": nonneg(self.min_delta, "min_delta"),
@@ -652,6 +652,14 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
 
     # ----------------------------------------------------------------- fit
+    def _epochs(self, pos_int) -> int:
+        epochs = pos_int(self.epochs, "epochs", minimum=0)
+        if epochs == 0:
+            warnings.warn("epochs=0: the networks are not trained; their score is a random "
+                          "function of the covariates, not a balancing score",
+                          UserWarning, stacklevel=4)
+        return epochs
+
     def fit(self, X, t, y=None, sample_weight=None, *, validation_data: tuple | None = None):
         """Train the networks on ``(X, t)`` and, with a prognostic head, ``y``.
 
@@ -692,7 +700,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         X = open_stream(X)                 # a memmap / Parquet file is streamed
         n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
         classes, codes = _check_labels(t, n_rows)
-        weights = _check_weights(sample_weight, n_rows)
+        weights = check_weights(sample_weight, n_rows)
         prognostic = self.prognostic if self.prognostic != "auto" else y is not None
         if prognostic and y is None:
             raise InputError("prognostic=True needs the outcome: call fit(X, t, y)")
@@ -1000,7 +1008,14 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         >>> bool(np.array_equal(a.transform(X), b.transform(X)))
         True
         """
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=False)
+        except FileNotFoundError:
+            raise
+        except Exception as err:             # truncated, corrupt or not a torch file at all
+            raise InputError(f"{path} could not be read as a file written by "
+                             f"NeuralBalancingScore.save (truncated or corrupt?): "
+                             f"{type(err).__name__}: {err}") from None
         if not (isinstance(payload, dict) and payload.get("format") == _FORMAT):
             raise InputError(f"{path} is not a file written by NeuralBalancingScore.save")
         est = payload["estimator"]
@@ -1071,17 +1086,6 @@ def _subset(X, rows: np.ndarray):
     return _take(X, rows)
 
 
-def _check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
-    if sample_weight is None:
-        return None
-    w = np.array(_to_numpy(sample_weight), dtype=np.float64, copy=True).ravel()
-    if w.shape[0] != n:
-        raise InputError(f"sample_weight has {w.shape[0]} entries but X has {n} rows")
-    if not np.isfinite(w).all() or (w < 0).any():
-        raise InputError("sample_weight must be finite and non-negative")
-    if w.sum() <= 0:
-        raise InputError("sample_weight sums to zero")
-    return w
 
 
 def _dense(X) -> torch.Tensor:

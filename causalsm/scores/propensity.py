@@ -78,6 +78,9 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         Logistic coefficients (default model only).
     intercept_ : float
         Logistic intercept (default model only).
+    center_ : ndarray of shape (n_features,)
+        Column means of the training covariates, at which the model is fitted and
+        evaluated (default model only).
     model_ : fitted classifier (when ``model`` is given)
     n_features_in_ : int
     feature_names_in_ : list of str
@@ -107,8 +110,14 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         self.feature_names_in_ = data.columns
         self.n_features_in_ = data.X.shape[1]
         if self.model is None:
-            beta = logistic_mle(self.design(data.X), data.t, sample_weight=sample_weight)
-            self.intercept_, self.coef_ = float(beta[0]), beta[1:]
+            # Fitted on centred columns (a shift of 1e9 would leave them collinear with
+            # the intercept) and evaluated on them, so the score does not move with it.
+            self.center_ = data.X.mean(axis=0)
+            beta = logistic_mle(self.design(data.X - self.center_), data.t,
+                                sample_weight=sample_weight)
+            self._intercept_centered = float(beta[0])
+            self.coef_ = beta[1:]
+            self.intercept_ = float(beta[0] - self.center_ @ self.coef_)
         else:
             if not hasattr(self.model, "predict_proba"):
                 raise InputError(f"model {type(self.model).__name__} has no predict_proba")
@@ -129,7 +138,7 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         """``log(p / (1 - p))`` for each row of ``X``."""
         arr = self._check(X)
         if self.model is None:
-            return self.intercept_ + arr @ self.coef_
+            return self._intercept_centered + (arr - self.center_) @ self.coef_
         p = np.clip(self.model_.predict_proba(arr)[:, 1], self.clip, 1 - self.clip)
         return np.log(p) - np.log1p(-p)
 
