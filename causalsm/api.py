@@ -267,6 +267,11 @@ def hazard_ratio(data, treatment: str, duration: str, event: str,
     if event in covariates or duration in covariates:
         raise InputError(f"column '{event if event in covariates else duration}' is both a "
                          "covariate and the duration or event")
+    for a, b, what in ((duration, event, "duration and the event"),
+                       (duration, treatment, "duration and the treatment"),
+                       (event, treatment, "event and the treatment")):
+        if isinstance(a, str) and a == b:
+            raise InputError(f"the {what} are the same column '{a}'")
     frame, covariates = check_frame(data, treatment=treatment, outcome=duration,
                                     covariates=covariates)
     options = coerce_int_options(options)          # R's 1 arrives as 1.0

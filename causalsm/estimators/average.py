@@ -37,7 +37,7 @@ from .._validation import (InputError, check_bool, check_estimand, check_int, ch
                            check_xy)
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import METHODS, match, same_arm_moments
-from ..matching.support import common_support
+from ..matching.support import common_support, warn_poor_overlap, warn_unmatched
 from ..matching.result import MatchResult
 from ..scores._tags import score_tags
 from ..scores.propensity import PropensityScore
@@ -501,6 +501,8 @@ class MatchingEstimator(BaseEstimator):
                          **self._nearest_options(data))
 
         m = matches(S)
+        warn_poor_overlap(score, Xin, data.t, S)
+        warn_unmatched(m)
         bc = check_bool(self.bias_correction, "bias_correction", also=("auto",))
         if variance == "wild_bootstrap":
             if bc is False:
@@ -650,6 +652,8 @@ class MatchingEstimator(BaseEstimator):
                           caliper_units=self.caliper_units, exact=exact,
                           standardize=standardize, discard=discarded, solver=self.solver,
                           **opts, **common)
+        warn_poor_overlap(score, Xin, data.t, S)
+        warn_unmatched(m)
         _, Z = self._adjustment(data, S, tags)
         res = matched_effect(m, data.y, Z, effect=self.effect_measure, vcov=variance,
                              alpha=self.alpha, n_bootstrap=self.n_bootstrap,

@@ -86,6 +86,7 @@ from .._validation import (InputError, check_array, check_estimand, check_int,
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import match
 from ..matching.result import MatchResult
+from ..matching.support import warn_poor_overlap, warn_unmatched
 from ..scores.covariates import CovariateScore
 from ..scores.propensity import PropensityScore
 from .results import wald
@@ -826,6 +827,8 @@ class MatchedHazardRatio(BaseEstimator):
         else:
             fits = [self._fit_once(Xin, ta, T, d, estimand, seed) for seed in seeds]
         score, S, m, fit, _ = fits[0]
+        warn_poor_overlap(score, Xin, ta, S)
+        warn_unmatched(m)
         parts = _sandwich_parts([(f.matches, f.cox, f.phi) for f in fits])
         self.score_, self.matches_, self.cox_ = score, m, fit
         self.scores_ = [f.score for f in fits]

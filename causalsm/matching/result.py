@@ -23,6 +23,7 @@ the pair arrays are built only when asked for.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -568,7 +569,14 @@ class MatchResult:
             if len(data) != self.n:
                 raise ValueError(f"data has {len(data)} rows; the matches were made on {self.n}")
             extra = data.iloc[pos].reset_index(drop=True)
-            extra = extra.drop(columns=[c for c in extra.columns if c in out.columns])
+            clash = [c for c in extra.columns if c in out.columns]
+            if clash:
+                renamed = {c: f"{c}_data" for c in clash}
+                warnings.warn(f"data has column(s) {', '.join(map(repr, clash))} that the "
+                              "matched table also has; yours are kept as "
+                              f"{', '.join(map(repr, renamed.values()))}", UserWarning,
+                              stacklevel=3)
+                extra = extra.rename(columns=renamed)
             out = pd.concat([out, extra], axis=1)
         return out
 

@@ -7,6 +7,7 @@ Conventions follow MatchIt 4.5.1 (``discard``, ``process.caliper``,
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,10 @@ from .._validation import InputError, check_array, check_estimand, check_treatme
 from .nearest import _score_matrix, _strata
 
 __all__ = ["DISCARD", "common_support", "resolve_caliper", "anti_codes", "mahalanobis_covariates",
-           "Design", "prepare"]
+           "Design", "prepare", "warn_poor_overlap", "warn_unmatched"]
+
+EXTREME = 0.02            # a propensity below EXTREME or above 1 - EXTREME is extreme
+EXTREME_SHARE = 0.03      # warn when more than this share of the units is extreme
 
 DISCARD = ("none", "treated", "control", "both")
 
@@ -55,6 +59,67 @@ def common_support(score: np.ndarray, t: np.ndarray, discard: Any = "none") -> n
         raise InputError(f"discard must be one of {', '.join(DISCARD)} or a boolean array "
                          f"of length {n}")
     return arr.copy()
+
+
+def warn_poor_overlap(score: Any, X: Any, t: np.ndarray, S: np.ndarray,
+                      stacklevel: int = 3) -> None:
+    """Warn when the arms barely overlap: more than 3% of the units with a propensity
+    below 0.02 or above 0.98 (asked of any score with a ``propensity`` method: the
+    logistic, a classifier's, the neural network's), or a score column on which the
+    arms do not overlap at all (any score).  The warning counts the units and
+    suggests a caliper or trimming (``discard``)."""
+    n = t.shape[0]
+    prop = getattr(score, "propensity", None)
+    if callable(prop):
+        try:
+            p = np.asarray(prop(X), dtype=np.float64)
+        except Exception:                      # e.g. a score without that head
+            p = None
+        if p is not None and p.ndim == 1 and p.shape[0] == n:
+            extreme = int(((p < EXTREME) | (p > 1 - EXTREME)).sum())
+            if extreme > EXTREME_SHARE * n:
+                warnings.warn(
+                    f"poor overlap: {extreme} of {n} units ({100 * extreme / n:.0f}%) have a "
+                    f"propensity below {EXTREME} or above {1 - EXTREME}; their matches are "
+                    "far away and the estimate rests on few comparable units. Consider a "
+                    "caliper (e.g. caliper=0.2) or trimming (discard='both')",
+                    UserWarning, stacklevel=stacklevel)
+                return
+    S = S.reshape(n, -1)
+    for j in range(S.shape[1]):
+        a, b = S[t == 1, j], S[t == 0, j]
+        if a.size and b.size and (a.min() > b.max() or a.max() < b.min()):
+            warnings.warn(f"no overlap: column {j} of the score separates the treated and "
+                          "control units completely, so every match is extrapolation; the "
+                          "estimate is not supported by the data", UserWarning,
+                          stacklevel=stacklevel)
+            return
+
+
+def warn_unmatched(m: Any, stacklevel: int = 3) -> None:
+    """Warn when focal units are left without a match (or discarded): the estimate is
+    then an average over the matched units only, a different estimand."""
+    arm = {"ATT": 1, "ATC": 0}.get(m.estimand)
+    is_focal = np.ones(m.n, dtype=bool) if arm is None else (m.treatment == arm)
+    discarded = int((m.discarded & is_focal).sum())
+    dropped = int(np.setdiff1d(np.asarray(m.dropped, dtype=np.int64),
+                               np.flatnonzero(m.discarded)).size) + discarded
+    if dropped == 0:
+        return
+    focal = {1: "treated", 0: "control"}.get(arm, "")
+    why = []
+    if discarded:
+        why.append(f"{discarded} discarded outside the common support")
+    if m.caliper is not None:
+        why.append("the caliper")
+    if not m.replace:
+        why.append("matching without replacement")
+    if not why:
+        why.append("exact strata or incomplete matched sets")
+    warnings.warn(f"{dropped} {focal + ' ' if focal else ''}units were left without a match "
+                  f"({', '.join(why)}): the estimate is the {m.estimand} of the "
+                  f"{m.n_matched} matched {focal + ' ' if focal else ''}units, not of all "
+                  "of them", UserWarning, stacklevel=stacklevel)
 
 
 def resolve_caliper(caliper: Any, units: str, score: np.ndarray,
