@@ -139,6 +139,29 @@ def _names(X: Any, p: int) -> list[str]:
     return [f"x{j}" for j in range(p)]
 
 
+def select_columns(X: Any, columns: Sequence[str], spec: Any, what: str) -> np.ndarray:
+    """The columns of the validated ``X`` (names ``columns``) that ``spec`` names or
+    indexes (a name, a position or a list of them), as a dense array.
+
+    >>> select_columns(np.eye(2), ["a", "b"], "b", "exact").ravel()
+    array([0., 1.])
+    """
+    spec = [spec] if isinstance(spec, (str, int, np.integer)) else list(spec)
+    idx = []
+    for c in spec:
+        if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+            if not 0 <= c < X.shape[1]:
+                raise InputError(f"{what} column position {c} is out of range")
+            idx.append(int(c))
+        elif str(c) in columns:
+            idx.append(list(columns).index(str(c)))
+        else:
+            raise InputError(f"{what} column '{c}' is not among the covariates "
+                             f"({', '.join(list(columns)[:20])})")
+    cols = X[:, idx]
+    return cols.toarray() if sp.issparse(cols) else cols
+
+
 def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None,
                 allow_constant: bool = True, accept_sparse: bool = False
                 ) -> tuple[np.ndarray, list[str], pd.Index]:

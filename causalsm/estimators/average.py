@@ -34,12 +34,12 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import has_fit_parameter
 
 from .._validation import (InputError, check_bool, check_estimand, check_int, check_weights,
-                           check_xy)
+                           check_xy, select_columns)
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import METHODS, match, same_arm_moments
 from ..matching.support import common_support, warn_poor_overlap, warn_unmatched
 from ..matching.result import MatchResult
-from ..scores._tags import score_tags
+from ..scores._tags import resolve_standardize, score_tags
 from ..scores.propensity import PropensityScore
 from ..sensitivity.evalue import outcome_details
 from ..sensitivity.sets import sets_or_reason
@@ -417,9 +417,7 @@ class MatchingEstimator(BaseEstimator):
 
     # ----------------------------------------------------------------- helpers
     def _standardize(self, tags) -> bool:
-        """``standardize`` resolved: ``"auto"`` standardises unless the score is prescaled."""
-        standardize = check_bool(self.standardize, "standardize", also=("auto",))
-        return (not tags.prescaled) if standardize == "auto" else standardize
+        return resolve_standardize(self.standardize, tags)
 
     def _n_neighbors(self, tags) -> int:
         """``n_neighbors`` with ``"auto"`` resolved for the score's tags (checked only
@@ -428,22 +426,10 @@ class MatchingEstimator(BaseEstimator):
             return 1 if tags is None or not tags.prognostic else 10
         return check_int(self.n_neighbors, "n_neighbors")
 
-    def _columns(self, spec: Any, data, what: str) -> np.ndarray:
+    @staticmethod
+    def _columns(spec: Any, data, what: str) -> np.ndarray:
         """Columns of X named (or indexed) by ``spec``."""
-        spec = [spec] if isinstance(spec, (str, int, np.integer)) else list(spec)
-        idx = []
-        for c in spec:
-            if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-                if not 0 <= c < data.X.shape[1]:
-                    raise InputError(f"{what} column position {c} is out of range")
-                idx.append(int(c))
-            elif str(c) in data.columns:
-                idx.append(data.columns.index(str(c)))
-            else:
-                raise InputError(f"{what} column '{c}' is not among the covariates "
-                                 f"({', '.join(data.columns[:20])})")
-        cols = data.X[:, idx]
-        return cols.toarray() if sp.issparse(cols) else cols
+        return select_columns(data.X, data.columns, spec, what)
 
     def fit(self, X, t, y, sample_weight=None):
         """Fit the score, match, and estimate the effect.  Returns ``self``.
@@ -763,8 +749,9 @@ class MatchingEstimator(BaseEstimator):
 
     def _ps_adjustment(self, score, Xin, data, S, est) -> float:
         from .ps_adjustment import ps_adjustment
-        if not (isinstance(score, PropensityScore) and score_tags(score).logistic_propensity):
-            raise InputError("variance='ai_ps' needs the default logistic PropensityScore")
+        if not score_tags(score).logistic_propensity:
+            raise InputError("variance='ai_ps' needs a logistic propensity score fitted by "
+                             "maximum likelihood (the default PropensityScore)")
         ps = score.propensity(Xin)
         full = match(S, data.t, estimand="ATE",
                      n_neighbors=self._n_neighbors(score_tags(score)),

@@ -68,7 +68,6 @@ neighbour.
 from __future__ import annotations
 
 import html
-import sys
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -82,6 +81,7 @@ from .._validation import (InputError, check_array, check_int, check_levels, che
                            check_seed, seed_sequence)
 from ..matching.nearest import match, same_arm_moments
 from ..scores.covariates import CovariateScore
+from ..scores._tags import score_tags
 from ..scores.gps import GeneralizedPropensityScore
 from .average import _wls_coef
 from .ps_adjustment import local_covariances
@@ -335,15 +335,6 @@ def overlap_mask(gps: np.ndarray, rule: str = "crump") -> tuple[np.ndarray, floa
 
 
 # ----------------------------------------------------------------------- helpers
-def _is_gps(score: Any) -> bool:
-    """Scores whose column ``w`` is ``P(W = w | X)``: the GPS, the network's propensity."""
-    if isinstance(score, GeneralizedPropensityScore):
-        return True
-    neural = sys.modules.get("causalsm.scores.neural")
-    return (neural is not None and isinstance(score, neural.NeuralBalancingScore)
-            and score.output == "propensity")
-
-
 def _metric_rows(S: np.ndarray, rows: np.ndarray, kind: str) -> tuple[np.ndarray, bool]:
     """The score of ``rows`` in the metric of R's ``Match`` over those rows:
     ``("mahalanobis")`` whitened by their covariance, ``("sd")`` left to ``match`` to
@@ -443,7 +434,7 @@ class _MultilevelBase(BaseEstimator):
         score = GeneralizedPropensityScore() if spec is None else clone(spec)
         S = np.asarray(score.fit(Xin, codes).transform(Xin), dtype=np.float64).reshape(n, -1)
         if by_level == "auto":
-            by_level = _is_gps(score)
+            by_level = score_tags(score).level_probabilities
         elif not isinstance(by_level, (bool, np.bool_)):
             raise InputError(f"score_by_level must be 'auto', True or False, got {by_level!r}")
         if by_level and S.shape[1] != K:
@@ -650,9 +641,9 @@ class MultilevelMatching(_MultilevelBase):
             self._warn_overlap(S)
         kind = "sd"                   # standardised over the rows matched, as R's Match
         Smatch = S
-        if isinstance(score, CovariateScore):          # R's metric over the rows matched
-            kind = {"mahalanobis": "mahalanobis", "variance": "sd", None: "none"}[score.scale]
-            Smatch = Xk
+        metric = score_tags(score).covariate_metric
+        if metric is not None:                         # R's metric over the rows matched
+            kind, Smatch = metric, Xk
         Z = self._regressors(Xk, S, names)
         bc = self.bias_correction
         if bc == "auto":
@@ -681,8 +672,7 @@ class MultilevelMatching(_MultilevelBase):
         details = {"var_neighbors": J, "n_neighbors": M, "bias_correction": bool(bc),
                    "trim_threshold": threshold}
         variance = self.variance
-        ai16_ok = (by_level and tgt is None and isinstance(score, GeneralizedPropensityScore)
-                   and score.model is None)
+        ai16_ok = by_level and tgt is None and score_tags(score).logistic_propensity
         if variance == "ai2016" and not ai16_ok:
             raise InputError("variance='ai2016' needs the default multinomial logistic "
                              "GeneralizedPropensityScore and target=None")
@@ -777,7 +767,7 @@ class MultilevelMatching(_MultilevelBase):
             gps = _existing_gps(spec, codes.size, K)
         else:
             score = GeneralizedPropensityScore() if spec is None else clone(spec)
-            if not _is_gps(score) and self.score_by_level is not True:
+            if not score_tags(score).level_probabilities and self.score_by_level is not True:
                 score = GeneralizedPropensityScore()
             Xin = Xframe if Xframe is not None else arr
             gps = np.asarray(score.fit(Xin, codes).transform(Xin), dtype=np.float64)

@@ -69,8 +69,6 @@ log-HR divided by ``K`` (what is left of the seeds' randomness).
 
 from __future__ import annotations
 
-import sys
-
 import html
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -81,13 +79,13 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import has_fit_parameter
 
-from .._validation import (InputError, check_array, check_estimand, check_int,
+from .._validation import (InputError, check_array, check_estimand, check_int, select_columns,
                            check_survival, check_treatment, seed_sequence)
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import match
 from ..matching.result import MatchResult
 from ..matching.support import warn_poor_overlap, warn_unmatched
-from ..scores.covariates import CovariateScore
+from ..scores._tags import resolve_standardize, score_tags
 from ..scores.propensity import PropensityScore
 from .results import wald
 
@@ -115,9 +113,9 @@ class _ScoreFit(NamedTuple):
     phi: np.ndarray
 
 
-def _is_neural(score) -> bool:
-    neural = sys.modules.get("causalsm.scores.neural")    # torch only when already imported
-    return neural is not None and isinstance(score, neural.NeuralBalancingScore)
+def _is_stochastic(score) -> bool:
+    """A score whose fits differ by seed (the neural score declares it)."""
+    return score is not None and score_tags(score).stochastic
 
 
 # ============================================================================ Cox model
@@ -627,11 +625,22 @@ class MatchedHazardRatio(BaseEstimator):
     caliper : float, optional
         Caliper in ``caliper_units``; dropped units are counted in ``n_dropped``.
     caliper_units : {"sd", "raw"}
+    exact : str, int or list, optional
+        Covariates (names or positions in ``X``) that must be equal between a unit and
+        its matches (exact strata), as in :class:`~causalsm.MatchingEstimator`.
     ties : bool
         Keep equidistant matches (sharing one match's weight) or break ties at random.
+    order : {"data", "largest", "smallest", "random"}
+        Order of greedy matching without replacement.
     distance_tolerance : float
         Squared standardized distance within which candidates are ties (R Matching's
         1e-5; 0 for exact nearest neighbours as MatchIt).
+    standardize : bool or "auto"
+        Scale each score column by its standard deviation before matching; ``"auto"``:
+        unless the score is already in its metric (``CovariateScore``).
+    drop_incomplete : bool
+        Drop units with fewer than ``n_neighbors`` matches inside the caliper or exact
+        stratum (R's ``Match``); by default they keep the matches they have.
     variance : {"auto", "austin_cafri", "pair_cluster", "robust", "linearized", \
 "double_resampling", "bootstrap"}
         Standard error of the log-HR (see the module docstring).  The default,
@@ -685,7 +694,8 @@ class MatchedHazardRatio(BaseEstimator):
         ``K`` (module docstring).  A neural score's training randomness moves its
         log-HR nearly as much as sampling does; averaging removes most of it and
         makes the estimate both more precise and less dependent on the seed.
-        ``"auto"``: 5 for a :class:`~causalsm.NeuralBalancingScore`, 1 otherwise (a
+        ``"auto"``: 5 for a score whose fits depend on the seed (it declares the
+        ``stochastic`` tag: :class:`~causalsm.NeuralBalancingScore`), 1 otherwise (a
         deterministic score gains nothing) or when ``variance`` is ``"bootstrap"`` or
         ``"double_resampling"``: with more than one fit the variance must be
         closed-form (a resampling variance would refit ``K`` scores per replicate).  The matched data behind :meth:`HazardRatioResult.plot_survival`
@@ -730,8 +740,10 @@ class MatchedHazardRatio(BaseEstimator):
 
     def __init__(self, score=None, *, estimand: str = "ATE", n_neighbors: int = 1,
                  replace: bool = True, caliper: float | None = None,
-                 caliper_units: str = "sd", ties: bool = True,
-                 distance_tolerance: float = 1e-5, variance: str = DEFAULT_VARIANCE,
+                 caliper_units: str = "sd", exact: Any = None, ties: bool = True,
+                 order: Any = "data", distance_tolerance: float = 1e-5,
+                 standardize: Any = "auto", drop_incomplete: bool = False,
+                 variance: str = DEFAULT_VARIANCE,
                  alpha: float = 0.05, n_bootstrap: int = 200, n_outer: int = 100,
                  refit_score: bool = True, n_score_fits: Any = "auto", n_jobs: int = 1,
                  random_state: Any = None, verbose: bool = False):
@@ -741,8 +753,12 @@ class MatchedHazardRatio(BaseEstimator):
         self.replace = replace
         self.caliper = caliper
         self.caliper_units = caliper_units
+        self.exact = exact
         self.ties = ties
+        self.order = order
         self.distance_tolerance = distance_tolerance
+        self.standardize = standardize
+        self.drop_incomplete = drop_incomplete
         self.variance = variance
         self.alpha = alpha
         self.n_bootstrap = n_bootstrap
@@ -754,12 +770,17 @@ class MatchedHazardRatio(BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ pieces
-    def _match(self, S: np.ndarray, t: np.ndarray, estimand: str, seed=None) -> MatchResult:
-        standardize = not isinstance(self.score, CovariateScore)
+    def _match(self, S: np.ndarray, t: np.ndarray, estimand: str, seed=None,
+               rows: np.ndarray | None = None) -> MatchResult:
+        """Match on ``S``; ``rows``: the data rows behind ``S`` (a resample)."""
+        exact = self._exact if rows is None or self._exact is None else self._exact[rows]
+        tags = score_tags(PropensityScore() if self.score is None else self.score)
         return match(S, t, estimand=estimand, n_neighbors=self.n_neighbors,
                      replace=self.replace, caliper=self.caliper,
-                     caliper_units=self.caliper_units, ties=self.ties,
-                     distance_tolerance=self.distance_tolerance, standardize=standardize,
+                     caliper_units=self.caliper_units, exact=exact, ties=self.ties,
+                     order=self.order, distance_tolerance=self.distance_tolerance,
+                     standardize=resolve_standardize(self.standardize, tags),
+                     drop_incomplete=self.drop_incomplete,
                      random_state=self.random_state if seed is None else seed)
 
     def _fit_score(self, X, t, sample_weight=None, seed=None):
@@ -803,8 +824,10 @@ class MatchedHazardRatio(BaseEstimator):
                              f"{', '.join(VARIANCES)}")
         if not 0 < self.alpha < 1:
             raise InputError(f"alpha must be in (0, 1), got {self.alpha}")
-        Xa, _, _ = check_array(X)
+        Xa, columns, _ = check_array(X)
         n = Xa.shape[0]
+        self._exact = (None if self.exact is None
+                       else select_columns(Xa, columns, self.exact, "exact"))
         ta = check_treatment(t, name=getattr(t, "name", None) or "treatment")
         if ta.shape[0] != n:
             raise InputError(f"X has {n} rows but the treatment has {ta.shape[0]}")
@@ -859,6 +882,8 @@ class MatchedHazardRatio(BaseEstimator):
             method += f"; log-HR averaged over {K} fits of the score"
         if self.caliper is not None:
             method += f"; caliper {self.caliper} {self.caliper_units}"
+        if self.exact is not None:
+            method += "; exact strata"
         self.effect_ = HazardRatioResult(
             estimand=estimand, hazard_ratio=float(np.exp(beta)), log_hr=float(beta),
             std_error=float(se), conf_int=(float(np.exp(ci_log[0])), float(np.exp(ci_log[1]))),
@@ -878,7 +903,7 @@ class MatchedHazardRatio(BaseEstimator):
                 raise InputError(f"n_score_fits must be a positive integer or 'auto', got "
                                  f"{self.n_score_fits!r}")
             resampling = self.variance in ("bootstrap", "double_resampling")
-            return 5 if _is_neural(self.score) and not resampling else 1
+            return 5 if _is_stochastic(self.score) and not resampling else 1
         return check_int(self.n_score_fits, "n_score_fits")
 
     def _fit_once(self, X, t, T, d, estimand, seed):
@@ -906,7 +931,7 @@ class MatchedHazardRatio(BaseEstimator):
         bootstrap when the score cannot be refitted with weights)."""
         if self.variance != "auto":
             return self.variance
-        if _is_neural(self.score):
+        if _is_stochastic(self.score):
             if self._n_fits() == 1:
                 return "bootstrap"
             return "austin_cafri" if estimand == "ATE" else "linearized"
@@ -989,7 +1014,7 @@ class _Resampler:
                     continue
             else:
                 S = self.S[idx]
-            m = self.est._match(S, t, self.estimand, seed=rng)
+            m = self.est._match(S, t, self.estimand, seed=rng, rows=idx)
             return self.T[idx], self.d[idx], t, m.weights
         return None
 

@@ -4,6 +4,7 @@ from .covariates import CovariateScore, PCAScore
 from .density import KernelResidualDensity, NormalDensity, make_gps
 from .gps import GeneralizedPropensityScore
 from .prognostic import DoubleScore, PrognosticScore
+from ._tags import ScoreTags, score_tags
 from .propensity import PropensityScore
 
 
@@ -21,4 +22,5 @@ def __getattr__(name):
 
 __all__ = ["PropensityScore", "CovariateScore", "PCAScore", "NeuralBalancingScore",
            "PrognosticScore", "DoubleScore", "GeneralizedPropensityScore",
-           "NormalDensity", "KernelResidualDensity", "ScoreMatchingDensity", "make_gps"]
+           "NormalDensity", "KernelResidualDensity", "ScoreMatchingDensity", "make_gps",
+           "ScoreTags", "score_tags"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 from sklearn.frozen import FrozenEstimator
 
-__all__ = ["ScoreTags", "score_tags"]
+__all__ = ["ScoreTags", "resolve_standardize", "score_tags"]
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,17 @@ class ScoreTags:
     stochastic : bool
         Fits with different ``random_state`` give different scores.
     logistic_propensity : bool
-        The score is the logit of a logistic propensity score fitted by maximum
-        likelihood on the covariates (what the Abadie-Imbens 2016 adjustment needs).
+        The score is a (multinomial) logistic propensity score fitted by maximum
+        likelihood on the covariates, what the Abadie-Imbens (2016) adjustment needs:
+        the score then has ``propensity(X)`` and ``design(X)`` (and ``vcov_`` for
+        several levels).
+    level_probabilities : bool
+        For a treatment with several levels: column ``w`` of the output is
+        ``P(W = w | X)``, so level ``w`` can be matched on column ``w`` alone.
+    covariate_metric : {None, "mahalanobis", "sd", "none"}
+        The score is the covariates themselves in this metric; estimators that match
+        on a subset of the rows recompute the metric over those rows (as R's
+        ``Match``).
     """
 
     uses_outcome: bool = False
@@ -40,6 +49,8 @@ class ScoreTags:
     prescaled: bool = False
     stochastic: bool = False
     logistic_propensity: bool = False
+    level_probabilities: bool = False
+    covariate_metric: str | None = None
 
 
 _NAMES = frozenset(f.name for f in fields(ScoreTags))
@@ -63,3 +74,11 @@ def score_tags(score) -> ScoreTags:
         raise TypeError(f"{type(score).__name__}.__causalsm_tags__ returned unknown tag(s) "
                         f"{', '.join(sorted(unknown))}")
     return ScoreTags(**tags)
+
+
+def resolve_standardize(standardize, tags: ScoreTags) -> bool:
+    """The matching option ``standardize`` resolved for a score: ``"auto"``
+    standardises the score's columns unless the score is ``prescaled``."""
+    from .._validation import check_bool
+    value = check_bool(standardize, "standardize", also=("auto",))
+    return (not tags.prescaled) if isinstance(value, str) else value

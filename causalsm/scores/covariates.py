@@ -69,7 +69,8 @@ class CovariateScore(TransformerMixin, BaseEstimator):
 
     def __causalsm_tags__(self) -> dict:
         """The output is already in the requested metric: matching must not rescale it."""
-        return {"prescaled": True}
+        metric = {"mahalanobis": "mahalanobis", "variance": "sd", None: "none"}.get(self.scale)
+        return {"prescaled": True, "covariate_metric": metric}
 
     def transform(self, X):
         arr = check_fitted_array(self, X, "mean_", "fit(X)")

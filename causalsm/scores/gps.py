@@ -245,3 +245,7 @@ class GeneralizedPropensityScore(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return np.array([f"gps_{c}" for c in self.classes_], dtype=object)
+
+    def __causalsm_tags__(self) -> dict:
+        """One probability column per level; maximum likelihood when ``model`` is None."""
+        return {"level_probabilities": True, "logistic_propensity": self.model is None}

@@ -959,7 +959,8 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
             predicts = self._current_output() in ("joint", "prognostic")
         else:
             predicts = learns and self.output in ("auto", "joint", "prognostic")
-        return {"uses_outcome": learns, "prognostic": predicts, "stochastic": True}
+        return {"uses_outcome": learns, "prognostic": predicts, "stochastic": True,
+                "level_probabilities": self.output == "propensity"}
 
     # ---------------------------------------------------- persistence / pickle
     def __getstate__(self):
