@@ -16,6 +16,7 @@ Run from the repository root::
     PYTHONPATH=$PWD python benchmarks/designs_speed.py              # everything (~30 min)
     PYTHONPATH=$PWD python benchmarks/designs_speed.py --quick      # 10^3 and 10^4 only
     PYTHONPATH=$PWD python benchmarks/designs_speed.py --no-r       # causalsm only
+    PYTHONPATH=$PWD python benchmarks/designs_speed.py --full-sizes 1000 10000   # no caliper case
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def main(argv=None) -> None:
                     help="largest n also timed with the HiGHS solver")
     ap.add_argument("--only-caliper", action="store_true",
                     help="only full matching at 10^5 with the caliper")
+    ap.add_argument("--full-sizes", type=int, nargs="*", default=None,
+                    help="sizes of dense full matching (default 1000 10000, then the "
+                         "caliper case at 10^5 unless --quick); none: skip")
     args = ap.parse_args(argv)
     rows = []
 
@@ -100,6 +104,8 @@ def main(argv=None) -> None:
         print(f"{design:>9} n={n:>9,} {who:<22} {shown} {info}", flush=True)
 
     full_cases = [(1000, None), (10000, None)] + ([] if args.quick else [(100000, 0.002)])
+    if args.full_sizes is not None:
+        full_cases = [(n, None) for n in args.full_sizes]
     if args.only_caliper:
         full_cases = [(100000, 0.002)]
     for n, cal in full_cases:

@@ -133,8 +133,8 @@ def _coverage(design: str, gps: str, rep: int, n: int, pts: np.ndarray, boot: in
             df[COVS], df["w"], df["Y"]).result_
     return [{"design": design, "gps": gps, "rep": rep, "point": j, "exposure": pts[j],
              "error": res.estimate[j] - truth[j], "std_error": res.std_error[j],
-             "covered": bool(res.conf_int[0][j] <= truth[j] <= res.conf_int[1][j]),
-             "band_covered": bool(np.all((res.band[0] <= truth) & (truth <= res.band[1])))}
+             "covered": bool(res.ci_lower[j] <= truth[j] <= res.ci_upper[j]),
+             "band_covered": bool(np.all((res.band_lower <= truth) & (truth <= res.band_upper)))}
             for j in range(pts.size)]
 
 

@@ -85,7 +85,7 @@ def one(rep: int, n: int, seed: int) -> list[dict]:
             e = est.effect_
             out.append({"rep": rep, "config": name, "outcome": "heterogeneous" if hetero
                         else "constant effect", "estimate": e.estimate,
-                        "std_error": e.std_error, "lo": e.conf_int[0], "hi": e.conf_int[1]})
+                        "std_error": e.std_error, "lo": e.ci_lower, "hi": e.ci_upper})
     return out
 
 

@@ -57,7 +57,8 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 
 from causalsm.datasets import simulate_hazard_ratio
-from causalsm.estimators.survival import MatchedHazardRatio, cox_fit, fit_seeds
+from causalsm.estimators.cox import cox_fit
+from causalsm.estimators.survival import MatchedHazardRatio, fit_seeds
 
 CENSOR_MEAN = 1000.0
 CHEAP = ("pair_cluster", "robust", "austin_cafri", "linearized")

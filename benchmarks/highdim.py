@@ -258,7 +258,7 @@ def run_method(design: str, rep: int, name: str, verbose: bool = False) -> list[
                 rows.append(row(
                     setting, estimand, sample, estimate=r.estimate, std_error=r.std_error,
                     truth=truth, abs_error=abs(r.estimate - truth),
-                    covered=float(r.conf_int[0] <= truth <= r.conf_int[1]),
+                    covered=float(r.ci_lower <= truth <= r.ci_upper),
                     latent_smd=(_latent_smd(lat, ts, e.matches_.weights)
                                 if estimand == "ATT" else float("nan")),
                     seconds=fit_seconds + time.perf_counter() - start, error_msg=""))

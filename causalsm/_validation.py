@@ -107,6 +107,8 @@ def _numeric_frame(X: pd.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
     for c in X.columns:
         col = X[c]
         is_factor = isinstance(col.dtype, pd.CategoricalDtype)
+        if pd.api.types.is_complex_dtype(col):
+            raise InputError(f"column '{c}' of {name} has complex values; give real numbers")
         if not (is_factor or pd.api.types.is_numeric_dtype(col)
                 or pd.api.types.is_bool_dtype(col)):
             raise InputError(
@@ -202,6 +204,8 @@ def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None
         index = X.index
         arr, names = _numeric_frame(X, name)
     else:
+        if np.iscomplexobj(X):               # np.array(..., float) would drop the imaginary part
+            raise InputError(f"{name} has complex values; give real numbers")
         try:
             arr = np.array(X, dtype=np.float64, copy=True)
         except (TypeError, ValueError) as err:
@@ -218,6 +222,9 @@ def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None
         names = list(columns) if columns is not None else [f"x{j}" for j in range(arr.shape[1])]
     if len(names) != arr.shape[1]:
         raise InputError(f"{name} has {arr.shape[1]} columns but {len(names)} names were given")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(f"{name} is empty (shape {arr.shape}): it needs at least one row "
+                         "and one column")
     bad = ~np.isfinite(arr)
     if bad.any():
         j = int(np.argmax(bad.any(axis=0)))

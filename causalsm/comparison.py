@@ -232,7 +232,7 @@ def _row(label, description, est, X, t, estimand, seconds) -> dict:
     crit, ev, ev_ci = _sensitivity(eff)
     return {"method": label, "description": description, "estimand": eff.estimand,
             "estimate": eff.estimate, "std_error": eff.std_error,
-            "ci_lower": eff.conf_int[0], "ci_upper": eff.conf_int[1],
+            "ci_lower": eff.ci_lower, "ci_upper": eff.ci_upper,
             "p_value": eff.p_value, "critical_gamma": crit, "evalue": ev,
             "evalue_ci": ev_ci, "max_abs_smd": smd, "linear_mmd": mmd,
             "n_matched": eff.n_matched, "n_dropped": eff.n_dropped,

@@ -66,7 +66,7 @@ def main() -> None:
               f"{b['max_abs_corr_after']:.3f} after matching; "
               f"mean |error| {np.mean(np.abs(res.estimate - truth)):.2f}; "
               f"pointwise coverage of the truth "
-              f"{np.mean((res.conf_int[0] <= truth) & (truth <= res.conf_int[1])):.2f}")
+              f"{np.mean((res.ci_lower <= truth) & (truth <= res.ci_upper)):.2f}")
         print(res.summary(points=5))
         res.plot(ax=ax, label=label, color=color)
     grid = np.linspace(*ax.get_xlim(), 200)

@@ -60,8 +60,8 @@ def main(argv=None):
             res = csm.estimate_effect(df, treatment="treat", outcome="re78",
                                       covariates=COVARIATES, estimand="ATT", **options)
             rows.append({"method": name, "ATT": res.estimate, "SE": res.std_error,
-                         "CI low": res.conf_int[0], "CI high": res.conf_int[1],
-                         "covers benchmark": res.conf_int[0] <= bench.att <= res.conf_int[1]})
+                         "CI low": res.ci_lower, "CI high": res.ci_upper,
+                         "covers benchmark": res.ci_lower <= bench.att <= res.ci_upper})
     table = pd.DataFrame(rows).set_index("method")
     with pd.option_context("display.float_format", "{:,.0f}".format, "display.width", 120,
                            "display.max_columns", 10):

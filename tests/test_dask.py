@@ -56,7 +56,7 @@ def test_wild_bootstrap_estimator_on_the_cluster(client):
         dist = csm.MatchingEstimator(n_jobs=-1, **kw).fit(df[["s", "s2"]], df["t"], df["y"])
     assert seq.effect_.estimate == dist.effect_.estimate
     assert seq.effect_.std_error == dist.effect_.std_error
-    assert seq.effect_.conf_int == dist.effect_.conf_int
+    assert seq.effect_.conf_int() == dist.effect_.conf_int()
 
 
 def test_multiply_robust_bootstrap_on_the_cluster(client):

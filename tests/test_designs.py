@@ -277,7 +277,7 @@ def test_gcomputation_identities():
     rr = gcomputation(yb, t, x[:, None], estimand="ATT", vcov="hc3", effect="ratio")
     assert rd.details["outcome_model"].startswith("logistic")
     assert rr.estimate == pytest.approx(np.exp(rr.details["log_estimate"]))
-    assert rr.conf_int[0] < rr.estimate < rr.conf_int[1]
+    assert rr.ci_lower < rr.estimate < rr.ci_upper
     with pytest.raises(InputError, match="binary"):
         gcomputation(y, t, None, effect="ratio")
     with pytest.raises(InputError, match="subclass"):

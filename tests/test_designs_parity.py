@@ -179,14 +179,14 @@ def test_gcomputation_equals_avg_comparisons(name, i):
     if g["comparison"] == "difference":
         assert res.estimate == pytest.approx(g["estimate"], rel=1e-9)
         assert res.std_error == pytest.approx(g["std_error"], rel=1e-6)
-        assert res.conf_int[0] == pytest.approx(g["conf_low"], abs=1e-6 * g["std_error"] * 3)
-        assert res.conf_int[1] == pytest.approx(g["conf_high"], abs=1e-6 * g["std_error"] * 3)
+        assert res.ci_lower == pytest.approx(g["conf_low"], abs=1e-6 * g["std_error"] * 3)
+        assert res.ci_upper == pytest.approx(g["conf_high"], abs=1e-6 * g["std_error"] * 3)
     else:                                   # log scale, and the exponentiated interval
         assert res.details["log_estimate"] == pytest.approx(g["estimate"], rel=1e-9)
         assert res.details["log_std_error"] == pytest.approx(g["std_error"], rel=1e-6)
         assert res.estimate == pytest.approx(g["exp_estimate"], rel=1e-9)
-        assert res.conf_int[0] == pytest.approx(g["exp_conf_low"], rel=1e-6)
-        assert res.conf_int[1] == pytest.approx(g["exp_conf_high"], rel=1e-6)
+        assert res.ci_lower == pytest.approx(g["exp_conf_low"], rel=1e-6)
+        assert res.ci_upper == pytest.approx(g["exp_conf_high"], rel=1e-6)
 
 
 BALANCE = [k for k, r in RUNS.items() if "balance" in r]

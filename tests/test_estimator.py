@@ -1,5 +1,6 @@
 """MatchingEstimator: identities, coverage against a known truth, results, bad input."""
 
+import json
 import warnings
 
 import numpy as np
@@ -36,7 +37,7 @@ def coverage(truth, estimand, n, reps, **kw):
         for r in range(reps):
             X, t, y = simulate(n, np.random.default_rng(r))
             e = MatchingEstimator(estimand=estimand, random_state=r, **kw).fit(X, t, y).effect_
-            hits.append(e.conf_int[0] <= truth[estimand] <= e.conf_int[1])
+            hits.append(e.ci_lower <= truth[estimand] <= e.ci_upper)
             ests.append(e.estimate)
     return np.mean(hits), np.mean(ests) - truth[estimand]
 
@@ -122,14 +123,21 @@ def test_result_object():
     frame = res.to_frame()
     assert frame.shape == (1, 12)
     assert frame.loc[0, "estimate"] == res.estimate
-    lo, hi = res.conf_int
+    lo, hi = res.conf_int()
     assert lo < res.estimate < hi
     assert (hi - lo) / 2 == pytest.approx(1.959964 * res.std_error, rel=1e-6)
+    lo90, hi90 = res.conf_int(0.10)                # statsmodels' conf_int(alpha)
+    assert (hi90 - lo90) / 2 == pytest.approx(1.644854 * res.std_error, rel=1e-6)
+    assert res.conf_int(0.05) == (lo, hi) == (res.ci_lower, res.ci_upper)
+    with pytest.raises(csm.InputError, match="alpha"):
+        res.conf_int(1.5)
     d = res.to_dict()
-    assert d["estimand"] == "ATT" and isinstance(d["conf_int"], list)
+    assert d["estimand"] == "ATT" and d["ci_lower"] == lo and d["ci_upper"] == hi
+    json.dumps(d)
     text = res.summary()
+    assert isinstance(text, csm.estimators.results.Summary) and isinstance(text, str)
     assert "ATT" in text and "Abadie-Imbens" in text and f"{res.estimate:.6g}" in text
-    assert "<table" in res._repr_html_()
+    assert "<table" in res._repr_html_() and "<table" in text._repr_html_()
     assert all(str(dt) in ("int64", "float64", "object") for dt in frame.dtypes)
 
 
@@ -205,7 +213,7 @@ def test_wild_bootstrap_does_not_depend_on_n_jobs():
     with parallel_backend("threading"):
         b = MatchingEstimator(variance="wild_bootstrap", n_bootstrap=600, random_state=1,
                               n_jobs=2).fit(X, t, y).effect_
-    assert a.std_error == b.std_error and a.conf_int == b.conf_int
+    assert a.std_error == b.std_error and a.conf_int() == b.conf_int()
 
 
 def test_bad_bias_fit_is_refused_even_without_bias_correction():

@@ -77,6 +77,7 @@ def test_every_example_is_covered():
     assert (EXAMPLES / NOTEBOOK).exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SCRIPTS + [NOTEBOOK])
 def test_example_runs_and_writes_figures(runs, name):
     proc, out = runs[name]
@@ -93,6 +94,7 @@ def test_example_runs_and_writes_figures(runs, name):
         assert text in proc.stdout, f"{name} did not print {text!r}"
 
 
+@pytest.mark.slow
 def test_compare_lalonde_reports_benchmark_coverage(runs):
     proc, out = runs["compare_lalonde.py"]
     assert "NSW experimental benchmark ATT: 1,794 (SE 671)" in proc.stdout
@@ -109,6 +111,7 @@ def test_compare_lalonde_reports_benchmark_coverage(runs):
     assert psid.set_index("method").loc["random", "max_abs_smd"] > 3
 
 
+@pytest.mark.slow
 def test_ihdp_benchmark_prints_errors(runs):
     proc, out = runs["ihdp_benchmark.py"]
     assert "NSM vs PSM: mean absolute ATT error" in proc.stdout

@@ -100,7 +100,7 @@ def test_curve_close_to_the_truth(data):
         data["w"], data["Y"], np.ones(3000)).predict(pts)
     assert np.abs(naive - causalgps_erf(pts)).mean() > \
         2 * np.abs(res.estimate - causalgps_erf(pts)).mean()
-    assert np.all(res.band[0] <= res.conf_int[0]) and np.all(res.band[1] >= res.conf_int[1])
+    assert np.all(res.band_lower <= res.ci_lower) and np.all(res.band_upper >= res.ci_upper)
 
 
 def test_bootstrap_is_seeded_and_independent_of_n_jobs(data):
@@ -144,7 +144,7 @@ def test_result_object(data):
     assert "GPS weighting" in text and "Balance:" in text and "m = 48 of 600" in text
     payload = json.loads(json.dumps(res.to_dict()))
     assert payload["balance"]["covariate"] == COVS
-    assert "<b>Exposure-response curve</b>" in res._repr_html_()
+    assert "<b>Exposure-response curve of Y on w</b>" in res._repr_html_()
     import matplotlib
     matplotlib.use("Agg")
     ax = res.plot(truth=causalgps_erf)

@@ -61,7 +61,7 @@ def test_one_treated_unit_gives_nan_standard_error_with_a_warning():
     t[0] = 1
     with pytest.warns(RuntimeWarning, match="standard error cannot be estimated.*1 and 299"):
         eff = _ps_estimate(X, t, y)
-    assert np.isnan(eff.std_error) and np.isnan(eff.conf_int[0]) and np.isnan(eff.p_value)
+    assert np.isnan(eff.std_error) and np.isnan(eff.ci_lower) and np.isnan(eff.p_value)
     assert np.isfinite(eff.estimate)
 
 
@@ -145,8 +145,22 @@ def test_check_weights_copies():
 # ------------------------------------------------------------------ column roles and data
 def test_empty_data():
     X, t, y = _data()
-    with pytest.raises(InputError, match="X has no rows"):
+    with pytest.raises(InputError, match="X is empty"):
         _ps_estimate(X[:0], t[:0], y[:0])
+
+
+@pytest.mark.parametrize("X, needle", [
+    (np.array([[1 + 2j, 2.0], [3.0, 4.0], [1.0, 0.0]]), "X has complex values"),
+    (pd.DataFrame({"a": [1 + 1j, 2, 3]}), "column 'a' of X has complex values"),
+    (np.zeros((0, 3)), r"X is empty \(shape \(0, 3\)\)"),
+    (np.zeros((3, 0)), r"X is empty \(shape \(3, 0\)\)"),
+])
+def test_complex_and_empty_covariates_are_errors(X, needle):
+    """A complex array was cast to float with its imaginary part silently dropped."""
+    t = np.array([1, 0, 1])[:len(X)]
+    for score in (csm.PropensityScore(), csm.CovariateScore()):
+        with pytest.raises(InputError, match=needle):
+            score.fit(X, t)
 
 
 def test_outcome_equal_to_treatment():

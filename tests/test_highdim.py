@@ -46,7 +46,7 @@ def test_default_neural_estimator_beats_no_and_random_matching(design):
     rand = MatchingEstimator(score=RandomScore(random_state=0)).fit(X, t, y).effect_
     assert abs(r.estimate - att) < abs(naive - att)
     assert abs(r.estimate - att) < abs(rand.estimate - att)
-    assert r.conf_int[0] <= att <= r.conf_int[1]
+    assert r.ci_lower <= att <= r.ci_upper
     # the recommended path: the joint score, bias-corrected on it (never on raw columns)
     assert est.score_.output_ == "joint"
     assert r.details["adjust"] == "score" and "bias-corrected" in r.method

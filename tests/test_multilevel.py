@@ -173,7 +173,7 @@ def test_levels_categorical_reference_and_contrasts():
     one = eff.contrast_result("lo", "hi")          # the reverse of a listed contrast
     assert isinstance(one, csm.EffectResult)
     assert one.estimate == pytest.approx(-eff.estimate[2])
-    assert one.conf_int[0] == pytest.approx(-eff.ci_upper[2])
+    assert one.ci_lower == pytest.approx(-eff.ci_upper[2])
 
 
 def test_multiplicity():
@@ -203,8 +203,8 @@ def test_result_types_cross_into_r():
     d = eff.to_dict()
     json.dumps(d)
     assert d["contrast"] == ["1 - 0", "2 - 0", "2 - 1"]
-    assert eff.conf_int.shape == (3, 2)
-    assert "<b>ATE</b>" in eff._repr_html_()
+    assert eff.conf_int().shape == (3, 2)
+    assert "<b>Multi-level matching estimate (ATE, all units)</b>" in eff._repr_html_()
     assert eff.means_frame()["level"].tolist() == ["0", "1", "2"]
 
 

@@ -484,7 +484,7 @@ def test_matching_on_the_learned_score_balances_twenty_covariates():
     bal = est.balance()
     assert bal["smd_before"].abs().max() > 0.5                # confounded before
     assert bal["smd_after"].abs().max() < 0.1                 # every covariate balanced
-    lo, hi = est.effect_.conf_int
+    lo, hi = est.effect_.conf_int()
     assert lo <= tau[t == 1].mean() <= hi
     assert "NeuralBalancingScore (5-d)" in est.effect_.method
     assert est.score_.transform(X).shape == (10_000, 5)

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 import causalsm as csm
 from causalsm import MatchedHazardRatio, match
-from causalsm.estimators.survival import cox_fit
+from causalsm.estimators.cox import cox_fit
 from causalsm.scores import CovariateScore, score_tags
 from causalsm.scores.gps import GeneralizedPropensityScore
 

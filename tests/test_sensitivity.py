@@ -172,10 +172,10 @@ def test_hazard_ratio_evalue_and_no_rosenbaum_bound():
                            random_state=0)
     ev = res.evalue()
     share = (res.events_treated + res.events_control) / (res.n_treated + res.n_control)
-    ref = sen.evalue(res.hazard_ratio, *res.conf_int, measure="HR", rare=share < 0.15)
+    ref = sen.evalue(res.hazard_ratio, *res.conf_int(), measure="HR", rare=share < 0.15)
     assert ev.evalue == ref.evalue and ev.rare == (share < 0.15)
     assert "taken as" in ev.details["note"]
-    assert sen.evalue(res.hazard_ratio, *res.conf_int, measure="HR", rare=True).evalue \
+    assert sen.evalue(res.hazard_ratio, *res.conf_int(), measure="HR", rare=True).evalue \
         == res.evalue(rare=True).evalue
     with pytest.raises(InputError, match="censored"):
         res.sensitivity()

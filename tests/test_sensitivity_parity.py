@@ -267,7 +267,7 @@ def test_evalues(name):
         kwargs["se"] = args.pop()
     r = sen.evalue(*args, measure=measure, **kwargs)
     ref = REF["EValue"]["cases"][name]
-    close([r.rr, *r.rr_conf_int], ref["rr"], rtol=1e-12)
+    close([r.rr, r.rr_lower, r.rr_upper], ref["rr"], rtol=1e-12)
     got_ev = [r.evalue, np.nan, np.nan]
     side = r.details["ci_side"]
     if side is not None:
@@ -462,6 +462,6 @@ def test_lalonde_critical_gammas_amplification_and_evalues():
     ev = res["pairs"]["evalue"]
     for r in (sen.evalue(ev["estimate"], measure="OLS", se=ev["se"], sd=ev["sd"]),
               sen.evalue(ev["estimate"] / ev["sd"], measure="MD", se=ev["se"] / ev["sd"])):
-        close([r.rr, *r.rr_conf_int], ev["ols"]["rr"], rtol=1e-12)
+        close([r.rr, r.rr_lower, r.rr_upper], ev["ols"]["rr"], rtol=1e-12)
         close([r.evalue, r.evalue_ci], [ev["ols"]["evalue"][0], ev["ols"]["evalue"][2]],
               rtol=1e-12)

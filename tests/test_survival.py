@@ -15,7 +15,7 @@ import pytest
 
 import causalsm as csm
 from causalsm import InputError, MatchedHazardRatio, match
-from causalsm.estimators.survival import _rmst, cox_fit, weighted_km
+from causalsm.estimators.cox import cox_fit, rmst, weighted_km
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = json.loads((ROOT / "tests" / "fixtures" / "r" / "survival_reference.json").read_text())
@@ -184,7 +184,7 @@ def test_weighted_km_and_rmst_equal_lifelines():
     times, surv = weighted_km(T, d, w)
     km = KaplanMeierFitter().fit(T, d, weights=w)
     np.testing.assert_allclose(surv, km.survival_function_at_times(times).values, atol=1e-12)
-    assert _rmst(T, d, w, 6.0) == pytest.approx(restricted_mean_survival_time(km, t=6.0),
+    assert rmst(T, d, w, 6.0) == pytest.approx(restricted_mean_survival_time(km, t=6.0),
                                                 abs=1e-9)
 
 
@@ -201,13 +201,21 @@ def rossi_fit():
 def test_result_object(rossi_fit):
     rossi, est = rossi_fit
     r = est.effect_
-    assert r.hazard_ratio == pytest.approx(np.exp(r.log_hr))
-    assert r.conf_int[0] < r.hazard_ratio < r.conf_int[1]
-    assert r.conf_int == pytest.approx(tuple(np.exp(r.conf_int_log)))
-    assert r.n_treated == 216 and r.events_treated == int(rossi.arrest[rossi.fin == 1].sum())
+    assert r.estimate == r.hazard_ratio == pytest.approx(np.exp(r.log_hr))
+    assert r.ci_lower < r.hazard_ratio < r.ci_upper
+    assert r.conf_int() == (r.ci_lower, r.ci_upper)
+    z90 = 1.6448536269514722                      # Wald on the log scale at another level
+    assert r.conf_int(0.10) == pytest.approx((np.exp(r.log_hr - z90 * r.std_error),
+                                              np.exp(r.log_hr + z90 * r.std_error)), rel=1e-12)
+    assert r.n_treated == 216 and r.n_control == 216       # the data's arms
+    assert r.n_treated_matched == 216 and r.n_matched == 216 and r.n_dropped == 0
+    assert r.events_treated == int(rossi.arrest[rossi.fin == 1].sum())
     assert 0 < r.p_value < 1 and r.std_error == pytest.approx(r.details["se_austin_cafri"])
     frame = r.to_frame()
-    assert frame.shape == (1, 16)
+    assert list(frame.columns[:12]) == ["estimand", "estimate", "std_error", "ci_lower",
+                                        "ci_upper", "p_value", "n_treated", "n_control",
+                                        "n_matched", "n_dropped", "method", "variance"]
+    assert frame.shape == (1, 19)
     for c in frame.columns:
         assert frame[c].dtype in (np.float64, np.int64) or \
             all(isinstance(v, str) for v in frame[c]), c
@@ -224,14 +232,18 @@ def test_plot_survival_and_rmst(rossi_fit):
     r = est.effect_
     ax = r.plot_survival()
     assert len(ax.get_lines()) >= 2
-    out = r.rmst_difference(52, n_bootstrap=30, random_state=0)
+    out = est.rmst_difference(52, n_bootstrap=30, random_state=0)
+    assert isinstance(out, csm.EffectResult) and out.estimand == "ATT"
     T, d, a, w = r._data
-    assert out["difference"] == pytest.approx(_rmst(T[a == 1], d[a == 1], w[a == 1], 52)
-                                              - _rmst(T[a == 0], d[a == 0], w[a == 0], 52))
-    assert 0 < out["rmst_control"] < 52 and 0.1 < out["std_error"] < 3
-    assert out["conf_int"][0] < out["difference"] < out["conf_int"][1]
+    assert out.estimate == pytest.approx(rmst(T[a == 1], d[a == 1], w[a == 1], 52)
+                                         - rmst(T[a == 0], d[a == 0], w[a == 0], 52))
+    assert out.estimate == pytest.approx(out.details["rmst_treated"]
+                                         - out.details["rmst_control"])
+    assert 0 < out.details["rmst_control"] < 52 and 0.1 < out.std_error < 3
+    assert out.ci_lower < out.estimate < out.ci_upper
+    assert out.details["n_bootstrap"] == 30 and "restricted mean" in out.method
     with pytest.raises(InputError, match="horizon"):
-        r.rmst_difference(-1)
+        est.rmst_difference(-1)
 
 
 def test_resampling_variances(rossi_fit):
@@ -362,8 +374,8 @@ def test_score_fits_average_the_log_hr_and_add_the_between_fit_variance():
     assert r.std_error == r.details["se_robust"]
     single_v = np.mean([x.details["se_robust"] ** 2 for x in singles])
     assert np.sum(a ** 2) < single_v            # the fits' matching noise partly averages out
-    assert r.conf_int_log == pytest.approx((r.log_hr - 1.959964 * r.std_error,
-                                            r.log_hr + 1.959964 * r.std_error), abs=1e-5)
+    assert np.log(r.conf_int()) == pytest.approx((r.log_hr - 1.959964 * r.std_error,
+                                                  r.log_hr + 1.959964 * r.std_error), abs=1e-5)
     assert "averaged over 3 score fits" in r.variance and "averaged over 3 fits" in r.method
     # the matched data behind the curves carry the mean of the fits' weights
     w = np.mean([f.matches_.weights for f in fitted], axis=0)
@@ -428,6 +440,7 @@ def test_small_simulation_bias_and_coverage():
     assert ate.se_pc.mean() < 0.5 * ate.log_hr.std()   # pair-cluster is invalid for the ATE
 
 
+@pytest.mark.slow
 def test_small_simulation_neural_score():
     """Seeded miniature of the NSM part of benchmarks/hazard_ratio_sim.py: 16
     replications, n = 1000, five networks per estimate (the default) and the first of

@@ -556,11 +556,12 @@ class MatchingEstimator(BaseEstimator):
         self._data = data
         self.effect_ = EffectResult(
             estimand=estimand, estimate=est, std_error=float(se),
-            conf_int=(float(ci[0]), float(ci[1])), p_value=float(p),
+            ci_lower=float(ci[0]), ci_upper=float(ci[1]), p_value=float(p),
             method=self._method_label(score, S.shape[1], k, bool(bc)), variance=vlabel,
             n_treated=int(t_arr.sum()), n_control=int((1 - t_arr).sum()),
             n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha, details=details,
-            _sets=sets_or_reason(m, data.y))
+            _sets=sets_or_reason(m, data.y),
+            _interval="fixed" if variance == "wild_bootstrap" else "wald")
         return self
 
     # ------------------------------------------------------------- designs

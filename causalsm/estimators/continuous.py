@@ -20,10 +20,9 @@ The pipeline (Wu, Mealli, Kioumourtzoglou, Dominici & Braun 2024; R's CausalGPS)
 
 from __future__ import annotations
 
-import html
 import itertools
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +36,7 @@ from ..inference import resample_replicates, resample_size
 from ..matching.exposure import default_levels, match_levels
 from ..scores.density import RDensity, make_gps
 from .erf import make_smoother
+from .results import Result, Summary
 
 __all__ = ["GPSMatching", "GPSWeighting", "ExposureResponse", "ExposureResponseResult",
            "weighted_ks"]
@@ -412,7 +412,7 @@ class GPSWeighting(_GPSDesign):
 
 # ------------------------------------------------------------------ the result
 @dataclass
-class ExposureResponseResult:
+class ExposureResponseResult(Result):
     """An estimated exposure-response curve ``mu(w) = E[Y(w)]`` with bootstrap bands.
 
     Field names follow :class:`~causalsm.estimators.results.EffectResult`, with one value
@@ -427,9 +427,9 @@ class ExposureResponseResult:
     estimate, std_error, p_value : ndarray
         The curve, its bootstrap standard error, and the pointwise p-value of
         ``mu(w) = 0``.
-    conf_int : (ndarray, ndarray)
-        Pointwise ``1 - alpha`` interval.
-    band : (ndarray, ndarray)
+    ci_lower, ci_upper : ndarray
+        Pointwise ``1 - alpha`` interval (:meth:`conf_int` at any level).
+    band_lower, band_upper : ndarray
         Simultaneous ``1 - alpha`` band over ``exposure`` (sup-t).
     method, variance : str
     n, n_used, n_dropped : int
@@ -448,9 +448,11 @@ class ExposureResponseResult:
     exposure: np.ndarray
     estimate: np.ndarray
     std_error: np.ndarray
-    conf_int: tuple
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
     p_value: np.ndarray
-    band: tuple
+    band_lower: np.ndarray
+    band_upper: np.ndarray
     method: str
     variance: str
     n: int
@@ -467,25 +469,25 @@ class ExposureResponseResult:
         ``ci_upper``, ``band_lower``, ``band_upper``, ``p_value`` (float64)."""
         return pd.DataFrame({
             "exposure": self.exposure, "estimate": self.estimate,
-            "std_error": self.std_error, "ci_lower": self.conf_int[0],
-            "ci_upper": self.conf_int[1], "band_lower": self.band[0],
-            "band_upper": self.band[1], "p_value": self.p_value}).astype(np.float64)
+            "std_error": self.std_error, "ci_lower": self.ci_lower,
+            "ci_upper": self.ci_upper, "band_lower": self.band_lower,
+            "band_upper": self.band_upper, "p_value": self.p_value}).astype(np.float64)
 
     def to_dict(self) -> dict:
         """Plain Python numbers, lists and strings (JSON- and R-friendly)."""
-        out = {k: v for k, v in asdict(self).items() if k != "balance"}
-        for key in ("exposure", "estimate", "std_error", "p_value"):
-            out[key] = np.asarray(out[key], dtype=np.float64).tolist()
-        out["conf_int"] = [np.asarray(v, dtype=np.float64).tolist() for v in self.conf_int]
-        out["band"] = [np.asarray(v, dtype=np.float64).tolist() for v in self.band]
+        out = super().to_dict()
         out["balance"] = {c: self.balance[c].astype(float).tolist() for c in self.balance}
         out["balance"]["covariate"] = [str(i) for i in self.balance.index]
-        out["details"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                          for k, v in self.details.items()}
         return out
 
-    def summary(self, points: int = 7) -> str:
+    def summary(self, points: int = 7) -> Summary:
         """A printable table: the curve at up to ``points`` exposures, and the balance."""
+        return Summary(self._summary_text(points), self._summary_html())
+
+    def _title(self) -> str:
+        return f"Exposure-response curve of {self.outcome} on {self.treatment}"
+
+    def _summary_text(self, points: int = 7) -> str:
         level = int(round(100 * (1 - self.alpha)))
         idx = np.unique(np.linspace(0, self.exposure.size - 1,
                                     min(points, self.exposure.size)).round().astype(int))
@@ -504,20 +506,13 @@ class ExposureResponseResult:
                  f"{'[' + str(level) + '% conf.':>10} {'int.]':>10} {'[simult.':>10} "
                  f"{'band]':>10}"]
         for i in idx:
-            values = (self.estimate[i], self.std_error[i], self.conf_int[0][i],
-                      self.conf_int[1][i], self.band[0][i], self.band[1][i])
+            values = (self.estimate[i], self.std_error[i], self.ci_lower[i],
+                      self.ci_upper[i], self.band_lower[i], self.band_upper[i])
             lines.append(f"{self.exposure[i]:>10.4g} " + " ".join(
                 f"{v:>{9 if k == 1 else 10}.5g}" for k, v in enumerate(values)))
         lines.append("=" * 78)
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return (f"<p><b>Exposure-response curve</b> of {html.escape(self.outcome)} on "
-                f"{html.escape(self.treatment)} by {html.escape(self.method)}; variance: "
-                f"{html.escape(self.variance)}</p>" + self.to_frame().to_html(index=False))
 
     def plot(self, ax: Any = None, *, truth: Any = None, band: bool = True, **kwargs):
         """Plot the curve with its pointwise interval and simultaneous band
@@ -743,8 +738,8 @@ class ExposureResponse(BaseEstimator):
             details["n_levels"] = int(len(d.levels_))
         self.result_ = ExposureResponseResult(
             estimand="ERF", exposure=points, estimate=estimate, std_error=se,
-            conf_int=(estimate - z * se, estimate + z * se), p_value=p_value,
-            band=(estimate - crit * se, estimate + crit * se),
+            ci_lower=estimate - z * se, ci_upper=estimate + z * se, p_value=p_value,
+            band_lower=estimate - crit * se, band_upper=estimate + crit * se,
             method=f"{d.describe()}; {self._describe_smoother()}", variance=variance,
             n=int(n), n_used=int(kept.sum()), n_dropped=int(d.n_trimmed_), alpha=alpha,
             balance=d.balance_, treatment=str(names[0] or "exposure"),

@@ -308,11 +308,13 @@ def gcomputation(y: Any, t: Any, X: Any = None, weights: Any = None, *, estimand
     name = {"difference": "difference" if not binary else "risk difference",
             "ratio": "risk ratio", "odds_ratio": "odds ratio"}[effect]
     return EffectResult(estimand=estimand, estimate=estimate, std_error=float(se),
-                        conf_int=ci, p_value=float(p),
+                        ci_lower=float(ci[0]), ci_upper=float(ci[1]), p_value=float(p),
                         method=f"{method}; g-computation ({name}), "
                                f"{details['outcome_model']} outcome model with treatment "
                                "interactions",
-                        variance=label, alpha=alpha, details=details, **counts)
+                        variance=label, alpha=alpha, details=details, **counts,
+                        _interval=("fixed" if vcov == "bootstrap" else
+                                   "wald" if effect == "difference" else "log"))
 
 
 def _binary(y: np.ndarray, outcome: str) -> bool:

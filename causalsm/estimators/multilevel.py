@@ -67,9 +67,8 @@ neighbour.
 
 from __future__ import annotations
 
-import html
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -85,7 +84,7 @@ from ..scores._tags import score_tags
 from ..scores.gps import GeneralizedPropensityScore
 from .average import _wls_coef
 from .ps_adjustment import local_covariances
-from .results import EffectResult, wald
+from .results import EffectResult, Result, wald
 
 __all__ = ["MultilevelMatching", "MultilevelSubclassification", "MultilevelEffectResult",
            "overlap_mask"]
@@ -96,7 +95,7 @@ _TRIM_RULES = ("crump", "multilevelmatching")
 
 # ------------------------------------------------------------------------ result
 @dataclass
-class MultilevelEffectResult:
+class MultilevelEffectResult(Result):
     """Effects of a treatment with several levels: one row per contrast.
 
     Attributes
@@ -158,10 +157,9 @@ class MultilevelEffectResult:
     p_adjust: str = "none"
     details: dict = field(default_factory=dict)
 
-    @property
-    def conf_int(self) -> np.ndarray:
-        """``(n_contrasts, 2)`` array of interval bounds."""
-        return np.column_stack([self.ci_lower, self.ci_upper])
+    def _z_alpha(self, alpha: float) -> float:
+        """Bonferroni intervals are simultaneous over the contrasts."""
+        return alpha / len(self.contrast) if self.p_adjust == "bonferroni" else alpha
 
     def _count(self, level: str) -> int:
         return int(self.n_per_level[self.levels.index(level)])
@@ -212,7 +210,8 @@ class MultilevelEffectResult:
             ci = (sign * self.ci_lower[j], sign * self.ci_upper[j])
             return EffectResult(
                 estimand=self.estimand, estimate=float(sign * self.estimate[j]),
-                std_error=float(self.std_error[j]), conf_int=(float(min(ci)), float(max(ci))),
+                std_error=float(self.std_error[j]), ci_lower=float(min(ci)),
+                ci_upper=float(max(ci)),
                 p_value=float(self.p_value[j]), method=self.method, variance=self.variance,
                 n_treated=self._count(level),
                 n_control=self._count(b if sign > 0 else a),
@@ -223,18 +222,7 @@ class MultilevelEffectResult:
                          + ("" if reference is None else f" against {reference!r}")
                          + f" in this result; contrasts: {', '.join(self.contrast)}")
 
-    def to_dict(self) -> dict:
-        """Plain Python numbers, lists and strings (JSON- and R-friendly)."""
-        out = asdict(self)
-        for k, v in list(out.items()):
-            if isinstance(v, np.ndarray):
-                out[k] = v.tolist()
-        out["details"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                          for k, v in self.details.items()}
-        return out
-
-    def summary(self) -> str:
-        """A printable table in the style of statsmodels."""
+    def _summary_text(self) -> str:
         level = int(round(100 * (1 - self.alpha)))
         who = "all units" if self.target is None else f"units that received {self.target}"
         counts = ", ".join(f"{a}: {int(n)}" for a, n in zip(self.levels, self.n_per_level))
@@ -268,15 +256,9 @@ class MultilevelEffectResult:
                          f"{ci_note}.")
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
+    def _title(self) -> str:
         who = "all units" if self.target is None else f"units that received {self.target}"
-        frame = self.to_frame().drop(columns=["method", "variance"])
-        return (f"<p><b>{html.escape(self.estimand)}</b> ({html.escape(who)}) by "
-                f"{html.escape(self.method)}; variance: {html.escape(self.variance)}</p>"
-                + frame.to_html(index=False))
+        return f"Multi-level matching estimate ({self.estimand}, {who})"
 
     def plot(self, ax=None):
         """Forest plot of the contrasts with their intervals.  Returns the Axes."""
@@ -540,7 +522,8 @@ class MultilevelMatching(_MultilevelBase):
         match; default) or break ties at random.
     distance_tolerance : float
         Squared standardised distance within which candidates tie (0: exact ties only,
-        as ``multilevelMatching``).
+        as ``multilevelMatching``, whose estimates and variances this class reproduces;
+        the binary estimators default to R ``Matching``'s 1e-5).
     alpha : float
         1 - confidence level.
     p_adjust : None, "holm", "bonferroni" or a statsmodels ``multipletests`` method

@@ -38,10 +38,9 @@ dsmatch implements it, generalised to any number of candidate models:
 
 from __future__ import annotations
 
-import html
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,7 +56,7 @@ from ..scores.covariates import CovariateScore
 from ..scores.prognostic import DoubleScore, _model_list
 from ..sensitivity.evalue import outcome_details
 from ..sensitivity.sets import sets_or_reason
-from .results import EffectResult, wald
+from .results import EffectResult, Result, wald
 
 __all__ = ["MultiplyRobustMatching", "QuantileEffectResult", "dsm_statistics",
            "sieve_basis"]
@@ -249,7 +248,7 @@ _QUANTILE_NOT_COVERED = (
 
 
 @dataclass
-class QuantileEffectResult:
+class QuantileEffectResult(Result):
     """Quantile treatment effects at several quantile levels.
 
     Attributes
@@ -286,11 +285,6 @@ class QuantileEffectResult:
     alpha: float = 0.05
     details: dict = field(default_factory=dict)
 
-    @property
-    def conf_int(self) -> np.ndarray:
-        """``(n_quantiles, 2)`` array of interval bounds."""
-        return np.column_stack([self.ci_lower, self.ci_upper])
-
     def to_frame(self) -> pd.DataFrame:
         """One row per quantile level (float64 and str columns only)."""
         return pd.DataFrame({
@@ -305,18 +299,7 @@ class QuantileEffectResult:
             "quantile_control": np.asarray(self.quantile_control, dtype=np.float64),
         })
 
-    def to_dict(self) -> dict:
-        """Plain Python numbers, lists and strings (JSON- and R-friendly)."""
-        out = asdict(self)
-        for k, v in list(out.items()):
-            if isinstance(v, np.ndarray):
-                out[k] = [float(x) for x in v]
-        out["details"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                          for k, v in self.details.items()}
-        return out
-
-    def summary(self) -> str:
-        """A printable table in the style of statsmodels."""
+    def _summary_text(self) -> str:
         level = int(round(100 * (1 - self.alpha)))
         lines = [f"{'Matching estimate of the ' + self.estimand:^78}", "=" * 78,
                  f"Method:    {self.method}", f"Variance:  {self.variance}",
@@ -340,14 +323,6 @@ class QuantileEffectResult:
     def evalue(self, *args, **kwargs):
         """Not covered; see the module :mod:`causalsm.sensitivity`."""
         raise InputError(_QUANTILE_NOT_COVERED)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return (f"<p><b>{html.escape(self.estimand)}</b> by {html.escape(self.method)}; "
-                f"variance: {html.escape(self.variance)}</p>"
-                + self.to_frame().to_html(index=False))
 
     def plot(self, ax=None, *, color: str = "C0", label: str | None = None):
         """The effect against the quantile level, with its pointwise confidence band.
@@ -398,7 +373,9 @@ class MultiplyRobustMatching(BaseEstimator):
         gives each of the matches of a unit the mass ``1 / n_neighbors``.
     ties : bool
         ``False`` (default, as dsmatch): equidistant candidates are broken at random
-        (seeded by ``random_state``); ``True`` keeps them, sharing one match.
+        (seeded by ``random_state``); ``True`` keeps them, sharing one match.  The
+        other estimators keep ties (Abadie-Imbens); here the bootstrap of the linear
+        form and the parity with dsmatch assume exactly ``n_neighbors`` matches.
     sieve_degree : int
         Degree of the polynomial in the scores that de-biases the matches (and
         centres the working normal law of the quantile correction).  1 (default)
@@ -406,7 +383,8 @@ class MultiplyRobustMatching(BaseEstimator):
         dsmatch's for the ATE, ATT, QTE and QTT; ``tests/test_multiply_robust_parity.py``).
         See the module docstring for why the default departs from dsmatch.
     n_bootstrap : int
-        Bootstrap replicates of the linear form (dsmatch's default is 100).
+        Bootstrap replicates of the linear form (dsmatch's default is 100): a standard
+        error, not a percentile interval, is taken from them, so 200 suffice.
     alpha : float
         1 - confidence level of the Wald intervals ``estimate +- z SE``.
     n_jobs : int
@@ -441,7 +419,7 @@ class MultiplyRobustMatching(BaseEstimator):
     >>> y = X[:, 0] + X[:, 1] + 2 * t + rng.normal(size=300)
     >>> est = csm.MultiplyRobustMatching(quantiles=[0.5], n_bootstrap=20,
     ...                                  random_state=0).fit(X, t, y)
-    >>> lo, hi = est.effect_.conf_int
+    >>> lo, hi = est.effect_.conf_int()
     >>> bool(lo < 2 < hi), est.quantile_effect_.estimate.shape
     (True, (1,))
     """
@@ -535,12 +513,12 @@ class MultiplyRobustMatching(BaseEstimator):
         self.matches_ = m
         self.effect_ = EffectResult(
             estimand=estimand, estimate=point["average"], std_error=se,
-            conf_int=(float(ci[0]), float(ci[1])), p_value=float(p), method=method,
+            ci_lower=float(ci[0]), ci_upper=float(ci[1]), p_value=float(p), method=method,
             variance=vlabel, n_treated=n1, n_control=int(data.n - n1),
             n_matched=m.n_matched, n_dropped=m.n_dropped, alpha=self.alpha,
             details={"estimate_unadjusted": point["unadjusted"], "n_bootstrap": int(B),
                      "n_bootstrap_failed": n_failed,
-                     "bootstrap_percentile_interval": [float(lo_hi[0]), float(lo_hi[1])],
+                     "ci_percentile": [float(lo_hi[0]), float(lo_hi[1])],
                      "score_columns": [str(c) for c in score.get_feature_names_out()],
                      **outcome_details(data.y, data.t, m.weights)},
             _sets=sets_or_reason(m, data.y))

@@ -1,4 +1,13 @@
-"""Result objects: an estimate with its standard error, interval and provenance."""
+"""Result objects: an estimate with its standard error, interval and provenance.
+
+Every effect estimate (:class:`EffectResult`, :class:`~causalsm.QuantileEffectResult`,
+:class:`~causalsm.HazardRatioResult`, :class:`~causalsm.MultilevelEffectResult`) is a
+:class:`Result`: ``estimate``, ``std_error``, ``p_value``, ``alpha``, ``method``,
+``variance`` and ``details`` attributes, the interval bounds ``ci_lower`` / ``ci_upper``
+at level ``1 - alpha``, ``conf_int(alpha)`` as in statsmodels, ``summary()`` (a
+:class:`Summary`: text that a notebook shows as HTML), ``to_frame()`` and ``to_dict()``
+with the same names.  A result holds numbers, never the estimator that made it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["EffectResult", "wald"]
+__all__ = ["EffectResult", "Result", "Summary", "wald"]
 
 
 def wald(estimate: float, std_error: float, alpha: float) -> tuple[tuple[float, float], float]:
@@ -22,8 +31,132 @@ def wald(estimate: float, std_error: float, alpha: float) -> tuple[tuple[float, 
     return (estimate - z * std_error, estimate + z * std_error), float(p)
 
 
+class Summary(str):
+    """The summary of a result: a string (print it, search it, save it) that a notebook
+    shows as an HTML table.
+
+    >>> s = Summary("ATT  1.0", "<p>ATT</p>")
+    >>> s
+    ATT  1.0
+    >>> "ATT" in s, s._repr_html_()
+    (True, '<p>ATT</p>')
+    """
+
+    def __new__(cls, text: str, html_text: str | None = None):
+        obj = super().__new__(cls, text)
+        obj._html = html_text
+        return obj
+
+    def __repr__(self) -> str:          # the table itself at a prompt, as statsmodels
+        return str.__str__(self)
+
+    def as_text(self) -> str:
+        return str.__str__(self)
+
+    def as_html(self) -> str:
+        return self._html if self._html is not None else f"<pre>{html.escape(self)}</pre>"
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+
+def _plain(value: Any) -> Any:
+    """Numbers, strings, lists and dicts only (JSON- and R-friendly)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class Result:
+    """What every effect estimate offers (a mixin for the result dataclasses).
+
+    Subclasses are dataclasses with the fields ``estimate``, ``std_error``,
+    ``ci_lower``, ``ci_upper``, ``p_value``, ``alpha``, ``method``, ``variance`` and
+    ``details`` (scalars, or arrays of one entry per quantile or contrast), and
+    implement ``to_frame()`` and ``_summary_text()``.
+
+    ``_interval`` (a class attribute or a field) says how :meth:`conf_int` recomputes
+    the interval at another level: ``"wald"`` (``estimate +- z std_error``), ``"log"``
+    (Wald on ``log(estimate)`` with the standard error ``_log_std_error()``) or
+    ``"fixed"`` (a bootstrap percentile interval: only the fitted level is known).
+    """
+
+    _interval = "wald"
+
+    # ------------------------------------------------------------- intervals
+    def _z_alpha(self, alpha: float) -> float:
+        """The per-interval level (multiple-comparison adjustments override this)."""
+        return alpha
+
+    def _log_std_error(self):
+        return self.details.get("log_std_error", self.std_error)
+
+    def conf_int(self, alpha: float | None = None):
+        """The confidence interval at level ``1 - alpha`` (default: the fitted ``alpha``).
+
+        Returns ``(lower, upper)`` for one estimate, an ``(m, 2)`` array for ``m``
+        estimates (quantiles, contrasts).  At another ``alpha`` the interval is
+        recomputed from the standard error (on the log scale for ratios); a bootstrap
+        percentile interval is only known at the fitted level.
+        """
+        lo, hi = np.asarray(self.ci_lower, float), np.asarray(self.ci_upper, float)
+        if alpha is not None:
+            alpha = float(alpha)
+            if not 0 < alpha < 1:
+                from .._validation import InputError
+                raise InputError(f"alpha must be in (0, 1), got {alpha}")
+        if alpha is not None and not np.isclose(alpha, self.alpha, rtol=0, atol=1e-15):
+            if self._interval == "fixed":
+                from .._validation import InputError
+                raise InputError(f"this interval ({self.variance}) was computed at alpha="
+                                 f"{self.alpha}; refit with alpha={alpha} for another level")
+            z = stats.norm.ppf(1 - self._z_alpha(alpha) / 2)
+            est = np.asarray(self.estimate, float)
+            if self._interval == "log":
+                se = np.asarray(self._log_std_error(), float)
+                lo, hi = np.exp(np.log(est) - z * se), np.exp(np.log(est) + z * se)
+            else:
+                se = np.asarray(self.std_error, float)
+                lo, hi = est - z * se, est + z * se
+        if lo.ndim == 0:
+            return float(lo), float(hi)
+        return np.column_stack([lo, hi])
+
+    # ---------------------------------------------------------------- export
+    def to_dict(self) -> dict:
+        """Every public field as plain Python numbers, lists and strings (JSON- and
+        R-friendly)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)
+                if not f.name.startswith("_")}
+
+    def summary(self) -> Summary:
+        """A printable table in the style of statsmodels (HTML in a notebook)."""
+        return Summary(self._summary_text(), self._summary_html())
+
+    def _summary_html(self) -> str:
+        frame = self.to_frame()
+        frame = frame.drop(columns=[c for c in ("method", "variance") if c in frame])
+        return (f"<p><b>{html.escape(self._title())}</b>; {html.escape(self.method)}; "
+                f"variance: {html.escape(self.variance)}</p>" + frame.to_html(index=False))
+
+    def _title(self) -> str:
+        return f"Matching estimate of the {self.estimand}"
+
+    def __str__(self) -> str:
+        return self._summary_text()
+
+    def _repr_html_(self) -> str:
+        return self._summary_html()
+
+
 @dataclass
-class EffectResult:
+class EffectResult(Result):
     """An average treatment effect estimate.
 
     Attributes
@@ -31,8 +164,9 @@ class EffectResult:
     estimand : str
         ``"ATT"``, ``"ATC"`` or ``"ATE"``.
     estimate, std_error : float
-    conf_int : tuple of float
-        ``(lower, upper)`` at level ``1 - alpha``.
+    ci_lower, ci_upper : float
+        The confidence interval at level ``1 - alpha`` (:meth:`conf_int` gives it at
+        any level).
     p_value : float
         Two-sided, for the null of no average effect.
     method : str
@@ -40,7 +174,7 @@ class EffectResult:
     variance : str
         Which variance estimator the standard error comes from.
     n_treated, n_control : int
-        Units in each arm of the data.
+        Units in each arm of the data (the same in every result).
     n_matched : int
         Focal units (those the estimand averages over) that were matched.
     n_dropped : int
@@ -54,7 +188,8 @@ class EffectResult:
     estimand: str
     estimate: float
     std_error: float
-    conf_int: tuple[float, float]
+    ci_lower: float
+    ci_upper: float
     p_value: float
     method: str
     variance: str
@@ -67,28 +202,20 @@ class EffectResult:
     # the matched sets for Rosenbaum bounds (MatchedSets), or why there are none; not
     # reported
     _sets: Any = field(default=None, repr=False, compare=False)
-
-    def to_dict(self) -> dict:
-        """Plain Python numbers and strings (JSON- and R-friendly)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)
-               if not f.name.startswith("_")}
-        out["conf_int"] = [float(v) for v in self.conf_int]
-        out["details"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                          for k, v in self.details.items()}
-        return out
+    # how conf_int() recomputes the interval at another alpha (see Result)
+    _interval: str = field(default="wald", repr=False, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
         """One row: estimand, estimate, std_error, ci_lower, ci_upper, p_value, counts."""
         row = {"estimand": self.estimand, "estimate": float(self.estimate),
-               "std_error": float(self.std_error), "ci_lower": float(self.conf_int[0]),
-               "ci_upper": float(self.conf_int[1]), "p_value": float(self.p_value),
+               "std_error": float(self.std_error), "ci_lower": float(self.ci_lower),
+               "ci_upper": float(self.ci_upper), "p_value": float(self.p_value),
                "n_treated": int(self.n_treated), "n_control": int(self.n_control),
                "n_matched": int(self.n_matched), "n_dropped": int(self.n_dropped),
                "method": self.method, "variance": self.variance}
         return pd.DataFrame([row])
 
-    def summary(self) -> str:
-        """A printable table in the style of statsmodels."""
+    def _summary_text(self) -> str:
         level = int(round(100 * (1 - self.alpha)))
         lines = [
             f"{'Matching estimate of the ' + self.estimand:^78}",
@@ -108,13 +235,10 @@ class EffectResult:
             f"{'[' + str(level) + '% conf.':>13}{'int.]':>11}",
             f"{self.estimand:10}{self.estimate:>14.6g}{self.std_error:>12.6g}"
             f"{self.estimate / self.std_error if self.std_error else float('nan'):>9.3f}"
-            f"{self.p_value:>9.4f}{self.conf_int[0]:>13.6g}{self.conf_int[1]:>11.6g}",
+            f"{self.p_value:>9.4f}{self.ci_lower:>13.6g}{self.ci_upper:>11.6g}",
             "=" * 78,
         ]
         return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
 
     # ------------------------------------------------------------ sensitivity
     def sensitivity(self, gammas=None, **options):
@@ -212,7 +336,3 @@ class EffectResult:
         out.details["outcome_sd"] = float(scale)
         return out
 
-    def _repr_html_(self) -> str:
-        frame = self.to_frame().drop(columns=["method", "variance"])
-        return (f"<p><b>{html.escape(self.estimand)}</b> by {html.escape(self.method)}; "
-                f"variance: {html.escape(self.variance)}</p>" + frame.to_html(index=False))

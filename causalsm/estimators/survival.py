@@ -18,9 +18,9 @@ processes give that rule; R: ``coxph(..., ties = "breslow")``; lifelines' Cox mo
 uses Efron's rule, which agrees when no event times are tied).
 
 The weighted one-covariate Cox fit, its information and the score residuals are
-computed by an exact Newton solver (:func:`cox_fit`, O(n log n)), checked against
-``survival::coxph`` (R, to 1e-10) and lifelines' ``CoxPHFitter`` in the tests; it is
-fast enough to sit inside bootstrap loops.
+computed by an exact Newton solver (:func:`~causalsm.estimators.cox.cox_fit`,
+O(n log n)), checked against ``survival::coxph`` (R, to 1e-10) and lifelines'
+``CoxPHFitter`` in the tests; it is fast enough to sit inside bootstrap loops.
 
 Variances (``variance=``; see :class:`MatchedHazardRatio`):
 
@@ -69,7 +69,6 @@ log-HR divided by ``K`` (what is left of the seeds' randomness).
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -79,17 +78,18 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import has_fit_parameter
 
-from .._validation import (InputError, check_array, check_estimand, check_int, select_columns,
-                           check_survival, check_treatment, seed_sequence)
+from .._validation import (InputError, check_array, check_estimand, check_int,
+                           check_survival, check_treatment, seed_sequence, select_columns)
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import match
 from ..matching.result import MatchResult
 from ..matching.support import warn_poor_overlap, warn_unmatched
 from ..scores._tags import resolve_standardize, score_tags
 from ..scores.propensity import PropensityScore
-from .results import wald
+from .cox import CoxFit, cox_fit, rmst
+from .results import EffectResult, Result, wald
 
-__all__ = ["MatchedHazardRatio", "HazardRatioResult", "cox_fit", "weighted_km", "VARIANCES"]
+__all__ = ["MatchedHazardRatio", "HazardRatioResult", "VARIANCES"]
 
 VARIANCES = ("pair_cluster", "robust", "austin_cafri", "linearized", "double_resampling",
              "bootstrap")
@@ -118,162 +118,9 @@ def _is_stochastic(score) -> bool:
     return score is not None and score_tags(score).stochastic
 
 
-# ============================================================================ Cox model
-@dataclass
-class CoxFit:
-    """A weighted Cox fit of the survival time on a 0/1 treatment (Breslow ties).
-
-    ``residual`` is each unit's (unweighted) score residual ``l_i``: the weighted
-    score is ``sum w_i l_i = 0`` and R's ``residuals(fit, "dfbeta", weighted=TRUE)``
-    is ``w_i l_i / information``.
-    """
-
-    beta: float
-    information: float
-    residual: np.ndarray
-    converged: bool
-    n_iter: int
-
-    def robust_variance(self, weights: np.ndarray, cluster: np.ndarray | None = None,
-                        rows: np.ndarray | None = None) -> float:
-        """Sandwich variance of ``beta``: ``sum_g (sum_{i in g} w_i l_i)^2 / I^2``.
-
-        ``cluster`` labels the clusters (default: each unit its own); ``rows`` maps
-        rows to units when ``weights`` and ``cluster`` are per row (several rows per
-        unit, as MatchIt's ``get_matches()``).  No ``G/(G-1)`` factor, as ``coxph``.
-        """
-        r = self.residual if rows is None else self.residual[rows]
-        c = np.asarray(weights, float) * r
-        if cluster is not None:
-            _, g = np.unique(cluster, return_inverse=True)
-            c = np.bincount(g, weights=c)
-        return float(np.sum(c ** 2) / self.information ** 2)
-
-
-def cox_fit(time: Any, event: Any, treatment: Any, weights: Any = None, *,
-            beta: float | None = None, tol: float = 1e-12, max_iter: int = 60) -> CoxFit:
-    """Weighted Cox partial-likelihood fit of ``time`` on a 0/1 ``treatment``, Breslow ties.
-
-    Newton's method on the concave one-parameter log partial likelihood, from 0,
-    with step halving; units with weight 0 are left out of every risk set.
-
-    Parameters
-    ----------
-    time : array-like, shape (n,)
-        Follow-up times (>= 0).
-    event : array-like of 0/1, shape (n,)
-    treatment : array-like of 0/1, shape (n,)
-    weights : array-like, shape (n,), optional
-        Non-negative case weights (default 1).
-    beta : float, optional
-        Evaluate the information and residuals at this coefficient instead of fitting
-        (for score tests: the weighted score is then ``sum(w * residual)``).
-
-    Returns
-    -------
-    CoxFit
-        ``beta`` (log hazard ratio), ``information`` (observed information at
-        ``beta``), ``residual`` (score residual of each unit).
-
-    Examples
-    --------
-    >>> fit = cox_fit([1., 2, 3, 4, 5, 6], [1, 1, 0, 1, 1, 1], [1, 0, 1, 0, 1, 0])
-    >>> round(fit.beta, 6), round(float(fit.residual.sum()), 12)
-    (0.273948, 0.0)
-    """
-    T = np.asarray(time, dtype=np.float64).ravel()
-    d = np.asarray(event, dtype=np.float64).ravel()
-    a = np.asarray(treatment, dtype=np.float64).ravel()
-    w = np.ones_like(T) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
-    ut, inv = np.unique(T, return_inverse=True)
-    k = ut.size
-    W0 = np.bincount(inv, weights=w * (1 - a), minlength=k)
-    W1 = np.bincount(inv, weights=w * a, minlength=k)
-    R0 = np.cumsum(W0[::-1])[::-1]                  # weight at risk at each time, control
-    R1 = np.cumsum(W1[::-1])[::-1]
-    D = np.bincount(inv, weights=w * d, minlength=k)
-    D1 = np.bincount(inv, weights=w * d * a, minlength=k)
-    ev = D > 0
-    r0, r1, De = R0[ev], R1[ev], D[ev]
-    target = D1.sum()
-
-    def parts(beta):
-        p = r1 * np.exp(beta) / (r0 + r1 * np.exp(beta))
-        return target - De @ p, De @ (p * (1 - p)), p
-
-    def loglik(beta):
-        return beta * target - De @ np.log(r0 + r1 * np.exp(beta))
-
-    fixed = beta is not None
-    beta, converged, it = (float(beta), True, 0) if fixed else (0.0, False, 0)
-    ll = loglik(beta)
-    for it in range(1, 0 if fixed else max_iter + 1):
-        U, info, _ = parts(beta)
-        if info <= 0:
-            break
-        step = U / info
-        new = beta + step
-        ll_new = loglik(new)
-        halvings = 0
-        while not ll_new >= ll - 1e-12 * abs(ll) and halvings < 30:
-            step /= 2
-            new = beta + step
-            ll_new = loglik(new)
-            halvings += 1
-        beta, ll = new, ll_new
-        if abs(step) < tol * max(1.0, abs(beta)):
-            converged = True
-            break
-    _, info, _ = parts(beta)
-    # score residuals:
-    # l_i = d_i (a_i - abar(T_i)) - e^{beta a_i} sum_{t_k <= T_i} (a_i - abar_k) dH_k
-    eb = np.exp(beta)
-    S0 = R0 + R1 * eb
-    with np.errstate(invalid="ignore", divide="ignore"):
-        abar = np.where(S0 > 0, R1 * eb / S0, 0.0)
-        dH = np.where(S0 > 0, D / S0, 0.0)
-    H0 = np.cumsum(dH)
-    H1 = np.cumsum(abar * dH)
-    resid = d * (a - abar[inv]) - np.exp(beta * a) * (a * H0[inv] - H1[inv])
-    return CoxFit(beta=float(beta), information=float(info), residual=resid,
-                  converged=bool(converged and np.isfinite(beta)), n_iter=it)
-
-
-# ======================================================================= Kaplan-Meier
-def weighted_km(time: Any, event: Any, weights: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted Kaplan-Meier estimate: ``(event times, survival just after each)``.
-
-    Examples
-    --------
-    >>> t, s = weighted_km([1., 2, 2, 3], [1, 1, 0, 1])
-    >>> t.tolist(), s.round(4).tolist()
-    ([1.0, 2.0, 3.0], [0.75, 0.5, 0.0])
-    """
-    T = np.asarray(time, dtype=np.float64).ravel()
-    d = np.asarray(event, dtype=np.float64).ravel()
-    w = np.ones_like(T) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
-    keep = w > 0
-    T, d, w = T[keep], d[keep], w[keep]
-    ut, inv = np.unique(T, return_inverse=True)
-    at_risk = np.cumsum(np.bincount(inv, weights=w, minlength=ut.size)[::-1])[::-1]
-    deaths = np.bincount(inv, weights=w * d, minlength=ut.size)
-    ev = deaths > 0
-    surv = np.cumprod(1.0 - deaths[ev] / at_risk[ev])
-    return ut[ev], surv
-
-
-def _rmst(time, event, weights, horizon: float) -> float:
-    """Area under the weighted Kaplan-Meier curve on ``[0, horizon]``."""
-    t, s = weighted_km(time, event, weights)
-    keep = t < horizon
-    knots = np.concatenate([[0.0], t[keep], [horizon]])
-    heights = np.concatenate([[1.0], s[keep]])
-    return float(np.sum(np.diff(knots) * heights))
-
-
 # ============================================================================ result
 @dataclass
-class HazardRatioResult:
+class HazardRatioResult(Result):
     """A marginal hazard ratio estimated on matched data.
 
     Attributes
@@ -281,23 +128,25 @@ class HazardRatioResult:
     estimand : str
         ``"ATE"`` (marginal HR in the whole population), ``"ATT"`` (in the treated)
         or ``"ATC"``.
-    hazard_ratio, log_hr : float
-        The estimate and its logarithm (the Cox coefficient of the treatment).
+    estimate : float
+        The hazard ratio (also ``hazard_ratio``; ``log_hr`` is its logarithm, the Cox
+        coefficient of the treatment).
     std_error : float
-        Standard error of ``log_hr``.
-    conf_int : tuple of float
-        Interval for the hazard ratio at level ``1 - alpha`` (``exp`` of
-        ``conf_int_log``).
-    conf_int_log : tuple of float
-        Interval for the log hazard ratio.
+        Standard error of ``log_hr`` (the interval and the p-value are Wald on the log
+        scale).
+    ci_lower, ci_upper : float
+        Interval for the hazard ratio at level ``1 - alpha`` (:meth:`conf_int` at any
+        level).
     p_value : float
         Two-sided, for the null ``HR = 1``.
     n_treated, n_control : int
+        Units in each arm of the data (as in every result).
+    n_matched, n_dropped : int
+        Focal units matched, and dropped by the caliper or exact strata.
+    n_treated_matched, n_control_matched : int
         Units of each arm in the matched sample (positive weight).
     events_treated, events_control : int
         Events among them.
-    n_dropped : int
-        Focal units dropped by the caliper.
     method, variance : str
         How the estimate and the standard error were made.
     alpha : float
@@ -306,48 +155,60 @@ class HazardRatioResult:
     """
 
     estimand: str
-    hazard_ratio: float
-    log_hr: float
+    estimate: float
     std_error: float
-    conf_int: tuple[float, float]
-    conf_int_log: tuple[float, float]
+    ci_lower: float
+    ci_upper: float
     p_value: float
     n_treated: int
     n_control: int
+    n_matched: int
+    n_dropped: int
+    n_treated_matched: int
+    n_control_matched: int
     events_treated: int
     events_control: int
-    n_dropped: int
     method: str
     variance: str
     alpha: float = 0.05
     details: dict = field(default_factory=dict)
-    # matched (weighted) data and a resampler, for plots and the RMST; not reported
+    # the matched (weighted) data, for the survival curves; not reported
     _data: Any = field(default=None, repr=False, compare=False)
-    _resample: Any = field(default=None, repr=False, compare=False)
+
+    _interval = "log"
+
+    @property
+    def hazard_ratio(self) -> float:
+        """The estimate: the marginal hazard ratio."""
+        return self.estimate
+
+    @property
+    def log_hr(self) -> float:
+        """The log hazard ratio (the Cox coefficient of the treatment)."""
+        return float(np.log(self.estimate))
+
+    def _log_std_error(self):
+        return self.std_error
+
+    def _title(self) -> str:
+        return f"Marginal hazard ratio after matching ({self.estimand})"
 
     # ------------------------------------------------------------------ export
-    def to_dict(self) -> dict:
-        """Plain Python numbers and strings (JSON- and R-friendly)."""
-        out = {k: getattr(self, k) for k in (
-            "estimand", "hazard_ratio", "log_hr", "std_error", "p_value", "n_treated",
-            "n_control", "events_treated", "events_control", "n_dropped", "method",
-            "variance", "alpha")}
-        out["conf_int"] = [float(v) for v in self.conf_int]
-        out["conf_int_log"] = [float(v) for v in self.conf_int_log]
-        out["details"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                          for k, v in self.details.items()}
-        return out
-
     def to_frame(self) -> pd.DataFrame:
-        """One row of float64 / int64 / str columns (crosses into R unchanged)."""
-        row = {"estimand": self.estimand, "hazard_ratio": self.hazard_ratio,
-               "log_hr": self.log_hr, "std_error": self.std_error,
-               "ci_lower": self.conf_int[0], "ci_upper": self.conf_int[1],
-               "log_ci_lower": self.conf_int_log[0], "log_ci_upper": self.conf_int_log[1],
-               "p_value": self.p_value, "n_treated": self.n_treated,
-               "n_control": self.n_control, "events_treated": self.events_treated,
-               "events_control": self.events_control, "n_dropped": self.n_dropped,
-               "method": self.method, "variance": self.variance}
+        """One row of float64 / int64 / str columns (crosses into R unchanged): the
+        columns of every result, then ``log_hr``, ``log_ci_lower``, ``log_ci_upper``,
+        the matched counts and the events."""
+        row = {"estimand": self.estimand, "estimate": self.estimate,
+               "std_error": self.std_error, "ci_lower": self.ci_lower,
+               "ci_upper": self.ci_upper, "p_value": self.p_value,
+               "n_treated": self.n_treated, "n_control": self.n_control,
+               "n_matched": self.n_matched, "n_dropped": self.n_dropped,
+               "method": self.method, "variance": self.variance,
+               "log_hr": self.log_hr, "log_ci_lower": float(np.log(self.ci_lower)),
+               "log_ci_upper": float(np.log(self.ci_upper)),
+               "n_treated_matched": self.n_treated_matched,
+               "n_control_matched": self.n_control_matched,
+               "events_treated": self.events_treated, "events_control": self.events_control}
         frame = pd.DataFrame({k: [v] for k, v in row.items()})
         for c, v in row.items():
             if isinstance(v, (int, np.integer)):
@@ -356,37 +217,28 @@ class HazardRatioResult:
                 frame[c] = frame[c].astype(np.float64)
         return frame
 
-    def summary(self) -> str:
-        """A printable table in the style of statsmodels."""
+    def _summary_text(self) -> str:
         level = int(round(100 * (1 - self.alpha)))
         z = self.log_hr / self.std_error if self.std_error else float("nan")
         lines = [
-            f"{'Marginal hazard ratio after matching (' + self.estimand + ')':^78}",
+            f"{self._title():^78}",
             "=" * 78,
             f"Method:    {self.method}",
             f"Variance:  {self.variance}",
-            f"Matched:   {self.n_treated} treated ({self.events_treated} events), "
-            f"{self.n_control} control ({self.events_control} events); "
-            f"{self.n_dropped} dropped",
+            f"Units:     {self.n_treated} treated, {self.n_control} control; "
+            f"{self.n_matched} matched, {self.n_dropped} dropped",
+            f"Matched:   {self.n_treated_matched} treated ({self.events_treated} events), "
+            f"{self.n_control_matched} control ({self.events_control} events)",
             "-" * 78,
             f"{'':8}{'HR':>10}{'log(HR)':>11}{'std.err':>10}{'z':>8}{'P>|z|':>9}"
             f"{'[' + str(level) + '% conf.':>12}{'int.]':>10}",
-            f"{'treat':8}{self.hazard_ratio:>10.4f}{self.log_hr:>11.4f}"
+            f"{'treat':8}{self.estimate:>10.4f}{self.log_hr:>11.4f}"
             f"{self.std_error:>10.4f}{z:>8.3f}{self.p_value:>9.4f}"
-            f"{self.conf_int[0]:>12.4f}{self.conf_int[1]:>10.4f}",
+            f"{self.ci_lower:>12.4f}{self.ci_upper:>10.4f}",
             "=" * 78,
             "Interval for the HR; std.err is of log(HR).",
         ]
         return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        frame = self.to_frame().drop(columns=["method", "variance"])
-        return (f"<p><b>Marginal hazard ratio ({html.escape(self.estimand)})</b> by "
-                f"{html.escape(self.method)}; variance: {html.escape(self.variance)}</p>"
-                + frame.to_html(index=False))
 
     # ------------------------------------------------------------ sensitivity
     def evalue(self, rare: bool | None = None):
@@ -406,11 +258,11 @@ class HazardRatioResult:
         """
         from ..sensitivity import evalue
         share = (self.events_treated + self.events_control) / max(
-            1, self.n_treated + self.n_control)
+            1, self.n_treated_matched + self.n_control_matched)
         auto = rare is None
         if auto:
             rare = share < 0.15
-        out = evalue(self.hazard_ratio, self.conf_int[0], self.conf_int[1], measure="HR",
+        out = evalue(self.estimate, self.ci_lower, self.ci_upper, measure="HR",
                      rare=bool(rare))
         if auto:
             out.details["note"] = (f"{100 * share:.0f}% of the matched units had the event: "
@@ -454,66 +306,14 @@ class HazardRatioResult:
                      f"HR {self.hazard_ratio:.3g}")
         return ax
 
-    def rmst_difference(self, horizon: float, *, n_bootstrap: int = 200,
-                        random_state: Any = None, n_jobs: int = 1) -> dict:
-        """Difference in restricted mean survival time (treated minus control) at ``horizon``.
-
-        The RMST of each arm is the area under its weighted Kaplan-Meier curve on
-        ``[0, horizon]`` in the matched data.  Its standard error comes from the
-        bootstrap with re-matching (units resampled, the score refitted when the
-        estimator refits it, units re-matched, curves recomputed), the same resampling
-        as ``variance="bootstrap"``; the interval is Wald, the percentile interval is
-        also returned.
-
-        Parameters
-        ----------
-        horizon : float
-            Upper limit of the time window, > 0.
-        n_bootstrap : int
-            Bootstrap replicates.
-        random_state : int or None
-        n_jobs : int
-            joblib workers (results do not depend on it).
-
-        Returns
-        -------
-        dict
-            ``horizon``, ``rmst_treated``, ``rmst_control``, ``difference``,
-            ``std_error``, ``conf_int``, ``conf_int_percentile``, ``alpha``,
-            ``n_bootstrap``, ``method``.
-        """
-        horizon = float(horizon)
-        if not np.isfinite(horizon) or horizon <= 0:
-            raise InputError(f"horizon must be a positive number, got {horizon}")
-        time, event, a, w = self._matched()
-        r1 = _rmst(time[a == 1], event[a == 1], w[a == 1], horizon)
-        r0 = _rmst(time[a == 0], event[a == 0], w[a == 0], horizon)
-        diff = r1 - r0
-        if self._resample is None:
-            raise InputError("this result cannot resample its data; refit the estimator")
-        B = check_int(n_bootstrap, "n_bootstrap", minimum=2)
-        seeds = seed_sequence(random_state).spawn(B)
-        draws = np.array(Parallel(n_jobs=n_jobs)(
-            delayed(_rmst_replicate)(self._resample, s, horizon) for s in seeds))
-        draws = draws[np.isfinite(draws)]
-        se = float(draws.std(ddof=1))
-        ci, _ = wald(diff, se, self.alpha)
-        lo, hi = np.quantile(draws, [self.alpha / 2, 1 - self.alpha / 2])
-        return {"horizon": horizon, "rmst_treated": r1, "rmst_control": r0,
-                "difference": diff, "std_error": se, "conf_int": tuple(map(float, ci)),
-                "conf_int_percentile": (float(lo), float(hi)), "alpha": self.alpha,
-                "n_bootstrap": int(draws.size),
-                "method": "weighted Kaplan-Meier on the matched data; bootstrap SE with "
-                          "re-matching"}
-
 
 def _rmst_replicate(resample, seed, horizon) -> float:
     got = resample(seed)
     if got is None:
         return float("nan")
     time, event, a, w = got
-    return (_rmst(time[a == 1], event[a == 1], w[a == 1], horizon)
-            - _rmst(time[a == 0], event[a == 0], w[a == 0], horizon))
+    return (rmst(time[a == 1], event[a == 1], w[a == 1], horizon)
+            - rmst(time[a == 0], event[a == 0], w[a == 0], horizon))
 
 
 # ========================================================================= estimator
@@ -616,7 +416,10 @@ class MatchedHazardRatio(BaseEstimator):
         :class:`~causalsm.PropensityScore` (logistic, logit scale).
     estimand : {"ATE", "ATT", "ATC"}
         Population of the marginal HR: all units (each matched both ways), the
-        treated, or the controls.
+        treated, or the controls.  The default is the ATE (not the ATT of
+        :class:`~causalsm.MatchingEstimator`): the marginal hazard ratio of Wang et al.
+        (2024) is a population quantity, and a hazard ratio is not collapsible, so the
+        ATT's HR is a different number, not a subset average.
     n_neighbors : int
         ``M`` matches per unit.
     replace : bool
@@ -676,11 +479,13 @@ class MatchedHazardRatio(BaseEstimator):
         1 - confidence level.
     n_bootstrap : int
         Replicates of ``"bootstrap"``, and inner multiplier draws of
-        ``"double_resampling"``.
+        ``"double_resampling"``.  200 (not the 1999 of the wild bootstrap of
+        :class:`~causalsm.MatchingEstimator`): each replicate refits the score and
+        re-matches, and only a standard error is taken from the replicates.
     n_outer : int
         Outer perturbation draws of ``"double_resampling"``.
     refit_score : bool
-        Whether ``"bootstrap"`` (and :meth:`HazardRatioResult.rmst_difference`)
+        Whether ``"bootstrap"`` (and :meth:`rmst_difference`)
         refit the score on each replicate (default) or re-match on the fitted score
         (much cheaper for a neural score, but ignores the score's estimation).  Each
         refit (also the outer refits of ``"double_resampling"``) gets its own seed
@@ -699,7 +504,7 @@ class MatchedHazardRatio(BaseEstimator):
         deterministic score gains nothing) or when ``variance`` is ``"bootstrap"`` or
         ``"double_resampling"``: with more than one fit the variance must be
         closed-form (a resampling variance would refit ``K`` scores per replicate).  The matched data behind :meth:`HazardRatioResult.plot_survival`
-        and :meth:`HazardRatioResult.rmst_difference` carry the mean of the fits'
+        and :meth:`rmst_difference` carry the mean of the fits'
         weights (the RMST bootstrap refits one score per replicate); ``score_``,
         ``matches_`` and ``cox_`` are the first fit's, ``scores_`` lists all of them,
         and ``details`` holds each fit's seed and log-HR.
@@ -859,8 +664,7 @@ class MatchedHazardRatio(BaseEstimator):
         details: dict = {"n_neighbors": M,
                          "caliper": None if m.caliper is None else m.caliper.tolist(),
                          "information": float(np.mean([f.cox.information for f in fits])),
-                         "weighted_events": float(np.sum(w * d)),
-                         "n_treated_data": int(ta.sum()), "n_control_data": int(n - ta.sum())}
+                         "weighted_events": float(np.sum(w * d))}
         betas = [f.cox.beta for f in fits]
         beta, between = float(np.mean(betas)), _between_fit_variance(betas)
         for name in _CLOSED_FORM:
@@ -885,15 +689,80 @@ class MatchedHazardRatio(BaseEstimator):
         if self.exact is not None:
             method += "; exact strata"
         self.effect_ = HazardRatioResult(
-            estimand=estimand, hazard_ratio=float(np.exp(beta)), log_hr=float(beta),
-            std_error=float(se), conf_int=(float(np.exp(ci_log[0])), float(np.exp(ci_log[1]))),
-            conf_int_log=(float(ci_log[0]), float(ci_log[1])), p_value=float(p),
-            n_treated=int(np.sum(inm & (ta == 1))), n_control=int(np.sum(inm & (ta == 0))),
+            estimand=estimand, estimate=float(np.exp(beta)), std_error=float(se),
+            ci_lower=float(np.exp(ci_log[0])), ci_upper=float(np.exp(ci_log[1])),
+            p_value=float(p), n_treated=int(ta.sum()), n_control=int(n - ta.sum()),
+            n_matched=m.n_matched, n_dropped=m.n_dropped,
+            n_treated_matched=int(np.sum(inm & (ta == 1))),
+            n_control_matched=int(np.sum(inm & (ta == 0))),
             events_treated=int(np.sum(d[inm & (ta == 1)])),
-            events_control=int(np.sum(d[inm & (ta == 0)])), n_dropped=m.n_dropped,
+            events_control=int(np.sum(d[inm & (ta == 0)])),
             method=method, variance=label, alpha=self.alpha, details=details,
-            _data=(T[inm], d[inm], ta[inm], w[inm]), _resample=self._resampler(estimand))
+            _data=(T[inm], d[inm], ta[inm], w[inm]))
         return self
+
+    def rmst_difference(self, horizon: float, *, n_bootstrap: int = 200,
+                        random_state: Any = None, n_jobs: int = 1) -> EffectResult:
+        """Difference in restricted mean survival time (treated minus control) up to
+        ``horizon``, in the matched data of the fitted estimator.
+
+        The RMST of each arm is the area under its weighted Kaplan-Meier curve on
+        ``[0, horizon]`` (the weights of ``effect_``).  Its standard error comes from
+        the bootstrap with re-matching (units resampled, the score refitted when
+        ``refit_score``, units re-matched, curves recomputed), the same resampling as
+        ``variance="bootstrap"``; the interval is Wald (the percentile interval is in
+        ``details``).
+
+        Parameters
+        ----------
+        horizon : float
+            Upper limit of the time window, > 0.
+        n_bootstrap : int
+            Bootstrap replicates.
+        random_state : int or None
+        n_jobs : int
+            joblib workers (results do not depend on it).
+
+        Returns
+        -------
+        EffectResult
+            ``estimate`` (the difference), ``std_error``, ``conf_int()``; ``details``:
+            ``horizon``, ``rmst_treated``, ``rmst_control``, ``n_bootstrap``,
+            ``ci_percentile``.
+        """
+        if not hasattr(self, "effect_"):
+            raise InputError("fit the estimator before asking for the RMST difference")
+        horizon = float(horizon)
+        if not np.isfinite(horizon) or horizon <= 0:
+            raise InputError(f"horizon must be a positive number, got {horizon}")
+        hr = self.effect_
+        time, event, a, w = hr._data
+        r1 = rmst(time[a == 1], event[a == 1], w[a == 1], horizon)
+        r0 = rmst(time[a == 0], event[a == 0], w[a == 0], horizon)
+        diff = r1 - r0
+        B = check_int(n_bootstrap, "n_bootstrap", minimum=2)
+        seeds = seed_sequence(random_state).spawn(B)
+        resample = self._resampler(hr.estimand)
+        draws = np.array(Parallel(n_jobs=n_jobs)(
+            delayed(_rmst_replicate)(resample, s, horizon) for s in seeds))
+        draws = draws[np.isfinite(draws)]
+        se = float(draws.std(ddof=1))
+        ci, p = wald(diff, se, hr.alpha)
+        lo, hi = np.quantile(draws, [hr.alpha / 2, 1 - hr.alpha / 2])
+        return EffectResult(
+            estimand=hr.estimand, estimate=float(diff), std_error=se, ci_lower=float(ci[0]),
+            ci_upper=float(ci[1]), p_value=float(p),
+            method=(f"difference in restricted mean survival time up to {horizon:g} "
+                    "(treated - control), weighted Kaplan-Meier curves of the matched data; "
+                    + hr.method.split(";")[0]),
+            variance=f"bootstrap with re-matching ({draws.size} replicates)",
+            n_treated=hr.n_treated, n_control=hr.n_control, n_matched=hr.n_matched,
+            n_dropped=hr.n_dropped, alpha=hr.alpha,
+            details={"horizon": horizon, "rmst_treated": float(r1), "rmst_control": float(r0),
+                     "n_bootstrap": int(draws.size),
+                     "ci_percentile": [float(lo), float(hi)]},
+            _sets="Rosenbaum bounds are not available for an RMST difference of censored "
+                  "outcomes; use the E-value of the hazard ratio")
 
     def _n_fits(self) -> int:
         """``n_score_fits``; ``"auto"``: 5 for a neural score (1 when a resampling
@@ -956,7 +825,7 @@ class MatchedHazardRatio(BaseEstimator):
             se = float(draws.std(ddof=1))
             lo, hi = np.quantile(draws, [self.alpha / 2, 1 - self.alpha / 2])
             details.update(n_bootstrap=int(draws.size), n_failed=int(B - draws.size),
-                           conf_int_log_percentile=(float(lo), float(hi)))
+                           log_ci_percentile=[float(lo), float(hi)])
             refit = "score refitted, " if self.refit_score else "score held fixed, "
             return se, wald(beta, se, self.alpha)[0], \
                 f"bootstrap ({draws.size} replicates: units resampled, {refit}re-matched)"

@@ -517,7 +517,7 @@ def matching_effect_dask(ddf, score: str, treatment: str, outcome: str, *,
     n1 = int(sum(s[1][0] for s in summ))
     return EffectResult(
         estimand=estimand, estimate=float(est), std_error=se,
-        conf_int=(float(ci[0]), float(ci[1])), p_value=float(p),
+        ci_lower=float(ci[0]), ci_upper=float(ci[1]), p_value=float(p),
         method=f"{k}-NN matching with replacement on '{score}' (1-d), range-partitioned "
                "on Dask, no bias correction",
         variance=f"Abadie-Imbens {'sample' if sample else 'population'} variance ({sigma})",

@@ -580,8 +580,17 @@ class MatchResult:
             out = pd.concat([out, extra], axis=1)
         return out
 
-    def summary(self) -> pd.DataFrame:
-        """Counts per arm: units, matched, used as matches, dropped."""
+    def summary(self):
+        """The counts per arm (:meth:`counts`) as a printable table, HTML in a notebook
+        (a :class:`~causalsm.estimators.results.Summary`, as every result's)."""
+        from ..estimators.results import Summary
+        frame = self.counts()
+        return Summary(f"Sample sizes ({self.estimand})\n{frame.to_string()}",
+                       frame.to_html())
+
+    def counts(self) -> pd.DataFrame:
+        """Counts per arm: units, matched, used as matches, dropped (MatchIt's sample
+        sizes)."""
         t = self.treatment
         used = self.match_count > 0
         focal = self.is_focal

@@ -44,7 +44,6 @@ from __future__ import annotations
 import copy
 import io
 import warnings
-from contextlib import contextmanager
 from numbers import Real
 from typing import Any
 
@@ -52,10 +51,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
 
 from .._torch import import_torch
-from .._validation import InputError, check_array, check_int, check_weights
+from .._validation import InputError, check_array, check_weights
 
 torch = import_torch()          # with the OpenMP guard for R sessions (see causalsm._torch)
 from torch import nn  # noqa: E402
@@ -63,93 +61,15 @@ from torch import nn  # noqa: E402
 from ._network import (MemberNetwork, Schedule, TrainData, predict_members,  # noqa: E402
                        train_members)
 from ._rows import RowSource, open_stream  # noqa: E402
+from ._runtime import (activation, optimizer, resolve_device, torch_seed,  # noqa: E402
+                       torch_threads)
 
 __all__ = ["NeuralBalancingScore"]
 
-_ACTIVATIONS = {
-    "leaky_relu": lambda: nn.LeakyReLU(0.01), "leakyrelu": lambda: nn.LeakyReLU(0.01),
-    "relu": nn.ReLU, "elu": nn.ELU, "selu": nn.SELU, "gelu": nn.GELU, "silu": nn.SiLU,
-    "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-}
-_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-               "rmsprop": torch.optim.RMSprop}
 _OUTPUTS = ("auto", "score", "propensity", "logit", "prognostic", "joint")
 _TRANSFORMS = ("auto", "log1p", None)
 _DENSE_BYTES = 1 << 28      # sparse input up to 256 MB (float32) is densified once
 _FORMAT = "causalsm.NeuralBalancingScore"
-
-
-def _activation(spec: Any):
-    if isinstance(spec, str):
-        try:
-            return _ACTIVATIONS[spec.lower()]
-        except KeyError:
-            raise InputError(f"unknown activation {spec!r}; use one of "
-                             f"{', '.join(sorted(_ACTIVATIONS))} or an nn.Module class") from None
-    if callable(spec):
-        probe = spec()
-        if not isinstance(probe, nn.Module):
-            raise InputError("activation must build an nn.Module when called, e.g. nn.ReLU")
-        return spec
-    raise InputError(f"activation must be a name or an nn.Module class, got {spec!r}")
-
-
-def _optimizer(spec: Any):
-    if isinstance(spec, str):
-        try:
-            return _OPTIMIZERS[spec.lower()]
-        except KeyError:
-            raise InputError(f"unknown optimizer {spec!r}; use one of "
-                             f"{', '.join(sorted(_OPTIMIZERS))} or a torch.optim class") from None
-    if isinstance(spec, type) and issubclass(spec, torch.optim.Optimizer):
-        return spec
-    raise InputError(f"optimizer must be a name or a torch.optim.Optimizer class, got {spec!r}")
-
-
-def _resolve_device(device: Any) -> torch.device:
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise InputError(f"device={device!r} but no CUDA GPU is available; "
-                             "use device='cpu' or 'auto'")
-        return torch.device(device)
-    raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-
-
-def _seed(random_state: Any) -> int:
-    """An integer torch seed: the int itself, or one drawn from a numpy RNG / fresh entropy."""
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
-    if isinstance(random_state, Real) and not isinstance(random_state, bool):
-        random_state = check_int(random_state, "random_state", minimum=None)  # R's 0 is 0.0
-        if random_state < 0:
-            raise InputError(f"random_state must be non-negative, got {random_state}")
-        return int(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2 ** 31 - 1))
-    return int(check_random_state(random_state).randint(0, 2 ** 31 - 1))
-
-
-@contextmanager
-def _threads(n: int | None):
-    """Use ``n`` torch CPU threads inside the block, then restore the previous number."""
-    if n is None:
-        yield
-        return
-    n = check_int(n, "n_threads")
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -486,8 +406,8 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                              "bottlenecks of several networks are not comparable; use "
                              "output='joint', 'logit' or 'propensity' with an ensemble")
         return {"dim": pos_int(self.dim, "dim"), "hidden": hidden,
-                "activation": _activation(self.activation),
-                "optimizer": _optimizer(self.optimizer),
+                "activation": activation(self.activation),
+                "optimizer": optimizer(self.optimizer),
                 "momentum": nonneg(self.momentum, "momentum"),
                 "weight_decay": nonneg(self.weight_decay, "weight_decay"),
                 "batch_size": pos_int(self.batch_size, "batch_size"),
@@ -695,8 +615,8 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
 
     def _fit(self, X, t, y, sample_weight, validation_data):
         p = self._check_params()
-        device = _resolve_device(self.device)
-        seed = _seed(self.random_state)
+        device = resolve_device(self.device)
+        seed = torch_seed(self.random_state)
         X = open_stream(X)                 # a memmap / Parquet file is streamed
         n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
         classes, codes = _check_labels(t, n_rows)
@@ -747,7 +667,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
 
         gen = torch.Generator().manual_seed(seed)
         fork = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=fork), _threads(self.n_threads):
+        with torch.random.fork_rng(devices=fork), torch_threads(self.n_threads):
             torch.manual_seed(seed)
             net = self._build(Xp, p, n_members, n_treatment,
                               n_levels if prognostic else 0, device)
@@ -869,7 +789,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         """Bottlenecks (K, n, dim) and outputs (K, n, n_treatment + n_outcome) of all
         networks on prepared input."""
         n = Xp.shape[0]
-        with _threads(self.n_threads):
+        with torch_threads(self.n_threads):
             return predict_members(self.network_, Xp, next(self.network_.parameters()).device,
                                    n)
 
@@ -977,7 +897,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         self.__dict__.update(state)
         if "network_" in state:
             try:
-                device = _resolve_device(self.device)
+                device = resolve_device(self.device)
             except InputError:
                 warnings.warn(f"device={self.device!r} is not available here; the score "
                               "runs on the CPU", RuntimeWarning, stacklevel=2)
@@ -1023,7 +943,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         if device is not None:
             est.device = device
             if hasattr(est, "network_"):
-                dev = _resolve_device(device)
+                dev = resolve_device(device)
                 est.network_ = est.network_.to(dev).eval()
                 est.device_ = str(dev)
         return est

@@ -53,7 +53,7 @@ import numpy as np
 from .._torch import import_torch
 from .._validation import InputError, check_int
 from .density import ConditionalDensity, _Rows
-from .neural import _activation, _resolve_device, _seed, _threads
+from ._runtime import activation, resolve_device, torch_seed, torch_threads
 
 torch = import_torch()
 from torch import nn  # noqa: E402
@@ -290,8 +290,8 @@ class ScoreMatchingDensity(ConditionalDensity):
     def _fit(self, X, w):
         p = self._params()
         self._check_transform(w)
-        device = _resolve_device(self.device)
-        seed = _seed(self.random_state)
+        device = resolve_device(self.device)
+        seed = torch_seed(self.random_state)
         self._device = device
         t = self._to_latent(torch.as_tensor(w, dtype=torch.float64))[0].numpy()
         self.w_mean_, self.w_scale_ = float(t.mean()), float(t.std()) or 1.0
@@ -315,11 +315,11 @@ class ScoreMatchingDensity(ConditionalDensity):
         self._log_sigma_half = 0.5 * (math.log(self.sigma_max) - math.log(self.sigma_min)) \
             or 1.0
         fork = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=fork), _threads(self.n_threads):
+        with torch.random.fork_rng(devices=fork), torch_threads(self.n_threads):
             torch.manual_seed(seed)
             gen = torch.Generator(device=device).manual_seed(seed)
             n_in = X.shape[1] + (self.objective == "dsm_multi")
-            net = _EnergyNet(n_in, p["hidden"], p["n_basis"], _activation(self.activation))
+            net = _EnergyNet(n_in, p["hidden"], p["n_basis"], activation(self.activation))
             net = net.to(device=device, dtype=torch.float64)
             self._init_linear(net, Xs[tr], z[tr])
             self.network_ = net
@@ -466,7 +466,7 @@ class ScoreMatchingDensity(ConditionalDensity):
     def _outputs(self, X: np.ndarray):
         net = self.network_
         Xs = (X - self.x_mean_) / self.x_scale_
-        with torch.no_grad(), _threads(self.n_threads):
+        with torch.no_grad(), torch_threads(self.n_threads):
             x = torch.as_tensor(Xs, dtype=torch.float64, device=self._device)
             a, b, c = net(self._net_input(x, self._sigma_eval(x)))
             log_z = self._log_z(net, x, check_int(self.quad_points, "quad_points", minimum=16),

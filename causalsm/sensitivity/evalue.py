@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import InputError
+from ..estimators.results import Summary
 
 __all__ = ["evalue", "EValueResult", "evalue_threshold", "pooled_sd", "outcome_details"]
 
@@ -67,9 +68,9 @@ class EValueResult:
         ``"RR"``, ``"OR"``, ``"HR"``, ``"MD"`` or ``"OLS"``.
     estimate : float
         The estimate on its own scale (a standardised difference for MD/OLS).
-    conf_int : tuple of float
+    ci_lower, ci_upper : float
         Its interval (NaN when none was given).
-    rr, rr_conf_int :
+    rr, rr_lower, rr_upper : float
         The estimate and interval on the risk ratio scale the E-values use.
     evalue : float
         E-value of the point estimate.
@@ -85,9 +86,11 @@ class EValueResult:
 
     measure: str
     estimate: float
-    conf_int: tuple[float, float]
+    ci_lower: float
+    ci_upper: float
     rr: float
-    rr_conf_int: tuple[float, float]
+    rr_lower: float
+    rr_upper: float
     evalue: float
     evalue_ci: float
     true: float
@@ -117,29 +120,30 @@ class EValueResult:
         """One row: measure, estimate, ci_lower, ci_upper, rr, rr_lower, rr_upper,
         evalue, evalue_ci, true."""
         row = {"measure": self.measure, "estimate": float(self.estimate),
-               "ci_lower": float(self.conf_int[0]), "ci_upper": float(self.conf_int[1]),
-               "rr": float(self.rr), "rr_lower": float(self.rr_conf_int[0]),
-               "rr_upper": float(self.rr_conf_int[1]), "evalue": float(self.evalue),
+               "ci_lower": float(self.ci_lower), "ci_upper": float(self.ci_upper),
+               "rr": float(self.rr), "rr_lower": float(self.rr_lower),
+               "rr_upper": float(self.rr_upper), "evalue": float(self.evalue),
                "evalue_ci": float(self.evalue_ci), "true": float(self.true)}
         return pd.DataFrame([row])
 
     def to_dict(self) -> dict:
         """Plain Python numbers and strings (JSON- and R-friendly)."""
         out = asdict(self)
-        out["conf_int"] = [float(v) for v in self.conf_int]
-        out["rr_conf_int"] = [float(v) for v in self.rr_conf_int]
         out["conclusion"] = self.conclusion
         return out
 
-    def summary(self) -> str:
-        """The E-values as a small table and the sentence."""
+    def summary(self) -> Summary:
+        """The E-values as a small table and the sentence (HTML in a notebook)."""
+        return Summary(self._summary_text(), self._repr_html_())
+
+    def _summary_text(self) -> str:
         lines = [f"{'E-value (VanderWeele & Ding 2017)':^78}", "=" * 78,
                  f"{'':14}{'point':>12}{'lower':>12}{'upper':>12}",
-                 f"{self.measure:14}{self.estimate:>12.6g}{self.conf_int[0]:>12.6g}"
-                 f"{self.conf_int[1]:>12.6g}"]
+                 f"{self.measure:14}{self.estimate:>12.6g}{self.ci_lower:>12.6g}"
+                 f"{self.ci_upper:>12.6g}"]
         if self.measure != "RR":
-            lines.append(f"{'as RR':14}{self.rr:>12.6g}{self.rr_conf_int[0]:>12.6g}"
-                         f"{self.rr_conf_int[1]:>12.6g}")
+            lines.append(f"{'as RR':14}{self.rr:>12.6g}{self.rr_lower:>12.6g}"
+                         f"{self.rr_upper:>12.6g}")
         side = self.details.get("ci_side")
         ev = [self.evalue, float("nan"), float("nan")]
         if side in ("lower", "upper"):
@@ -152,7 +156,7 @@ class EValueResult:
         return "\n".join(lines)
 
     def __str__(self) -> str:
-        return self.summary()
+        return self._summary_text()
 
     def _repr_html_(self) -> str:
         return (f"<p><b>E-value</b> ({html.escape(self.measure)})</p>"
@@ -286,8 +290,8 @@ def evalue(estimate: float, lower: float | None = None, upper: float | None = No
     if measure in ("MD", "OLS"):
         details["note"] = ("A continuous outcome: the standardised difference d was converted "
                            "to a risk ratio exp(0.91 d) (Chinn 2000; VanderWeele & Ding 2017).")
-    return EValueResult(measure=measure, estimate=est, conf_int=(float(lo), float(hi)),
-                        rr=float(rr), rr_conf_int=(float(rr_lo), float(rr_hi)),
+    return EValueResult(measure=measure, estimate=est, ci_lower=float(lo), ci_upper=float(hi),
+                        rr=float(rr), rr_lower=float(rr_lo), rr_upper=float(rr_hi),
                         evalue=float(ev), evalue_ci=float(ev_ci), true=float(t), rare=rare,
                         details=details)
 

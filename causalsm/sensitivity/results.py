@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..estimators.results import Summary
 from .gamma import amplify
 
 __all__ = ["SensitivityResult"]
@@ -169,8 +170,12 @@ class SensitivityResult:
         out["conclusion"] = self.conclusion
         return out
 
-    def summary(self) -> str:
-        """The table of bounds, the critical Gamma and the sentence."""
+    def summary(self) -> Summary:
+        """The table of bounds, the critical Gamma and the sentence (HTML in a
+        notebook)."""
+        return Summary(self._summary_text(), self._repr_html_())
+
+    def _summary_text(self) -> str:
         lvl = _level(self.alpha)
         conf = f"{100 * (1 - self.alpha):g}%"
         lines = [f"{'Rosenbaum sensitivity analysis':^78}", "=" * 78,
@@ -201,7 +206,7 @@ class SensitivityResult:
         return "\n".join(lines)
 
     def __str__(self) -> str:
-        return self.summary()
+        return self._summary_text()
 
     def _repr_html_(self) -> str:
         return (f"<p><b>Rosenbaum sensitivity analysis</b>: {html.escape(self.design)}; "

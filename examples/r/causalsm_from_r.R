@@ -82,7 +82,8 @@ psm <- csm$estimate_effect(lalonde, treatment = "group", outcome = "re78",
                            estimand = "ATT", n_neighbors = 1)
 psm_row <- as_r_table(psm)
 print(psm_row)
-cat(py_to_r(psm$summary()), "\n\n")
+print(psm$summary())          # a Summary: the text here, a table in a notebook
+cat("\n")
 
 # 2. neural score matching: a 5-d balancing score learnt by a network (torch)
 epochs <- if (fast) 20 else 200
@@ -138,7 +139,7 @@ hr <- csm$hazard_ratio(rossi, treatment = "fin", duration = "week", event = "arr
                        score = "propensity", estimand = "ATE", random_state = 0,
                        n_bootstrap = hr_bootstrap)
 hr_row <- as_r_table(hr)
-print(hr_row[c("hazard_ratio", "std_error", "ci_lower", "ci_upper", "p_value")])
+print(hr_row[c("estimate", "std_error", "ci_lower", "ci_upper", "p_value")])
 invisible(hr$plot_survival())
 plots <- c(plots, save_plot("survival.png"))
 
@@ -153,7 +154,7 @@ results <- list(
   nsm = pick(nsm_row),
   compare = as.list(comparison[c("method", "estimate", "std_error")]),
   quantile = as.list(qte_table[c("quantile", "estimate", "std_error")]),
-  hazard = as.list(hr_row[c("hazard_ratio", "std_error", "ci_lower", "ci_upper")]),
+  hazard = as.list(hr_row[c("estimate", "std_error", "ci_lower", "ci_upper")]),
   plots = plots
 )
 cat("CAUSALSM_RESULTS", jsonlite::toJSON(results, digits = NA, auto_unbox = TRUE), "\n")
