@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._validation import InputError
+
 __all__ = ["EffectResult", "Result", "Summary", "wald"]
 
 
@@ -106,14 +108,11 @@ class Result:
         percentile interval is only known at the fitted level.
         """
         lo, hi = np.asarray(self.ci_lower, float), np.asarray(self.ci_upper, float)
-        if alpha is not None:
+        if alpha is not None and not 0 < float(alpha) < 1:
+            raise InputError(f"alpha must be in (0, 1), got {alpha}")
+        if alpha is not None and abs(float(alpha) - self.alpha) > 1e-15:
             alpha = float(alpha)
-            if not 0 < alpha < 1:
-                from .._validation import InputError
-                raise InputError(f"alpha must be in (0, 1), got {alpha}")
-        if alpha is not None and not np.isclose(alpha, self.alpha, rtol=0, atol=1e-15):
             if self._interval == "fixed":
-                from .._validation import InputError
                 raise InputError(f"this interval ({self.variance}) was computed at alpha="
                                  f"{self.alpha}; refit with alpha={alpha} for another level")
             z = stats.norm.ppf(1 - self._z_alpha(alpha) / 2)
@@ -279,7 +278,6 @@ class EffectResult(Result):
         >>> sens.design, round(sens.critical_gamma, 2)
         ('185 matched pairs', 1.16)
         """
-        from .._validation import InputError
         from ..sensitivity import rosenbaum_bounds
         if not hasattr(self._sets, "y"):
             raise InputError(self._sets or "this result holds no matched sets (it was not "
@@ -320,7 +318,6 @@ class EffectResult(Result):
         >>> ev.measure, ev.evalue > 1
         ('MD', True)
         """
-        from .._validation import InputError
         from ..sensitivity import evalue
         if self.details.get("outcome_binary"):
             raise InputError("the outcome is binary: the E-value of a standardised mean "
