@@ -204,12 +204,14 @@ def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None
         index = X.index
         arr, names = _numeric_frame(X, name)
     else:
-        if np.iscomplexobj(X):               # np.array(..., float) would drop the imaginary part
-            raise InputError(f"{name} has complex values; give real numbers")
         try:
-            arr = np.array(X, dtype=np.float64, copy=True)
+            raw = np.asarray(X)
+            complex_ = raw.dtype.kind == "c"  # a float cast would drop the imaginary part
+            arr = None if complex_ else np.array(raw, dtype=np.float64, copy=True)
         except (TypeError, ValueError) as err:
             raise InputError(f"{name} must be numeric: {err}") from None
+        if complex_:
+            raise InputError(f"{name} has complex values; give real numbers")
         if isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer):
             arr[X == R_NA_INTEGER] = np.nan          # an R integer matrix's NA
         index = pd.RangeIndex(arr.shape[0] if arr.ndim else 0)
