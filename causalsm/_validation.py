@@ -108,7 +108,8 @@ def _numeric_frame(X: pd.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
         col = X[c]
         is_factor = isinstance(col.dtype, pd.CategoricalDtype)
         if pd.api.types.is_complex_dtype(col):
-            raise InputError(f"column '{c}' of {name} has complex values; give real numbers")
+            raise InputError(f"column '{c}' of {name} has complex values (Complex data not "
+                             "supported); give real numbers")
         if not (is_factor or pd.api.types.is_numeric_dtype(col)
                 or pd.api.types.is_bool_dtype(col)):
             raise InputError(
@@ -211,7 +212,8 @@ def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None
         except (TypeError, ValueError) as err:
             raise InputError(f"{name} must be numeric: {err}") from None
         if complex_:
-            raise InputError(f"{name} has complex values; give real numbers")
+            raise InputError(f"{name} has complex values (Complex data not supported); give "
+                             "real numbers")
         if isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer):
             arr[X == R_NA_INTEGER] = np.nan          # an R integer matrix's NA
         index = pd.RangeIndex(arr.shape[0] if arr.ndim else 0)
@@ -225,8 +227,9 @@ def check_array(X: Any, *, name: str = "X", columns: Sequence[str] | None = None
     if len(names) != arr.shape[1]:
         raise InputError(f"{name} has {arr.shape[1]} columns but {len(names)} names were given")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputError(f"{name} is empty (shape {arr.shape}): it needs at least one row "
-                         "and one column")
+        raise InputError(f"{name} is empty: {arr.shape[0]} sample(s), {arr.shape[1]} "
+                         f"feature(s) (shape=({arr.shape[0]}, {arr.shape[1]})) while a minimum "
+                         "of 1 is required.")
     bad = ~np.isfinite(arr)
     if bad.any():
         j = int(np.argmax(bad.any(axis=0)))
@@ -250,8 +253,9 @@ def check_fitted_array(estimator: Any, X: Any, attribute: str, fit_call: str, *,
                          f"{fit_call} first")
     arr, _, _ = check_array(X, accept_sparse=accept_sparse)
     if arr.shape[1] != estimator.n_features_in_:
-        raise InputError(f"X has {arr.shape[1]} columns; the score was fitted on "
-                         f"{estimator.n_features_in_}")
+        raise InputError(f"X has {arr.shape[1]} features, but {type(estimator).__name__} is "
+                         f"expecting {estimator.n_features_in_} features as input (the "
+                         "columns it was fitted on)")
     return arr
 
 
@@ -259,10 +263,16 @@ def _treatment_series(t: Any, name: str) -> pd.Series:
     """A treatment column as a Series (one DataFrame column, as R's ``df["group"]``, or an
     ``(n, 1)`` array are accepted), or :class:`InputError` for more columns or missing
     values."""
+    if t is None:
+        raise InputError(f"'{name}' is missing: a score of the treatment requires y to be "
+                         "passed, but the target y is None (the treatment t)")
     if isinstance(t, pd.DataFrame):
         if t.shape[1] != 1:
             raise InputError(f"'{name}' must be one column, got {t.shape[1]}")
         t = t.iloc[:, 0]
+    if not isinstance(t, (pd.Series, pd.Categorical, np.ndarray, list, tuple)) \
+            and hasattr(t, "__array__"):               # an array-like (a tensor, a memmap...)
+        t = np.asarray(t)
     if isinstance(t, np.ndarray):
         if t.ndim == 2 and t.shape[1] == 1:
             t = t[:, 0]
@@ -696,8 +706,8 @@ def check_levels(t: Any, *, name: str = "treatment",
         codes = codes.astype(np.int64).ravel()
     if len(levels) < 2:
         shown = levels[0] if levels else "none"
-        raise InputError(f"'{name}' has only one level ({shown}): at least two treatment "
-                         "levels are needed")
+        raise InputError(f"'{name}' has only one level ({shown}; one class): at least two "
+                         "treatment levels are needed")
     counts = np.bincount(codes, minlength=len(levels))
     if counts.min() < min_per_level:
         j = int(np.argmin(counts))

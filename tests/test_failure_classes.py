@@ -135,6 +135,24 @@ def test_bad_sample_weight(w, needle):
         csm.MatchingEstimator(score=csm.PropensityScore()).fit(X, t, y, sample_weight=w)
 
 
+@pytest.mark.parametrize("make", [csm.PropensityScore, csm.CovariateScore,
+                                  csm.scores.GeneralizedPropensityScore])
+def test_scores_check_their_sample_weight(make):
+    """The scores fitted with weights directly (not through an estimator) validate them:
+    zero, negative, missing or misshapen weights were used as given."""
+    X, t, _ = _data()
+    n = len(t)
+    for w, needle in [(np.zeros(n), "sums to zero"), (-np.ones(n), "non-negative"),
+                      (np.r_[np.nan, np.ones(n - 1)], "missing or infinite"),
+                      (np.ones(3), f"has 3 entries .* {n} rows")]:
+        with pytest.raises(InputError, match=needle):
+            make().fit(X, t, sample_weight=w)
+    w = np.random.default_rng(0).uniform(0.5, 2, n)          # a Series is a weight vector
+    a = make().fit(X, t, sample_weight=w).transform(X)
+    b = make().fit(X, t, sample_weight=pd.Series(w)).transform(X)
+    np.testing.assert_array_equal(a, b)
+
+
 def test_check_weights_copies():
     w = np.ones(3)
     out = check_weights(w, 3)
@@ -152,8 +170,8 @@ def test_empty_data():
 @pytest.mark.parametrize("X, needle", [
     (np.array([[1 + 2j, 2.0], [3.0, 4.0], [1.0, 0.0]]), "X has complex values"),
     (pd.DataFrame({"a": [1 + 1j, 2, 3]}), "column 'a' of X has complex values"),
-    (np.zeros((0, 3)), r"X is empty \(shape \(0, 3\)\)"),
-    (np.zeros((3, 0)), r"X is empty \(shape \(3, 0\)\)"),
+    (np.zeros((0, 3)), r"X is empty: 0 sample\(s\), 3 feature\(s\)"),
+    (np.zeros((3, 0)), r"X is empty: 3 sample\(s\), 0 feature\(s\)"),
 ])
 def test_complex_and_empty_covariates_are_errors(X, needle):
     """A complex array was cast to float with its imaginary part silently dropped."""

@@ -69,7 +69,7 @@ def test_errors_name_the_problem(data):
     bad.loc[4, "v3"] = np.nan
     with pytest.raises(InputError, match="column 'v3'"):
         PCAScore().fit(bad)
-    with pytest.raises(InputError, match="fitted on 8"):
+    with pytest.raises(InputError, match="X has 5 features, but PCAScore is expecting 8"):
         PCAScore(n_components=2).fit(data).transform(data.iloc[:, :5])
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._stats import weighted_scale
-from .._validation import InputError, check_array, check_fitted_array
+from .._validation import InputError, check_array, check_fitted_array, check_weights
 
 __all__ = ["CovariateScore", "PCAScore"]
 
@@ -47,9 +47,7 @@ class CovariateScore(TransformerMixin, BaseEstimator):
         self.feature_names_in_ = names
         self.n_features_in_ = arr.shape[1]
         n = arr.shape[0]
-        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        if w is not None and w.shape != (n,):
-            raise InputError(f"sample_weight has shape {w.shape}; expected ({n},)")
+        w = check_weights(sample_weight, n)
         self.mean_, sd = weighted_scale(arr, w) if n > 1 else (arr.mean(axis=0),
                                                                 np.ones(arr.shape[1]))
         tiny = np.sqrt(np.finfo(float).eps)        # R's `tolerance`
@@ -66,6 +64,12 @@ class CovariateScore(TransformerMixin, BaseEstimator):
                 W = W + np.eye(arr.shape[1]) * tiny
             self.whitening_ = np.linalg.cholesky(W)  # W = L Lᵀ; R's chol() is Lᵀ
         return self
+
+    def __sklearn_tags__(self):
+        """Sparse input is accepted (densified); no treatment is needed."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def __causalsm_tags__(self) -> dict:
         """The output is already in the requested metric: matching must not rescale it."""

@@ -23,7 +23,8 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
-from .._validation import InputError, check_array, check_fitted_array, check_levels
+from .._validation import (InputError, check_array, check_fitted_array, check_levels,
+                           check_weights)
 
 __all__ = ["GeneralizedPropensityScore", "multinomial_logit_mle"]
 
@@ -208,7 +209,7 @@ class GeneralizedPropensityScore(TransformerMixin, BaseEstimator):
         self.classes_ = levels
         self.feature_names_in_ = names
         self.n_features_in_ = arr.shape[1]
-        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        sw = check_weights(sample_weight, codes.shape[0])
         if self.model is None:
             fit = multinomial_logit_mle(self.design(arr), codes, len(levels),
                                         sample_weight=sw)
@@ -245,6 +246,13 @@ class GeneralizedPropensityScore(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return np.array([f"gps_{c}" for c in self.classes_], dtype=object)
+
+    def __sklearn_tags__(self):
+        """Sparse input is accepted (densified); ``fit`` needs the treatment."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.required = True
+        return tags
 
     def __causalsm_tags__(self) -> dict:
         """One probability column per level; maximum likelihood when ``model`` is None."""

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
-from .._validation import InputError, check_fitted_array, check_xy
+from .._validation import InputError, check_fitted_array, check_weights, check_xy
 
 __all__ = ["PropensityScore", "logistic_mle"]
 
@@ -107,6 +107,7 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         if self.link not in ("logit", "probability"):
             raise InputError(f"link must be 'logit' or 'probability', got {self.link!r}")
         data = check_xy(X, t, accept_sparse=self.model is not None)   # sklearn takes sparse
+        sample_weight = check_weights(sample_weight, data.n)
         self.feature_names_in_ = data.columns
         self.n_features_in_ = data.X.shape[1]
         if self.model is None:
@@ -147,6 +148,13 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         if self.model is None:
             return 1.0 / (1.0 + np.exp(-self.linear_predictor(X)))
         return self.model_.predict_proba(self._check(X))[:, 1]
+
+    def __sklearn_tags__(self):
+        """Sparse input is accepted (densified); ``fit`` needs the treatment."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.required = True
+        return tags
 
     def __causalsm_tags__(self) -> dict:
         return {"logistic_propensity": self.model is None and self.link == "logit"}
