@@ -1,14 +1,15 @@
 """scikit-learn's estimator checks on the scores (issue 14).
 
 Each check that cannot apply is listed with the reason; every other check must pass.
-Covered so far: CovariateScore and GeneralizedPropensityScore.  Not yet: PropensityScore
-(a 0/1 treatment cannot take the checks' three-class or {1, 2} targets), PCAScore,
-PrognosticScore, DoubleScore and NeuralBalancingScore.
+Covered so far: CovariateScore, GeneralizedPropensityScore and PCAScore (with one component:
+the checks' data have two to four columns, and more components than columns is an error).
+Not yet: PropensityScore (a 0/1 treatment cannot take the checks' three-class or {1, 2}
+targets), PrognosticScore, DoubleScore and NeuralBalancingScore.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from causalsm.scores import CovariateScore, GeneralizedPropensityScore
+from causalsm.scores import CovariateScore, GeneralizedPropensityScore, PCAScore
 
 _TREATMENT_T = ("the second argument of fit is the treatment t, not y: the scores that learn "
                 "from the outcome take y for it (fit(X, t, y)), so t keeps one name everywhere")
@@ -27,7 +28,7 @@ EXPECTED = {
 
 
 @parametrize_with_checks([CovariateScore(), CovariateScore(scale="mahalanobis"),
-                          GeneralizedPropensityScore()],
+                          GeneralizedPropensityScore(), PCAScore(n_components=1)],
                          expected_failed_checks=lambda est: EXPECTED)
 def test_sklearn_compatible_score(estimator, check):
     check(estimator)

@@ -148,6 +148,12 @@ class PCAScore(TransformerMixin, BaseEstimator):
         self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
         return self
 
+    def __sklearn_tags__(self):
+        """Sparse input is accepted (densified); no treatment is needed."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def transform(self, X):
         arr = check_fitted_array(self, X, "pca_", "fit(X)")
         return self.pca_.transform((arr - self.mean_) / self.scale_)
