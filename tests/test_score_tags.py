@@ -123,3 +123,20 @@ def test_hazard_ratio_takes_every_matching_option(survival_data, option):
         pairs = est.matches_.pairs()
         assert (X[pairs["treated"], 1] == X[pairs["control"], 1]).all()
         assert "exact strata" in est.effect_.method
+
+
+def test_ps_adjustment_asks_for_a_binary_logistic_score():
+    """The AI (2016) adjustment needs ``propensity(X)`` of a 0/1 treatment: a multinomial
+    GPS declares logistic_propensity too, but also level_probabilities, and is refused
+    with a message rather than a shape error."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    t = (rng.random(200) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
+    y = X[:, 0] + t + rng.normal(size=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(csm.InputError, match="binary logistic propensity score"):
+            csm.MatchingEstimator(score=GeneralizedPropensityScore(),
+                                  variance="ai_ps").fit(X, t, y)
+        ok = csm.MatchingEstimator(variance="ai_ps").fit(X, t, y).effect_
+    assert np.isfinite(ok.std_error) and "Abadie-Imbens" in ok.variance

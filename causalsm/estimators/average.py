@@ -426,11 +426,6 @@ class MatchingEstimator(BaseEstimator):
             return 1 if tags is None or not tags.prognostic else 10
         return check_int(self.n_neighbors, "n_neighbors")
 
-    @staticmethod
-    def _columns(spec: Any, data, what: str) -> np.ndarray:
-        """Columns of X named (or indexed) by ``spec``."""
-        return select_columns(data.X, data.columns, spec, what)
-
     def fit(self, X, t, y, sample_weight=None):
         """Fit the score, match, and estimate the effect.  Returns ``self``.
 
@@ -475,7 +470,8 @@ class MatchingEstimator(BaseEstimator):
         S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None,
                       sample_weight).reshape(data.n, -1)
         standardize = self._standardize(tags)
-        exact = None if self.exact is None else self._columns(self.exact, data, "exact")
+        exact = (None if self.exact is None
+                 else select_columns(data.X, data.columns, self.exact, "exact"))
         score, S, discarded = self._support(score, Xin, data, S, sample_weight, tags)
         def matches(S_):
             return match(S_, data.t, estimand=estimand, n_neighbors=k, replace=self.replace,
@@ -583,9 +579,9 @@ class MatchingEstimator(BaseEstimator):
         """mahvars, antiexact and variable ratio, as covariate columns."""
         out = {}
         if self.mahvars is not None:
-            out["mahvars"] = self._columns(self.mahvars, data, "mahvars")
+            out["mahvars"] = select_columns(data.X, data.columns, self.mahvars, "mahvars")
         if self.antiexact is not None:
-            out["antiexact"] = self._columns(self.antiexact, data, "antiexact")
+            out["antiexact"] = select_columns(data.X, data.columns, self.antiexact, "antiexact")
         if self.max_controls is not None:
             out["min_controls"], out["max_controls"] = self.min_controls, self.max_controls
         return out
@@ -611,7 +607,8 @@ class MatchingEstimator(BaseEstimator):
                       ).reshape(data.n, -1)
         score, S, discarded = self._support(score, Xin, data, S, None, tags)
         standardize = self._standardize(tags)
-        exact = None if self.exact is None else self._columns(self.exact, data, "exact")
+        exact = (None if self.exact is None
+                 else select_columns(data.X, data.columns, self.exact, "exact"))
         common = {"estimand": estimand, "index": data.index}
         method = self.method
         if method == "cem":
@@ -671,7 +668,7 @@ class MatchingEstimator(BaseEstimator):
             return adjust, data.X.toarray() if sp.issparse(data.X) else data.X
         if isinstance(adjust, str) and adjust == "score":
             return adjust, S
-        return adjust, self._columns(adjust, data, "adjust")
+        return adjust, select_columns(data.X, data.columns, adjust, "adjust")
 
     @staticmethod
     def _ordering_score(score, Xin, S) -> np.ndarray:
@@ -750,9 +747,10 @@ class MatchingEstimator(BaseEstimator):
 
     def _ps_adjustment(self, score, Xin, data, S, est) -> float:
         from .ps_adjustment import ps_adjustment
-        if not score_tags(score).logistic_propensity:
-            raise InputError("variance='ai_ps' needs a logistic propensity score fitted by "
-                             "maximum likelihood (the default PropensityScore)")
+        tags = score_tags(score)
+        if not tags.logistic_propensity or tags.level_probabilities:
+            raise InputError("variance='ai_ps' needs a binary logistic propensity score "
+                             "fitted by maximum likelihood (the default PropensityScore)")
         ps = score.propensity(Xin)
         full = match(S, data.t, estimand="ATE",
                      n_neighbors=self._n_neighbors(score_tags(score)),

@@ -77,7 +77,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator, clone
 
 from .._validation import (InputError, check_array, check_int, check_levels, check_outcome,
-                           check_seed, seed_sequence)
+                           check_seed, seed_sequence, select_columns)
 from ..matching.nearest import match, same_arm_moments
 from ..scores.covariates import CovariateScore
 from ..scores._tags import score_tags
@@ -779,19 +779,7 @@ class MultilevelMatching(_MultilevelBase):
             return Xk
         if isinstance(spec, str) and spec == "score":
             return S
-        spec = [spec] if isinstance(spec, (str, int, np.integer)) else list(spec)
-        idx = []
-        for c in spec:
-            if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-                if not 0 <= c < Xk.shape[1]:
-                    raise InputError(f"adjust column position {c} is out of range")
-                idx.append(int(c))
-            elif str(c) in names:
-                idx.append(names.index(str(c)))
-            else:
-                raise InputError(f"adjust column '{c}' is not among the covariates "
-                                 f"({', '.join(names)})")
-        return Xk[:, idx]
+        return select_columns(Xk, names, spec, "adjust")
 
     def _bias_shift(self, m, pos, k, ck, yk, Z, Kc, fits):
         """``(Z_i - mean_j Z_j)' beta_k`` for the matched focal units of level ``k``."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 from sklearn.frozen import FrozenEstimator
 
-__all__ = ["ScoreTags", "resolve_standardize", "score_tags"]
+__all__ = ["ScoreTags", "SklearnTagsMixin", "resolve_standardize", "score_tags"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +82,16 @@ def resolve_standardize(standardize, tags: ScoreTags) -> bool:
     from .._validation import check_bool
     value = check_bool(standardize, "standardize", also=("auto",))
     return (not tags.prescaled) if isinstance(value, str) else value
+
+
+class SklearnTagsMixin:
+    """scikit-learn tags shared by causalsm's scores: sparse input is accepted (it is
+    densified) and ``fit`` needs the treatment unless ``_treatment_optional``."""
+
+    _treatment_optional = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.required = not self._treatment_optional
+        return tags

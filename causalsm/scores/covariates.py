@@ -7,11 +7,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._stats import weighted_scale
 from .._validation import InputError, check_array, check_fitted_array, check_weights
+from ._tags import SklearnTagsMixin
 
 __all__ = ["CovariateScore", "PCAScore"]
 
 
-class CovariateScore(TransformerMixin, BaseEstimator):
+class CovariateScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     """The covariates as the score, scaled so that Euclidean distance is R's.
 
     ``Match`` first centres each column and divides it by its sample SD; then
@@ -32,6 +33,8 @@ class CovariateScore(TransformerMixin, BaseEstimator):
     >>> CovariateScore().fit(X).transform(X).std(axis=0, ddof=1).round(6).tolist()
     [1.0, 1.0]
     """
+
+    _treatment_optional = True
 
     def __init__(self, scale: str | None = "variance"):
         self.scale = scale
@@ -65,12 +68,6 @@ class CovariateScore(TransformerMixin, BaseEstimator):
             self.whitening_ = np.linalg.cholesky(W)  # W = L Lᵀ; R's chol() is Lᵀ
         return self
 
-    def __sklearn_tags__(self):
-        """Sparse input is accepted (densified); no treatment is needed."""
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
     def __causalsm_tags__(self) -> dict:
         """The output is already in the requested metric: matching must not rescale it."""
         metric = {"mahalanobis": "mahalanobis", "variance": "sd", None: "none"}.get(self.scale)
@@ -84,7 +81,7 @@ class CovariateScore(TransformerMixin, BaseEstimator):
         return Z if self.whitening_ is None else Z @ self.whitening_
 
 
-class PCAScore(TransformerMixin, BaseEstimator):
+class PCAScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     """The first principal components of the standardised covariates as the score.
 
     Each column is centred and divided by its SD (population SD, as scikit-learn's
@@ -122,6 +119,8 @@ class PCAScore(TransformerMixin, BaseEstimator):
     ((200, 2), True)
     """
 
+    _treatment_optional = True
+
     def __init__(self, n_components: int = 5, standardize: bool = True,
                  svd_solver: str = "full", random_state=None):
         self.n_components = n_components
@@ -147,12 +146,6 @@ class PCAScore(TransformerMixin, BaseEstimator):
                         random_state=check_seed(self.random_state)).fit((arr - self.mean_) / self.scale_)
         self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
         return self
-
-    def __sklearn_tags__(self):
-        """Sparse input is accepted (densified); no treatment is needed."""
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
     def transform(self, X):
         arr = check_fitted_array(self, X, "pca_", "fit(X)")

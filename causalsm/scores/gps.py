@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from .._validation import (InputError, check_array, check_fitted_array, check_levels,
                            check_weights)
+from ._tags import SklearnTagsMixin
 
 __all__ = ["GeneralizedPropensityScore", "multinomial_logit_mle"]
 
@@ -151,7 +152,7 @@ def multinomial_logit_mle(design: np.ndarray, codes: np.ndarray, n_levels: int, 
             "n_iter": it, "converged": converged}
 
 
-class GeneralizedPropensityScore(TransformerMixin, BaseEstimator):
+class GeneralizedPropensityScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     """Generalised propensity score ``P(W = w | X)`` of a treatment with K levels.
 
     ``transform`` returns the ``(n, K)`` matrix of probabilities, one column per
@@ -246,13 +247,6 @@ class GeneralizedPropensityScore(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return np.array([f"gps_{c}" for c in self.classes_], dtype=object)
-
-    def __sklearn_tags__(self):
-        """Sparse input is accepted (densified); ``fit`` needs the treatment."""
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.target_tags.required = True
-        return tags
 
     def __causalsm_tags__(self) -> dict:
         """One probability column per level; maximum likelihood when ``model`` is None."""

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
 from .._validation import InputError, check_fitted_array, check_weights, check_xy
+from ._tags import SklearnTagsMixin
 
 __all__ = ["PropensityScore", "logistic_mle"]
 
@@ -56,7 +57,7 @@ def logistic_mle(X: np.ndarray, t: np.ndarray, *, sample_weight: np.ndarray | No
     return beta / scale
 
 
-class PropensityScore(TransformerMixin, BaseEstimator):
+class PropensityScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     """Propensity score as a scikit-learn transformer.
 
     Parameters
@@ -148,13 +149,6 @@ class PropensityScore(TransformerMixin, BaseEstimator):
         if self.model is None:
             return 1.0 / (1.0 + np.exp(-self.linear_predictor(X)))
         return self.model_.predict_proba(self._check(X))[:, 1]
-
-    def __sklearn_tags__(self):
-        """Sparse input is accepted (densified); ``fit`` needs the treatment."""
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.target_tags.required = True
-        return tags
 
     def __causalsm_tags__(self) -> dict:
         return {"logistic_propensity": self.model is None and self.link == "logit"}
