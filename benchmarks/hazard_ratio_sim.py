@@ -209,7 +209,7 @@ def one_rep_nsm_refit(rep: int, n: int, B: int, seed: int, epochs: int,
     X, A, T, d = make_design(n, rng)
     net = NeuralBalancingScore.paper(epochs=epochs,
                                      random_state=fit_seeds(rep, n_fits)[0]).fit(X, A)
-    est = {e: MatchedHazardRatio(score=_Fixed(net.transform), estimand=e,
+    est = {e: MatchedHazardRatio(balancing_score=_Fixed(net.transform), estimand=e,
                                  variance="austin_cafri", random_state=rep)
            .fit(X, A, T, d).effect_.log_hr for e in ("ATE", "ATT")}
     draws = {"ATE": [], "ATT": []}
@@ -220,7 +220,7 @@ def one_rep_nsm_refit(rep: int, n: int, B: int, seed: int, epochs: int,
                                           random_state=int(boot.integers(2 ** 31))
                                           ).fit(X[idx], A[idx])
         for e in draws:
-            draws[e].append(MatchedHazardRatio(score=_Fixed(netb.transform), estimand=e,
+            draws[e].append(MatchedHazardRatio(balancing_score=_Fixed(netb.transform), estimand=e,
                                                variance="austin_cafri", random_state=rep)
                             .fit(X[idx], A[idx], T[idx], d[idx]).effect_.log_hr)
     return [{"method": "NSM, one fit", "estimand": e, "rep": rep,

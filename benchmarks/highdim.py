@@ -227,7 +227,7 @@ def run_method(design: str, rep: int, name: str, verbose: bool = False) -> list[
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            est = csm.MatchingEstimator(score=score, random_state=rep).fit(Xf, tf, yf)
+            est = csm.MatchingEstimator(balancing_score=score, random_state=rep).fit(Xf, tf, yf)
     except Exception as exc:              # noqa: BLE001 - reported as a failed row
         return [row("default", "ATT", "in", error_msg=str(exc)[:200])]
     fit_seconds = time.perf_counter() - start
@@ -235,7 +235,7 @@ def run_method(design: str, rep: int, name: str, verbose: bool = False) -> list[
         print(f"  {design} {rep} {name}: fit {fit_seconds:.1f} s, ATT error "
               f"{abs(est.effect_.estimate - take(cate, fit_rows)[tf == 1].mean()):.3f}",
               flush=True)
-    fitted = _frozen(est.score_)
+    fitted = _frozen(est.balancing_score_)
     for sample, sel in d["samples"].items():
         Xs, ts, ys, cs = take(X, sel), take(t, sel), take(y, sel), take(cate, sel)
         lat = None if d["latent"] is None else take(d["latent"], sel)
@@ -248,7 +248,7 @@ def run_method(design: str, rep: int, name: str, verbose: bool = False) -> list[
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        e = csm.MatchingEstimator(score=fitted, estimand=estimand,
+                        e = csm.MatchingEstimator(balancing_score=fitted, estimand=estimand,
                                                   random_state=rep, **opts).fit(Xs, ts, ys)
                 except Exception as exc:  # noqa: BLE001
                     rows.append(row(setting, estimand, sample, error_msg=str(exc)[:200]))
@@ -399,7 +399,7 @@ def speed(device: str = "cpu") -> None:
                       device=device, random_state=0)
         params.update(kw)
         start = time.perf_counter()
-        csm.NeuralBalancingScore(**params).fit(X, t, y)
+        csm.NeuralBalancingScore(**params).fit(X, t, outcome=y)
         return time.perf_counter() - start
 
     rng = np.random.default_rng(0)

@@ -17,7 +17,7 @@ records its peak resident memory (``ru_maxrss``) after that, runs the timed call
 once (``time.perf_counter``) and records the peak again: the table gives the peak of
 the whole process and the increase over the data alone.  Configurations:
 
-* ``fit (estimate + AI var, J=1) / sort+search``: ``MatchingEstimator(score=
+* ``fit (estimate + AI var, J=1) / sort+search``: ``MatchingEstimator(balancing_score=
   FunctionTransformer(), bias_correction=False).fit(score[:, None], t, y)`` (match,
   estimate, heteroskedastic AI variance with one same-arm neighbour, ties kept),
   timed against ``np.searchsorted(np.sort(score[t == 0]), score[t == 1])`` in the
@@ -137,7 +137,7 @@ def worker(config: str, n: int) -> dict:
         from sklearn.preprocessing import FunctionTransformer
 
         def estimator():
-            return csm.MatchingEstimator(score=FunctionTransformer(), bias_correction=False,
+            return csm.MatchingEstimator(balancing_score=FunctionTransformer(), bias_correction=False,
                                          var_neighbors=0 if config == "fit_ratio_j0" else 1)
         # The first fit of a process loads numba's compiled kernels from its cache
         # (about 1-2 s, once per process): timed apart, on 10^4 units.

@@ -1,7 +1,7 @@
 """causalsm: causal inference by matching on learned balancing scores."""
 
 from . import datasets
-from ._validation import InputError
+from ._validation import InputError, NotFittedError
 from .api import estimate_effect, hazard_ratio, quantile_effect
 from . import plotting, sensitivity
 from .balance import balance_table
@@ -34,7 +34,8 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["CovariateScore", "DoubleScore", "EffectResult", "InputError", "MatchResult",
+__all__ = ["CovariateScore", "DoubleScore", "EffectResult", "InputError", "NotFittedError",
+           "MatchResult",
            "MatchingEstimator", "MultiplyRobustMatching", "NeuralBalancingScore", "PCAScore",
            "PrognosticScore", "PropensityScore", "QuantileEffectResult", "balance_table",
            "HazardRatioResult", "MatchedHazardRatio",

@@ -34,11 +34,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 
-__all__ = ["InputError", "Data", "check_array", "check_fitted_array", "check_treatment",
+__all__ = ["InputError", "NotFittedError", "not_fitted", "treatment_series", "name_of", "Data",
+           "check_array", "check_fitted_array", "check_treatment",
            "check_outcome", "check_xy", "check_frame", "check_estimand", "check_int",
            "check_seed", "coerce_int_options", "check_survival", "n_missing", "INT_OPTIONS",
-           "ESTIMANDS", "R_NA_INTEGER", "check_levels", "n_levels", "treatment_kind",
+           "ESTIMANDS", "R_NA_INTEGER", "check_levels", "check_two_levels", "n_levels",
+           "treatment_kind",
            "MAX_LEVELS", "check_exposure", "check_exposure_data"]
 
 ESTIMANDS = ("ATT", "ATC", "ATE")
@@ -58,6 +61,18 @@ INT_OPTIONS = frozenset({
 
 class InputError(ValueError):
     """Bad user input; the message names the column and the problem."""
+
+
+class NotFittedError(InputError, _SklearnNotFitted):
+    """An estimator used before ``fit``: scikit-learn's ``NotFittedError`` and an
+    :class:`InputError` (so one ``except`` catches either)."""
+
+
+def not_fitted(estimator: Any, fit_call: str) -> NotFittedError:
+    """The :class:`NotFittedError` to raise for ``estimator`` (``fit_call`` says how to
+    fit it)."""
+    return NotFittedError(f"this {type(estimator).__name__} is not fitted yet; call "
+                          f"{fit_call} first")
 
 
 @dataclass(frozen=True)
@@ -249,8 +264,7 @@ def check_fitted_array(estimator: Any, X: Any, attribute: str, fit_call: str, *,
     """Check that ``estimator`` is fitted (has ``attribute``) and that ``X`` has the
     columns it was fitted on; return ``X`` as a float array."""
     if not hasattr(estimator, attribute):
-        raise InputError(f"this {type(estimator).__name__} is not fitted yet; call "
-                         f"{fit_call} first")
+        raise not_fitted(estimator, fit_call)
     arr, _, _ = check_array(X, accept_sparse=accept_sparse)
     if arr.shape[1] != estimator.n_features_in_:
         raise InputError(f"X has {arr.shape[1]} features, but {type(estimator).__name__} is "
@@ -259,7 +273,7 @@ def check_fitted_array(estimator: Any, X: Any, attribute: str, fit_call: str, *,
     return arr
 
 
-def _treatment_series(t: Any, name: str) -> pd.Series:
+def treatment_series(t: Any, name: str) -> pd.Series:
     """A treatment column as a Series (one DataFrame column, as R's ``df["group"]``, or an
     ``(n, 1)`` array are accepted), or :class:`InputError` for more columns or missing
     values."""
@@ -306,7 +320,7 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
         n1 = int(np.count_nonzero(is1))
         if 0 < n1 < t.size and n1 + int(np.count_nonzero(t == 0)) == t.size:
             return is1.astype(np.int64)
-    s = _treatment_series(t, name)
+    s = treatment_series(t, name)
     if isinstance(s.dtype, pd.CategoricalDtype):
         levels = list(s.cat.categories)
         if len(levels) != 2:
@@ -357,19 +371,27 @@ def check_outcome(y: Any, *, name: str = "outcome") -> np.ndarray:
     return arr
 
 
+def name_of(values: Any, default: str) -> str:
+    """The name to put in messages about ``values``: a Series' name (a data frame's
+    column), else ``default``."""
+    name = getattr(values, "name", None) if isinstance(values, pd.Series) else None
+    return str(name) if name is not None else default
+
+
 def check_xy(X: Any, t: Any, y: Any = None, *, columns: Sequence[str] | None = None,
              min_per_arm: int = 1, accept_sparse: bool = False) -> Data:
-    """Validate covariates, treatment and (optionally) outcome together."""
+    """Validate covariates, treatment and (optionally) outcome together; a treatment or
+    outcome given as a Series (a data frame's column) is named by its name in messages."""
     Xa, names, index = check_array(X, columns=columns, accept_sparse=accept_sparse)
     n = Xa.shape[0]
     if n == 0:
         raise InputError("X has no rows: there is nothing to estimate from")
-    ta = check_treatment(t)
+    ta = check_treatment(t, name=name_of(t, "treatment"))
     if ta.shape[0] != n:
         raise InputError(f"X has {n} rows but the treatment has {ta.shape[0]}")
     ya = None
     if y is not None:
-        ya = check_outcome(y)
+        ya = check_outcome(y, name=name_of(y, "outcome"))
         if ya.shape[0] != n:
             raise InputError(f"X has {n} rows but the outcome has {ya.shape[0]}")
     for arm, label in ((1, "treated"), (0, "control")):
@@ -682,7 +704,7 @@ def check_levels(t: Any, *, name: str = "treatment",
     """
     import warnings
 
-    s = _treatment_series(t, name)
+    s = treatment_series(t, name)
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = list(s.cat.categories)
         raw = s.cat.codes.to_numpy(dtype=np.int64)
@@ -713,6 +735,27 @@ def check_levels(t: Any, *, name: str = "treatment",
         j = int(np.argmin(counts))
         raise InputError(f"treatment level {levels[j]!r} of '{name}' has {int(counts[j])} "
                          f"unit(s); at least {min_per_level} are needed")
+    return codes, levels
+
+
+def check_two_levels(y: Any, n: int, *, name: str = "treatment") -> tuple[np.ndarray, list]:
+    """A binary treatment given as any two labels -> ``(0/1 codes, [control, treated])``.
+
+    The labels are ordered as :func:`check_levels` orders them (categories of a factor,
+    else sorted), the second being "treated", as scikit-learn's ``classes_``.
+
+    >>> codes, classes = check_two_levels(["b", "a", "b"], 3)
+    >>> codes.tolist(), classes
+    ([1, 0, 1], ['a', 'b'])
+    """
+    codes, levels = check_levels(y, name=name)
+    if len(levels) != 2:
+        shown = ", ".join(map(str, levels[:5])) + (", ..." if len(levels) > 5 else "")
+        raise InputError(f"'{name}' has {len(levels)} levels ({shown}); a propensity score "
+                         "models two: use GeneralizedPropensityScore (estimate_effect and "
+                         "MultilevelMatching take several levels)")
+    if codes.shape[0] != n:
+        raise InputError(f"X has {n} rows but the {name} has {codes.shape[0]}")
     return codes, levels
 
 

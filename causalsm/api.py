@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ._validation import (InputError, check_frame, check_outcome, check_seed, check_treatment,
-                          coerce_int_options, n_levels, treatment_kind)
+from ._validation import (InputError, check_frame, check_seed, coerce_int_options, n_levels,
+                          treatment_kind)
 from .estimators.average import MatchingEstimator
 from .estimators.quantile import MultiplyRobustMatching, QuantileEffectResult
 from .estimators.results import EffectResult
@@ -131,16 +131,14 @@ def estimate_effect(data, treatment: str, outcome: str,
     if isinstance(score, str) and score == "double":
         return _multiply_robust(frame, treatment, outcome, covariates, estimand=estimand,
                                 quantiles=None, options=options).effect_
-    valid = set(MatchingEstimator().get_params())
+    valid = set(MatchingEstimator().get_params()) - {"balancing_score", "estimand"}
     unknown = set(options) - valid
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; valid options: "
-                         f"{', '.join(sorted(valid - {'score', 'estimand'}))}")
-    est = MatchingEstimator(score=make_score(score, options.get("random_state")),
+                         f"{', '.join(sorted(valid))}")
+    est = MatchingEstimator(balancing_score=make_score(score, options.get("random_state")),
                             estimand=estimand, **options)
-    t = check_treatment(frame[treatment], name=treatment)
-    y = check_outcome(frame[outcome], name=outcome)
-    est.fit(frame[covariates], t, y)
+    est.fit(frame[covariates], frame[treatment], frame[outcome])   # validated there, once
     return est.effect_
 
 
@@ -151,9 +149,7 @@ def _multiply_robust(frame, treatment, outcome, covariates, *, estimand, quantil
         raise InputError(f"unknown option(s) {', '.join(sorted(unknown))} for multiply robust "
                          f"matching; valid options: {', '.join(_MR_OPTIONS)}")
     est = MultiplyRobustMatching(estimand=estimand, quantiles=quantiles, **options)
-    t = check_treatment(frame[treatment], name=treatment)
-    y = check_outcome(frame[outcome], name=outcome)
-    return est.fit(frame[covariates], t, y)
+    return est.fit(frame[covariates], frame[treatment], frame[outcome])
 
 
 def quantile_effect(data, treatment: str, outcome: str,
@@ -278,15 +274,14 @@ def hazard_ratio(data, treatment: str, duration: str, event: str,
     if isinstance(score, str) and score == "double":
         raise InputError("score='double' (multiply robust matching) has no hazard-ratio "
                          "estimator; use 'propensity', 'neural' or a score object")
-    valid = set(MatchedHazardRatio().get_params()) - {"score", "estimand"}
+    valid = set(MatchedHazardRatio().get_params()) - {"balancing_score", "estimand"}
     unknown = set(options) - valid
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; valid options: "
                          f"{', '.join(sorted(valid))}")
-    est = MatchedHazardRatio(score=make_score(score, options.get("random_state")),
+    est = MatchedHazardRatio(balancing_score=make_score(score, options.get("random_state")),
                              estimand=estimand, **options)
-    t = check_treatment(frame[treatment], name=treatment)
-    est.fit(frame[covariates], t, frame[duration], frame[event])
+    est.fit(frame[covariates], frame[treatment], frame[duration], frame[event])
     return est.effect_
 
 
@@ -408,13 +403,13 @@ def multilevel_effect(data, treatment: str, outcome: str,
         raise InputError(f"method must be 'matching' or 'subclassification', got {method!r}")
     method = _MULTILEVEL_DESIGNS[method]
     cls = MultilevelMatching if method == "matching" else MultilevelSubclassification
-    valid = set(cls().get_params()) - {"score"}
+    valid = set(cls().get_params()) - {"balancing_score"}
     unknown = set(options) - valid
     if unknown:
         raise multilevel_option_error(unknown, valid, cls.__name__)
-    est = cls(score=make_multilevel_score(score, options.get("random_state")), **options)
-    y = check_outcome(frame[outcome], name=outcome)
-    est.fit(frame[covariates], frame[treatment], y)
+    est = cls(balancing_score=make_multilevel_score(score, options.get("random_state")),
+              **options)
+    est.fit(frame[covariates], frame[treatment], frame[outcome])
     return est.effect_
 
 

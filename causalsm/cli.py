@@ -2,7 +2,7 @@
 
 ::
 
-    causalsm compare --data lalonde-psid
+    causalsm compare --data lalonde_psid
     causalsm compare --data mydata.csv --treatment treated --outcome y --covariates age,income \\
         --methods psm mahalanobis nsm --estimand ATE --out results.csv --plot comparison.png
     causalsm compare --data actg175          # four arms: one row per method and contrast
@@ -32,89 +32,27 @@ import pandas as pd
 
 __all__ = ["main"]
 
-_LALONDE_COVARIATES = ["age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75",
-                       "u74", "u75"]
-
 
 class CLIError(Exception):
     """A user mistake: reported in one line, exit status 2."""
 
 
 # ------------------------------------------------------------------- data sets
-def _lalonde(controls: str):
-    def load():
-        from .datasets import load_lalonde
-        return load_lalonde(controls)
-    return load
-
-
-def _named(name: str, **kwargs):
-    def load():
-        from . import datasets
-        loader = getattr(datasets, "load_dataset", None)
-        if loader is None:
-            raise CLIError(f"this version of causalsm cannot load data set {name!r}")
-        return loader(name, **kwargs)
-    return load
-
-
-#: Short CLI names -> (description, loader, defaults for data without ``attrs``).
-_BUNDLED: dict[str, tuple[str, Any, dict]] = {
-    "lalonde": ("LaLonde NSW experiment: 185 treated, 260 randomised controls",
-                _lalonde("nsw"), {"treatment": "treat", "outcome": "re78",
-                                  "covariates": _LALONDE_COVARIATES}),
-    "lalonde-psid": ("NSW treated (185) against 2,490 PSID-1 controls",
-                     _lalonde("psid"), {"treatment": "treat", "outcome": "re78",
-                                        "covariates": _LALONDE_COVARIATES}),
-    "lalonde-cps": ("NSW treated (185) against 15,992 CPS-1 controls",
-                    _lalonde("cps"), {"treatment": "treat", "outcome": "re78",
-                                      "covariates": _LALONDE_COVARIATES}),
-    "ihdp": ("IHDP semi-synthetic benchmark (Hill 2011), surface B, replication 1",
-             _named("ihdp_b"), {}),
-    "actg175": ("ACTG 175 HIV trial, four regimens (multi-level): CD4 at week 20, arms 1-3 "
-                "subsampled on prognosis; randomised benchmark", _named("actg175_multiarm"),
-                {}),
-}
-#: Catalogue names that the short names above already cover (accepted, not listed).
-_SAME_AS_BUNDLED = {"lalonde_nsw", "lalonde_psid", "lalonde_cps"}
-
-
-def _catalog() -> dict[str, str]:
-    """Names of ``causalsm.datasets.list_datasets()`` -> description (empty without it)."""
-    from . import datasets
-    lister = getattr(datasets, "list_datasets", None)
-    if lister is None:
-        return {}
-    try:
-        listed = lister()
-    except Exception:                 # noqa: BLE001 - a listing problem is not fatal
-        return {}
-    if not isinstance(listed, pd.DataFrame) or "name" not in listed.columns:
-        return {}
-    desc = listed["description"] if "description" in listed.columns else [""] * len(listed)
-    return {str(n): str(d) for n, d in zip(listed["name"], desc)}
-
-
-def _load(spec: str) -> tuple[pd.DataFrame, str, dict]:
-    """``(frame, name, defaults)`` for a data set name or a CSV path."""
-    key = spec.strip().lower()
-    if key in _BUNDLED:
-        _, loader, defaults = _BUNDLED[key]
-        return loader(), key, defaults
-    catalog = _catalog()
-    if key.replace("-", "_") in catalog:
-        name = key.replace("-", "_")
+def _load(spec: str) -> tuple[pd.DataFrame, str]:
+    """``(frame, name)`` for a catalogue name (``causalsm.datasets.list_datasets``, or a
+    short name of ``DATASET_ALIASES``) or a CSV path."""
+    from .datasets import dataset_name, list_datasets, load_dataset
+    name = dataset_name(spec)
+    if name is not None:
         try:
-            return _named(name)(), name, {}
-        except (TypeError, ValueError) as exc:
+            return load_dataset(name), name
+        except (TypeError, ValueError, OSError) as exc:
             raise CLIError(f"could not load data set {name!r}: "
                            f"{' '.join(str(exc).split())}") from None
     looks_like_file = os.sep in spec or "." in os.path.basename(spec) or os.path.exists(spec)
     if not looks_like_file:
-        names = ", ".join(list(_BUNDLED) + [n for n in catalog
-                                            if n not in _BUNDLED and n not in _SAME_AS_BUNDLED])
-        raise CLIError(f"unknown data set {spec!r}; use one of {names}, or a path to a "
-                       ".csv file")
+        raise CLIError(f"unknown data set {spec!r}; use one of "
+                       f"{', '.join(list_datasets()['name'])}, or a path to a .csv file")
     if not os.path.isfile(spec):
         raise CLIError(f"file {spec!r} not found")
     try:
@@ -126,7 +64,7 @@ def _load(spec: str) -> tuple[pd.DataFrame, str, dict]:
     if frame.shape[1] < 3:
         raise CLIError(f"{spec!r} has {frame.shape[1]} column(s); a treatment, an outcome and "
                        "at least one covariate are needed")
-    return frame, os.path.basename(spec), {}
+    return frame, os.path.basename(spec)
 
 
 def _names(values: Sequence[str] | None) -> list[str] | None:
@@ -238,10 +176,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         if fmt not in supported:
             raise CLIError(f"--plot: unknown image format {fmt!r}; use one of "
                            f"{', '.join(sorted(supported))}")
-    frame, name, defaults = _load(args.data)
+    frame, name = _load(args.data)
     attrs = dict(getattr(frame, "attrs", {}) or {})
-    treatment = args.treatment or attrs.get("treatment") or defaults.get("treatment")
-    outcome = args.outcome or attrs.get("outcome") or defaults.get("outcome")
+    treatment = args.treatment or attrs.get("treatment")
+    outcome = args.outcome or attrs.get("outcome")
     if outcome is None and attrs.get("duration"):
         raise CLIError(f"{name} is survival data (duration {attrs['duration']!r}, event "
                        f"{attrs.get('event')!r}): compare estimates average effects; "
@@ -249,8 +187,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if treatment is None or outcome is None:
         raise CLIError(f"name the {'--treatment' if treatment is None else '--outcome'} "
                        f"column of {name}")
-    covariates = _names(args.covariates) or attrs.get("covariates") or \
-        defaults.get("covariates")
+    covariates = _names(args.covariates) or attrs.get("covariates")
     methods = _names(args.methods)
     from ._validation import InputError, treatment_kind
     if treatment not in frame.columns:
@@ -512,13 +449,14 @@ def _compare_continuous(args, frame, name, treatment, outcome, covariates, metho
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
-    rows = [(n, d) for n, (d, _, _) in _BUNDLED.items()]
-    rows += [(n, d) for n, d in _catalog().items()
-             if n not in _BUNDLED and n not in _SAME_AS_BUNDLED]
-    width = max(len(n) for n, _ in rows)
+    from .datasets import DATASET_ALIASES, list_datasets
+    table = list_datasets()
+    width = int(table["name"].str.len().max())
     print("Data sets for `causalsm compare --data NAME` (or give a path to a .csv file):")
-    for n, d in rows:
+    for n, d in zip(table["name"], table["description"]):
         print(f"  {n:<{width}}  {d}")
+    short = ", ".join(f"{a} = {n}" for a, n in DATASET_ALIASES.items())
+    print(f"Short names: {short}; '-' may stand for '_'.")
     return 0
 
 
@@ -633,7 +571,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["datasets"])                        # doctest: +ELLIPSIS
     Data sets for `causalsm compare --data NAME` (or give a path to a .csv file):
-      lalonde ...
+      lalonde_nsw ...
+    Short names: lalonde = lalonde_nsw, ihdp = ihdp_b; '-' may stand for '_'.
     0
     """
     parser = _parser()

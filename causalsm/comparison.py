@@ -61,7 +61,7 @@ from ._validation import (InputError, check_estimand, check_frame, check_int, ch
                           check_treatment, check_xy, treatment_kind)
 from .balance import balance_table, linear_mmd
 
-__all__ = ["compare", "METHODS", "DEFAULT_METHODS"]
+__all__ = ["compare", "METHODS", "METHOD_ALIASES", "DEFAULT_METHODS"]
 
 #: Method name -> description (the ``description`` column of the table).
 METHODS = {
@@ -92,11 +92,13 @@ _NEAREST_ONLY = {"replace", "bias_correction", "variance", "var_neighbors", "tie
                  "distance_tolerance", "drop_incomplete", "order", "estimation"}
 _NEURAL = ("nsm", "nn_ps", "full_nsm")
 
-_ALIASES = {"neural": "nsm", "neural_propensity": "nn_ps", "nnps": "nn_ps",
-            "propensity": "psm", "pca5": "pca", "pca_5": "pca", "double": "mr",
-            "multiply_robust": "mr", "dsm": "mr", "full": "full_psm",
-            "optimal": "optimal_psm", "subclass": "subclass_psm", "subclassification":
-            "subclass_psm", "full_neural": "full_nsm"}
+#: Other names of the methods (of :data:`METHODS` and of the multi-level comparison's
+#: ``MULTILEVEL_METHODS``): the score names of ``estimate_effect`` and short forms.
+METHOD_ALIASES = {"neural": "nsm", "neural_propensity": "nn_ps", "nnps": "nn_ps",
+                  "propensity": "psm", "gps": "psm", "pca5": "pca", "pca_5": "pca",
+                  "double": "mr", "multiply_robust": "mr", "dsm": "mr", "full": "full_psm",
+                  "optimal": "optimal_psm", "subclass": "subclass_psm",
+                  "subclassification": "subclass_psm", "full_neural": "full_nsm"}
 
 _COLUMNS = ["method", "description", "estimand", "estimate", "std_error", "ci_lower",
             "ci_upper", "p_value", "critical_gamma", "evalue", "evalue_ci", "max_abs_smd",
@@ -128,8 +130,8 @@ class RandomScore(TransformerMixin, BaseEstimator):
     def __init__(self, random_state: Any = None):
         self.random_state = random_state
 
-    def fit(self, X, t=None):
-        """Nothing to learn.  Returns ``self``."""
+    def fit(self, X, y=None):
+        """Nothing to learn (``y``, the treatment, is not used).  Returns ``self``."""
         shape = X.shape if hasattr(X, "shape") else np.shape(X)
         self.n_features_in_ = shape[1] if len(shape) > 1 else 1
         return self
@@ -148,7 +150,7 @@ def _trained(network, output: str):
 
 
 # --------------------------------------------------------------------- methods
-def _resolve_methods(methods: Any, known: dict = METHODS, aliases: dict = _ALIASES,
+def _resolve_methods(methods: Any, known: dict = METHODS, aliases: dict = METHOD_ALIASES,
                      also: tuple = (), default: Sequence = DEFAULT_METHODS
                      ) -> list[tuple[str, Any]]:
     """``[(label, spec)]`` where spec is a canonical method name or a score object.
@@ -257,7 +259,7 @@ def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_pa
                 from .scores.neural import NeuralBalancingScore   # torch: not timed
                 start = time.perf_counter()
                 params = {"random_state": random_state, **neural_params}
-                net = NeuralBalancingScore(**params).fit(X, t, y)
+                net = NeuralBalancingScore(**params).fit(X, t, outcome=y)
             except Exception as exc:       # noqa: BLE001 - reported in the table
                 return [_nan_row(label, METHODS[spec], estimand, _one_line(exc))
                         for label, spec in job]
@@ -266,7 +268,7 @@ def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_pa
                 start = time.perf_counter()
                 try:
                     score = _trained(net, "propensity" if spec == "nn_ps" else "auto")
-                    est = MatchingEstimator(score=score, estimand=estimand,
+                    est = MatchingEstimator(balancing_score=score, estimand=estimand,
                                             random_state=random_state,
                                             **_options(spec, options)).fit(X, t, y)
                     rows.append(_row(label, METHODS[spec], est, X, t, estimand,
@@ -292,7 +294,7 @@ def _run_job(job, X, t, y, estimand, random_state, options, neural_params, mr_pa
                          "pca": lambda: PCAScore(n_components=min(5, X.shape[1])),
                          "random": lambda: RandomScore(random_state=random_state),
                          }.get(spec, PropensityScore)() if isinstance(spec, str) else spec
-                est = MatchingEstimator(score=score, estimand=estimand,
+                est = MatchingEstimator(balancing_score=score, estimand=estimand,
                                         random_state=random_state,
                                         **_options(spec, options)).fit(X, t, y)
             rows.append(_row(label, description, est, X, t, estimand,
@@ -454,7 +456,7 @@ def compare(data: pd.DataFrame, treatment: str, outcome: str,
     t, y = checked.t, checked.y
     X = pd.DataFrame(checked.X, columns=checked.columns, index=frame.index)
     resolved = _resolve_methods(methods)
-    valid = set(MatchingEstimator().get_params()) - {"score", "estimand", "random_state"}
+    valid = set(MatchingEstimator().get_params()) - {"balancing_score", "estimand", "random_state"}
     options = _check_params(options, "option", valid)
     if any(isinstance(spec, str) and spec in _NEURAL for _, spec in resolved) or neural_params:
         from .scores.neural import NeuralBalancingScore

@@ -18,7 +18,7 @@ per (method, contrast).  The methods:
     The covariates with the Mahalanobis distance, bias-corrected.
 ``"pca"``
     The first 5 principal components, bias-corrected.
-``"subclass"``
+``"subclass_psm"``
     Subclassification on the multinomial logistic GPS with a bootstrap variance
     (ATE only).
 ``"random"``
@@ -42,7 +42,7 @@ from joblib import Parallel, delayed
 
 from ._validation import InputError, check_array, check_frame, check_int, check_levels
 from .balance import balance_table, linear_mmd
-from .comparison import METHODS, _jobs, _resolve_methods
+from .comparison import METHOD_ALIASES, METHODS, _jobs, _resolve_methods
 
 __all__ = ["compare_multilevel", "MULTILEVEL_METHODS"]
 
@@ -53,16 +53,11 @@ MULTILEVEL_METHODS = {
     "psm": "GPS: multinomial logistic generalised propensity score",
     "mahalanobis": "Mahalanobis covariate matching",
     "pca": "PCA-5: first 5 principal components",
-    "subclass": "GPS subclassification (5 per level, bootstrap SE)",
+    "subclass_psm": "GPS subclassification (5 per level, bootstrap SE)",
     "random": "random matching (floor)",
 }
-_ALIASES = {"neural": "nsm", "neural_propensity": "nn_ps", "nnps": "nn_ps", "gps": "psm",
-            "propensity": "psm", "pca5": "pca", "pca_5": "pca",
-            "subclassification": "subclass", "double": "mr", "multiply_robust": "mr",
-            "dsm": "mr", "full": "full_psm", "full_neural": "full_nsm",
-            "optimal": "optimal_psm"}
 #: Methods of the 0/1 comparison that have no multi-level version: a skipped row.
-_TWO_LEVEL_ONLY = ("mr", "full_nsm", "full_psm", "optimal_psm", "subclass_psm", "cem")
+_TWO_LEVEL_ONLY = ("mr", "full_nsm", "full_psm", "optimal_psm", "cem")
 _SUBCLASS_OPTIONS = ("n_strata", "n_bootstrap")
 _COLUMNS = ["method", "description", "estimand", "target", "contrast", "level", "reference",
             "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "max_abs_smd",
@@ -132,7 +127,7 @@ def _run(job, X, labels, codes, y, estimand, target, random_state, options, neur
                 try:
                     by_level = spec == "nn_ps"
                     score = _trained(net, "propensity" if by_level else "auto")
-                    est = MultilevelMatching(score=score, score_by_level=by_level,
+                    est = MultilevelMatching(balancing_score=score, score_by_level=by_level,
                                              target=target, random_state=random_state,
                                              **options).fit(X, t, y)
                     out += _rows_of(lab, MULTILEVEL_METHODS[spec], est, X, codes,
@@ -149,13 +144,13 @@ def _run(job, X, labels, codes, y, estimand, target, random_state, options, neur
                     f"{spec!r} (a MatchIt design followed by g-computation)")
             return _failed(lab, description, estimand, target,
                            f"skipped: {what} is for a 0/1 treatment")
-        if isinstance(spec, str) and spec == "subclass" and target is not None:
+        if isinstance(spec, str) and spec == "subclass_psm" and target is not None:
             return _failed(lab, description, estimand, target,
                            "skipped: subclassification estimates population contrasts "
                            "(estimand 'ATE') only")
         start = time.perf_counter()
         try:
-            if isinstance(spec, str) and spec == "subclass":
+            if isinstance(spec, str) and spec == "subclass_psm":
                 keep = {k: v for k, v in options.items()
                         if k in ("reference", "contrasts", "alpha", "p_adjust")}
                 est = MultilevelSubclassification(random_state=random_state, **keep,
@@ -166,7 +161,7 @@ def _run(job, X, labels, codes, y, estimand, target, random_state, options, neur
                           "pca": lambda: PCAScore(n_components=min(5, X.shape[1])),
                           "random": lambda: RandomScore(random_state=random_state),
                           }[spec]() if isinstance(spec, str) else spec)
-                est = MultilevelMatching(score=score, target=target,
+                est = MultilevelMatching(balancing_score=score, target=target,
                                          random_state=random_state, **options).fit(X, t, y)
             out += _rows_of(lab, description, est, X, codes, time.perf_counter() - start)
         except Exception as exc:           # noqa: BLE001
@@ -207,7 +202,7 @@ def compare_multilevel(data: pd.DataFrame, treatment: str, outcome: str, covaria
         As in :func:`~causalsm.compare`.
     methods : list of str or dict, optional
         Names (default all, in this order): ``"nsm"``, ``"nn_ps"``, ``"psm"``,
-        ``"mahalanobis"``, ``"pca"``, ``"subclass"``, ``"random"`` (see the module
+        ``"mahalanobis"``, ``"pca"``, ``"subclass_psm"``, ``"random"`` (see the module
         docstring), or ``{label: name or score object}``.
     estimand : {"ATE", "ATT"}, optional
         ``"ATE"`` (default): contrasts over all units; ``"ATT"``: over the units that
@@ -269,7 +264,7 @@ def compare_multilevel(data: pd.DataFrame, treatment: str, outcome: str, covaria
     from ._validation import check_outcome
     y = check_outcome(frame[outcome], name=outcome)
     sub_options = {k: options.pop(k) for k in _SUBCLASS_OPTIONS if k in options}
-    valid = set(MultilevelMatching().get_params()) - {"score", "target", "random_state"}
+    valid = set(MultilevelMatching().get_params()) - {"balancing_score", "target", "random_state"}
     unknown = set(options) - valid
     if unknown:
         from .api import multilevel_option_error
@@ -279,7 +274,7 @@ def compare_multilevel(data: pd.DataFrame, treatment: str, outcome: str, covaria
         neural_params = {}
     elif not isinstance(neural_params, dict):
         raise InputError("neural_params must be a dict of parameters")
-    resolved = _resolve_methods(methods, MULTILEVEL_METHODS, _ALIASES, _TWO_LEVEL_ONLY,
+    resolved = _resolve_methods(methods, MULTILEVEL_METHODS, METHOD_ALIASES, _TWO_LEVEL_ONLY,
                                 default=MULTILEVEL_METHODS)
     jobs = _jobs(resolved, ("nsm", "nn_ps"))
     tgt = None if target is None else levels[labels.index(str(target))]

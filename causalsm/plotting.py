@@ -201,7 +201,7 @@ def plot_score_overlap(score_values: Any, t: Any, ax: Any = None, *, weights: An
     Parameters
     ----------
     score_values : array-like of shape (n,) or (n, k), or DataFrame
-        The score (e.g. ``est.score_.transform(X)`` or a propensity); a DataFrame's
+        The score (e.g. ``est.balancing_score_.transform(X)`` or a propensity); a DataFrame's
         column names title the panels.
     t : array-like of shape (n,)
         Treatment indicator, 0/1 or boolean.

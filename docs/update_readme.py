@@ -1,6 +1,6 @@
 """Regenerate the README's main-job block from a run of the code as it is.
 
-Runs the README's main job (``causalsm compare --data lalonde-psid --plot ...``) in a
+Runs the README's main job (``causalsm compare --data lalonde_psid --plot ...``) in a
 fresh process, times it, and rewrites the part of ``README.md`` between the
 ``<!-- main-job -->`` and ``<!-- /main-job -->`` markers: the timing sentence, the
 printed table, and the sentences that compare the methods (worked out from the table, so
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE = "docs/figures/compare_lalonde_psid.png"
-COMMAND = ["compare", "--data", "lalonde-psid"]
+COMMAND = ["compare", "--data", "lalonde_psid"]
 START, END = "<!-- main-job -->", "<!-- /main-job -->"
 ROW = re.compile(r"^\s*(?P<method>\w+)\s+(?P<estimate>-?[\d,]+)\s+(?P<se>[\d,]+)\s+"
                  r"\[(?P<lo>-?[\d,]+), (?P<hi>-?[\d,]+)\]\s+(?P<smd>[\d.]+)\s+"

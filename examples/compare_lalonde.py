@@ -89,7 +89,7 @@ def main() -> None:
 
     # balance and overlap of NSM on PSID (the same network as the table's nsm row)
     df = sample("psid")
-    est = csm.MatchingEstimator(score=csm.NeuralBalancingScore(random_state=0, **NEURAL),
+    est = csm.MatchingEstimator(balancing_score=csm.NeuralBalancingScore(random_state=0, **NEURAL),
                                 estimand="ATT", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -98,7 +98,7 @@ def main() -> None:
     ax.set_title("NSM on PSID controls: balance before and after matching")
     ax.figure.savefig(OUT / "compare_lalonde_love.png", dpi=110, bbox_inches="tight")
     plt.close(ax.figure)
-    axes = plot_score_overlap(est.score_.transform(df[COVARIATES]), df.treat,
+    axes = plot_score_overlap(est.balancing_score_.transform(df[COVARIATES]), df.treat,
                               weights=est.matches_.weights,
                               labels=("matched PSID controls", "NSW treated"))
     axes[0].figure.suptitle("NSM score after matching")

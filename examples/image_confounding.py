@@ -119,7 +119,7 @@ def run(seeds=range(10), encoders=("mlp", "cnn"), epochs: int = 100) -> pd.DataF
                      "pixel_mmd": linear_mmd(X[:, varying], t), "seconds": 0.0})
         for label, score in methods.items():
             start = time.perf_counter()
-            est = csm.MatchingEstimator(score=score, random_state=seed).fit(X, t, y)
+            est = csm.MatchingEstimator(balancing_score=score, random_state=seed).fit(X, t, y)
             w = est.matches_.weights
             rows.append({
                 "seed": seed, "method": label,

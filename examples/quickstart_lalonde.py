@@ -67,7 +67,7 @@ def main(argv=None):
                            "display.max_columns", 10):
         print(table)
 
-    est = csm.MatchingEstimator(score=csm.CovariateScore("mahalanobis"))
+    est = csm.MatchingEstimator(balancing_score=csm.CovariateScore("mahalanobis"))
     est.fit(df[COVARIATES], df.treat, df.re78)
     print("\nBalance of Mahalanobis matching (standardized mean differences):")
     print(est.balance()[["smd_before", "smd_after"]].round(3).to_string())

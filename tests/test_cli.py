@@ -68,7 +68,7 @@ def test_out_json_contents(capsys, tmp_path):
                         *FAST)
     assert code == 0, err
     doc = json.loads(path.read_text())
-    assert doc["data"] == "lalonde" and doc["estimand"] == "ATE"
+    assert doc["data"] == "lalonde_nsw" and doc["estimand"] == "ATE"
     assert doc["covariates"] == ["age", "educ", "re74", "re75"]
     assert doc["truth"] is None                      # the NSW benchmark is an ATT
     assert doc["n_treated"] == 185 and doc["n_control"] == 260
@@ -104,7 +104,7 @@ def test_csv_input_and_plot(capsys, tmp_path):
     (["--data", "lalonde", "--treatment", "treatt"], ["'treatt'"]),
     (["--data", "no/such/file.csv"], ["not found", "file.csv"]),
     (["--data", "lalonde", "--methods", "psm", "magic"], ["unknown method 'magic'"]),
-    (["--data", "nosuchdata"], ["unknown data set 'nosuchdata'", "lalonde-psid"]),
+    (["--data", "nosuchdata"], ["unknown data set 'nosuchdata'", "lalonde_psid"]),
     (["--data", "lalonde", "--out", "res.txt"], ["--out must end in .csv or .json"]),
     (["--data", "lalonde", "--plot", "fig.nope"], ["unknown image format 'nope'"]),
     (["--data", "lalonde", "--estimand", "ATX"], ["invalid choice"]),
@@ -147,15 +147,16 @@ def test_bad_csv_files(capsys, tmp_path):
 def test_datasets_command(capsys, tmp_path):
     code, out, _ = _run(capsys, "datasets")
     assert code == 0
-    names = [ln.split()[0] for ln in out.splitlines()[1:]]
-    assert names[:4] == ["lalonde", "lalonde-psid", "lalonde-cps", "ihdp"]
-    # the loaders' catalogue too, without the LaLonde entries the short names cover
-    catalogue = set(csm.datasets.list_datasets()["name"])
-    assert catalogue - {"lalonde_nsw", "lalonde_psid", "lalonde_cps"} <= set(names)
-    assert "lalonde_psid" not in names
-    code, _, err = _run(capsys, "compare", "--data", "lalonde_psid", "--methods", "psm",
-                        "--quiet", "--out", str(tmp_path / "r.csv"))
-    assert code == 0, err                                # still accepted
+    lines = out.splitlines()
+    names = [ln.split()[0] for ln in lines[1:-1]]
+    # one registry: the command lists the loaders' catalogue, in its order, and its aliases
+    assert names == list(csm.datasets.list_datasets()["name"])
+    assert lines[-1] == "Short names: lalonde = lalonde_nsw, ihdp = ihdp_b; '-' may stand for '_'."
+    for spelling in ("lalonde_psid", "LaLonde-PSID"):
+        code, _, err = _run(capsys, "compare", "--data", spelling, "--methods", "psm",
+                            "--quiet", "--out", str(tmp_path / "r.json"))
+        assert code == 0, err
+        assert json.loads((tmp_path / "r.json").read_text())["data"] == "lalonde_psid"
 
 
 @pytest.mark.skipif(not hasattr(csm.datasets, "load_dataset"), reason="no catalogue")
@@ -181,7 +182,7 @@ def _module(*argv):
 
 def test_python_dash_m():
     ok = _module("datasets")
-    assert ok.returncode == 0 and "lalonde-psid" in ok.stdout
+    assert ok.returncode == 0 and "lalonde_psid" in ok.stdout
     bad = _module("compare", "--data", "lalonde", "--methods", "psm", "nope")
     assert bad.returncode == 2
     _one_line_error(bad.stderr, "unknown method 'nope'")

@@ -58,7 +58,7 @@ def test_rows_equal_estimate_effect_and_balance(sim):
                                   random_state=0)
         assert tab.loc[method, "estimate"] == pytest.approx(res.estimate, rel=1e-12)
         assert tab.loc[method, "std_error"] == pytest.approx(res.std_error, rel=1e-12)
-    est = csm.MatchingEstimator(score=csm.CovariateScore("mahalanobis"), n_neighbors=2,
+    est = csm.MatchingEstimator(balancing_score=csm.CovariateScore("mahalanobis"), n_neighbors=2,
                                 random_state=0).fit(sim[cov], sim.t, sim.y)
     smd = est.balance()["smd_after"].abs().max()
     assert tab.loc["mahalanobis", "max_abs_smd"] == pytest.approx(smd)

@@ -49,7 +49,7 @@ def test_multiplier_bootstrap_on_the_cluster_equals_the_sequential_run(client):
 
 def test_wild_bootstrap_estimator_on_the_cluster(client):
     df = _frame(2000)
-    kw = dict(score=csm.PropensityScore(), variance="wild_bootstrap", n_bootstrap=500,
+    kw = dict(balancing_score=csm.PropensityScore(), variance="wild_bootstrap", n_bootstrap=500,
               random_state=3)
     seq = csm.MatchingEstimator(**kw).fit(df[["s", "s2"]], df["t"], df["y"])
     with joblib.parallel_backend("dask"):

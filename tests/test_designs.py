@@ -256,7 +256,7 @@ def test_discard_and_reestimate():
         e2 = csm.MatchingEstimator(method="full", discard="both", reestimate=True).fit(
             PSID[cov], t, PSID["re78"])
     assert e1.effect_.details["n_discarded"] == e2.effect_.details["n_discarded"] > 0
-    assert not np.allclose(e1.score_.coef_, e2.score_.coef_)
+    assert not np.allclose(e1.balancing_score_.coef_, e2.balancing_score_.coef_)
     with pytest.warns(RuntimeWarning, match="not in the matched data"):
         csm.MatchingEstimator(method="full", discard="both").fit(PSID[cov], t, PSID["re78"])
 
@@ -328,10 +328,10 @@ def test_estimator_designs_and_errors():
             return self.linear_predictor(X)
 
     two = csm.MatchingEstimator(method="subclass", n_subclasses=5,
-                                score=TwoColumns()).fit(X, t, y)
+                                balancing_score=TwoColumns()).fit(X, t, y)
     assert two.effect_.estimate == pytest.approx(sub.effect_.estimate, rel=1e-12)
     with pytest.raises(InputError, match="one-dimensional"):
-        csm.MatchingEstimator(method="subclass", score=CovariateScore()).fit(X, t, y)
+        csm.MatchingEstimator(method="subclass", balancing_score=CovariateScore()).fit(X, t, y)
 
 
 def test_front_doors(capsys):
@@ -347,10 +347,10 @@ def test_front_doors(capsys):
     assert (tab["error"] == "").all(), tab["error"].tolist()
     ate_att = csm.estimate_effect(df, "treat", "re78", cov, method="full")
     assert tab.loc[0, "estimate"] == pytest.approx(ate_att.estimate, rel=1e-12)
-    from causalsm.cli import _LALONDE_COVARIATES, main
-    assert main(["compare", "--data", "lalonde-psid", "--method", "full_psm", "--quiet"]) == 0
+    from causalsm.cli import main
+    assert main(["compare", "--data", "lalonde_psid", "--method", "full_psm", "--quiet"]) == 0
     out = capsys.readouterr().out
-    cli = csm.estimate_effect(df, "treat", "re78", _LALONDE_COVARIATES, method="full")
+    cli = csm.estimate_effect(df, "treat", "re78", df.attrs["covariates"], method="full")
     assert "full_psm" in out and f"{cli.estimate:,.0f}" in out
 
 

@@ -99,7 +99,7 @@ def test_exact_and_adjust_columns_by_name():
 def test_any_classifier_backs_the_propensity_score():
     X, t, y = simulate(400, np.random.default_rng(1))
     score = csm.PropensityScore(RandomForestClassifier(n_estimators=20, random_state=0))
-    est = MatchingEstimator(score=score).fit(X, t, y)
+    est = MatchingEstimator(balancing_score=score).fit(X, t, y)
     assert np.isfinite(est.effect_.estimate) and est.effect_.std_error > 0
     assert not hasattr(score, "model_")        # the given score object is not fitted
 
@@ -144,7 +144,7 @@ def test_result_object():
 def test_balance_after_matching_improves():
     df = csm.datasets.load_lalonde("psid")
     cov = ["age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75"]
-    est = MatchingEstimator(score=csm.CovariateScore("mahalanobis")).fit(df[cov], df.treat,
+    est = MatchingEstimator(balancing_score=csm.CovariateScore("mahalanobis")).fit(df[cov], df.treat,
                                                                        df.re78)
     tab = est.balance()
     assert list(tab.index) == cov
@@ -158,7 +158,7 @@ def test_estimate_effect_front_door_and_no_mutation():
     res = csm.estimate_effect(df, treatment="treat", outcome="re78", covariates=cov,
                               score="mahalanobis", estimand="ATE", n_neighbors=4.0)
     pd.testing.assert_frame_equal(df, before)
-    direct = MatchingEstimator(score=csm.CovariateScore("mahalanobis"), estimand="ATE",
+    direct = MatchingEstimator(balancing_score=csm.CovariateScore("mahalanobis"), estimand="ATE",
                                n_neighbors=4).fit(df[cov], df.treat, df.re78).effect_
     assert res.estimate == direct.estimate and res.std_error == direct.std_error
 

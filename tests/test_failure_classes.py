@@ -20,7 +20,7 @@ def _data(n=300, seed=0):
 
 
 def _ps_estimate(X, t, y, **kw):
-    return csm.MatchingEstimator(score=csm.PropensityScore(), **kw).fit(X, t, y).effect_
+    return csm.MatchingEstimator(balancing_score=csm.PropensityScore(), **kw).fit(X, t, y).effect_
 
 
 # ------------------------------------------------------------------ scale-free numerics
@@ -132,7 +132,7 @@ def test_multiply_robust_and_subclassification_take_a_generator():
 def test_bad_sample_weight(w, needle):
     X, t, y = _data()
     with pytest.raises(InputError, match=needle):
-        csm.MatchingEstimator(score=csm.PropensityScore()).fit(X, t, y, sample_weight=w)
+        csm.MatchingEstimator(balancing_score=csm.PropensityScore()).fit(X, t, y, sample_weight=w)
 
 
 @pytest.mark.parametrize("make", [csm.PropensityScore, csm.CovariateScore,

@@ -40,15 +40,15 @@ DESIGNS = _designs()
 @pytest.mark.parametrize("design", list(DESIGNS))
 def test_default_neural_estimator_beats_no_and_random_matching(design):
     X, t, y, att, extra = DESIGNS[design]
-    est = MatchingEstimator(score=NeuralBalancingScore(random_state=0, **extra)).fit(X, t, y)
+    est = MatchingEstimator(balancing_score=NeuralBalancingScore(random_state=0, **extra)).fit(X, t, y)
     r = est.effect_
     naive = y[t == 1].mean() - y[t == 0].mean()
-    rand = MatchingEstimator(score=RandomScore(random_state=0)).fit(X, t, y).effect_
+    rand = MatchingEstimator(balancing_score=RandomScore(random_state=0)).fit(X, t, y).effect_
     assert abs(r.estimate - att) < abs(naive - att)
     assert abs(r.estimate - att) < abs(rand.estimate - att)
     assert r.ci_lower <= att <= r.ci_upper
     # the recommended path: the joint score, bias-corrected on it (never on raw columns)
-    assert est.score_.output_ == "joint"
+    assert est.balancing_score_.output_ == "joint"
     assert r.details["adjust"] == "score" and "bias-corrected" in r.method
 
 
@@ -58,7 +58,7 @@ def test_front_door_is_the_recommended_estimator_and_deterministic():
     df["t"], df["y"] = t, y
     a = csm.estimate_effect(df, "t", "y", score="neural")
     b = csm.estimate_effect(df, "t", "y", score="neural")
-    c = MatchingEstimator(score=NeuralBalancingScore(random_state=0)).fit(
+    c = MatchingEstimator(balancing_score=NeuralBalancingScore(random_state=0)).fit(
         df.drop(columns=["t", "y"]), t, y).effect_
     assert a.estimate == b.estimate == c.estimate and a.std_error == c.std_error
     assert a.details["adjust"] == "score"
@@ -69,8 +69,8 @@ def test_front_door_is_the_recommended_estimator_and_deterministic():
 def test_sparse_and_dense_text_give_the_same_estimate():
     X, t, y, _, _ = DESIGNS["news"]
     kw = dict(epochs=20, standardize=False, random_state=0)   # sparse input is not centred
-    a = MatchingEstimator(score=NeuralBalancingScore(**kw)).fit(X, t, y).effect_
-    b = MatchingEstimator(score=NeuralBalancingScore(input_transform="log1p", **kw)).fit(
+    a = MatchingEstimator(balancing_score=NeuralBalancingScore(**kw)).fit(X, t, y).effect_
+    b = MatchingEstimator(balancing_score=NeuralBalancingScore(input_transform="log1p", **kw)).fit(
         X.toarray(), t, y).effect_
     assert a.estimate == pytest.approx(b.estimate, abs=1e-6 * a.std_error)
     assert a.std_error == pytest.approx(b.std_error, rel=1e-5)
@@ -79,14 +79,14 @@ def test_sparse_and_dense_text_give_the_same_estimate():
 def test_wide_covariates_are_never_regressed_on():
     X, t, y, _, _ = DESIGNS["sparse"]
     # covariate matching on 200 columns: no bias correction by default (no stable fit)
-    cov = MatchingEstimator(score=csm.CovariateScore()).fit(X, t, y).effect_
+    cov = MatchingEstimator(balancing_score=csm.CovariateScore()).fit(X, t, y).effect_
     assert "no bias correction" in cov.method and cov.details["adjust"] is None
     # a scalar propensity score on wide data: its bias correction (when asked) uses it
-    ps = MatchingEstimator(score=csm.PropensityScore(model=LogisticRegression(C=0.1)),
+    ps = MatchingEstimator(balancing_score=csm.PropensityScore(model=LogisticRegression(C=0.1)),
                            bias_correction=True).fit(X, t, y).effect_
     assert ps.details["adjust"] == "score"
     # sparse covariates pass through the estimator untouched
-    est = MatchingEstimator(score=NeuralBalancingScore(epochs=5, random_state=0)).fit(
+    est = MatchingEstimator(balancing_score=NeuralBalancingScore(epochs=5, random_state=0)).fit(
         sp.csr_matrix(X), t, y)
     assert sp.issparse(est._data.X)
 
@@ -157,11 +157,11 @@ def test_errors_of_the_new_options():
     with pytest.raises(InputError, match="'n_networks' must be an integer >= 1"):
         NeuralBalancingScore(n_networks=0).fit(X, t)
     with pytest.raises(InputError, match="X has 500 rows but the outcome has 499"):
-        NeuralBalancingScore().fit(X, t, y[:-1])
+        NeuralBalancingScore().fit(X, t, outcome=y[:-1])
     bad = y.copy()
     bad[0] = np.nan
     with pytest.raises(InputError, match="'outcome' has 1 missing"):
-        NeuralBalancingScore().fit(X, t, bad)
+        NeuralBalancingScore().fit(X, t, outcome=bad)
     with pytest.raises(InputError, match="output='joint' needs the prognostic head"):
         NeuralBalancingScore(output="joint", epochs=1).fit(X, t)
 
@@ -188,22 +188,22 @@ class _Fixed:
 
 def test_network_randomness_enters_the_variance():
     X, t, y, _, _ = DESIGNS["latent"]
-    est = MatchingEstimator(score=NeuralBalancingScore(random_state=0)).fit(X, t, y)
+    est = MatchingEstimator(balancing_score=NeuralBalancingScore(random_state=0)).fit(X, t, y)
     r = est.effect_
-    members = est.score_.transform_members(X)
+    members = est.balancing_score_.transform_members(X)
     assert members.shape == (5, 500, 3)                     # five networks, joint score
-    np.testing.assert_allclose(members.mean(axis=0), est.score_.transform(X), rtol=1e-12)
+    np.testing.assert_allclose(members.mean(axis=0), est.balancing_score_.transform(X), rtol=1e-12)
     same = dict(n_neighbors=10, adjust="score", bias_correction=True)
-    on_member = [MatchingEstimator(score=_Fixed(S), **same).fit(X, t, y).effect_.estimate
+    on_member = [MatchingEstimator(balancing_score=_Fixed(S), **same).fit(X, t, y).effect_.estimate
                  for S in members]
     np.testing.assert_allclose(r.details["network_estimates"], on_member, rtol=1e-12)
-    ensemble = MatchingEstimator(score=_Fixed(est.score_.transform(X)), **same).fit(X, t, y)
+    ensemble = MatchingEstimator(balancing_score=_Fixed(est.balancing_score_.transform(X)), **same).fit(X, t, y)
     assert ensemble.effect_.estimate == pytest.approx(r.estimate, rel=1e-12)
     assert r.std_error ** 2 == pytest.approx(
         ensemble.effect_.std_error ** 2 + np.var(on_member, ddof=1) / 5, rel=1e-10)
     assert "between-network variance / 5" in r.variance
     # one network: nothing to add
-    one = MatchingEstimator(score=NeuralBalancingScore(n_networks=1, output="joint",
+    one = MatchingEstimator(balancing_score=NeuralBalancingScore(n_networks=1, output="joint",
                                                        random_state=0)).fit(X, t, y).effect_
     assert "between-network" not in one.variance and "network_estimates" not in one.details
 
@@ -211,14 +211,14 @@ def test_network_randomness_enters_the_variance():
 def test_input_lasso_grid_needs_validation_data():
     X, t, y, _, _ = DESIGNS["sparse"]                        # 200 columns: wide
     kw = dict(epochs=2, patience=None, random_state=0)
-    chosen = NeuralBalancingScore(**kw).fit(X, t, y)
+    chosen = NeuralBalancingScore(**kw).fit(X, t, outcome=y)
     assert chosen.input_l1_ in (0.0, 1.0)
     assert set(chosen.history_["input_l1_val_loss"]) == {0.0, 1.0}
     assert chosen.network_.n_members == 5                    # the other value's networks dropped
     # "auto" without validation data has nothing to choose with: no lasso
-    plain = NeuralBalancingScore(validation_fraction=None, **kw).fit(X, t, y)
+    plain = NeuralBalancingScore(validation_fraction=None, **kw).fit(X, t, outcome=y)
     assert plain.input_l1_ == 0.0 and plain.network_.n_members == 5
     with pytest.raises(InputError, match="chosen by validation loss"):
-        NeuralBalancingScore(validation_fraction=None, input_l1=[0, 1], **kw).fit(X, t, y)
+        NeuralBalancingScore(validation_fraction=None, input_l1=[0, 1], **kw).fit(X, t, outcome=y)
     with pytest.raises(InputError, match="'input_l1' must be a number"):
-        NeuralBalancingScore(input_l1="lasso").fit(X, t, y)
+        NeuralBalancingScore(input_l1="lasso").fit(X, t, outcome=y)

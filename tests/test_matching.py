@@ -334,7 +334,7 @@ def test_pair_free_form_scales_with_units_not_ties():
     assert m._pairs is None
     assert K[t == 1].sum() == 0 and K.sum() == pytest.approx(m.n_matched, rel=1e-12)
     assert m.ranges.pool.size == (t == 0).sum()
-    est = csm.MatchingEstimator(score=csm.CovariateScore(), var_neighbors=1)
+    est = csm.MatchingEstimator(balancing_score=csm.CovariateScore(), var_neighbors=1)
     y = x + t + rng.normal(size=n)
     with pytest.warns(RuntimeWarning, match="near-ties per unit"):
         est.fit(x[:, None], t, y)

@@ -62,8 +62,8 @@ def test_two_level_ai2016_is_the_binary_ps_adjustment():
     est = MultilevelMatching().fit(X, t, y)
     eff = est.effect_
     adj = eff.details["var_ai2016"][0] - eff.details["var_ai2006"][0]
-    ps = est.score_.transform(X)[:, 1]
-    ref = ps_adjustment(est.score_.design(X), t, y, ps, estimand="ATE", y1_hat=y, y0_hat=y,
+    ps = est.balancing_score_.transform(X)[:, 1]
+    ref = ps_adjustment(est.balancing_score_.design(X), t, y, ps, estimand="ATE", y1_hat=y, y0_hat=y,
                         tau=0.0)
     assert adj == pytest.approx(ref, rel=1e-10)
     assert adj < 0 and eff.variance.endswith("for the estimated GPS")
@@ -131,12 +131,12 @@ def test_neural_balancing_score_with_softmax_head():
     X, w, y, _ = simulate(n=900, seed=3)
     nsm = NeuralBalancingScore(dim=3, epochs=15, optimizer="adam", learning_rate=0.01,
                                n_networks=1, random_state=0)
-    est = MultilevelMatching(score=nsm).fit(X, w, y)
+    est = MultilevelMatching(balancing_score=nsm).fit(X, w, y)
     eff = est.effect_
-    assert est.score_.network_.out.weight.shape[-1] == 3         # softmax over 3 levels
+    assert est.balancing_score_.network_.out.weight.shape[-1] == 3         # softmax over 3 levels
     assert "NeuralBalancingScore (3-d)" in eff.method and "bias-corrected" in eff.method
     assert np.all(np.abs(eff.estimate - [1.0, 3.0, 2.0]) < 5 * eff.std_error)
-    nnps = MultilevelMatching(score=nsm.set_params(output="propensity")).fit(X, w, y)
+    nnps = MultilevelMatching(balancing_score=nsm.set_params(output="propensity")).fit(X, w, y)
     assert "level w on r(w, X)" in nnps.effect_.method
     assert nnps.effect_.variance.startswith("Abadie-Imbens (2006)")   # no AI 2016 for a net
 
@@ -145,13 +145,13 @@ def test_classifier_gps_and_given_gps():
     from sklearn.linear_model import LogisticRegression
     X, w, y, _ = simulate(n=800, seed=4)
     gps = GeneralizedPropensityScore(model=LogisticRegression(C=1e6, max_iter=1000))
-    a = MultilevelMatching(score=gps).fit(X, w, y).effect_
+    a = MultilevelMatching(balancing_score=gps).fit(X, w, y).effect_
     b = MultilevelMatching().fit(X, w, y).effect_
     # sklearn's (nearly unpenalised) multinomial fit is the MLE up to its tolerance
     assert np.allclose(a.estimate, b.estimate, atol=0.2)
     assert a.variance.startswith("Abadie-Imbens (2006)") and "2016" in b.variance
     fixed = GeneralizedPropensityScore().fit(X, w).transform(X)
-    c = MultilevelMatching(score=fixed).fit(X, w, y).effect_
+    c = MultilevelMatching(balancing_score=fixed).fit(X, w, y).effect_
     np.testing.assert_allclose(c.estimate, b.estimate, rtol=1e-12)
     np.testing.assert_allclose(c.std_error ** 2, b.details["var_ai2006"], rtol=1e-12)
 
@@ -222,7 +222,7 @@ def test_trimming_reports_dropped_units():
     # a given GPS is trimmed on, then subset (not refitted)
     gps = GeneralizedPropensityScore().fit(X, w).transform(X)
     with pytest.warns(UserWarning, match="trimming dropped"):
-        fixed = MultilevelMatching(score=gps, trim="crump").fit(X, w, y)
+        fixed = MultilevelMatching(balancing_score=gps, trim="crump").fit(X, w, y)
     assert np.array_equal(fixed.kept_, est.kept_)
     assert fixed.effect_.variance.startswith("Abadie-Imbens (2006)")
 
@@ -245,7 +245,7 @@ def test_exact_ties_share_the_weight():
     w = np.array([0, 0, 1, 1, 2, 2, 0, 1, 2])
     y = np.arange(9.0)
     gps = np.tile([0.3, 0.3, 0.4], (9, 1))        # everyone ties on every level
-    est = MultilevelMatching(score=gps, score_by_level=True).fit(X, w, y)
+    est = MultilevelMatching(balancing_score=gps, score_by_level=True).fit(X, w, y)
     for k in range(3):
         assert est.imputed_[str(k)].to_numpy()[w != k] == pytest.approx(y[w == k].mean())
     assert est.effect_.means == pytest.approx([y[w == k].mean() for k in range(3)])
@@ -259,12 +259,12 @@ def test_exact_ties_share_the_weight():
     ({"target": "z"}, [0, 0, 1, 1, 2, 2], "target 'z'"),
     ({"contrasts": "some"}, [0, 0, 1, 1, 2, 2], "contrasts must be"),
     ({"contrasts": [(1, 1)]}, [0, 0, 1, 1, 2, 2], "with itself"),
-    ({"variance": "ai2016", "score": CovariateScore()}, [0, 0, 1, 1, 2, 2], "ai2016"),
+    ({"variance": "ai2016", "balancing_score": CovariateScore()}, [0, 0, 1, 1, 2, 2], "ai2016"),
     ({"variance": "bootstrap"}, [0, 0, 1, 1, 2, 2], "unknown variance"),
     ({"trim": "yes"}, [0, 0, 1, 1, 2, 2], "trim must be"),
-    ({"score": np.full((6, 2), 0.5)}, [0, 0, 1, 1, 2, 2], "shape"),
-    ({"score": np.full((6, 3), 0.3)}, [0, 0, 1, 1, 2, 2], "sums to"),
-    ({"score": "gps"}, [0, 0, 1, 1, 2, 2], "transformer"),
+    ({"balancing_score": np.full((6, 2), 0.5)}, [0, 0, 1, 1, 2, 2], "shape"),
+    ({"balancing_score": np.full((6, 3), 0.3)}, [0, 0, 1, 1, 2, 2], "sums to"),
+    ({"balancing_score": "gps"}, [0, 0, 1, 1, 2, 2], "transformer"),
 ])
 def test_clear_errors(kwargs, t, match):
     X = np.column_stack([np.arange(6.0), np.arange(6.0) ** 2 / 7])
@@ -293,7 +293,7 @@ def test_subclassification():
     for k in range(3):                          # each level's weights sum to N
         assert a.weights_[w == k].sum() == pytest.approx(len(y))
     with pytest.raises(InputError, match="needs a generalised propensity score"):
-        MultilevelSubclassification(score=CovariateScore()).fit(X, w, y)
+        MultilevelSubclassification(balancing_score=CovariateScore()).fit(X, w, y)
 
 
 # ------------------------------------------------------------------ front doors
@@ -391,8 +391,8 @@ def test_actg175_matching_recovers_the_randomised_contrasts():
 def test_cli_compare_actg175(capsys, tmp_path):
     from causalsm.cli import main
     out = tmp_path / "t.json"
-    code = main(["compare", "--data", "actg175", "--methods", "psm", "mahalanobis", "--quiet",
-                 "--out", str(out)])
+    code = main(["compare", "--data", "actg175-multiarm", "--methods", "psm", "mahalanobis",
+                 "--quiet", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0
     assert "4 levels of 'arms'" in text and "ATT over the units that received 0" in text
@@ -402,5 +402,5 @@ def test_cli_compare_actg175(capsys, tmp_path):
     assert {r["contrast"] for r in payload["results"]} == {"1 - 0", "2 - 0", "3 - 0"}
     code = main(["compare", "--data", "lalonde", "--methods", "psm", "--target", "1"])
     assert code == 2 and "three or more levels" in capsys.readouterr().err
-    code = main(["compare", "--data", "actg175", "--methods", "psm", "--sensitivity"])
+    code = main(["compare", "--data", "actg175-multiarm", "--methods", "psm", "--sensitivity"])
     assert code == 2 and "for a 0/1 treatment" in capsys.readouterr().err

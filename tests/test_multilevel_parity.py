@@ -70,7 +70,7 @@ def test_covariate_matching(ds, name):
     imputation, and within each level for the conditional variances."""
     X, W, Y = data(ds)
     ref = REF[ds]["results"][name]
-    est = fit(X, W, Y, ref, score=CovariateScore(scale="mahalanobis"), bias_correction=False)
+    est = fit(X, W, Y, ref, balancing_score=CovariateScore(scale="mahalanobis"), bias_correction=False)
     check_common(est, ref)
     assert est.effect_.variance.startswith("Abadie-Imbens (2006)")
 
@@ -79,7 +79,7 @@ def test_covariate_matching(ds, name):
 def test_legacy_multilevel_match_x(ds):
     X, W, Y = data(ds)
     leg = REF[ds]["legacy"]["matchX"]
-    est = MultilevelMatching(score=CovariateScore(scale="mahalanobis"),
+    est = MultilevelMatching(balancing_score=CovariateScore(scale="mahalanobis"),
                              bias_correction=False).fit(X, W, Y)
     close(est.effect_.estimate, leg["tauestimate"])
     close(est.effect_.std_error ** 2, leg["varestimate"])
@@ -126,7 +126,7 @@ def test_matching_on_a_given_gps(ds, name):
     X, W, Y = data(ds)
     ref = REF[ds]["results"][name]
     kept = kept_mask(ref, len(Y))
-    est = fit(X[kept], W[kept], Y[kept], ref, score=np.asarray(ref["gps"]))
+    est = fit(X[kept], W[kept], Y[kept], ref, balancing_score=np.asarray(ref["gps"]))
     if name.endswith("ref3"):        # see test_reference_level_bug
         close(est.effect_.estimate, ref["Estimate"])
         return
@@ -156,7 +156,7 @@ def test_ai2016_sign_error_of_multimatch(ds, name):
     ref = REF[ds]["results"][name]
     kept = kept_mask(ref, len(Y))
     X, W, Y = X[kept], W[kept], Y[kept]
-    est = fit(X, W, Y, ref, score=np.asarray(ref["gps"]))
+    est = fit(X, W, Y, ref, balancing_score=np.asarray(ref["gps"]))
     c, minus, plus = _ai2016(X, W, Y, ref, est)
     close(c, ref["c_vector"], rtol=1e-12)
     close(minus, ref["VarianceAI2016_corrected"])

@@ -38,12 +38,12 @@ def _data(n=400, seed=0):
 # ------------------------------------------------------------------ scores
 def test_prognostic_score_is_ols_per_arm():
     X, t, y = _data()
-    ps = csm.PrognosticScore().fit(X, t, y)
+    ps = csm.PrognosticScore().fit(X, t, outcome=y)
     mu = ps.transform(X)
     for a in (0, 1):
         ref = LinearRegression().fit(X[t == a], y[t == a]).predict(X)
         np.testing.assert_allclose(mu[:, a], ref, atol=1e-10)
-    ctrl = csm.PrognosticScore(model=LinearRegression(), arms="control").fit(X, t, y)
+    ctrl = csm.PrognosticScore(model=LinearRegression(), arms="control").fit(X, t, outcome=y)
     np.testing.assert_allclose(ctrl.transform(X)[:, 0], mu[:, 0], atol=1e-10)
     assert ctrl.transform(X).shape == (400, 1)
 
@@ -51,7 +51,7 @@ def test_prognostic_score_is_ols_per_arm():
 def test_double_score_stacks_columns_and_wraps_models():
     X, t, y = _data()
     ds = csm.DoubleScore(propensity=[csm.PropensityScore(), LogisticRegression(C=1e6)],
-                         prognostic=[csm.PrognosticScore(), LinearRegression()]).fit(X, t, y)
+                         prognostic=[csm.PrognosticScore(), LinearRegression()]).fit(X, t, outcome=y)
     S = ds.transform(X)
     assert S.shape == (400, 6) and ds.n_propensity_columns_ == 2
     lin = csm.PropensityScore().fit(X, t).transform(X)[:, 0]
@@ -65,7 +65,7 @@ def test_double_score_takes_the_neural_propensity():
     X, t, y = _data(n=200)
     nsm = csm.NeuralBalancingScore(output="logit", epochs=2, hidden_layer_sizes=(8,),
                                    random_state=0)
-    ds = csm.DoubleScore(propensity=[nsm], prognostic=[csm.PrognosticScore()]).fit(X, t, y)
+    ds = csm.DoubleScore(propensity=[nsm], prognostic=[csm.PrognosticScore()]).fit(X, t, outcome=y)
     S = ds.transform(X)
     assert S.shape == (200, 3) and np.isfinite(S).all()
 
@@ -249,7 +249,9 @@ def test_bad_models_and_options():
     with pytest.raises(InputError, match="'ATE' or 'ATT'"):
         csm.MultiplyRobustMatching(estimand="ATC").fit(X, t, y)
     with pytest.raises(InputError, match="needs the outcome"):
-        csm.PrognosticScore().fit(X, t, None)
+        csm.PrognosticScore().fit(X, t)
+    with pytest.raises(TypeError):       # the outcome is passed by name, never as a weight
+        csm.PrognosticScore().fit(X, t, y)
     df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(t=t, y=y)
     with pytest.raises(InputError, match="unknown option"):
         csm.estimate_effect(df, "t", "y", score="double", caliper=0.1)

@@ -75,7 +75,7 @@ def test_defaults_are_the_recommended_ensemble_with_a_prognostic_head():
     assert (p["validation_fraction"], p["patience"], p["restore_best_weights"]) == \
         (0.2, 10, True)
     nsm = NeuralBalancingScore(random_state=0)
-    S = nsm.fit_transform(X, t, y)
+    S = nsm.fit_transform(X, t, outcome=y)
     assert nsm.output_ == "joint" and nsm.prognostic_ is True
     assert S.shape == (600, 3)
     assert list(nsm.get_feature_names_out()) == ["logit", "prognostic_0", "prognostic_1"]
@@ -300,7 +300,7 @@ def test_categorical_treatment_learns_the_generalised_propensity():
     mu = np.column_stack([X[:, 2], X[:, 2] + 1, X[:, 2] - X[:, 3]])
     codes = np.searchsorted(levels, t)
     y = mu[np.arange(n), codes] + rng.normal(scale=0.5, size=n)
-    joint = NeuralBalancingScore(epochs=30, random_state=0).fit(X, t, y)
+    joint = NeuralBalancingScore(epochs=30, random_state=0).fit(X, t, outcome=y)
     assert joint.transform(X).shape == (n, 2 + 3)
     assert list(joint.get_feature_names_out()) == [
         "logit_drug A", "logit_drug B", "prognostic_control", "prognostic_drug A",
@@ -369,8 +369,8 @@ def test_sample_weight_weights_the_loss_and_the_standardization():
     # the estimator hands its survey weights to the score
     y = X[:, 0] + t + np.random.default_rng(2).normal(size=300)
     w2 = w + 0.5                                  # the matching engine needs w > 0
-    est = MatchingEstimator(score=NeuralBalancingScore(**full)).fit(X, t, y, sample_weight=w2)
-    np.testing.assert_allclose(est.score_.mean_, np.average(X, axis=0, weights=w2))
+    est = MatchingEstimator(balancing_score=NeuralBalancingScore(**full)).fit(X, t, y, sample_weight=w2)
+    np.testing.assert_allclose(est.balancing_score_.mean_, np.average(X, axis=0, weights=w2))
 
 
 def test_validation_data_and_verbose_progress(capsys):
@@ -480,14 +480,14 @@ def test_matching_on_the_learned_score_balances_twenty_covariates():
     # the paper's network; a larger batch and learning rate keep the test short
     score = NeuralBalancingScore.paper(batch_size=200, learning_rate=0.05, epochs=60,
                                        random_state=0)
-    est = MatchingEstimator(score=score, estimand="ATT").fit(X, t, y)
+    est = MatchingEstimator(balancing_score=score, estimand="ATT").fit(X, t, y)
     bal = est.balance()
     assert bal["smd_before"].abs().max() > 0.5                # confounded before
     assert bal["smd_after"].abs().max() < 0.1                 # every covariate balanced
     lo, hi = est.effect_.conf_int()
     assert lo <= tau[t == 1].mean() <= hi
     assert "NeuralBalancingScore (5-d)" in est.effect_.method
-    assert est.score_.transform(X).shape == (10_000, 5)
+    assert est.balancing_score_.transform(X).shape == (10_000, 5)
 
 
 def test_network_propensity_baseline_and_estimate_effect_front_door():
@@ -497,14 +497,14 @@ def test_network_propensity_baseline_and_estimate_effect_front_door():
                             score="neural")
     b = csm.estimate_effect(df, treatment="treat", outcome="re78", covariates=cov,
                             score="neural")
-    c = MatchingEstimator(score=NeuralBalancingScore(random_state=0)).fit(
+    c = MatchingEstimator(balancing_score=NeuralBalancingScore(random_state=0)).fit(
         df[cov], df["treat"], df["re78"]).effect_
     assert a.estimate == b.estimate == c.estimate           # deterministic front door
     assert a.std_error > 0 and a.n_treated == 185
     # matching on the network's own propensity (the paper's "NN PS") is one switch away
     nnps = NeuralBalancingScore(output="propensity", epochs=20, random_state=0)
-    est = MatchingEstimator(score=nnps).fit(df[cov], df["treat"], df["re78"])
-    fitted = est.score_
+    est = MatchingEstimator(balancing_score=nnps).fit(df[cov], df["treat"], df["re78"])
+    fitted = est.balancing_score_
     np.testing.assert_array_equal(est.matches_.score[:, 0], fitted.propensity(df[cov]))
     assert est.effect_.details["n_pairs"] >= 185
 

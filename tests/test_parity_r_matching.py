@@ -168,7 +168,7 @@ def test_estimator_with_survey_weights_equals_match():
     df = frame("nsw")
     ref = SUITE["ai14_x4_ate_weights_educ"]
     w = np.array(REF["abadie_imbens_suite"]["w_educ"])
-    est = csm.MatchingEstimator(score=CovariateScore(), estimand="ATE", bias_correction=False,
+    est = csm.MatchingEstimator(balancing_score=CovariateScore(), estimand="ATE", bias_correction=False,
                                 var_neighbors=0, variance="ai_sample")
     est.fit(df[["age", "educ", "re74", "re75"]], df["treat"], df["re78"] / 1000,
             sample_weight=w)
@@ -194,7 +194,7 @@ COMPARE_REF = json.loads((FIXTURE.parent / "compare_reference.json").read_text()
 
 
 def test_compare_on_lalonde_psid_equals_r_matching():
-    """``causalsm compare --data lalonde-psid``'s PSM row, and Mahalanobis matching on the
+    """``causalsm compare --data lalonde_psid``'s PSM row, and Mahalanobis matching on the
     same ten covariates, against Matching::Match (make_compare_reference.R)."""
     df = csm.datasets.load_lalonde("psid")
     covs = df.attrs["covariates"]

@@ -78,7 +78,7 @@ def test_wired_into_the_estimators():
     cov = ["age", "educ", "black", "hisp", "married", "nodegr", "re74", "re75"]
     res = csm.estimate_effect(df, treatment="treat", outcome="re78", covariates=cov,
                               score="pca")
-    est = csm.MatchingEstimator(score=PCAScore(n_components=5)).fit(
+    est = csm.MatchingEstimator(balancing_score=PCAScore(n_components=5)).fit(
         df[cov], df["treat"], df["re78"])
     assert res.estimate == est.effect_.estimate
     assert "PCAScore (5-d)" in res.method and "bias-corrected" in res.method

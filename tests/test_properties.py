@@ -101,8 +101,8 @@ def test_estimate_is_invariant_to_affine_changes_of_the_covariates(seed, a, b, s
     scale = np.array([a, 1.0, 1 / a])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = csm.MatchingEstimator(score=make()).fit(X, t, y).effect_
-        got = csm.MatchingEstimator(score=make()).fit(X * scale + b, t, y).effect_
+        ref = csm.MatchingEstimator(balancing_score=make()).fit(X, t, y).effect_
+        got = csm.MatchingEstimator(balancing_score=make()).fit(X * scale + b, t, y).effect_
     # X * scale + b keeps about 16 - log10(|b| / (|scale| sd)) digits of X
     digits = 15 - np.log10(max(1.0, abs(b) / min(a, 1 / a)))
     tol = max(10.0 ** -digits * 100, 1e-9)

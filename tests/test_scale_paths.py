@@ -94,7 +94,7 @@ def test_prefix_sums_path_equals_direct_sums(monkeypatch):
 
 def test_estimator_fit_equals_reference_path(monkeypatch):
     s, t, y, _ = _edge_ties(seed=2)
-    kw = dict(score=FunctionTransformer(), bias_correction=False, standardize=False)
+    kw = dict(balancing_score=FunctionTransformer(), bias_correction=False, standardize=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for J in (0, 1):

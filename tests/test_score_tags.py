@@ -90,7 +90,7 @@ def test_a_user_gps_declaring_level_probabilities_is_matched_level_by_level():
     cov = [f"X{j}" for j in range(1, 7)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fits = {name: csm.MultilevelMatching(score=score, **kw).fit(df[cov], df["w"], df["y"])
+        fits = {name: csm.MultilevelMatching(balancing_score=score, **kw).fit(df[cov], df["w"], df["y"])
                 for name, score, kw in [("tag", UserGPS(), {}),
                                         ("forced", UntaggedGPS(), {"score_by_level": True}),
                                         ("untagged", UntaggedGPS(), {})]}
@@ -136,7 +136,7 @@ def test_ps_adjustment_asks_for_a_binary_logistic_score():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(csm.InputError, match="binary logistic propensity score"):
-            csm.MatchingEstimator(score=GeneralizedPropensityScore(),
+            csm.MatchingEstimator(balancing_score=GeneralizedPropensityScore(),
                                   variance="ai_ps").fit(X, t, y)
         ok = csm.MatchingEstimator(variance="ai_ps").fit(X, t, y).effect_
     assert np.isfinite(ok.std_error) and "Abadie-Imbens" in ok.variance

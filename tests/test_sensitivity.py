@@ -9,7 +9,6 @@ confounder of known strength (the full one is benchmarks/sensitivity_sim.py).
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import causalsm as csm

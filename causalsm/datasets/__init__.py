@@ -6,7 +6,7 @@ columns and ``df.attrs`` naming the roles of the columns (``treatment``,
 it is known, and a ``description``; :func:`list_datasets` lists them.
 """
 
-from causalsm.datasets.catalog import list_datasets, load_dataset
+from causalsm.datasets.catalog import DATASET_ALIASES, dataset_name, list_datasets, load_dataset
 from causalsm.datasets.highdim import (simulate_latent_factors, simulate_news,
                                        simulate_sparse_linear)
 from causalsm.datasets.exposure import (EXPOSURE_MODELS, causalgps_erf, causalgps_log_gps,
@@ -30,6 +30,8 @@ __all__ = [
     "IHDP_COVARIATES",
     "NSWBenchmark",
     "list_datasets",
+    "dataset_name",
+    "DATASET_ALIASES",
     "load_actg175",
     "load_actg175_multiarm",
     "load_dataset",

@@ -1,4 +1,6 @@
-"""The list of data sets and simulators, by name (used by ``causalsm datasets``)."""
+"""The one list of data sets and simulators, by name: what :func:`load_dataset`, the
+command line (``causalsm compare --data NAME``, ``causalsm datasets``) and the benchmarks
+load."""
 
 from __future__ import annotations
 
@@ -19,7 +21,10 @@ from causalsm.datasets.simulate import (
 )
 from causalsm.datasets.survival import load_actg175, load_rossi
 
-__all__ = ["list_datasets", "load_dataset"]
+__all__ = ["list_datasets", "load_dataset", "dataset_name", "DATASET_ALIASES"]
+
+#: Short names accepted for catalogue entries (the command line's): alias -> name.
+DATASET_ALIASES = {"lalonde": "lalonde_nsw", "ihdp": "ihdp_b"}
 
 # name -> (loader, description, n (default size), task)
 _CATALOG = {
@@ -107,13 +112,28 @@ def list_datasets() -> pd.DataFrame:
     return out
 
 
+def dataset_name(name: str) -> str | None:
+    """The catalogue name that ``name`` stands for (case, ``-`` or ``_`` and the short
+    names of :data:`DATASET_ALIASES` do not matter), or ``None`` when there is none.
+
+    >>> dataset_name("LaLonde-PSID"), dataset_name("ihdp"), dataset_name("nosuch")
+    ('lalonde_psid', 'ihdp_b', None)
+    """
+    if not isinstance(name, str):
+        return None
+    key = name.strip().lower().replace("-", "_")
+    key = DATASET_ALIASES.get(key, key)
+    return key if key in _CATALOG else None
+
+
 def load_dataset(name: str, **kwargs) -> pd.DataFrame:
     """Load a data set (or run a simulator) by its :func:`list_datasets` name.
 
     Parameters
     ----------
     name : str
-        A name from :func:`list_datasets` (case and ``-`` / ``_`` do not matter).
+        A name from :func:`list_datasets` (case and ``-`` / ``_`` do not matter) or a
+        short name of :data:`DATASET_ALIASES` (``"lalonde"``, ``"ihdp"``).
     **kwargs
         Passed to the loader (e.g. ``replication=3`` for ``"ihdp_b"``,
         ``random_state=0`` for a simulator, ``replication=7`` for ``"ihdp_npci"``).
@@ -135,7 +155,7 @@ def load_dataset(name: str, **kwargs) -> pd.DataFrame:
     >>> df.attrs["name"], df.attrs["true_effect"]["ATE"]
     ('ihdp_a', 4.0)
     """
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
-    if key not in _CATALOG:
+    key = dataset_name(name)
+    if key is None:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(_CATALOG)}")
     return _CATALOG[key][0](**kwargs)

@@ -238,7 +238,7 @@ class MatchingEstimator(BaseEstimator):
 
     Parameters
     ----------
-    score : transformer or None
+    balancing_score : transformer or None
         Fitted on ``(X, t)`` and used to transform ``X`` into the score matched on.
         ``None`` means :class:`~causalsm.PropensityScore` (logistic, logit scale).
         It is cloned: the object passed is not modified.
@@ -347,7 +347,7 @@ class MatchingEstimator(BaseEstimator):
 
     Attributes
     ----------
-    score_ : the fitted score
+    balancing_score_ : the fitted score
     matches_ : MatchResult
     effect_ : EffectResult
 
@@ -361,7 +361,7 @@ class MatchingEstimator(BaseEstimator):
     True
     """
 
-    def __init__(self, score=None, *, estimand: str = "ATT", n_neighbors: Any = "auto",
+    def __init__(self, balancing_score=None, *, estimand: str = "ATT", n_neighbors: Any = "auto",
                  replace: bool = True, caliper: float | None = None,
                  caliper_units: str = "sd", exact: Any = None, ties: bool = True,
                  order: Any = "data", bias_correction: Any = "auto",
@@ -377,7 +377,7 @@ class MatchingEstimator(BaseEstimator):
                  omit_fraction: Any = None, n_subclasses: Any = 6, min_n: int = 1,
                  cutpoints: Any = "sturges", grouping: Any = None, k2k: bool = False,
                  solver: str = "auto"):
-        self.score = score
+        self.balancing_score = balancing_score
         self.estimand = estimand
         self.n_neighbors = n_neighbors
         self.replace = replace
@@ -464,7 +464,7 @@ class MatchingEstimator(BaseEstimator):
         if sample_weight is not None and variance not in ("ai", "ai_sample"):
             raise InputError(f"sample_weight is supported with variance 'ai' or 'ai_sample', "
                              f"not {variance!r}")
-        score = PropensityScore() if self.score is None else clone(self.score)
+        score = PropensityScore() if self.balancing_score is None else clone(self.balancing_score)
         tags = score_tags(score)
         k = self._n_neighbors(tags)
         S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None,
@@ -547,7 +547,7 @@ class MatchingEstimator(BaseEstimator):
             se, ci, p = np.nan, (np.nan, np.nan), np.nan
         t_arr = data.t
         details.update(outcome_details(data.y, data.t, m.weights))
-        self.score_ = score
+        self.balancing_score_ = score
         self.matches_ = m
         self._data = data
         self.effect_ = EffectResult(
@@ -600,7 +600,7 @@ class MatchingEstimator(BaseEstimator):
         data = check_xy(X, t, y, min_per_arm=1)
         Xin = X if isinstance(X, pd.DataFrame) else pd.DataFrame(data.X, columns=data.columns,
                                                                   index=data.index)
-        score = PropensityScore() if self.score is None else clone(self.score)
+        score = PropensityScore() if self.balancing_score is None else clone(self.balancing_score)
         tags = score_tags(score)
         k = self._n_neighbors(tags)
         S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None
@@ -650,7 +650,7 @@ class MatchingEstimator(BaseEstimator):
         res.details["n_discarded"] = int(m.discarded.sum())
         res.details.update(outcome_details(data.y, data.t, m.weights))
         res._sets = sets_or_reason(m, data.y)
-        self.score_ = score
+        self.balancing_score_ = score
         self.matches_ = m
         self._data = data
         self.effect_ = res
@@ -795,13 +795,14 @@ def fit_score(score, X, t: np.ndarray, y: np.ndarray | None = None,
 
     Uses ``fit_transform`` when the score has it (a cross-fitted score gives each
     unit its held-out value there; a ``FrozenEstimator`` has none and is only
-    transformed); ``y`` is passed when given, ``sample_weight`` when ``fit`` takes it.
+    transformed); the outcome ``y`` is passed as ``outcome=`` when given, ``sample_weight``
+    when ``fit`` takes it.
     """
     kw = {}
     if sample_weight is not None and has_fit_parameter(score, "sample_weight"):
         kw["sample_weight"] = np.asarray(sample_weight, dtype=np.float64)
     if y is not None:
-        kw["y"] = y
+        kw["outcome"] = y
     if hasattr(score, "fit_transform"):
         S = score.fit_transform(X, t, **kw)
     else:

@@ -30,7 +30,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.base import BaseEstimator, clone
 
-from .._validation import InputError, check_exposure_data, check_int, check_seed, seed_sequence
+from .._validation import (InputError, check_exposure_data, check_int, check_seed, not_fitted,
+                           seed_sequence)
 from ..balance import exposure_balance
 from ..inference import resample_replicates, resample_size
 from ..matching.exposure import default_levels, match_levels
@@ -763,5 +764,5 @@ class ExposureResponse(BaseEstimator):
     def predict(self, points) -> np.ndarray:
         """The estimated curve at other exposures (no bands)."""
         if not hasattr(self, "smoother_"):
-            raise InputError("this ExposureResponse is not fitted yet; call fit(X, w, y)")
+            raise not_fitted(self, "fit(X, w, y)")
         return np.asarray(self.smoother_.predict(points), dtype=np.float64)

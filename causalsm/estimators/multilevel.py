@@ -77,7 +77,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator, clone
 
 from .._validation import (InputError, check_array, check_int, check_levels, check_outcome,
-                           check_seed, seed_sequence, select_columns)
+                           check_seed, name_of, seed_sequence, select_columns)
 from ..matching.nearest import match, same_arm_moments
 from ..scores.covariates import CovariateScore
 from ..scores._tags import score_tags
@@ -351,10 +351,9 @@ class _MultilevelBase(BaseEstimator):
 
     def _levels(self, t, X, y, min_per_level):
         arr, names, index = check_array(X)
-        name = str(t.name) if isinstance(t, pd.Series) and t.name is not None else "treatment"
-        codes, levels = check_levels(t, name=name, min_per_level=min_per_level)
-        ya = check_outcome(y, name=str(y.name) if isinstance(y, pd.Series) and
-                           y.name is not None else "outcome")
+        codes, levels = check_levels(t, name=name_of(t, "treatment"),
+                                     min_per_level=min_per_level)
+        ya = check_outcome(y, name=name_of(y, "outcome"))
         if not (codes.shape[0] == arr.shape[0] == ya.shape[0]):
             raise InputError(f"X has {arr.shape[0]} rows, the treatment {codes.shape[0]} and "
                              f"the outcome {ya.shape[0]}")
@@ -403,7 +402,7 @@ class _MultilevelBase(BaseEstimator):
         """``(score object or None, S (n, d), by_level)`` fitted on the given rows
         (``rows``: the mask of those rows among all, to subset a given GPS array)."""
         n = X.shape[0]
-        spec = self.score
+        spec = self.balancing_score
         if isinstance(spec, (np.ndarray, pd.DataFrame)):
             if rows is None:
                 return None, _existing_gps(spec, n, K), True
@@ -471,7 +470,7 @@ class MultilevelMatching(_MultilevelBase):
 
     Parameters
     ----------
-    score : transformer, ndarray of shape (n, K) or None
+    balancing_score : transformer, ndarray of shape (n, K) or None
         ``None`` (default) is the multinomial logistic
         :class:`~causalsm.scores.gps.GeneralizedPropensityScore`: level ``w`` is
         matched on ``r(w, X)``.  Any score transformer works: a
@@ -534,7 +533,7 @@ class MultilevelMatching(_MultilevelBase):
 
     Attributes
     ----------
-    score_ : the fitted score (None for an array)
+    balancing_score_ : the fitted score (None for an array)
     levels_ : list
         Treatment levels, in order.
     effect_ : MultilevelEffectResult
@@ -563,13 +562,13 @@ class MultilevelMatching(_MultilevelBase):
     True
     """
 
-    def __init__(self, score=None, *, score_by_level: Any = "auto", target: Any = None,
+    def __init__(self, balancing_score=None, *, score_by_level: Any = "auto", target: Any = None,
                  reference: Any = None, contrasts: Any = "pairwise", n_neighbors: int = 1,
                  var_neighbors: int = 1, bias_correction: Any = "auto",
                  adjust: Any = "covariates", bias_fit: str = "auto", variance: str = "auto",
                  trim: str | None = None, ties: bool = True, distance_tolerance: float = 0.0,
                  alpha: float = 0.05, p_adjust: str | None = None, random_state: Any = None):
-        self.score = score
+        self.balancing_score = balancing_score
         self.score_by_level = score_by_level
         self.target = target
         self.reference = reference
@@ -690,7 +689,7 @@ class MultilevelMatching(_MultilevelBase):
             vlabel += ", with the Abadie-Imbens (2016) adjustment for the estimated GPS"
         details["var_ai2006"] = v06
         self.levels_ = levels
-        self.score_ = score
+        self.balancing_score_ = score
         self.kept_ = kept
         self.sigma2_ = sigma2
         self.match_counts_ = Kc
@@ -745,7 +744,7 @@ class MultilevelMatching(_MultilevelBase):
         if self.trim not in _TRIM_RULES:
             raise InputError(f"trim must be None or one of {', '.join(_TRIM_RULES)}, "
                              f"got {self.trim!r}")
-        spec = self.score
+        spec = self.balancing_score
         if isinstance(spec, (np.ndarray, pd.DataFrame)):
             gps = _existing_gps(spec, codes.size, K)
         else:
@@ -919,7 +918,7 @@ class MultilevelSubclassification(_MultilevelBase):
 
     Parameters
     ----------
-    score : transformer, ndarray of shape (n, K) or None
+    balancing_score : transformer, ndarray of shape (n, K) or None
         A generalised propensity score (default: multinomial logistic); every column
         is used per level.  An array is a fixed GPS (not refitted in the bootstrap).
     n_strata : int
@@ -935,7 +934,7 @@ class MultilevelSubclassification(_MultilevelBase):
 
     Attributes
     ----------
-    score_, levels_, effect_ :
+    balancing_score_, levels_, effect_ :
         As in :class:`MultilevelMatching`.
     bootstrap_ : ndarray, shape (n_bootstrap, K)
         The bootstrap replicates of the level means.
@@ -958,10 +957,10 @@ class MultilevelSubclassification(_MultilevelBase):
     True
     """
 
-    def __init__(self, score=None, *, n_strata: int = 5, n_bootstrap: int = 200,
+    def __init__(self, balancing_score=None, *, n_strata: int = 5, n_bootstrap: int = 200,
                  reference: Any = None, contrasts: Any = "pairwise", alpha: float = 0.05,
                  p_adjust: str | None = None, n_jobs: int = 1, random_state: Any = None):
-        self.score = score
+        self.balancing_score = balancing_score
         self.n_strata = n_strata
         self.n_bootstrap = n_bootstrap
         self.reference = reference
@@ -1023,7 +1022,7 @@ class MultilevelSubclassification(_MultilevelBase):
             var.append(float(np.var(D[:, a] - D[:, b], ddof=1)) if D.shape[0] > 1 else np.nan)
         mu_var = D.var(axis=0, ddof=1) if D.shape[0] > 1 else np.full(K, np.nan)
         self.levels_ = levels
-        self.score_ = score
+        self.balancing_score_ = score
         name = "array" if score is None else type(score).__name__
         self.effect_ = self._finish(
             estimand="ATE", target_label=None, labels=labels, rows=rows, est=est, var=var,

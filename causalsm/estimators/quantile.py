@@ -211,7 +211,7 @@ def _replicate_block(score, Xin, t, y, K, estimand, quantiles, sieve_degree, see
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                sc = score.fit(Xb, t[idx], y[idx])      # a private copy (see caller)
+                sc = score.fit(Xb, t[idx], outcome=y[idx])   # a private copy (see caller)
                 Sb = np.asarray(sc.transform(Xb), dtype=np.float64).reshape(n, -1)
                 r = dsm_statistics(Sb, t[idx], y[idx], K[idx], estimand, quantiles,
                                    sieve_degree)
@@ -397,7 +397,7 @@ class MultiplyRobustMatching(BaseEstimator):
 
     Attributes
     ----------
-    score_ : DoubleScore
+    balancing_score_ : DoubleScore
         The fitted stacked score.
     scores_ : ndarray, shape (n, d)
         The unstandardised double score of every unit.
@@ -464,7 +464,7 @@ class MultiplyRobustMatching(BaseEstimator):
         data = check_xy(X, t, y, min_per_arm=max(2, k))
         Xin = X if isinstance(X, pd.DataFrame) else data.X
         score = self._make_score()
-        S = np.asarray(score.fit(Xin, data.t, data.y).transform(Xin),
+        S = np.asarray(score.fit(Xin, data.t, outcome=data.y).transform(Xin),
                        dtype=np.float64).reshape(data.n, -1)
         if not np.isfinite(S).all():
             raise InputError("a score model returned non-finite values (a propensity of "
@@ -508,7 +508,7 @@ class MultiplyRobustMatching(BaseEstimator):
         se = float(sd[0])
         ci, p = wald(point["average"], se, self.alpha)
         n1 = int(data.t.sum())
-        self.score_ = score
+        self.balancing_score_ = score
         self.scores_ = S
         self.matches_ = m
         self.effect_ = EffectResult(

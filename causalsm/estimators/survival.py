@@ -79,7 +79,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import has_fit_parameter
 
 from .._validation import (InputError, check_array, check_estimand, check_int,
-                           check_survival, check_treatment, seed_sequence, select_columns)
+                           check_survival, check_treatment, name_of, seed_sequence,
+                           select_columns)
 from ..inference import multiplier_bootstrap
 from ..matching.nearest import match
 from ..matching.result import MatchResult
@@ -411,7 +412,7 @@ class MatchedHazardRatio(BaseEstimator):
 
     Parameters
     ----------
-    score : transformer, optional
+    balancing_score : transformer, optional
         Balancing score with ``fit(X, t)`` / ``transform(X)``; default
         :class:`~causalsm.PropensityScore` (logistic, logit scale).
     estimand : {"ATE", "ATT", "ATC"}
@@ -503,9 +504,10 @@ class MatchedHazardRatio(BaseEstimator):
         ``stochastic`` tag: :class:`~causalsm.NeuralBalancingScore`), 1 otherwise (a
         deterministic score gains nothing) or when ``variance`` is ``"bootstrap"`` or
         ``"double_resampling"``: with more than one fit the variance must be
-        closed-form (a resampling variance would refit ``K`` scores per replicate).  The matched data behind :meth:`HazardRatioResult.plot_survival`
+        closed-form (a resampling variance would refit ``K`` scores per replicate).
+        The matched data behind :meth:`HazardRatioResult.plot_survival`
         and :meth:`rmst_difference` carry the mean of the fits'
-        weights (the RMST bootstrap refits one score per replicate); ``score_``,
+        weights (the RMST bootstrap refits one score per replicate); ``balancing_score_``,
         ``matches_`` and ``cox_`` are the first fit's, ``scores_`` lists all of them,
         and ``details`` holds each fit's seed and log-HR.
     n_jobs : int
@@ -518,7 +520,7 @@ class MatchedHazardRatio(BaseEstimator):
 
     Attributes
     ----------
-    score_ : the fitted score (the first, with several ``n_score_fits``)
+    balancing_score_ : the fitted score (the first, with several ``n_score_fits``)
     scores_ : list of the fitted scores
     matches_ : MatchResult
     cox_ : CoxFit
@@ -543,7 +545,7 @@ class MatchedHazardRatio(BaseEstimator):
     (5, True)
     """
 
-    def __init__(self, score=None, *, estimand: str = "ATE", n_neighbors: int = 1,
+    def __init__(self, balancing_score=None, *, estimand: str = "ATE", n_neighbors: int = 1,
                  replace: bool = True, caliper: float | None = None,
                  caliper_units: str = "sd", exact: Any = None, ties: bool = True,
                  order: Any = "data", distance_tolerance: float = 1e-5,
@@ -552,7 +554,7 @@ class MatchedHazardRatio(BaseEstimator):
                  alpha: float = 0.05, n_bootstrap: int = 200, n_outer: int = 100,
                  refit_score: bool = True, n_score_fits: Any = "auto", n_jobs: int = 1,
                  random_state: Any = None, verbose: bool = False):
-        self.score = score
+        self.balancing_score = balancing_score
         self.estimand = estimand
         self.n_neighbors = n_neighbors
         self.replace = replace
@@ -579,7 +581,8 @@ class MatchedHazardRatio(BaseEstimator):
                rows: np.ndarray | None = None) -> MatchResult:
         """Match on ``S``; ``rows``: the data rows behind ``S`` (a resample)."""
         exact = self._exact if rows is None or self._exact is None else self._exact[rows]
-        tags = score_tags(PropensityScore() if self.score is None else self.score)
+        score = self.balancing_score
+        tags = score_tags(PropensityScore() if score is None else score)
         return match(S, t, estimand=estimand, n_neighbors=self.n_neighbors,
                      replace=self.replace, caliper=self.caliper,
                      caliper_units=self.caliper_units, exact=exact, ties=self.ties,
@@ -592,7 +595,7 @@ class MatchedHazardRatio(BaseEstimator):
         """Fit a clone of the score; ``seed`` (a refit inside a resampling loop) reseeds a
         score that has a ``random_state``, so a neural score's training randomness is
         resampled too."""
-        score = PropensityScore() if self.score is None else clone(self.score)
+        score = PropensityScore() if self.balancing_score is None else clone(self.balancing_score)
         if seed is not None and "random_state" in score.get_params():
             score.set_params(random_state=int(seed))
         kw = {}
@@ -633,12 +636,12 @@ class MatchedHazardRatio(BaseEstimator):
         n = Xa.shape[0]
         self._exact = (None if self.exact is None
                        else select_columns(Xa, columns, self.exact, "exact"))
-        ta = check_treatment(t, name=getattr(t, "name", None) or "treatment")
+        ta = check_treatment(t, name=name_of(t, "treatment"))
         if ta.shape[0] != n:
             raise InputError(f"X has {n} rows but the treatment has {ta.shape[0]}")
         T, d = check_survival(duration, event, ta, n,
-                              duration_name=str(getattr(duration, "name", None) or "duration"),
-                              event_name=str(getattr(event, "name", None) or "event"))
+                              duration_name=name_of(duration, "duration"),
+                              event_name=name_of(event, "event"))
         K = self._n_fits()
         variance = self._resolved_variance(estimand)
         if K > 1 and variance in ("bootstrap", "double_resampling"):
@@ -658,7 +661,7 @@ class MatchedHazardRatio(BaseEstimator):
         warn_poor_overlap(score, Xin, ta, S)
         warn_unmatched(m)
         parts = _sandwich_parts([(f.matches, f.cox, f.phi) for f in fits])
-        self.score_, self.matches_, self.cox_ = score, m, fit
+        self.balancing_score_, self.matches_, self.cox_ = score, m, fit
         self.scores_ = [f.score for f in fits]
         w = np.mean([f.matches.weights for f in fits], axis=0)
         details: dict = {"n_neighbors": M,
@@ -772,7 +775,7 @@ class MatchedHazardRatio(BaseEstimator):
                 raise InputError(f"n_score_fits must be a positive integer or 'auto', got "
                                  f"{self.n_score_fits!r}")
             resampling = self.variance in ("bootstrap", "double_resampling")
-            return 5 if _is_stochastic(self.score) and not resampling else 1
+            return 5 if _is_stochastic(self.balancing_score) and not resampling else 1
         return check_int(self.n_score_fits, "n_score_fits")
 
     def _fit_once(self, X, t, T, d, estimand, seed):
@@ -800,13 +803,13 @@ class MatchedHazardRatio(BaseEstimator):
         bootstrap when the score cannot be refitted with weights)."""
         if self.variance != "auto":
             return self.variance
-        if _is_stochastic(self.score):
+        if _is_stochastic(self.balancing_score):
             if self._n_fits() == 1:
                 return "bootstrap"
             return "austin_cafri" if estimand == "ATE" else "linearized"
         if estimand in ("ATT", "ATC"):
             return "austin_cafri"
-        score = PropensityScore() if self.score is None else self.score
+        score = PropensityScore() if self.balancing_score is None else self.balancing_score
         return "double_resampling" if has_fit_parameter(score, "sample_weight") \
             else "bootstrap"
 
@@ -863,7 +866,7 @@ class _Resampler:
     def __init__(self, est: MatchedHazardRatio, estimand: str, refit: bool):
         self.est, self.estimand, self.refit = est, estimand, refit
         self.X, self.t, self.T, self.d = est._X, est._t, est._T, est._d
-        self.S = None if refit else np.asarray(est.score_.transform(est._X),
+        self.S = None if refit else np.asarray(est.balancing_score_.transform(est._X),
                                                dtype=np.float64).reshape(len(est._t), -1)
 
     def __call__(self, seed):

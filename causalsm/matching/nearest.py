@@ -1000,11 +1000,12 @@ def same_arm_neighbors(score: Any, treatment: Any, n_neighbors: int, *,
     Used for the heteroskedastic conditional variances of Abadie & Imbens (R's
     ``Var.calc``).  Returns ``(unit, member)`` position pairs; every unit is a member
     of its own set, so a set has ``n_neighbors + 1`` members or more with ties.
-    ``caliper`` is in raw score units (``MatchResult.caliper``).
+    ``caliper`` is in raw score units (``MatchResult.caliper``).  An estimator's helper:
+    ``treatment`` (0/1), ``score`` and ``weights`` are arrays it validated.
     """
-    t = check_treatment(treatment)
-    raw = _score_matrix(score, t.shape[0])
-    w = _unit_weights(weights, t.shape[0])
+    t = np.asarray(treatment)
+    raw = np.asarray(score, dtype=np.float64).reshape(t.shape[0], -1)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
     z, sd = _standardize(raw, standardize, w)
     zcal = None if caliper is None else np.asarray(caliper) / sd
     strata = _strata(exact, t.shape[0])
@@ -1045,14 +1046,15 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
     weights the sets are ranges of the sorted arm and no pair is built (memory O(n)
     whatever the number of ties); ``ranked``, the units of each arm sorted by score (as
     ``MatchRanges.ranked``: the positions of the controls and of the treated units,
-    each sorted by the score), spares the sort of each arm.
+    each sorted by the score), spares the sort of each arm.  Validated arrays, as
+    :func:`same_arm_neighbors`.
     """
-    t = check_treatment(treatment)
+    t = np.asarray(treatment)
     n = t.shape[0]
     v = np.asarray(values, dtype=np.float64)
-    raw = _score_matrix(score, n)
+    raw = np.asarray(score, dtype=np.float64).reshape(n, -1)
     if raw.shape[1] != 1 or weights is not None:
-        w = np.ones(n) if weights is None else _unit_weights(weights, n)
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
         unit, member = same_arm_neighbors(raw, t, n_neighbors, caliper=caliper, exact=exact,
                                           distance_tolerance=distance_tolerance,
                                           standardize=standardize, weights=weights,

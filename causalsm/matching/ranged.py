@@ -25,7 +25,6 @@ Two uses:
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 import pandas as pd

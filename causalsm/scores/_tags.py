@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils import ClassifierTags
 
 __all__ = ["ScoreTags", "SklearnTagsMixin", "resolve_standardize", "score_tags"]
 
@@ -22,7 +23,8 @@ class ScoreTags:
     Attributes
     ----------
     uses_outcome : bool
-        ``fit`` takes the outcome as well, ``fit(X, t, y=...)`` (e.g. a prognostic head).
+        ``fit`` takes the outcome as well, ``fit(X, t, outcome=...)`` (e.g. a prognostic
+        head); ``y``, scikit-learn's target, is the treatment for every score.
     prognostic : bool
         The score's columns include predictions of the outcome, so that the
         bias-correction regression can use the score instead of the covariates.
@@ -86,12 +88,17 @@ def resolve_standardize(standardize, tags: ScoreTags) -> bool:
 
 class SklearnTagsMixin:
     """scikit-learn tags shared by causalsm's scores: sparse input is accepted (it is
-    densified) and ``fit`` needs the treatment unless ``_treatment_optional``."""
+    densified), ``fit`` needs the treatment (scikit-learn's ``y``) unless
+    ``_treatment_optional``, and a score of a binary treatment (``_binary_treatment``)
+    declares that its target has two classes."""
 
     _treatment_optional = False
+    _binary_treatment = False
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.target_tags.required = not self._treatment_optional
+        if self._binary_treatment:
+            tags.classifier_tags = ClassifierTags(multi_class=False)
         return tags

@@ -39,10 +39,11 @@ class CovariateScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     def __init__(self, scale: str | None = "variance"):
         self.scale = scale
 
-    def fit(self, X, t=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Learn the centring, scaling and (Mahalanobis) whitening.
 
-        ``sample_weight`` weights the means and SDs, as R's ``Match(weights=)``.
+        ``sample_weight`` weights the means and SDs, as R's ``Match(weights=)``; ``y``
+        (the treatment) is not used.
         """
         if self.scale not in ("variance", "mahalanobis", None):
             raise InputError(f"scale must be 'variance', 'mahalanobis' or None, got {self.scale!r}")
@@ -128,7 +129,8 @@ class PCAScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         self.svd_solver = svd_solver
         self.random_state = random_state
 
-    def fit(self, X, t=None):
+    def fit(self, X, y=None):
+        """Learn the principal components (``y``, the treatment, is not used)."""
         from sklearn.decomposition import PCA
 
         from .._validation import check_int, check_seed

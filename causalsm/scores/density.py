@@ -41,7 +41,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LinearRegression
 
-from .._validation import InputError, check_array, check_exposure_data, check_int
+from .._validation import InputError, check_array, check_exposure_data, check_int, not_fitted
 
 __all__ = ["ConditionalDensity", "NormalDensity", "KernelResidualDensity", "RDensity",
            "make_gps", "GPS_MODELS", "r_density", "r_approx", "r_seq", "dnorm"]
@@ -286,8 +286,7 @@ class ConditionalDensity(BaseEstimator):
 
     def _check_X(self, X) -> np.ndarray:
         if not hasattr(self, "n_features_in_"):
-            raise InputError(f"this {type(self).__name__} is not fitted yet; call "
-                             "fit(X, w) first")
+            raise not_fitted(self, "fit(X, w)")
         Xa, _, _ = check_array(X)
         if Xa.shape[1] != self.n_features_in_:
             raise InputError(f"X has {Xa.shape[1]} columns; the model was fitted on "

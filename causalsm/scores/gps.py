@@ -200,10 +200,11 @@ class GeneralizedPropensityScore(SklearnTagsMixin, TransformerMixin, BaseEstimat
         self.model = model
         self.clip = clip
 
-    def fit(self, X, t, sample_weight=None):
-        """Fit the model of ``t`` (labels of K >= 2 levels) on ``X``.  Returns ``self``."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model of the treatment ``y`` (labels of K >= 2 levels) on ``X``.
+        Returns ``self``."""
         arr, names, _ = check_array(X)
-        codes, levels = check_levels(t)
+        codes, levels = check_levels(y)
         if codes.shape[0] != arr.shape[0]:
             raise InputError(f"X has {arr.shape[0]} rows but the treatment has "
                              f"{codes.shape[0]}")

@@ -53,7 +53,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._torch import import_torch
-from .._validation import InputError, check_array, check_weights
+from .._validation import (InputError, check_array, check_weights, not_fitted,
+                           treatment_series)
 
 torch = import_torch()          # with the OpenMP guard for R sessions (see causalsm._torch)
 from torch import nn  # noqa: E402
@@ -63,6 +64,7 @@ from ._network import (MemberNetwork, Schedule, TrainData, predict_members,  # n
 from ._rows import RowSource, open_stream  # noqa: E402
 from ._runtime import (activation, optimizer, resolve_device, torch_seed,  # noqa: E402
                        torch_threads)
+from ._tags import SklearnTagsMixin  # noqa: E402
 
 __all__ = ["NeuralBalancingScore"]
 
@@ -77,25 +79,8 @@ def _labels(t: Any, *, name: str = "treatment") -> np.ndarray:
     """Treatment labels as a 1-d numpy array (a copy), or :class:`InputError`."""
     if isinstance(t, torch.Tensor):
         t = t.detach().cpu().numpy()
-    if isinstance(t, pd.DataFrame):
-        if t.shape[1] != 1:
-            raise InputError(f"'{name}' must be one column, got {t.shape[1]}")
-        t = t.iloc[:, 0]
-    if isinstance(t, pd.Series):
-        if t.isna().any():
-            raise InputError(f"'{name}' has {int(t.isna().sum())} missing value(s)")
-        values = t.to_numpy(copy=True)
-    else:
-        values = np.array(t, copy=True)
-        if values.ndim == 2 and values.shape[1] == 1:
-            values = values[:, 0]
-    if values.ndim != 1:
-        raise InputError(f"'{name}' must be 1-dimensional, got shape {values.shape}")
-    if pd.isna(values).any():
-        raise InputError(f"'{name}' has {int(pd.isna(values).sum())} missing value(s)")
-    if values.dtype == bool:
-        values = values.astype(np.int64)
-    return values
+    values = treatment_series(t, name).to_numpy(copy=True)
+    return values.astype(np.int64) if values.dtype == bool else values
 
 
 def _show(value: Any) -> str:
@@ -113,8 +98,8 @@ def _check_labels(t: Any, n: int, *, name: str = "treatment"):
         raise InputError(f"'{name}' mixes values that cannot be ordered "
                          "(e.g. numbers and strings)") from None
     if classes.size < 2:
-        raise InputError(f"'{name}' has only one value ({_show(classes[0])}): at least two "
-                         "treatment levels are needed")
+        raise InputError(f"'{name}' has only one value ({_show(classes[0])}; one class): at "
+                         "least two treatment levels are needed")
     counts = np.bincount(codes, minlength=classes.size)
     if counts.min() < 2:
         raise InputError(f"treatment level {_show(classes[int(np.argmin(counts))])} has "
@@ -123,16 +108,19 @@ def _check_labels(t: Any, n: int, *, name: str = "treatment"):
 
 
 def _to_numpy(X: Any) -> Any:
-    """Tensors to numpy (a copy); sparse matrices to float32 CSR; others unchanged."""
+    """Tensors to numpy (a copy); sparse matrices to float32 CSR; other array-likes
+    (objects with ``__array__``) to numpy; arrays, frames and lists unchanged."""
     if isinstance(X, torch.Tensor):
         return X.detach().cpu().numpy().copy()
     if sp.issparse(X):
         return sp.csr_matrix(X, dtype=np.float32, copy=True)
+    if hasattr(X, "__array__") and not isinstance(X, (np.ndarray, pd.DataFrame, pd.Series)):
+        return np.asarray(X)
     return X
 
 
 # ----------------------------------------------------------------------------- class
-class NeuralBalancingScore(TransformerMixin, BaseEstimator):
+class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     """Neural balancing score (neural score matching) as a scikit-learn transformer.
 
     A network with a linear bottleneck of width ``dim`` right after the input (or
@@ -283,7 +271,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
     >>> t = (X[:, 0] - X[:, 1] + rng.normal(size=300) > 0).astype(int)
     >>> y = X[:, 0] + X[:, 2] + t + rng.normal(size=300)
     >>> nsm = NeuralBalancingScore(epochs=30, random_state=0)
-    >>> S = nsm.fit_transform(X, t, y)          # the joint score
+    >>> S = nsm.fit_transform(X, t, outcome=y)  # the joint score
     >>> S.shape, nsm.output_, list(nsm.get_feature_names_out())
     ((300, 3), 'joint', ['logit', 'prognostic_0', 'prognostic_1'])
     >>> float(np.corrcoef(nsm.prognostic_score(X)[:, 0], X[:, 0] + X[:, 2])[0, 1]) > 0.9
@@ -480,6 +468,10 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
                 self.feature_names_in_ = list(names)
             self.input_transform_ = self._resolve_transform(X)
         elif tuple(shape) != self.input_shape_:
+            if len(shape) == 1 and len(self.input_shape_) == 1:
+                raise InputError(f"{name} has {shape[0]} features, but NeuralBalancingScore "
+                                 f"is expecting {self.input_shape_[0]} features as input (the "
+                                 "columns it was fitted on)")
             raise InputError(f"{name} has shape {tuple(shape)} per unit; the score was "
                              f"fitted on {self.input_shape_}")
         X = self._apply_transform(X, name)
@@ -577,53 +569,60 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         if epochs == 0:
             warnings.warn("epochs=0: the networks are not trained; their score is a random "
                           "function of the covariates, not a balancing score",
-                          UserWarning, stacklevel=4)
+                          UserWarning, stacklevel=5)
         return epochs
 
-    def fit(self, X, t, y=None, sample_weight=None, *, validation_data: tuple | None = None):
-        """Train the networks on ``(X, t)`` and, with a prognostic head, ``y``.
+    def fit(self, X, y, *, outcome=None, sample_weight=None,
+            validation_data: tuple | None = None):
+        """Train the networks on ``(X, y)`` and, with a prognostic head, the ``outcome``.
 
         Parameters
         ----------
         X : DataFrame, ndarray, scipy sparse matrix, torch tensor, numpy memmap or
             Parquet path, shape (n, ...)
             Covariates (2-d), or images/sequences of any shape with an ``encoder``.
-        t : array-like, shape (n,)
-            Treatment: 0/1, boolean, or any labels with two or more levels.
-        y : array-like, shape (n,), optional
-            Outcome, for the prognostic head (``prognostic="auto"`` adds it when
-            ``y`` is given).
+        y : array-like, shape (n,)
+            The treatment (scikit-learn's target, which the score learns): 0/1, boolean,
+            or any labels with two or more levels.
+        outcome : array-like, shape (n,), optional
+            The outcome, for the prognostic head (``prognostic="auto"`` adds it when
+            the outcome is given).
         sample_weight : array-like, shape (n,), optional
             Non-negative unit weights (e.g. survey weights): they weight the loss and
             the standardisation.
-        validation_data : tuple (X_val, t_val) or (X_val, t_val, y_val), optional
+        validation_data : tuple (X_val, t_val) or (X_val, t_val, outcome_val), optional
             Units to compute the validation loss on (instead of ``validation_fraction``
-            of every network); ``y_val`` is needed with a prognostic head.
+            of every network); ``outcome_val`` is needed with a prognostic head.
 
         Returns
         -------
         self
         """
-        self._fit(X, t, y, sample_weight, validation_data)
+        self._fit(X, y, outcome, sample_weight, validation_data)
         return self
 
-    def fit_transform(self, X, t, y=None, sample_weight=None, *,
+    def fit_transform(self, X, y, *, outcome=None, sample_weight=None,
                       validation_data: tuple | None = None):
-        """``fit(X, t, y, ...)`` then ``transform(X)`` (the outcome passed by name)."""
+        """``fit(X, y, ...)`` then ``transform(X)``."""
         X = open_stream(X)
-        return self.fit(X, t, y, sample_weight, validation_data=validation_data).transform(X)
+        return self.fit(X, y, outcome=outcome, sample_weight=sample_weight,
+                        validation_data=validation_data).transform(X)
 
     def _fit(self, X, t, y, sample_weight, validation_data):
         p = self._check_params()
         device = resolve_device(self.device)
         seed = torch_seed(self.random_state)
         X = open_stream(X)                 # a memmap / Parquet file is streamed
+        if not isinstance(X, RowSource):
+            X = _to_numpy(X)
         n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        if n_rows == 0:
+            raise InputError("X is empty: 0 sample(s) while a minimum of 1 is required")
         classes, codes = _check_labels(t, n_rows)
         weights = check_weights(sample_weight, n_rows)
         prognostic = self.prognostic if self.prognostic != "auto" else y is not None
         if prognostic and y is None:
-            raise InputError("prognostic=True needs the outcome: call fit(X, t, y)")
+            raise InputError("prognostic=True needs the outcome: call fit(X, t, outcome=y)")
         yz = None
         if prognostic:
             yv = _outcome(y, n_rows)
@@ -716,7 +715,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
             return self.output_
         if output in ("prognostic", "joint") and not self.prognostic_:
             raise InputError(f"output={output!r} needs the prognostic head: fit with the "
-                             "outcome, fit(X, t, y)")
+                             "outcome, fit(X, t, outcome=y)")
         if output == "score" and n_networks > 1:
             raise InputError("output='score' (the bottleneck) needs n_networks=1: the "
                              "bottlenecks of several networks are not comparable; use "
@@ -783,7 +782,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------ transform
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
-            raise InputError("this NeuralBalancingScore is not fitted yet; call fit(X, t) first")
+            raise not_fitted(self, "fit(X, t)")
 
     def _outputs(self, Xp) -> tuple[np.ndarray, np.ndarray]:
         """Bottlenecks (K, n, dim) and outputs (K, n, n_treatment + n_outcome) of all
@@ -851,7 +850,7 @@ class NeuralBalancingScore(TransformerMixin, BaseEstimator):
         if not getattr(self, "prognostic_", False):
             self._check_fitted()
             raise InputError("this score has no prognostic head: fit it with the outcome, "
-                             "fit(X, t, y)")
+                             "fit(X, t, outcome=y)")
         return self._prognostic(self._forward(X)[1])
 
     def transform(self, X) -> np.ndarray:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
-from .._validation import InputError, check_array, check_fitted_array, check_outcome, check_xy
+from .._validation import (InputError, check_array, check_fitted_array, check_outcome,
+                           check_two_levels, not_fitted)
+from ._tags import SklearnTagsMixin
 from .propensity import PropensityScore
 
 __all__ = ["PrognosticScore", "DoubleScore"]
@@ -20,7 +22,7 @@ __all__ = ["PrognosticScore", "DoubleScore"]
 _ARMS = ("both", "control")
 
 
-class PrognosticScore(TransformerMixin, BaseEstimator):
+class PrognosticScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     """Prognostic score: the outcome regression of each arm, predicted for everyone.
 
     Parameters
@@ -47,10 +49,12 @@ class PrognosticScore(TransformerMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 2)); t = (rng.random(200) < 0.5).astype(int)
     >>> y = 1 + X[:, 0] + 2 * t + rng.normal(scale=0.1, size=200)
-    >>> mu = PrognosticScore().fit(X, t, y).transform(X)
+    >>> mu = PrognosticScore().fit(X, t, outcome=y).transform(X)
     >>> mu.shape, round(float((mu[:, 1] - mu[:, 0]).mean()), 1)
     ((200, 2), 2.0)
     """
+
+    _binary_treatment = True
 
     def __init__(self, model=None, arms: str = "both"):
         self.model = model
@@ -61,22 +65,35 @@ class PrognosticScore(TransformerMixin, BaseEstimator):
             raise InputError(f"arms must be 'both' or 'control', got {self.arms!r}")
         return (0, 1) if self.arms == "both" else (0,)
 
-    def fit(self, X, t, y):
-        """Fit the outcome model within each arm.  Returns ``self``."""
+    def fit(self, X, y, *, outcome=None):
+        """Fit the outcome model within each arm.  Returns ``self``.
+
+        ``y`` is the treatment (scikit-learn's target, as for every score), ``outcome``
+        the outcome regressed on ``X`` within each arm.
+        """
         arms = self._arm_list()
-        if y is None:
-            raise InputError("a prognostic score needs the outcome: call fit(X, t, y)")
-        data = check_xy(X, t, y, min_per_arm=2)
+        arr, names, _ = check_array(X)
+        t, self.classes_ = check_two_levels(y, arr.shape[0])
+        if outcome is None:
+            raise InputError("a prognostic score needs the outcome: call "
+                             "fit(X, t, outcome=y)")
+        yv = check_outcome(outcome)
+        if yv.shape[0] != arr.shape[0]:
+            raise InputError(f"X has {arr.shape[0]} rows but the outcome has {yv.shape[0]}")
+        for a in arms:
+            if int((t == a).sum()) < 2:
+                raise InputError(f"the {'treated' if a else 'control'} arm has "
+                                 f"{int((t == a).sum())} unit(s); at least 2 needed")
         if self.model is not None and not (hasattr(self.model, "fit")
                                            and hasattr(self.model, "predict")):
             raise InputError(f"prognostic model {type(self.model).__name__} has no "
                              "fit/predict: give a scikit-learn regressor")
-        self.feature_names_in_ = data.columns
-        self.n_features_in_ = data.X.shape[1]
+        self.feature_names_in_ = names
+        self.n_features_in_ = arr.shape[1]
         self.models_ = {}
         for a in arms:
-            sel = data.t == a
-            Xa, ya = data.X[sel], data.y[sel]
+            sel = t == a
+            Xa, ya = arr[sel], yv[sel]
             if self.model is None:
                 D = np.column_stack([np.ones(Xa.shape[0]), Xa])
                 self.models_[a] = np.linalg.lstsq(D, ya, rcond=None)[0]
@@ -89,9 +106,9 @@ class PrognosticScore(TransformerMixin, BaseEstimator):
                                  f"{err}") from err
         return self
 
-    def predict(self, X, arm: int) -> np.ndarray:
+    def predict_arm(self, X, arm: int) -> np.ndarray:
         """``mu_arm(X)``: the fitted outcome regression of arm ``arm`` (0 or 1)."""
-        arr = check_fitted_array(self, X, "models_", "fit(X, t, y)")
+        arr = check_fitted_array(self, X, "models_", "fit(X, t, outcome=y)")
         if arm not in self.models_:
             raise InputError(f"arm {arm!r} was not fitted (arms={self.arms!r})")
         m = self.models_[arm]
@@ -105,7 +122,7 @@ class PrognosticScore(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """``(mu0, mu1)`` or ``mu0``, shape (n, 2) or (n, 1)."""
-        return np.column_stack([self.predict(X, a) for a in self._arm_list()])
+        return np.column_stack([self.predict_arm(X, a) for a in self._arm_list()])
 
     def get_feature_names_out(self, input_features=None):
         return np.array([f"mu{a}" for a in self._arm_list()], dtype=object)
@@ -140,7 +157,7 @@ def _model_list(models, what: str) -> list:
     return models
 
 
-class DoubleScore(TransformerMixin, BaseEstimator):
+class DoubleScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     """Several propensity and prognostic scores stacked into one matching variable.
 
     ``transform`` returns the columns of every propensity score (the linear
@@ -180,29 +197,35 @@ class DoubleScore(TransformerMixin, BaseEstimator):
     >>> X = rng.normal(size=(300, 3)); t = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
     >>> y = X.sum(axis=1) + t + rng.normal(size=300)
     >>> ds = DoubleScore(propensity=[PropensityScore(), PropensityScore(link="probability")],
-    ...                  prognostic=[PrognosticScore()]).fit(X, t, y)
+    ...                  prognostic=[PrognosticScore()]).fit(X, t, outcome=y)
     >>> ds.transform(X).shape, ds.get_feature_names_out().tolist()
     ((300, 4), ['ps0_propensity_logit', 'ps1_propensity', 'pg0_mu0', 'pg0_mu1'])
     """
+
+    _binary_treatment = True
 
     def __init__(self, propensity=None, prognostic=None, arms: str = "both"):
         self.propensity = propensity
         self.prognostic = prognostic
         self.arms = arms
 
-    def fit(self, X, t, y):
-        """Fit every propensity model on ``(X, t)`` and prognostic model on ``(X, t, y)``."""
+    def fit(self, X, y, *, outcome=None):
+        """Fit every propensity model on ``(X, y)`` and prognostic model on ``(X, y)``
+        and the ``outcome`` (``y`` is the treatment, as for every score)."""
         if self.arms not in _ARMS:
             raise InputError(f"arms must be 'both' or 'control', got {self.arms!r}")
-        if y is None:
-            raise InputError("a double score needs the outcome: call fit(X, t, y)")
-        check_outcome(y)
+        arr, names, _ = check_array(X, accept_sparse=True)
+        check_two_levels(y, arr.shape[0])
+        if outcome is None:
+            raise InputError("a double score needs the outcome: call fit(X, t, outcome=y)")
+        check_outcome(outcome)
+        t = y
         ps = [PropensityScore()] if self.propensity is None \
             else _model_list(self.propensity, "propensity")
         pg = [None] if self.prognostic is None else _model_list(self.prognostic, "prognostic")
         self.propensity_scores_ = [clone(_as_propensity(m)).fit(X, t) for m in ps]
-        self.prognostic_scores_ = [_as_prognostic(m, self.arms).fit(X, t, y) for m in pg]
-        arr, names, _ = check_array(X)
+        self.prognostic_scores_ = [_as_prognostic(m, self.arms).fit(X, t, outcome=outcome)
+                                   for m in pg]
         self.n_features_in_ = arr.shape[1]
         self.feature_names_in_ = names
         return self
@@ -210,7 +233,7 @@ class DoubleScore(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """The stacked scores, shape (n, n_propensity_columns_ + n_prognostic_columns)."""
         if not hasattr(self, "propensity_scores_"):
-            raise InputError("this DoubleScore is not fitted yet; call fit(X, t, y) first")
+            raise not_fitted(self, "fit(X, t, outcome=y)")
         n = check_array(X)[0].shape[0]
         cols = [np.asarray(s.transform(X), dtype=np.float64).reshape(n, -1)
                 for s in self.propensity_scores_ + self.prognostic_scores_]

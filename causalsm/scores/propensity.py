@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 
-from .._validation import InputError, check_fitted_array, check_weights, check_xy
+from .._validation import (InputError, check_array, check_fitted_array, check_two_levels,
+                           check_weights)
 from ._tags import SklearnTagsMixin
 
 __all__ = ["PropensityScore", "logistic_mle"]
@@ -83,6 +84,8 @@ class PropensityScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         Column means of the training covariates, at which the model is fitted and
         evaluated (default model only).
     model_ : fitted classifier (when ``model`` is given)
+    classes_ : list
+        The two treatment labels; the propensity is ``P(T = classes_[1] | X)``.
     n_features_in_ : int
     feature_names_in_ : list of str
 
@@ -98,24 +101,43 @@ class PropensityScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     True
     """
 
+    _binary_treatment = True
+
     def __init__(self, model=None, link: str = "logit", clip: float = 1e-8):
         self.model = model
         self.link = link
         self.clip = clip
 
-    def fit(self, X, t, sample_weight=None):
-        """Fit the propensity model; ``sample_weight`` weights the likelihood."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit the propensity model.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix, shape (n, p)
+            Covariates.
+        y : array-like, shape (n,)
+            The treatment: scikit-learn's target, which the score learns (0/1, boolean,
+            a two-level factor, or any two labels, of which the second in sorted or
+            category order is "treated", ``classes_[1]``).
+        sample_weight : array-like, shape (n,), optional
+            Weights of the likelihood (survey weights).
+
+        Returns
+        -------
+        self
+        """
         if self.link not in ("logit", "probability"):
             raise InputError(f"link must be 'logit' or 'probability', got {self.link!r}")
-        data = check_xy(X, t, accept_sparse=self.model is not None)   # sklearn takes sparse
-        sample_weight = check_weights(sample_weight, data.n)
-        self.feature_names_in_ = data.columns
-        self.n_features_in_ = data.X.shape[1]
+        arr, names, _ = check_array(X, accept_sparse=self.model is not None)  # sklearn takes sparse
+        t, self.classes_ = check_two_levels(y, arr.shape[0])
+        sample_weight = check_weights(sample_weight, arr.shape[0])
+        self.feature_names_in_ = names
+        self.n_features_in_ = arr.shape[1]
         if self.model is None:
             # Fitted on centred columns (a shift of 1e9 would leave them collinear with
             # the intercept) and evaluated on them, so the score does not move with it.
-            self.center_ = data.X.mean(axis=0)
-            beta = logistic_mle(self.design(data.X - self.center_), data.t,
+            self.center_ = np.average(arr, axis=0, weights=sample_weight)
+            beta = logistic_mle(self.design(arr - self.center_), t,
                                 sample_weight=sample_weight)
             self._intercept_centered = float(beta[0])
             self.coef_ = beta[1:]
@@ -124,7 +146,7 @@ class PropensityScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
             if not hasattr(self.model, "predict_proba"):
                 raise InputError(f"model {type(self.model).__name__} has no predict_proba")
             kw = {} if sample_weight is None else {"sample_weight": sample_weight}
-            self.model_ = clone(self.model).fit(data.X, data.t, **kw)
+            self.model_ = clone(self.model).fit(arr, t, **kw)
         return self
 
     @staticmethod
@@ -145,7 +167,7 @@ class PropensityScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         return np.log(p) - np.log1p(-p)
 
     def propensity(self, X) -> np.ndarray:
-        """Estimated ``P(T = 1 | X)``."""
+        """Estimated ``P(T = classes_[1] | X)``."""
         if self.model is None:
             return 1.0 / (1.0 + np.exp(-self.linear_predictor(X)))
         return self.model_.predict_proba(self._check(X))[:, 1]

@@ -95,14 +95,14 @@ nsm_row <- as_r_table(nsm)
 print(nsm_row)
 
 # balance and plots from the estimator behind PSM
-est <- csm$MatchingEstimator(score = csm$PropensityScore(), estimand = "ATT")
+est <- csm$MatchingEstimator(balancing_score= csm$PropensityScore(), estimand = "ATT")
 # (a factor on its own arrives in Python as strings: pass it inside a data.frame)
 invisible(est$fit(lalonde[covariates], lalonde["group"], lalonde$re78))
 balance <- as_r_frame(est$balance(), row_names = TRUE)
 print(round(balance[c("smd_before", "smd_after")], 3))
 invisible(csm$plotting$love_plot(est$balance()))
 plots <- save_plot("love_plot.png")
-invisible(csm$plotting$plot_score_overlap(est$score_$transform(lalonde[covariates]),
+invisible(csm$plotting$plot_score_overlap(est$balancing_score_$transform(lalonde[covariates]),
                                           as.integer(lalonde$group == "treated")))
 plots <- c(plots, save_plot("score_overlap.png"))
 
