@@ -144,3 +144,29 @@ def test_outcome_scores_follow_the_contract(score):
     np.testing.assert_allclose(out.to_numpy(), S, rtol=1e-6)
     with pytest.raises(TypeError):                          # never a weight by position
         clone(score).fit(X, t, y)
+
+
+@pytest.mark.parametrize("score", SCORES, ids=lambda s: repr(s).split("(")[0])
+def test_pandas_output_of_every_score(score):
+    """``set_output(transform="pandas")`` works for every score: the frame's columns are
+    ``get_feature_names_out()`` and its values the array output."""
+    X, t, y = _binary()
+    frame = pd.DataFrame(X, columns=["a", "b", "c"], index=np.arange(t.size) + 100)
+    kw = {"outcome": y} if isinstance(score, (PrognosticScore, DoubleScore)) else {}
+    S = clone(score).fit(frame, t, **kw).transform(frame)
+    est = clone(score).set_output(transform="pandas").fit(frame, t, **kw)
+    out = est.transform(frame)
+    assert isinstance(out, pd.DataFrame) and out.index.equals(frame.index)
+    assert list(out.columns) == list(est.get_feature_names_out())
+    np.testing.assert_allclose(out.to_numpy(), S, rtol=1e-6)
+
+
+def test_covariate_score_feature_names():
+    X, t, _ = _binary()
+    frame = pd.DataFrame(X, columns=["age", "educ", "re74"])
+    assert CovariateScore().fit(frame).get_feature_names_out().tolist() == ["age", "educ",
+                                                                             "re74"]
+    assert CovariateScore(scale="mahalanobis").fit(frame).get_feature_names_out().tolist() \
+        == ["white1", "white2", "white3"]
+    with pytest.raises(NotFittedError):
+        CovariateScore().get_feature_names_out()

@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._stats import weighted_scale
-from .._validation import InputError, check_array, check_fitted_array, check_weights
+from .._validation import (InputError, check_array, check_fitted_array, check_weights,
+                           not_fitted)
 from ._tags import SklearnTagsMixin
 
 __all__ = ["CovariateScore", "PCAScore"]
@@ -80,6 +81,14 @@ class CovariateScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
             return arr
         Z = (arr - self.mean_) / self.scale_
         return Z if self.whitening_ is None else Z @ self.whitening_
+
+    def get_feature_names_out(self, input_features=None):
+        """The covariates' names (``scale="mahalanobis"`` mixes them: ``white1``, ...)."""
+        if not hasattr(self, "mean_"):
+            raise not_fitted(self, "fit(X)")
+        if self.whitening_ is not None:
+            return np.array([f"white{j + 1}" for j in range(self.n_features_in_)], dtype=object)
+        return np.asarray(self.feature_names_in_, dtype=object)
 
 
 class PCAScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
