@@ -82,9 +82,10 @@ def estimate_effect(data, treatment: str, outcome: str,
 "double"} or a score object
         What to match on: the logistic propensity score (logit scale), the
         covariates with inverse-variance or Mahalanobis distance, the learned
-        5-dimensional neural balancing score (Clivio et al. 2022) or that network's
-        own propensity, the first 5 principal components, or any transformer with
-        ``fit(X, t)`` / ``transform(X)`` such as ``PropensityScore(model=...)``.
+        neural balancing score (Clivio et al. 2022; :class:`NeuralBalancingScore`) or
+        that network's own propensity, the first 5 principal components, or any
+        transformer with ``fit(X, t)`` / ``transform(X)`` such as
+        ``PropensityScore(model=...)``.
         Named scores that have a ``random_state`` get the one in ``options``.
         ``"double"`` runs multiply robust (double score) matching
         (:class:`~causalsm.MultiplyRobustMatching`, estimand ``"ATE"`` or ``"ATT"``)

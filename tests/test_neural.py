@@ -522,3 +522,24 @@ def test_image_example_nsm_beats_psm_on_pixels():
     nsm, psm = mean.loc["NSM (MLP encoder)"], mean.loc["PSM (logistic, pixels)"]
     assert nsm["att_error"] < psm["att_error"]
     assert nsm["confounder_smd"] < psm["confounder_smd"]
+
+
+def test_bottleneck_width_auto():
+    """``dim="auto"``: 10 for wide inputs (more than 100 columns), else 5, whether the
+    matrix is sparse or dense."""
+    rng = np.random.default_rng(0)
+    t = np.repeat([0, 1], 60)
+    kw = dict(epochs=1, n_networks=1, output="score", random_state=0)
+    wide = rng.normal(size=(120, 101))
+    assert NeuralBalancingScore(**kw).fit(wide, t).transform(wide).shape == (120, 10)
+    narrow = wide[:, :100]
+    nsm = NeuralBalancingScore(**kw).fit(narrow, t)
+    assert nsm.dim_ == 5 and nsm.transform(narrow).shape == (120, 5)
+    assert list(nsm.get_feature_names_out()) == [f"nsm{j}" for j in range(5)]
+    counts = rng.poisson(0.2, size=(120, 101)).astype(float)
+    assert NeuralBalancingScore(**kw).fit(sp.csr_matrix(counts), t).dim_ == 10
+    assert NeuralBalancingScore(**kw).fit(sp.csr_matrix(counts[:, :100]), t).dim_ == 5
+    assert NeuralBalancingScore(dim=3, **kw).fit(wide, t).dim_ == 3
+    assert NeuralBalancingScore.paper(epochs=1).fit(wide, t).dim_ == 5
+    with pytest.raises(ValueError, match="'dim' must be a positive integer or 'auto'"):
+        NeuralBalancingScore(dim="wide", **kw).fit(narrow, t)
