@@ -369,7 +369,8 @@ def test_sample_weight_weights_the_loss_and_the_standardization():
     # the estimator hands its survey weights to the score
     y = X[:, 0] + t + np.random.default_rng(2).normal(size=300)
     w2 = w + 0.5                                  # the matching engine needs w > 0
-    est = MatchingEstimator(balancing_score=NeuralBalancingScore(**full)).fit(X, t, y, sample_weight=w2)
+    est = MatchingEstimator(balancing_score=NeuralBalancingScore(**full)).fit(
+        X, t, y, sample_weight=w2)
     np.testing.assert_allclose(est.balancing_score_.mean_, np.average(X, axis=0, weights=w2))
 
 
