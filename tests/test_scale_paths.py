@@ -186,3 +186,40 @@ def test_pair_free_path_with_discarded_units_equals_pair_engine(monkeypatch, dis
     b = matching_effect(ref, y, var_neighbors=1, standardize=False)
     for key in ("estimate", "variance_population", "variance_sample"):
         assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-15), key
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_score_order_is_a_stable_argsort(monkeypatch, compiled):
+    # packed keys sorted by numpy's sort, runs sharing their leading bits re-ordered
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
+    rng = np.random.default_rng(7)
+    near = 1.0 + rng.permutation(3000) * 2.0 ** -50        # one run of leading bits
+    for x in (rng.normal(size=5000), np.round(rng.normal(size=5000), 1), near,
+              rng.normal(size=2000) * 1e-300, np.array([0.0, -0.0, 1.0, -1.0, -0.0, 0.0]),
+              np.array([2.5]), np.zeros(0), rng.permutation(10_000),
+              rng.integers(0, 30, 4000)):
+        np.testing.assert_array_equal(_jit.score_order(x), np.argsort(x, kind="stable"))
+    t = (rng.random(5000) < 0.3).astype(np.int64)
+    x = rng.normal(size=5000)
+    order = _jit.score_order(x)
+    (cp, cv), (tp, tv) = _jit.split_arms(order, x, t)
+    np.testing.assert_array_equal(cp, order[t[order] == 0])
+    np.testing.assert_array_equal(tp, order[t[order] == 1])
+    np.testing.assert_array_equal(cv, x[cp])
+    np.testing.assert_array_equal(tv, x[tp])
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("J", [1, 2])
+def test_same_arm_moments_from_ranked_arms_equal_the_search(monkeypatch, J, compiled):
+    # the sorted arms of the match (no strata, no caliper) against a search of each arm
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
+    s, t, y, _ = _edge_ties(seed=J)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        m = match(s, t, estimand="ATE", standardize=False)
+    kw = dict(distance_tolerance=1e-5, standardize=False)
+    fast = nearest.same_arm_moments(s, t, J, y, ranked=m.ranges.ranked, **kw)
+    slow = nearest.same_arm_moments(s, t, J, y, **kw)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)

@@ -7,6 +7,11 @@
   nearest) are two binary searches per query; for queries in score order a
   galloping search from the previous query's bounds takes a few steps instead of
   ``log n`` cache misses, and needs no temporaries.
+* The one sort of all units by a 1-d score: numpy's ``argsort`` is several times
+  slower than its vectorised ``sort``, so :func:`score_order` sorts 64-bit keys (the
+  score's leading bits, then the unit's position) with ``sort`` and orders by the
+  full score the rare runs that share their leading bits; one pass then splits the
+  sorted units into the arms (:func:`split_arms`).
 
 With `numba <https://numba.pydata.org>`_ installed (``pip install "causalsm[fast]"``)
 they are compiled; without it :mod:`causalsm.matching.nearest` runs the greedy loop in
@@ -25,7 +30,7 @@ except ImportError:                      # pragma: no cover - depends on the env
     numba = None
 
 __all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums",
-           "cover_sums"]
+           "cover_sums", "score_order", "split_arms"]
 
 AVAILABLE = numba is not None
 
@@ -182,14 +187,12 @@ def _tie_bounds(s, q, k, add, same, exact):
     return lo, hi, slo, shi
 
 
-def _window_sums(values, lo, hi):
-    """``sum(values[lo[i]:hi[i]])`` and the sum of squares, for ranges whose ends move
-    forward (ranges of queries in score order): one sliding window, each value added
-    and removed about once, with Neumaier's compensated sums (error about one rounding
-    of the window's sum, whatever the number of values passed)."""
+def _window_sums(values, lo, hi, at, size, s1, s2):
+    """Size, sum and sum of squares of ``values[lo[i]:hi[i]]``, for ranges whose ends
+    move forward (ranges of queries in score order), written at ``at[i]`` of ``size``,
+    ``s1`` and ``s2``: one sliding window, each value added and removed about once, with Neumaier's compensated sums (error about one rounding of
+    the window's sum, whatever the number of values passed)."""
     m = lo.size
-    s1 = np.empty(m)
-    s2 = np.empty(m)
     a = 0
     b = 0
     t1 = 0.0
@@ -232,9 +235,9 @@ def _window_sums(values, lo, hi):
                 else:
                     t2 = u
                     c2 += d
-        s1[i] = t1 + c1
-        s2[i] = t2 + c2
-    return s1, s2
+        size[at[i]] = hi[i] - lo[i]
+        s1[at[i]] = t1 + c1
+        s2[at[i]] = t2 + c2
 
 
 def _cover_sums(start, stop, w1, w2, pool, n):
@@ -276,6 +279,130 @@ def _cover_sums(start, stop, w1, w2, pool, n):
             out2[pool[j]] = t2 + c2
     return out1, out2
 
+
+def _packed_keys(x, bits):
+    """Order-preserving 64-bit keys of the floats ``x`` with their low ``bits`` bits
+    replaced by the position (sorting the keys sorts by the leading bits of the score,
+    then by position)."""
+    n = x.size
+    keys = np.empty(n, dtype=np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    low = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    bx = x.view(np.uint64)
+    for i in range(n):
+        u = bx[i]
+        if u == sign:                               # -0.0 sorts as 0.0
+            u = np.uint64(0)
+        u = ~u if u & sign else u | sign            # IEEE order as unsigned order
+        keys[i] = (u & ~low) | np.uint64(i)
+    return keys
+
+
+def _unpack_order(keys, x, bits):
+    """The positions of the sorted keys, each run of equal leading bits then ordered
+    by the full value of ``x`` (stably: equal values stay in position order)."""
+    n = keys.size
+    low = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[i] = np.int64(keys[i] & low)
+    a = 0
+    while a < n:
+        head = keys[a] & ~low
+        b = a + 1
+        while b < n and keys[b] & ~low == head:
+            b += 1
+        if b - a > 1:
+            ordered = True
+            for j in range(a + 1, b):
+                if x[order[j]] < x[order[j - 1]]:
+                    ordered = False
+                    break
+            if not ordered:
+                run = order[a:b].copy()
+                sub = np.argsort(x[run], kind="mergesort")
+                for j in range(b - a):
+                    order[a + j] = run[sub[j]]
+        a = b
+    return order
+
+
+def _packed_positions(x, bits):
+    """Keys ``x[i] << bits | i`` of non-negative integers (sorting them sorts ``x``
+    stably)."""
+    keys = np.empty(x.size, dtype=np.uint64)
+    for i in range(x.size):
+        keys[i] = (np.uint64(x[i]) << np.uint64(bits)) | np.uint64(i)
+    return keys
+
+
+def _low_bits(keys, bits):
+    low = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    order = np.empty(keys.size, dtype=np.int64)
+    for i in range(keys.size):
+        order[i] = np.int64(keys[i] & low)
+    return order
+
+
+def score_order(x):
+    """``argsort(x, kind="stable")`` of a float64 vector (a score) or of non-negative
+    integers (positions), by a vectorised sort of packed keys.  Without numba:
+    numpy's ``argsort``."""
+    x = np.ascontiguousarray(x)
+    bits = max(1, int(x.size - 1).bit_length())
+    if x.dtype.kind in "iu":
+        if not AVAILABLE or x.size < 2 or int(x.max(initial=0)) >> (63 - bits) \
+                or int(x.min(initial=0)) < 0:
+            return np.argsort(x, kind="stable")
+        keys = _packed_positions_c(x, bits)
+        keys.sort()
+        return _low_bits_c(keys, bits)
+    x = x.astype(np.float64, copy=False)
+    if not AVAILABLE or x.size < 2:
+        return np.argsort(x, kind="stable")
+    keys = _packed_keys_c(x, bits)
+    keys.sort()
+    return _unpack_order_c(keys, x, bits)
+
+
+def _split_arms(order, score, t, n1):
+    """The units in ``order`` split by arm (``n1`` treated): ``(positions, scores)`` of
+    the controls and of the treated units, each in that order."""
+    n = order.size
+    cp = np.empty(n - n1, dtype=np.int64)
+    cv = np.empty(n - n1)
+    tp = np.empty(n1, dtype=np.int64)
+    tv = np.empty(n1)
+    a = 0
+    b = 0
+    for i in range(n):
+        j = order[i]
+        if t[j] == 1:
+            tp[b] = j
+            tv[b] = score[j]
+            b += 1
+        else:
+            cp[a] = j
+            cv[a] = score[j]
+            a += 1
+    return (cp, cv), (tp, tv)
+
+
+def split_arms(order, score, t):
+    """See :func:`_split_arms`; without numba, by boolean masks."""
+    if AVAILABLE:
+        return _split_arms_c(order, score, t, np.count_nonzero(t == 1))
+    values = score[order]
+    treated = t[order] == 1
+    return (order[~treated], values[~treated]), (order[treated], values[treated])
+
+
+if AVAILABLE:
+    _packed_keys_c = numba.njit(cache=True, nogil=True)(_packed_keys)
+    _unpack_order_c = numba.njit(cache=True, nogil=True)(_unpack_order)
+    _split_arms_c = numba.njit(cache=True, nogil=True)(_split_arms)
+    _packed_positions_c = numba.njit(cache=True, nogil=True)(_packed_positions)
+    _low_bits_c = numba.njit(cache=True, nogil=True)(_low_bits)
 
 if AVAILABLE:
     cover_sums = numba.njit(cache=True, nogil=True)(_cover_sums)

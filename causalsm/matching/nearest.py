@@ -36,7 +36,7 @@ from .._stats import weighted_scale
 from .._validation import (InputError, check_bool, check_estimand, check_int, check_seed,
                            check_treatment, check_weights)
 from . import _jit
-from .result import MatchRanges, MatchResult, range_sums
+from .result import MatchRanges, MatchResult, window_moments
 
 __all__ = ["match", "same_arm_neighbors", "same_arm_moments"]
 
@@ -272,10 +272,7 @@ def _ranked(raw, t, strata, replace, ties, w) -> tuple | None:
 
 
 def _sort_arms(score: np.ndarray, t: np.ndarray) -> tuple:
-    order = np.argsort(score)
-    values = score[order]
-    treated = t[order] == 1
-    return (order[~treated], values[~treated]), (order[treated], values[treated])
+    return _jit.split_arms(_jit.score_order(score), score, t)
 
 
 def _design(method, score, treatment, *, estimand, n_neighbors, caliper, caliper_units, exact,
@@ -447,7 +444,7 @@ def _assemble_ranges(parts, zscore: np.ndarray) -> MatchRanges:
         offset += pool.size
     cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
     focal, start, stop = cat(focal), cat(start), cat(stop)
-    o = np.argsort(focal)
+    o = _jit.score_order(focal)
     return MatchRanges(focal=focal[o], start=start[o], stop=stop[o], pool=cat(pools),
                        zscore=zscore)
 
@@ -1066,26 +1063,30 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
                 np.bincount(unit, weights=wm * v[member] ** 2, minlength=n))
     mu, sd = _scale_params(raw, standardize)
     strata = _strata(exact, n)
+    k = n_neighbors + 1      # self is the nearest candidate (distance 0): self + k others
+    if ranked is not None and strata is None and caliper is None:
+        # Each arm in score order, its sets ranges of itself: no search of the arm's
+        # members, and the window sums gather and scatter in one pass.
+        size, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
+        for pos, sraw in ranked:
+            if drop_incomplete and pos.size < k or pos.size == 0:
+                continue
+            sz = (sraw - mu[0]) / sd[0]
+            lo, hi, _ = _tie_ranges(sz, sraw, sz, sraw, min(k, pos.size),
+                                    distance_tolerance, None, False, need_near=False,
+                                    same=True)
+            window_moments(v, pos, lo, hi, pos, (size, s1, s2))
+        return size, size, s1, s2
     size, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
     for arm in (0, 1):
         mask = t == arm
         for f_idx, c_idx in _stratum_groups(strata, mask, mask):
             if f_idx.size == 0:
                 continue
-            # self is the nearest candidate (distance 0): k + 1 nearest = self + k others
             done = None if ranked is None or strata is not None else (ranked[arm],) * 2
-            # (the standardized score is recomputed from the sorted raw one: z unused)
-            f, lo, hi, pool = _match_ranges(raw, raw, f_idx, c_idx, n_neighbors + 1,
-                                            distance_tolerance, caliper, drop_incomplete,
-                                            warn=False, scale=(mu[0], sd[0]),
-                                            presorted=done)
+            f, lo, hi, pool = _match_ranges(raw, raw, f_idx, c_idx, k, distance_tolerance,
+                                            caliper, drop_incomplete, warn=False,
+                                            scale=(mu[0], sd[0]), presorted=done)
             keep = hi > lo
-            f, lo, hi = f[keep], lo[keep], hi[keep]
-            vp = v[pool]
-            size[f] = hi - lo
-            if _jit.AVAILABLE:             # ranges of sorted queries: one sliding window
-                s1[f], s2[f] = _jit.window_sums(vp, lo, hi)
-            else:
-                s1[f] = range_sums(vp, lo, hi)
-                s2[f] = range_sums(vp ** 2, lo, hi)
-    return size, size.copy(), s1, s2
+            window_moments(v, pool, lo[keep], hi[keep], f[keep], (size, s1, s2))
+    return size, size, s1, s2

@@ -92,6 +92,26 @@ def range_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nd
     return (cum[stop] - cum[start]) + centre * (stop - start)
 
 
+def window_moments(values: np.ndarray, index: np.ndarray, start: np.ndarray,
+                   stop: np.ndarray, at: np.ndarray, out: tuple) -> tuple:
+    """Size, sum and sum of squares of ``values[index[start[i]:stop[i]]]`` for ranges
+    of queries in score order (ends moving forward), written at ``at[i]`` of the three
+    arrays ``out`` (returned).  One compiled sliding window when numba is installed
+    (:func:`causalsm.matching._jit.window_sums`), else :func:`range_sums`."""
+    size, s1, s2 = out
+    vals = np.asarray(values, dtype=np.float64)[index]     # one gather, then in order
+    if _jit.AVAILABLE:
+        _jit.window_sums(vals, start, stop, at, size, s1, s2)
+        return out
+    full = stop > start
+    size[at] = stop - start
+    s1[at] = 0.0
+    s2[at] = 0.0
+    s1[at[full]] = range_sums(vals, start[full], stop[full])
+    s2[at[full]] = range_sums(vals * vals, start[full], stop[full])
+    return out
+
+
 def _physical_memory() -> float:
     """Bytes of physical memory (infinite when unknown)."""
     try:
