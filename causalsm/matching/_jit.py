@@ -30,7 +30,7 @@ except ImportError:                      # pragma: no cover - depends on the env
     numba = None
 
 __all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums",
-           "cover_sums", "score_order", "split_arms"]
+           "cover_sums", "score_order", "split_arms", "variance_sums"]
 
 AVAILABLE = numba is not None
 
@@ -150,7 +150,6 @@ def _tie_bounds(s, q, k, add, same, exact):
     hi = np.empty(nq, dtype=np.int64)
     slo = np.empty(nq, dtype=np.int64)
     shi = np.empty(nq, dtype=np.int64)
-    window = np.empty(2 * k)
     pos = 0
     a, b = 0, 0
     for i in range(nq):
@@ -160,19 +159,19 @@ def _tie_bounds(s, q, k, add, same, exact):
                 pos = i
         else:
             pos = _gallop(s, x, -1.0, pos, False)   # thr < 0: the insertion point
-        m = 0
-        for j in range(pos - k, pos + k):
-            if 0 <= j < n:
-                window[m] = (s[j] - x) ** 2
-                m += 1
-        for u in range(1, m):                   # insertion sort of at most 2k values
-            v = window[u]
-            w = u - 1
-            while w >= 0 and window[w] > v:
-                window[w + 1] = window[w]
-                w -= 1
-            window[w + 1] = v
-        kth = np.inf if m < k else window[k - 1]
+        # The squared distances grow away from the insertion point on either side:
+        # the k-th smallest is the k-th step of a merge of the two sides.
+        kth = np.inf
+        left, right = pos - 1, pos
+        for _ in range(k):
+            dl = (s[left] - x) ** 2 if left >= 0 else np.inf
+            dr = (s[right] - x) ** 2 if right < n else np.inf
+            if dl <= dr:
+                kth = dl
+                left -= 1
+            else:
+                kth = dr
+                right += 1
         thr = kth + add
         if kth == np.inf:
             lo[i], hi[i] = 0, n
@@ -403,6 +402,35 @@ if AVAILABLE:
     _split_arms_c = numba.njit(cache=True, nogil=True)(_split_arms)
     _packed_positions_c = numba.njit(cache=True, nogil=True)(_packed_positions)
     _low_bits_c = numba.njit(cache=True, nogil=True)(_low_bits)
+
+def _variance_sums(sigma2, K, KK, iot_t, iot_c, effect, est, ate):
+    """The three sums of the Abadie-Imbens variances in one pass, compensated
+    (Neumaier): ``sum sigma2 (iot_t + iot_c K)^2`` (sample), ``sum sigma2 w`` with
+    ``w = K^2 + 2K - K'`` (ATE) or ``iot_c (K^2 - K')`` (population), and
+    ``sum iot_t (effect - est)^2``."""
+    tot = np.zeros(3)
+    comp = np.zeros(3)
+    for i in range(sigma2.size):
+        k = K[i]
+        g = iot_t[i] + iot_c[i] * k
+        w = k * k + 2 * k - KK[i] if ate else iot_c[i] * (k * k - KK[i])
+        d = effect[i] - est
+        for j in range(3):
+            y = sigma2[i] * g * g if j == 0 else (sigma2[i] * w if j == 1
+                                                  else iot_t[i] * d * d)
+            u = tot[j] + y
+            if abs(tot[j]) >= abs(y):
+                comp[j] += (tot[j] - u) + y
+            else:
+                comp[j] += (y - u) + tot[j]
+            tot[j] = u
+    return tot[0] + comp[0], tot[1] + comp[1], tot[2] + comp[2]
+
+
+if AVAILABLE:
+    variance_sums = numba.njit(cache=True, nogil=True)(_variance_sums)
+else:                                    # pragma: no cover
+    variance_sums = None
 
 if AVAILABLE:
     cover_sums = numba.njit(cache=True, nogil=True)(_cover_sums)

@@ -159,9 +159,17 @@ class MatchRanges:
         return self.stop - self.start
 
     def sums(self, values: np.ndarray) -> np.ndarray:
-        """Per focal unit, the sum of ``values`` (indexed by unit) over its matches."""
-        return range_sums(np.asarray(values, dtype=np.float64)[self.pool], self.start,
-                          self.stop)
+        """Per focal unit, the sum of ``values`` (indexed by unit) over its matches.
+
+        The ranges are visited in the order of their starts (the focal units in score
+        order within each group), so that one sliding window over the pool sums them
+        (:func:`window_moments`)."""
+        if "by_start" not in self.__dict__:
+            self.__dict__["by_start"] = _jit.score_order(self.start)
+        o = self.__dict__["by_start"]
+        m = self.start.size
+        out = (np.empty(m), np.empty(m), np.empty(m))
+        return window_moments(values, self.pool, self.start[o], self.stop[o], o, out)[1]
 
     def spread(self, per_focal: np.ndarray, n: int) -> np.ndarray:
         """Per unit, the sum of ``per_focal[i]`` over the focal units ``i`` it matches.
