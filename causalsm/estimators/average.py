@@ -172,8 +172,8 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
             h = np.where(t == 0, y - Zc @ slopes[0] if coef[0] is not None else y,
                          y - Zc @ slopes[1] if coef[1] is not None else y)
         h = h - float(np.mean(h))
-        mean_h = m.match_mean(h)
-        spread = np.maximum(m.match_mean(h ** 2) - mean_h ** 2, 0.0)
+        mean_h, mean_h2 = m.match_moments(h)
+        spread = np.maximum(mean_h2 - mean_h ** 2, 0.0)
         per_unit = (effect_f - est) ** 2 + spread
         sigma2 = np.full(n, 0.5 * np.sum(u * per_unit) / np.sum(u))
     else:

@@ -180,60 +180,54 @@ def _tie_bounds(s, q, k, add, same, exact):
         a = _gallop(s, x, thr, min(a, pos), False)
         b = _gallop(s, x, thr, max(b, pos), True)
         lo[i], hi[i] = a, b
-        if exact:
-            slo[i] = _gallop(s, x, kth, a, False)
-            shi[i] = _gallop(s, x, kth, b, True)
+        if exact:                               # near the insertion point
+            slo[i] = _gallop(s, x, kth, pos, False)
+            shi[i] = _gallop(s, x, kth, pos, True)
     return lo, hi, slo, shi
+
+
+def _add(x, sign, t1, c1, t2, c2):
+    """Add ``sign * x`` and ``sign * x^2`` to the compensated sums ``(t1, c1)`` and
+    ``(t2, c2)``: Knuth's TwoSum, the exact rounding error of each addition, without
+    a branch."""
+    y = sign * x
+    u = t1 + y
+    v = u - t1
+    c1 += (t1 - (u - v)) + (y - v)
+    y = sign * (x * x)
+    w = t2 + y
+    v = w - t2
+    c2 += (t2 - (w - v)) + (y - v)
+    return u, c1, w, c2
 
 
 def _window_sums(values, lo, hi, at, size, s1, s2):
     """Size, sum and sum of squares of ``values[lo[i]:hi[i]]``, for ranges whose ends
     move forward (ranges of queries in score order), written at ``at[i]`` of ``size``,
-    ``s1`` and ``s2``: one sliding window, each value added and removed about once, with Neumaier's compensated sums (error about one rounding of
-    the window's sum, whatever the number of values passed)."""
+    ``s1`` and ``s2``: one sliding window, each value added and removed about once,
+    with compensated sums (error about one rounding of the window's sum, whatever the
+    number of values passed)."""
     m = lo.size
     a = 0
     b = 0
-    t1 = 0.0
-    c1 = 0.0
-    t2 = 0.0
-    c2 = 0.0
+    t1 = c1 = t2 = c2 = 0.0
     for i in range(m):
         if lo[i] >= b or hi[i] <= a:            # disjoint from the window: restart
             a = lo[i]
             b = lo[i]
             t1 = c1 = t2 = c2 = 0.0
-        while b < hi[i] or a > lo[i] or b > hi[i] or a < lo[i]:
-            if b < hi[i]:
-                x = values[b]
-                sign = 1.0
-                b += 1
-            elif a > lo[i]:
-                a -= 1
-                x = values[a]
-                sign = 1.0
-            elif b > hi[i]:
-                b -= 1
-                x = values[b]
-                sign = -1.0
-            else:
-                x = values[a]
-                sign = -1.0
-                a += 1
-            for j in range(2):
-                y = sign * (x if j == 0 else x * x)
-                t = t1 if j == 0 else t2
-                u = t + y
-                if abs(t) >= abs(y):
-                    d = (t - u) + y
-                else:
-                    d = (y - u) + t
-                if j == 0:
-                    t1 = u
-                    c1 += d
-                else:
-                    t2 = u
-                    c2 += d
+        while b < hi[i]:
+            t1, c1, t2, c2 = _add(values[b], 1.0, t1, c1, t2, c2)
+            b += 1
+        while a > lo[i]:
+            a -= 1
+            t1, c1, t2, c2 = _add(values[a], 1.0, t1, c1, t2, c2)
+        while b > hi[i]:
+            b -= 1
+            t1, c1, t2, c2 = _add(values[b], -1.0, t1, c1, t2, c2)
+        while a < lo[i]:
+            t1, c1, t2, c2 = _add(values[a], -1.0, t1, c1, t2, c2)
+            a += 1
         size[at[i]] = hi[i] - lo[i]
         s1[at[i]] = t1 + c1
         s2[at[i]] = t2 + c2
@@ -438,7 +432,9 @@ else:                                    # pragma: no cover
     cover_sums = None
 
 if AVAILABLE:
-    window_sums = numba.njit(cache=True, nogil=True)(_window_sums)
+    window_sums = numba.njit(cache=True, nogil=True)(types.FunctionType(
+        _window_sums.__code__, {**globals(), "_add": numba.njit(cache=True)(_add)},
+        "window_sums"))
 else:                                    # pragma: no cover
     window_sums = None
 

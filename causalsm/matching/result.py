@@ -159,7 +159,12 @@ class MatchRanges:
         return self.stop - self.start
 
     def sums(self, values: np.ndarray) -> np.ndarray:
-        """Per focal unit, the sum of ``values`` (indexed by unit) over its matches.
+        """Per focal unit, the sum of ``values`` (indexed by unit) over its matches."""
+        return self.moments(values)[0]
+
+    def moments(self, values: np.ndarray) -> tuple:
+        """Per focal unit, the sums of ``values`` (indexed by unit) and of their squares
+        over its matches.
 
         The ranges are visited in the order of their starts (the focal units in score
         order within each group), so that one sliding window over the pool sums them
@@ -169,7 +174,7 @@ class MatchRanges:
         o = self.__dict__["by_start"]
         m = self.start.size
         out = (np.empty(m), np.empty(m), np.empty(m))
-        return window_moments(values, self.pool, self.start[o], self.stop[o], o, out)[1]
+        return window_moments(values, self.pool, self.start[o], self.stop[o], o, out)[1:]
 
     def spread(self, per_focal: np.ndarray, n: int) -> np.ndarray:
         """Per unit, the sum of ``per_focal[i]`` over the focal units ``i`` it matches.
@@ -427,6 +432,15 @@ class MatchResult:
             return self.ranges.sums(values) / self.ranges.counts
         return np.bincount(self.focal, weights=self.share * values[self.matched],
                            minlength=self.n)[self.focal_units]
+
+    def match_moments(self, values: np.ndarray) -> tuple:
+        """``match_mean(values)`` and ``match_mean(values ** 2)``; from the ranges, in
+        one pass."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.ranges is not None and self.subclass is None:
+            s1, s2 = self.ranges.moments(values)
+            return s1 / self.ranges.counts, s2 / self.ranges.counts
+        return self.match_mean(values), self.match_mean(values ** 2)
 
     @property
     def is_focal(self) -> np.ndarray:

@@ -86,8 +86,10 @@ def warn_poor_overlap(score: Any, X: Any, t: np.ndarray, S: np.ndarray,
                     UserWarning, stacklevel=stacklevel)
                 return
     S = S.reshape(n, -1)
+    treated = t == 1
     for j in range(S.shape[1]):
-        a, b = S[t == 1, j], S[t == 0, j]
+        col = S[:, j]
+        a, b = col[treated], col[~treated]
         if a.size and b.size and (a.min() > b.max() or a.max() < b.min()):
             warnings.warn(f"no overlap: column {j} of the score separates the treated and "
                           "control units completely, so every match is extrapolation; the "
