@@ -97,25 +97,34 @@ def greedy_loop(s, cs, pos, run_start, q_all, raw_s, raw_f, cal, k, right_of, le
     return count
 
 
+def _holds(s, j, q, thr, upper):
+    """The monotone predicate of the range searches at ``j``: ``upper=False``:
+    ``s[j] >= q or (s[j] - q)^2 <= thr`` (the range's start); ``upper=True``:
+    ``s[j] > q and (s[j] - q)^2 > thr`` (its end)."""
+    d = s[j] - q
+    if upper:
+        return d > 0 and d * d > thr
+    return d >= 0 or d * d <= thr
+
+
 def _gallop(s, q, thr, start, upper):
-    """First index in ``[0, len(s)]`` where the monotone predicate holds, searched by
-    galloping from ``start``: ``upper=False``: ``s[j] >= q or (s[j] - q)^2 <= thr``
-    (the range's start); ``upper=True``: ``s[j] > q and (s[j] - q)^2 > thr`` (its end).
-    """
+    """First index in ``[0, len(s)]`` where :func:`_holds` holds, searched from
+    ``start``.  For queries in score order the answer is usually within a few steps
+    right of ``start``: the predicate at the next four positions is counted without a
+    branch (it is monotone, so the count of falses is the step); farther answers are
+    found by galloping."""
     n = s.size
-
-    def pred(j):
-        d = s[j] - q
-        if upper:
-            return d > 0 and d * d > thr
-        return d >= 0 or d * d <= thr
-
-    if start >= n or pred(start):           # answer <= start: gallop left
-        start = min(start, n)
+    start = min(start, n)
+    if start + 4 <= n:
+        c = 0
+        for u in range(4):
+            c += not _holds(s, start + u, q, thr, upper)
+        start += c                          # (no branch on c: it is unpredictable)
+    if start >= n or _holds(s, start, q, thr, upper):   # answer <= start: gallop left
         hi = start
         step = 1
         lo = start - 1
-        while lo >= 0 and pred(lo):
+        while lo >= 0 and _holds(s, lo, q, thr, upper):
             hi = lo
             step *= 2
             lo = start - step
@@ -124,14 +133,14 @@ def _gallop(s, q, thr, start, upper):
         lo = start
         step = 1
         hi = start + 1
-        while hi < n and not pred(hi):
+        while hi < n and not _holds(s, hi, q, thr, upper):
             lo = hi
             step *= 2
             hi = start + step
         hi = min(hi, n)                     # pred true at hi (or hi = n)
     while hi - lo > 1:                      # pred false at lo, true at hi
         mid = (lo + hi) // 2
-        if pred(mid):
+        if _holds(s, mid, q, thr, upper):
             hi = mid
         else:
             lo = mid
@@ -433,13 +442,16 @@ else:                                    # pragma: no cover
 
 if AVAILABLE:
     window_sums = numba.njit(cache=True, nogil=True)(types.FunctionType(
-        _window_sums.__code__, {**globals(), "_add": numba.njit(cache=True)(_add)},
+        _window_sums.__code__, {**globals(), "_add": numba.njit(inline="always")(_add)},
         "window_sums"))
 else:                                    # pragma: no cover
     window_sums = None
 
 if AVAILABLE:
-    _gallop_c = numba.njit(cache=True, nogil=True)(_gallop)
+    # Inlined into the loops that call them (a call each step costs more than the step).
+    _gallop_c = numba.njit(cache=True, nogil=True, inline="always")(types.FunctionType(
+        _gallop.__code__, {**globals(), "_holds": numba.njit(inline="always")(_holds)},
+        "gallop"))
     tie_bounds = numba.njit(cache=True, nogil=True)(types.FunctionType(
         _tie_bounds.__code__, {**globals(), "_gallop": _gallop_c}, "tie_bounds"))
 else:                                    # pragma: no cover
