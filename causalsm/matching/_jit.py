@@ -109,17 +109,19 @@ def _holds(s, j, q, thr, upper):
 
 def _gallop(s, q, thr, start, upper):
     """First index in ``[0, len(s)]`` where :func:`_holds` holds, searched from
-    ``start``.  For queries in score order the answer is usually within a few steps
-    right of ``start``: the predicate at the next four positions is counted without a
-    branch (it is monotone, so the count of falses is the step); farther answers are
-    found by galloping."""
+    ``start``.  For queries in score order the answer is usually a few steps right of
+    ``start``: the predicate at the next four positions is counted without a branch
+    (it is monotone, so the count of falses is the step), four by four; answers left
+    of ``start`` are found by galloping."""
     n = s.size
     start = min(start, n)
-    if start + 4 <= n:
+    while start + 4 <= n:
         c = 0
         for u in range(4):
             c += not _holds(s, start + u, q, thr, upper)
         start += c                          # (no branch on c: it is unpredictable)
+        if c < 4:
+            break
     if start >= n or _holds(s, start, q, thr, upper):   # answer <= start: gallop left
         hi = start
         step = 1
@@ -195,19 +197,20 @@ def _tie_bounds(s, q, k, add, same, exact):
     return lo, hi, slo, shi
 
 
+def _two_sum(t, y):
+    """``t + y`` and its exact rounding error (Knuth's TwoSum, without a branch): the
+    step of every compensated sum here."""
+    u = t + y
+    v = u - t
+    return u, (t - (u - v)) + (y - v)
+
+
 def _add(x, sign, t1, c1, t2, c2):
     """Add ``sign * x`` and ``sign * x^2`` to the compensated sums ``(t1, c1)`` and
-    ``(t2, c2)``: Knuth's TwoSum, the exact rounding error of each addition, without
-    a branch."""
-    y = sign * x
-    u = t1 + y
-    v = u - t1
-    c1 += (t1 - (u - v)) + (y - v)
-    y = sign * (x * x)
-    w = t2 + y
-    v = w - t2
-    c2 += (t2 - (w - v)) + (y - v)
-    return u, c1, w, c2
+    ``(t2, c2)``."""
+    t1, e = _two_sum(t1, sign * x)
+    t2, f = _two_sum(t2, sign * (x * x))
+    return t1, c1 + e, t2, c2 + f
 
 
 def _window_sums(values, lo, hi, at, size, s1, s2):
@@ -263,17 +266,10 @@ def _cover_sums(start, stop, w1, w2, pool, n):
     cover = 0
     for j in range(pool.size):
         cover += dc[j]
-        for k in range(2):
-            y = d1[j] if k == 0 else d2[j]
-            t = t1 if k == 0 else t2
-            u = t + y
-            d = (t - u) + y if abs(t) >= abs(y) else (y - u) + t
-            if k == 0:
-                t1 = u
-                c1 += d
-            else:
-                t2 = u
-                c2 += d
+        t1, e = _two_sum(t1, d1[j])
+        t2, f = _two_sum(t2, d2[j])
+        c1 += e
+        c2 += f
         if cover == 0:                          # exactly 0, and no drift carried on
             t1 = c1 = t2 = c2 = 0.0
         else:
@@ -367,9 +363,10 @@ def score_order(x):
     return _unpack_order_c(keys, x, bits)
 
 
-def _split_arms(order, score, t, n1):
-    """The units in ``order`` split by arm (``n1`` treated): ``(positions, scores)`` of
-    the controls and of the treated units, each in that order."""
+def _split_arms(order, score, treated, n1):
+    """The units in ``order`` split by arm (``treated``, a boolean mask with ``n1``
+    units): ``(positions, scores)`` of the controls and of the treated units, each in
+    that order."""
     n = order.size
     cp = np.empty(n - n1, dtype=np.int64)
     cv = np.empty(n - n1)
@@ -379,7 +376,7 @@ def _split_arms(order, score, t, n1):
     b = 0
     for i in range(n):
         j = order[i]
-        if t[j] == 1:
+        if treated[j]:
             tp[b] = j
             tv[b] = score[j]
             b += 1
@@ -393,7 +390,8 @@ def _split_arms(order, score, t, n1):
 def split_arms(order, score, t):
     """See :func:`_split_arms`; without numba, by boolean masks."""
     if AVAILABLE:
-        return _split_arms_c(order, score, t, np.count_nonzero(t == 1))
+        treated = t == 1                 # 1 byte a unit: cheaper to gather at random
+        return _split_arms_c(order, score, treated, np.count_nonzero(treated))
     values = score[order]
     treated = t[order] == 1
     return (order[~treated], values[~treated]), (order[treated], values[treated])
@@ -407,45 +405,38 @@ if AVAILABLE:
     _low_bits_c = numba.njit(cache=True, nogil=True)(_low_bits)
 
 def _variance_sums(sigma2, K, KK, iot_t, iot_c, effect, est, ate):
-    """The three sums of the Abadie-Imbens variances in one pass, compensated
-    (Neumaier): ``sum sigma2 (iot_t + iot_c K)^2`` (sample), ``sum sigma2 w`` with
+    """The three sums of the Abadie-Imbens variances in one pass, compensated: ``sum sigma2 (iot_t + iot_c K)^2`` (sample), ``sum sigma2 w`` with
     ``w = K^2 + 2K - K'`` (ATE) or ``iot_c (K^2 - K')`` (population), and
     ``sum iot_t (effect - est)^2``."""
-    tot = np.zeros(3)
-    comp = np.zeros(3)
+    t1 = c1 = t2 = c2 = t3 = c3 = 0.0
     for i in range(sigma2.size):
         k = K[i]
         g = iot_t[i] + iot_c[i] * k
         w = k * k + 2 * k - KK[i] if ate else iot_c[i] * (k * k - KK[i])
         d = effect[i] - est
-        for j in range(3):
-            y = sigma2[i] * g * g if j == 0 else (sigma2[i] * w if j == 1
-                                                  else iot_t[i] * d * d)
-            u = tot[j] + y
-            if abs(tot[j]) >= abs(y):
-                comp[j] += (tot[j] - u) + y
-            else:
-                comp[j] += (y - u) + tot[j]
-            tot[j] = u
-    return tot[0] + comp[0], tot[1] + comp[1], tot[2] + comp[2]
+        t1, e = _two_sum(t1, sigma2[i] * g * g)
+        c1 += e
+        t2, e = _two_sum(t2, sigma2[i] * w)
+        c2 += e
+        t3, e = _two_sum(t3, iot_t[i] * d * d)
+        c3 += e
+    return t1 + c1, t2 + c2, t3 + c3
+
+
+def _compile(fn, name, **helpers):
+    """``fn`` compiled (cached on disk), calling the compiled ``helpers`` (inlined)."""
+    return numba.njit(cache=True, nogil=True)(types.FunctionType(
+        fn.__code__, {**globals(), **helpers}, name))
 
 
 if AVAILABLE:
-    variance_sums = numba.njit(cache=True, nogil=True)(_variance_sums)
+    _two_sum_c = numba.njit(inline="always")(_two_sum)
+    variance_sums = _compile(_variance_sums, "variance_sums", _two_sum=_two_sum_c)
+    cover_sums = _compile(_cover_sums, "cover_sums", _two_sum=_two_sum_c)
+    window_sums = _compile(_window_sums, "window_sums", _add=numba.njit(inline="always")(
+        types.FunctionType(_add.__code__, {**globals(), "_two_sum": _two_sum_c}, "add")))
 else:                                    # pragma: no cover
-    variance_sums = None
-
-if AVAILABLE:
-    cover_sums = numba.njit(cache=True, nogil=True)(_cover_sums)
-else:                                    # pragma: no cover
-    cover_sums = None
-
-if AVAILABLE:
-    window_sums = numba.njit(cache=True, nogil=True)(types.FunctionType(
-        _window_sums.__code__, {**globals(), "_add": numba.njit(inline="always")(_add)},
-        "window_sums"))
-else:                                    # pragma: no cover
-    window_sums = None
+    variance_sums = cover_sums = window_sums = None
 
 if AVAILABLE:
     # Inlined into the loops that call them (a call each step costs more than the step).
