@@ -223,3 +223,20 @@ def test_same_arm_moments_from_ranked_arms_equal_the_search(monkeypatch, J, comp
     slow = nearest.same_arm_moments(s, t, J, y, **kw)
     for a, b in zip(fast, slow):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_pooled_sd_compiled_equals_numpy(monkeypatch, compiled):
+    from causalsm.sensitivity.evalue import pooled_sd
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=500) * 1e3 + 1e6
+    t = (rng.random(500) < 0.3).astype(np.int64)
+    w = np.where(rng.random(500) < 0.2, 0.0, rng.random(500) * 3)
+    var = []
+    for arm in (0, 1):
+        sel = (t == arm) & (w > 0)
+        m = np.average(y[sel], weights=w[sel])
+        var.append(math.fsum(w[sel] * (y[sel] - m) ** 2) / math.fsum(w[sel]))
+    assert pooled_sd(y, t, w) == pytest.approx(math.sqrt((var[0] + var[1]) / 2), rel=1e-12)
+    assert math.isnan(pooled_sd(y, t, np.where(t == 1, 0.0, w)))

@@ -30,7 +30,7 @@ except ImportError:                      # pragma: no cover - depends on the env
     numba = None
 
 __all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums",
-           "cover_sums", "score_order", "split_arms", "variance_sums"]
+           "cover_sums", "score_order", "split_arms", "variance_sums", "arm_variances"]
 
 AVAILABLE = numba is not None
 
@@ -423,6 +423,34 @@ def _variance_sums(sigma2, K, KK, iot_t, iot_c, effect, est, ate):
     return t1 + c1, t2 + c2, t3 + c3
 
 
+def _arm_variances(y, t, w):
+    """Per arm (``t`` 0/1), over the units with ``w > 0``: the total weight and the
+    ``w``-weighted variance of ``y`` (divided by the total weight), by two compensated
+    passes (the mean, then the squared deviations)."""
+    tw = np.zeros(2)
+    cw = np.zeros(2)
+    ty = np.zeros(2)
+    cy = np.zeros(2)
+    for i in range(y.size):
+        if w[i] > 0:
+            a = 1 if t[i] == 1 else 0
+            tw[a], e = _two_sum(tw[a], w[i])
+            cw[a] += e
+            ty[a], e = _two_sum(ty[a], w[i] * y[i])
+            cy[a] += e
+    total = tw + cw
+    mean = (ty + cy) / total
+    td = np.zeros(2)
+    cd = np.zeros(2)
+    for i in range(y.size):
+        if w[i] > 0:
+            a = 1 if t[i] == 1 else 0
+            d = y[i] - mean[a]
+            td[a], e = _two_sum(td[a], w[i] * d * d)
+            cd[a] += e
+    return total, (td + cd) / total
+
+
 def _compile(fn, name, **helpers):
     """``fn`` compiled (cached on disk), calling the compiled ``helpers`` (inlined)."""
     return numba.njit(cache=True, nogil=True)(types.FunctionType(
@@ -433,10 +461,11 @@ if AVAILABLE:
     _two_sum_c = numba.njit(inline="always")(_two_sum)
     variance_sums = _compile(_variance_sums, "variance_sums", _two_sum=_two_sum_c)
     cover_sums = _compile(_cover_sums, "cover_sums", _two_sum=_two_sum_c)
+    arm_variances = _compile(_arm_variances, "arm_variances", _two_sum=_two_sum_c)
     window_sums = _compile(_window_sums, "window_sums", _add=numba.njit(inline="always")(
         types.FunctionType(_add.__code__, {**globals(), "_two_sum": _two_sum_c}, "add")))
 else:                                    # pragma: no cover
-    variance_sums = cover_sums = window_sums = None
+    variance_sums = cover_sums = window_sums = arm_variances = None
 
 if AVAILABLE:
     # Inlined into the loops that call them (a call each step costs more than the step).
