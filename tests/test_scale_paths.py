@@ -240,3 +240,17 @@ def test_pooled_sd_compiled_equals_numpy(monkeypatch, compiled):
         var.append(math.fsum(w[sel] * (y[sel] - m) ** 2) / math.fsum(w[sel]))
     assert pooled_sd(y, t, w) == pytest.approx(math.sqrt((var[0] + var[1]) / 2), rel=1e-12)
     assert math.isnan(pooled_sd(y, t, np.where(t == 1, 0.0, w)))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_arm_extremes(monkeypatch, compiled):
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=300)
+    t = (rng.random(300) < 0.4).astype(np.int64)
+    got = _jit.arm_extremes(x, t)
+    assert got == ((x[t == 0].min(), x[t == 0].max()), (x[t == 1].min(), x[t == 1].max()))
+    assert _jit.arm_extremes(x, np.zeros(300, dtype=np.int64))[1] == (np.inf, -np.inf)
+    with pytest.warns(UserWarning, match="no overlap"):
+        from causalsm.matching.support import warn_poor_overlap
+        warn_poor_overlap(None, None, t, np.where(t == 1, 10.0, 0.0) + x * 0.1)

@@ -30,7 +30,8 @@ except ImportError:                      # pragma: no cover - depends on the env
     numba = None
 
 __all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums",
-           "cover_sums", "score_order", "split_arms", "variance_sums", "arm_variances"]
+           "cover_sums", "score_order", "split_arms", "variance_sums", "arm_variances",
+           "arm_extremes"]
 
 AVAILABLE = numba is not None
 
@@ -451,6 +452,30 @@ def _arm_variances(y, t, w):
     return total, (td + cd) / total
 
 
+def _arm_extremes(x, t):
+    """``(min, max)`` of ``x`` over the controls and over the treated units (``t``
+    0/1), in one pass: ``((min0, max0), (min1, max1))``, ``(inf, -inf)`` for an empty
+    arm."""
+    lo = np.full(2, np.inf)
+    hi = np.full(2, -np.inf)
+    for i in range(x.size):
+        a = 1 if t[i] == 1 else 0
+        lo[a] = min(lo[a], x[i])
+        hi[a] = max(hi[a], x[i])
+    return (lo[0], hi[0]), (lo[1], hi[1])
+
+
+def arm_extremes(x, t):
+    """See :func:`_arm_extremes`; without numba, by boolean masks."""
+    if AVAILABLE:
+        return _arm_extremes_c(np.ascontiguousarray(x, dtype=np.float64), t)
+    out = []
+    for arm in (0, 1):
+        v = x[t == arm]
+        out.append((v.min(), v.max()) if v.size else (np.inf, -np.inf))
+    return tuple(out)
+
+
 def _compile(fn, name, **helpers):
     """``fn`` compiled (cached on disk), calling the compiled ``helpers`` (inlined)."""
     return numba.njit(cache=True, nogil=True)(types.FunctionType(
@@ -462,6 +487,7 @@ if AVAILABLE:
     variance_sums = _compile(_variance_sums, "variance_sums", _two_sum=_two_sum_c)
     cover_sums = _compile(_cover_sums, "cover_sums", _two_sum=_two_sum_c)
     arm_variances = _compile(_arm_variances, "arm_variances", _two_sum=_two_sum_c)
+    _arm_extremes_c = _compile(_arm_extremes, "arm_extremes")
     window_sums = _compile(_window_sums, "window_sums", _add=numba.njit(inline="always")(
         types.FunctionType(_add.__code__, {**globals(), "_two_sum": _two_sum_c}, "add")))
 else:                                    # pragma: no cover
