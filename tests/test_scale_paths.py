@@ -211,7 +211,7 @@ def test_score_order_is_a_stable_argsort(monkeypatch, compiled):
 
 @pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("J", [1, 2])
-def test_same_arm_moments_from_ranked_arms_equal_the_search(monkeypatch, J, compiled):
+def test_same_arm_variances_from_ranked_arms_equal_the_search(monkeypatch, J, compiled):
     # the sorted arms of the match (no strata, no caliper) against a search of each arm
     monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
     s, t, y, _ = _edge_ties(seed=J)
@@ -219,9 +219,12 @@ def test_same_arm_moments_from_ranked_arms_equal_the_search(monkeypatch, J, comp
         warnings.simplefilter("ignore", RuntimeWarning)
         m = match(s, t, estimand="ATE", standardize=False)
     kw = dict(distance_tolerance=1e-5, standardize=False)
-    fast = nearest.same_arm_moments(s, t, J, y, ranked=m.ranges.ranked, **kw)
-    slow = nearest.same_arm_moments(s, t, J, y, **kw)
+    fast = nearest.same_arm_variances(s, t, J, y, ranked=m.ranges.ranked, **kw)
+    slow = nearest.same_arm_variances(s, t, J, y, **kw)
     for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    for a, b in zip(nearest.same_arm_moments(s, t, J, y, ranked=m.ranges.ranked, **kw),
+                    nearest.same_arm_moments(s, t, J, y, **kw)):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
 
 

@@ -37,7 +37,7 @@ from .._validation import (InputError, check_bool, check_estimand, check_int, ch
                            check_xy, select_columns)
 from ..inference import multiplier_bootstrap
 from ..matching import _jit
-from ..matching.nearest import METHODS, match, same_arm_moments
+from ..matching.nearest import METHODS, match, same_arm_variances
 from ..matching.support import common_support, warn_poor_overlap, warn_unmatched
 from ..matching.result import MatchResult
 from ..scores._tags import resolve_standardize, score_tags
@@ -181,18 +181,11 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
         weighted = not np.all(m.unit_weight == 1)
         centre = float(np.mean(y))                 # centred sums: no cancellation
         ranked = None if var_score is not None or m.ranges is None else m.ranges.ranked
-        members, cnt, s1, s2 = same_arm_moments(
+        members, sigma2 = same_arm_variances(
             score, t, var_neighbors, y - centre, caliper=m.caliper, exact=exact,
             distance_tolerance=distance_tolerance,
             weights=m.unit_weight if weighted else None, standardize=standardize,
             drop_incomplete=r_compatible, ranked=ranked)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # (s2 / cnt - (s1 / cnt)^2) cnt / (cnt - 1), in place (no temporaries)
-            sigma2 = np.divide(s1, cnt, out=s1)
-            sigma2 *= sigma2
-            np.subtract(np.divide(s2, cnt, out=s2), sigma2, out=sigma2)
-            sigma2 *= cnt
-            sigma2 /= cnt - 1
         lonely = members <= 1                      # no same-arm neighbour (caliper/strata)
         if lonely.any() and r_compatible:
             sigma2[lonely] = 0.0
