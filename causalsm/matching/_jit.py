@@ -216,8 +216,8 @@ def _add(x, sign, t1, c1, t2, c2):
 
 def _window_sums(values, lo, hi, at, size, s1, s2):
     """Size, sum and sum of squares of ``values[lo[i]:hi[i]]``, for ranges whose ends
-    move forward (ranges of queries in score order), written at ``at[i]`` of ``size``,
-    ``s1`` and ``s2``: one sliding window, each value added and removed about once,
+    move forward (ranges of queries in score order), written at ``at[i]`` (at ``i``
+    when ``at`` is empty) of ``size``, ``s1`` and ``s2``: one sliding window, each value added and removed about once,
     with compensated sums (error about one rounding of the window's sum, whatever the
     number of values passed)."""
     m = lo.size
@@ -241,9 +241,10 @@ def _window_sums(values, lo, hi, at, size, s1, s2):
         while a < lo[i]:
             t1, c1, t2, c2 = _add(values[a], -1.0, t1, c1, t2, c2)
             a += 1
-        size[at[i]] = hi[i] - lo[i]
-        s1[at[i]] = t1 + c1
-        s2[at[i]] = t2 + c2
+        j = at[i] if at.size else i
+        size[j] = hi[i] - lo[i]
+        s1[j] = t1 + c1
+        s2[j] = t2 + c2
 
 
 def _cover_sums(start, stop, w1, w2, pool, n):

@@ -1126,7 +1126,7 @@ def same_arm_variances(score: Any, treatment: Any, n_neighbors: int, values: np.
         sz = (sraw - mu[0]) / sd[0]
         lo, hi, _ = _tie_ranges(sz, sraw, sz, sraw, min(k, m), distance_tolerance, None,
                                 False, need_near=False, same=True)
-        size, s1, s2 = window_moments(v, pos, lo, hi, np.arange(m),
+        size, s1, s2 = window_moments(v, pos, lo, hi, None,
                                       (np.empty(m), np.empty(m), np.empty(m)))
         members[pos] = size
         sigma2[pos] = _sample_variance(size, s1, s2)

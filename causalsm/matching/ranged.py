@@ -363,7 +363,7 @@ def _sums(values, index, lo, hi):
     order."""
     m = lo.size
     out = (np.empty(m), np.empty(m), np.empty(m))
-    return window_moments(values, index, lo, hi, np.arange(m), out)[1:]
+    return window_moments(values, index, lo, hi, None, out)[1:]
 
 
 def _unit_sums(K, KK, t, f, sig, focal_arms) -> dict:

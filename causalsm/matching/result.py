@@ -93,16 +93,20 @@ def range_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nd
 
 
 def window_moments(values: np.ndarray, index: np.ndarray, start: np.ndarray,
-                   stop: np.ndarray, at: np.ndarray, out: tuple) -> tuple:
+                   stop: np.ndarray, at: np.ndarray | None, out: tuple) -> tuple:
     """Size, sum and sum of squares of ``values[index[start[i]:stop[i]]]`` for ranges
-    of queries in score order (ends moving forward), written at ``at[i]`` of the three
-    arrays ``out`` (returned).  One compiled sliding window when numba is installed
-    (:func:`causalsm.matching._jit.window_sums`), else :func:`range_sums`."""
+    of queries in score order (ends moving forward), written at ``at[i]`` (at ``i`` when
+    ``at`` is None) of the three arrays ``out`` (returned).  One compiled sliding
+    window when numba is installed (:func:`causalsm.matching._jit.window_sums`), else
+    :func:`range_sums`."""
     size, s1, s2 = out
     vals = np.asarray(values, dtype=np.float64)[index]     # one gather, then in order
     if _jit.AVAILABLE:
-        _jit.window_sums(vals, start, stop, at, size, s1, s2)
+        _jit.window_sums(vals, start, stop, np.zeros(0, np.int64) if at is None else at,
+                         size, s1, s2)
         return out
+    if at is None:
+        at = np.arange(start.size)
     full = stop > start
     size[at] = stop - start
     s1[at] = 0.0
