@@ -206,19 +206,21 @@ def _two_sum(t, y):
     return u, (t - (u - v)) + (y - v)
 
 
-def _add(x, sign, t1, c1, t2, c2):
-    """Add ``sign * x`` and ``sign * x^2`` to the compensated sums ``(t1, c1)`` and
-    ``(t2, c2)``."""
+def _add(x, sign, t1, c1, t2, c2, squares):
+    """Add ``sign * x`` and (when ``squares``) ``sign * x^2`` to the compensated sums
+    ``(t1, c1)`` and ``(t2, c2)``."""
     t1, e = _two_sum(t1, sign * x)
-    t2, f = _two_sum(t2, sign * (x * x))
-    return t1, c1 + e, t2, c2 + f
+    if squares:
+        t2, f = _two_sum(t2, sign * (x * x))
+        c2 += f
+    return t1, c1 + e, t2, c2
 
 
-def _window_sums(values, lo, hi, at, size, s1, s2):
-    """Size, sum and sum of squares of ``values[lo[i]:hi[i]]``, for ranges whose ends
-    move forward (ranges of queries in score order), written at ``at[i]`` (at ``i``
-    when ``at`` is empty) of ``size``, ``s1`` and ``s2``: one sliding window, each value added and removed about once,
-    with compensated sums (error about one rounding of the window's sum, whatever the
+def _window_sums(values, lo, hi, at, size, s1, s2, squares):
+    """Size, sum and sum of squares (0 unless ``squares``) of ``values[lo[i]:hi[i]]``,
+    for ranges whose ends move forward (ranges of queries in score order), written at
+    ``at[i]`` (at ``i`` when ``at`` is empty) of ``size``, ``s1`` and ``s2``: one
+    sliding window, each value added and removed about once, with compensated sums (error about one rounding of the window's sum, whatever the
     number of values passed)."""
     m = lo.size
     a = 0
@@ -230,16 +232,16 @@ def _window_sums(values, lo, hi, at, size, s1, s2):
             b = lo[i]
             t1 = c1 = t2 = c2 = 0.0
         while b < hi[i]:
-            t1, c1, t2, c2 = _add(values[b], 1.0, t1, c1, t2, c2)
+            t1, c1, t2, c2 = _add(values[b], 1.0, t1, c1, t2, c2, squares)
             b += 1
         while a > lo[i]:
             a -= 1
-            t1, c1, t2, c2 = _add(values[a], 1.0, t1, c1, t2, c2)
+            t1, c1, t2, c2 = _add(values[a], 1.0, t1, c1, t2, c2, squares)
         while b > hi[i]:
             b -= 1
-            t1, c1, t2, c2 = _add(values[b], -1.0, t1, c1, t2, c2)
+            t1, c1, t2, c2 = _add(values[b], -1.0, t1, c1, t2, c2, squares)
         while a < lo[i]:
-            t1, c1, t2, c2 = _add(values[a], -1.0, t1, c1, t2, c2)
+            t1, c1, t2, c2 = _add(values[a], -1.0, t1, c1, t2, c2, squares)
             a += 1
         j = at[i] if at.size else i
         size[j] = hi[i] - lo[i]

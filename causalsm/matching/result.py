@@ -93,17 +93,18 @@ def range_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nd
 
 
 def window_moments(values: np.ndarray, index: np.ndarray, start: np.ndarray,
-                   stop: np.ndarray, at: np.ndarray | None, out: tuple) -> tuple:
-    """Size, sum and sum of squares of ``values[index[start[i]:stop[i]]]`` for ranges
-    of queries in score order (ends moving forward), written at ``at[i]`` (at ``i`` when
-    ``at`` is None) of the three arrays ``out`` (returned).  One compiled sliding
-    window when numba is installed (:func:`causalsm.matching._jit.window_sums`), else
-    :func:`range_sums`."""
+                   stop: np.ndarray, at: np.ndarray | None, out: tuple,
+                   squares: bool = True) -> tuple:
+    """Size, sum and sum of squares (0 unless ``squares``) of
+    ``values[index[start[i]:stop[i]]]`` for ranges of queries in score order (ends
+    moving forward), written at ``at[i]`` (at ``i`` when ``at`` is None) of the three
+    arrays ``out`` (returned).  One compiled sliding window when numba is installed
+    (:func:`causalsm.matching._jit.window_sums`), else :func:`range_sums`."""
     size, s1, s2 = out
     vals = np.asarray(values, dtype=np.float64)[index]     # one gather, then in order
     if _jit.AVAILABLE:
         _jit.window_sums(vals, start, stop, np.zeros(0, np.int64) if at is None else at,
-                         size, s1, s2)
+                         size, s1, s2, squares)
         return out
     if at is None:
         at = np.arange(start.size)
@@ -112,7 +113,8 @@ def window_moments(values: np.ndarray, index: np.ndarray, start: np.ndarray,
     s1[at] = 0.0
     s2[at] = 0.0
     s1[at[full]] = range_sums(vals, start[full], stop[full])
-    s2[at[full]] = range_sums(vals * vals, start[full], stop[full])
+    if squares:
+        s2[at[full]] = range_sums(vals * vals, start[full], stop[full])
     return out
 
 
@@ -164,11 +166,11 @@ class MatchRanges:
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         """Per focal unit, the sum of ``values`` (indexed by unit) over its matches."""
-        return self.moments(values)[0]
+        return self.moments(values, squares=False)[0]
 
-    def moments(self, values: np.ndarray) -> tuple:
+    def moments(self, values: np.ndarray, squares: bool = True) -> tuple:
         """Per focal unit, the sums of ``values`` (indexed by unit) and of their squares
-        over its matches.
+        (0 unless ``squares``) over its matches.
 
         The ranges are visited in the order of their starts (the focal units in score
         order within each group), so that one sliding window over the pool sums them
@@ -178,7 +180,8 @@ class MatchRanges:
         o = self.__dict__["by_start"]
         m = self.start.size
         out = (np.empty(m), np.empty(m), np.empty(m))
-        return window_moments(values, self.pool, self.start[o], self.stop[o], o, out)[1:]
+        return window_moments(values, self.pool, self.start[o], self.stop[o], o, out,
+                              squares)[1:]
 
     def spread(self, per_focal: np.ndarray, n: int) -> np.ndarray:
         """Per unit, the sum of ``per_focal[i]`` over the focal units ``i`` it matches.
