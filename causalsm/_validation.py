@@ -359,6 +359,12 @@ def check_treatment(t: Any, *, name: str = "treatment") -> np.ndarray:
 
 def check_outcome(y: Any, *, name: str = "outcome") -> np.ndarray:
     """Return the outcome as a float64 1-d copy, or raise :class:`InputError`."""
+    if isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "fiub":
+        # A plain numeric vector, the common case at scale: finite values are neither
+        # missing nor infinite; anything else goes the general way below, for its message.
+        arr = np.array(y, dtype=np.float64, copy=True)
+        if np.isfinite(arr).all():
+            return arr
     s = pd.Series(np.asarray(y).ravel()) if not isinstance(y, pd.Series) else y
     missing = n_missing(s)
     if missing:

@@ -186,3 +186,74 @@ def test_pair_free_path_with_discarded_units_equals_pair_engine(monkeypatch, dis
     b = matching_effect(ref, y, var_neighbors=1, standardize=False)
     for key in ("estimate", "variance_population", "variance_sample"):
         assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-15), key
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_score_order_is_a_stable_argsort(monkeypatch, compiled):
+    # packed keys sorted by numpy's sort, runs sharing their leading bits re-ordered
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
+    rng = np.random.default_rng(7)
+    near = 1.0 + rng.permutation(3000) * 2.0 ** -50        # one run of leading bits
+    for x in (rng.normal(size=5000), np.round(rng.normal(size=5000), 1), near,
+              rng.normal(size=2000) * 1e-300, np.array([0.0, -0.0, 1.0, -1.0, -0.0, 0.0]),
+              np.array([2.5]), np.zeros(0), rng.permutation(10_000),
+              rng.integers(0, 30, 4000)):
+        np.testing.assert_array_equal(_jit.score_order(x), np.argsort(x, kind="stable"))
+    t = (rng.random(5000) < 0.3).astype(np.int64)
+    x = rng.normal(size=5000)
+    order = _jit.score_order(x)
+    (cp, cv), (tp, tv) = _jit.split_arms(order, x, t)
+    np.testing.assert_array_equal(cp, order[t[order] == 0])
+    np.testing.assert_array_equal(tp, order[t[order] == 1])
+    np.testing.assert_array_equal(cv, x[cp])
+    np.testing.assert_array_equal(tv, x[tp])
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("J", [1, 2])
+def test_same_arm_variances_from_ranked_arms_equal_the_search(monkeypatch, J, compiled):
+    # the sorted arms of the match (no strata, no caliper) against a search of each arm
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
+    s, t, y, _ = _edge_ties(seed=J)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        m = match(s, t, estimand="ATE", standardize=False)
+    kw = dict(distance_tolerance=1e-5, standardize=False)
+    fast = nearest.same_arm_variances(s, t, J, y, ranked=m.ranges.ranked, **kw)
+    slow = nearest.same_arm_variances(s, t, J, y, **kw)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    for a, b in zip(nearest.same_arm_moments(s, t, J, y, ranked=m.ranges.ranked, **kw),
+                    nearest.same_arm_moments(s, t, J, y, **kw)):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_pooled_sd_compiled_equals_numpy(monkeypatch, compiled):
+    from causalsm.sensitivity.evalue import pooled_sd
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=500) * 1e3 + 1e6
+    t = (rng.random(500) < 0.3).astype(np.int64)
+    w = np.where(rng.random(500) < 0.2, 0.0, rng.random(500) * 3)
+    var = []
+    for arm in (0, 1):
+        sel = (t == arm) & (w > 0)
+        m = np.average(y[sel], weights=w[sel])
+        var.append(math.fsum(w[sel] * (y[sel] - m) ** 2) / math.fsum(w[sel]))
+    assert pooled_sd(y, t, w) == pytest.approx(math.sqrt((var[0] + var[1]) / 2), rel=1e-12)
+    assert math.isnan(pooled_sd(y, t, np.where(t == 1, 0.0, w)))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_arm_extremes(monkeypatch, compiled):
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=300)
+    t = (rng.random(300) < 0.4).astype(np.int64)
+    got = _jit.arm_extremes(x, t)
+    assert got == ((x[t == 0].min(), x[t == 0].max()), (x[t == 1].min(), x[t == 1].max()))
+    assert _jit.arm_extremes(x, np.zeros(300, dtype=np.int64))[1] == (np.inf, -np.inf)
+    with pytest.warns(UserWarning, match="no overlap"):
+        from causalsm.matching.support import warn_poor_overlap
+        warn_poor_overlap(None, None, t, np.where(t == 1, 10.0, 0.0) + x * 0.1)

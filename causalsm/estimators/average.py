@@ -36,7 +36,8 @@ from sklearn.utils.validation import has_fit_parameter
 from .._validation import (InputError, check_bool, check_estimand, check_int, check_weights,
                            check_xy, select_columns)
 from ..inference import multiplier_bootstrap
-from ..matching.nearest import METHODS, match, same_arm_moments
+from ..matching import _jit
+from ..matching.nearest import METHODS, match, same_arm_variances
 from ..matching.support import common_support, warn_poor_overlap, warn_unmatched
 from ..matching.result import MatchResult
 from ..scores._tags import resolve_standardize, score_tags
@@ -171,8 +172,8 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
             h = np.where(t == 0, y - Zc @ slopes[0] if coef[0] is not None else y,
                          y - Zc @ slopes[1] if coef[1] is not None else y)
         h = h - float(np.mean(h))
-        mean_h = m.match_mean(h)
-        spread = np.maximum(m.match_mean(h ** 2) - mean_h ** 2, 0.0)
+        mean_h, mean_h2 = m.match_moments(h)
+        spread = np.maximum(mean_h2 - mean_h ** 2, 0.0)
         per_unit = (effect_f - est) ** 2 + spread
         sigma2 = np.full(n, 0.5 * np.sum(u * per_unit) / np.sum(u))
     else:
@@ -180,14 +181,12 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
         weighted = not np.all(m.unit_weight == 1)
         centre = float(np.mean(y))                 # centred sums: no cancellation
         ranked = None if var_score is not None or m.ranges is None else m.ranges.ranked
-        members, cnt, s1, s2 = same_arm_moments(
+        members, sigma2 = same_arm_variances(
             score, t, var_neighbors, y - centre, caliper=m.caliper, exact=exact,
             distance_tolerance=distance_tolerance,
             weights=m.unit_weight if weighted else None, standardize=standardize,
             drop_incomplete=r_compatible, ranked=ranked)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sigma2 = (s2 / cnt - (s1 / cnt) ** 2) * cnt / (cnt - 1)
-        lonely = ~(members > 1)                    # no same-arm neighbour (caliper/strata)
+        lonely = members <= 1                      # no same-arm neighbour (caliper/strata)
         if lonely.any() and r_compatible:
             sigma2[lonely] = 0.0
         elif lonely.any():
@@ -195,7 +194,7 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
                 sel = lonely & (t == arm)
                 ok = ~lonely & (t == arm)
                 sigma2[sel] = sigma2[ok].mean() if ok.any() else 0.0
-        sigma2 = np.maximum(sigma2, 0.0)
+        np.maximum(sigma2, 0.0, out=sigma2)
 
     # Units the estimate averages over.  R counts every unit of the focal arm, even
     # those the caliper dropped (their effect then enters as 0); we average over the
@@ -204,17 +203,26 @@ def matching_effect(m: MatchResult, y: np.ndarray, Z: np.ndarray | None = None, 
     iot_t = m.unit_weight * (arm if r_compatible else m.is_focal)
     iot_c = np.ones(n) if m.estimand == "ATE" else 1.0 - arm
     SN = iot_t.sum()
-    var_sample = np.sum(sigma2 * (iot_t + iot_c * K) ** 2) / SN ** 2
-    if m.estimand == "ATE":
-        var_pop = np.sum(sigma2 * (K * K + 2 * K - KK)) / SN ** 2
-    else:
-        var_pop = np.sum(sigma2 * iot_c * (K * K - KK)) / SN ** 2
-    var_pop += np.sum(iot_t * (unit_effect - est) ** 2) / SN ** 2
+    sum_samp, sum_pop, sum_dev = _variance_sums(sigma2, K, KK, iot_t, iot_c, unit_effect,
+                                                est, m.estimand == "ATE")
+    var_sample = sum_samp / SN ** 2
+    var_pop = sum_pop / SN ** 2 + sum_dev / SN ** 2
     return {"estimate": est, "estimate_unadjusted": est_noadj,
             "variance": float(var_sample if sample else var_pop),
             "variance_sample": float(var_sample), "variance_population": float(var_pop),
             "unit_effect": unit_effect, "mu0": mu[0], "mu1": mu[1],
             "sigma2": sigma2}
+
+
+def _variance_sums(sigma2, K, KK, iot_t, iot_c, effect, est, ate) -> tuple:
+    """``sum sigma2 (iot_t + iot_c K)^2``, ``sum sigma2 (K^2 + 2K - K')`` (ATE) or
+    ``sum sigma2 iot_c (K^2 - K')``, and ``sum iot_t (effect - est)^2``: one compiled
+    pass when numba is installed (:func:`causalsm.matching._jit.variance_sums`)."""
+    if _jit.AVAILABLE:
+        return _jit.variance_sums(sigma2, K, KK, iot_t, iot_c, effect, est, ate)
+    w = K * K + 2 * K - KK if ate else iot_c * (K * K - KK)
+    return (float(np.sum(sigma2 * (iot_t + iot_c * K) ** 2)), float(np.sum(sigma2 * w)),
+            float(np.sum(iot_t * (effect - est) ** 2)))
 
 
 def influence_terms(m: MatchResult, y: np.ndarray, mu0: np.ndarray, mu1: np.ndarray,

@@ -7,6 +7,11 @@
   nearest) are two binary searches per query; for queries in score order a
   galloping search from the previous query's bounds takes a few steps instead of
   ``log n`` cache misses, and needs no temporaries.
+* The one sort of all units by a 1-d score: numpy's ``argsort`` is several times
+  slower than its vectorised ``sort``, so :func:`score_order` sorts 64-bit keys (the
+  score's leading bits, then the unit's position) with ``sort`` and orders by the
+  full score the rare runs that share their leading bits; one pass then splits the
+  sorted units into the arms (:func:`split_arms`).
 
 With `numba <https://numba.pydata.org>`_ installed (``pip install "causalsm[fast]"``)
 they are compiled; without it :mod:`causalsm.matching.nearest` runs the greedy loop in
@@ -25,7 +30,8 @@ except ImportError:                      # pragma: no cover - depends on the env
     numba = None
 
 __all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums",
-           "cover_sums"]
+           "cover_sums", "score_order", "split_arms", "variance_sums", "arm_variances",
+           "arm_extremes"]
 
 AVAILABLE = numba is not None
 
@@ -92,25 +98,36 @@ def greedy_loop(s, cs, pos, run_start, q_all, raw_s, raw_f, cal, k, right_of, le
     return count
 
 
+def _holds(s, j, q, thr, upper):
+    """The monotone predicate of the range searches at ``j``: ``upper=False``:
+    ``s[j] >= q or (s[j] - q)^2 <= thr`` (the range's start); ``upper=True``:
+    ``s[j] > q and (s[j] - q)^2 > thr`` (its end)."""
+    d = s[j] - q
+    if upper:
+        return d > 0 and d * d > thr
+    return d >= 0 or d * d <= thr
+
+
 def _gallop(s, q, thr, start, upper):
-    """First index in ``[0, len(s)]`` where the monotone predicate holds, searched by
-    galloping from ``start``: ``upper=False``: ``s[j] >= q or (s[j] - q)^2 <= thr``
-    (the range's start); ``upper=True``: ``s[j] > q and (s[j] - q)^2 > thr`` (its end).
-    """
+    """First index in ``[0, len(s)]`` where :func:`_holds` holds, searched from
+    ``start``.  For queries in score order the answer is usually a few steps right of
+    ``start``: the predicate at the next four positions is counted without a branch
+    (it is monotone, so the count of falses is the step), four by four; answers left
+    of ``start`` are found by galloping."""
     n = s.size
-
-    def pred(j):
-        d = s[j] - q
-        if upper:
-            return d > 0 and d * d > thr
-        return d >= 0 or d * d <= thr
-
-    if start >= n or pred(start):           # answer <= start: gallop left
-        start = min(start, n)
+    start = min(start, n)
+    while start + 4 <= n:
+        c = 0
+        for u in range(4):
+            c += not _holds(s, start + u, q, thr, upper)
+        start += c                          # (no branch on c: it is unpredictable)
+        if c < 4:
+            break
+    if start >= n or _holds(s, start, q, thr, upper):   # answer <= start: gallop left
         hi = start
         step = 1
         lo = start - 1
-        while lo >= 0 and pred(lo):
+        while lo >= 0 and _holds(s, lo, q, thr, upper):
             hi = lo
             step *= 2
             lo = start - step
@@ -119,14 +136,14 @@ def _gallop(s, q, thr, start, upper):
         lo = start
         step = 1
         hi = start + 1
-        while hi < n and not pred(hi):
+        while hi < n and not _holds(s, hi, q, thr, upper):
             lo = hi
             step *= 2
             hi = start + step
         hi = min(hi, n)                     # pred true at hi (or hi = n)
     while hi - lo > 1:                      # pred false at lo, true at hi
         mid = (lo + hi) // 2
-        if pred(mid):
+        if _holds(s, mid, q, thr, upper):
             hi = mid
         else:
             lo = mid
@@ -145,7 +162,6 @@ def _tie_bounds(s, q, k, add, same, exact):
     hi = np.empty(nq, dtype=np.int64)
     slo = np.empty(nq, dtype=np.int64)
     shi = np.empty(nq, dtype=np.int64)
-    window = np.empty(2 * k)
     pos = 0
     a, b = 0, 0
     for i in range(nq):
@@ -155,19 +171,19 @@ def _tie_bounds(s, q, k, add, same, exact):
                 pos = i
         else:
             pos = _gallop(s, x, -1.0, pos, False)   # thr < 0: the insertion point
-        m = 0
-        for j in range(pos - k, pos + k):
-            if 0 <= j < n:
-                window[m] = (s[j] - x) ** 2
-                m += 1
-        for u in range(1, m):                   # insertion sort of at most 2k values
-            v = window[u]
-            w = u - 1
-            while w >= 0 and window[w] > v:
-                window[w + 1] = window[w]
-                w -= 1
-            window[w + 1] = v
-        kth = np.inf if m < k else window[k - 1]
+        # The squared distances grow away from the insertion point on either side:
+        # the k-th smallest is the k-th step of a merge of the two sides.
+        kth = np.inf
+        left, right = pos - 1, pos
+        for _ in range(k):
+            dl = (s[left] - x) ** 2 if left >= 0 else np.inf
+            dr = (s[right] - x) ** 2 if right < n else np.inf
+            if dl <= dr:
+                kth = dl
+                left -= 1
+            else:
+                kth = dr
+                right += 1
         thr = kth + add
         if kth == np.inf:
             lo[i], hi[i] = 0, n
@@ -176,65 +192,61 @@ def _tie_bounds(s, q, k, add, same, exact):
         a = _gallop(s, x, thr, min(a, pos), False)
         b = _gallop(s, x, thr, max(b, pos), True)
         lo[i], hi[i] = a, b
-        if exact:
-            slo[i] = _gallop(s, x, kth, a, False)
-            shi[i] = _gallop(s, x, kth, b, True)
+        if exact:                               # near the insertion point
+            slo[i] = _gallop(s, x, kth, pos, False)
+            shi[i] = _gallop(s, x, kth, pos, True)
     return lo, hi, slo, shi
 
 
-def _window_sums(values, lo, hi):
-    """``sum(values[lo[i]:hi[i]])`` and the sum of squares, for ranges whose ends move
-    forward (ranges of queries in score order): one sliding window, each value added
-    and removed about once, with Neumaier's compensated sums (error about one rounding
-    of the window's sum, whatever the number of values passed)."""
+def _two_sum(t, y):
+    """``t + y`` and its exact rounding error (Knuth's TwoSum, without a branch): the
+    step of every compensated sum here."""
+    u = t + y
+    v = u - t
+    return u, (t - (u - v)) + (y - v)
+
+
+def _add(x, sign, t1, c1, t2, c2, squares):
+    """Add ``sign * x`` and (when ``squares``) ``sign * x^2`` to the compensated sums
+    ``(t1, c1)`` and ``(t2, c2)``."""
+    t1, e = _two_sum(t1, sign * x)
+    if squares:
+        t2, f = _two_sum(t2, sign * (x * x))
+        c2 += f
+    return t1, c1 + e, t2, c2
+
+
+def _window_sums(values, lo, hi, at, size, s1, s2, squares):
+    """Size, sum and sum of squares (0 unless ``squares``) of ``values[lo[i]:hi[i]]``,
+    for ranges whose ends move forward (ranges of queries in score order), written at
+    ``at[i]`` (at ``i`` when ``at`` is empty) of ``size``, ``s1`` and ``s2``: one
+    sliding window, each value added and removed about once, with compensated sums (error about one rounding of the window's sum, whatever the
+    number of values passed)."""
     m = lo.size
-    s1 = np.empty(m)
-    s2 = np.empty(m)
     a = 0
     b = 0
-    t1 = 0.0
-    c1 = 0.0
-    t2 = 0.0
-    c2 = 0.0
+    t1 = c1 = t2 = c2 = 0.0
     for i in range(m):
         if lo[i] >= b or hi[i] <= a:            # disjoint from the window: restart
             a = lo[i]
             b = lo[i]
             t1 = c1 = t2 = c2 = 0.0
-        while b < hi[i] or a > lo[i] or b > hi[i] or a < lo[i]:
-            if b < hi[i]:
-                x = values[b]
-                sign = 1.0
-                b += 1
-            elif a > lo[i]:
-                a -= 1
-                x = values[a]
-                sign = 1.0
-            elif b > hi[i]:
-                b -= 1
-                x = values[b]
-                sign = -1.0
-            else:
-                x = values[a]
-                sign = -1.0
-                a += 1
-            for j in range(2):
-                y = sign * (x if j == 0 else x * x)
-                t = t1 if j == 0 else t2
-                u = t + y
-                if abs(t) >= abs(y):
-                    d = (t - u) + y
-                else:
-                    d = (y - u) + t
-                if j == 0:
-                    t1 = u
-                    c1 += d
-                else:
-                    t2 = u
-                    c2 += d
-        s1[i] = t1 + c1
-        s2[i] = t2 + c2
-    return s1, s2
+        while b < hi[i]:
+            t1, c1, t2, c2 = _add(values[b], 1.0, t1, c1, t2, c2, squares)
+            b += 1
+        while a > lo[i]:
+            a -= 1
+            t1, c1, t2, c2 = _add(values[a], 1.0, t1, c1, t2, c2, squares)
+        while b > hi[i]:
+            b -= 1
+            t1, c1, t2, c2 = _add(values[b], -1.0, t1, c1, t2, c2, squares)
+        while a < lo[i]:
+            t1, c1, t2, c2 = _add(values[a], -1.0, t1, c1, t2, c2, squares)
+            a += 1
+        j = at[i] if at.size else i
+        size[j] = hi[i] - lo[i]
+        s1[j] = t1 + c1
+        s2[j] = t2 + c2
 
 
 def _cover_sums(start, stop, w1, w2, pool, n):
@@ -258,17 +270,10 @@ def _cover_sums(start, stop, w1, w2, pool, n):
     cover = 0
     for j in range(pool.size):
         cover += dc[j]
-        for k in range(2):
-            y = d1[j] if k == 0 else d2[j]
-            t = t1 if k == 0 else t2
-            u = t + y
-            d = (t - u) + y if abs(t) >= abs(y) else (y - u) + t
-            if k == 0:
-                t1 = u
-                c1 += d
-            else:
-                t2 = u
-                c2 += d
+        t1, e = _two_sum(t1, d1[j])
+        t2, f = _two_sum(t2, d2[j])
+        c1 += e
+        c2 += f
         if cover == 0:                          # exactly 0, and no drift carried on
             t1 = c1 = t2 = c2 = 0.0
         else:
@@ -277,18 +282,225 @@ def _cover_sums(start, stop, w1, w2, pool, n):
     return out1, out2
 
 
-if AVAILABLE:
-    cover_sums = numba.njit(cache=True, nogil=True)(_cover_sums)
-else:                                    # pragma: no cover
-    cover_sums = None
+def _packed_keys(x, bits):
+    """Order-preserving 64-bit keys of the floats ``x`` with their low ``bits`` bits
+    replaced by the position (sorting the keys sorts by the leading bits of the score,
+    then by position)."""
+    n = x.size
+    keys = np.empty(n, dtype=np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    low = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    bx = x.view(np.uint64)
+    for i in range(n):
+        u = bx[i]
+        if u == sign:                               # -0.0 sorts as 0.0
+            u = np.uint64(0)
+        u = ~u if u & sign else u | sign            # IEEE order as unsigned order
+        keys[i] = (u & ~low) | np.uint64(i)
+    return keys
+
+
+def _unpack_order(keys, x, bits):
+    """The positions of the sorted keys, each run of equal leading bits then ordered
+    by the full value of ``x`` (stably: equal values stay in position order)."""
+    n = keys.size
+    low = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[i] = np.int64(keys[i] & low)
+    a = 0
+    while a < n:
+        head = keys[a] & ~low
+        b = a + 1
+        while b < n and keys[b] & ~low == head:
+            b += 1
+        if b - a > 1:
+            ordered = True
+            for j in range(a + 1, b):
+                if x[order[j]] < x[order[j - 1]]:
+                    ordered = False
+                    break
+            if not ordered:
+                run = order[a:b].copy()
+                sub = np.argsort(x[run], kind="mergesort")
+                for j in range(b - a):
+                    order[a + j] = run[sub[j]]
+        a = b
+    return order
+
+
+def _packed_positions(x, bits):
+    """Keys ``x[i] << bits | i`` of non-negative integers (sorting them sorts ``x``
+    stably)."""
+    keys = np.empty(x.size, dtype=np.uint64)
+    for i in range(x.size):
+        keys[i] = (np.uint64(x[i]) << np.uint64(bits)) | np.uint64(i)
+    return keys
+
+
+def _low_bits(keys, bits):
+    low = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    order = np.empty(keys.size, dtype=np.int64)
+    for i in range(keys.size):
+        order[i] = np.int64(keys[i] & low)
+    return order
+
+
+def score_order(x):
+    """``argsort(x, kind="stable")`` of a float64 vector (a score) or of non-negative
+    integers (positions), by a vectorised sort of packed keys.  Without numba:
+    numpy's ``argsort``."""
+    x = np.ascontiguousarray(x)
+    bits = max(1, int(x.size - 1).bit_length())
+    if x.dtype.kind in "iu":
+        if not AVAILABLE or x.size < 2 or int(x.max(initial=0)) >> (63 - bits) \
+                or int(x.min(initial=0)) < 0:
+            return np.argsort(x, kind="stable")
+        keys = _packed_positions_c(x, bits)
+        keys.sort()
+        return _low_bits_c(keys, bits)
+    x = x.astype(np.float64, copy=False)
+    if not AVAILABLE or x.size < 2:
+        return np.argsort(x, kind="stable")
+    keys = _packed_keys_c(x, bits)
+    keys.sort()
+    return _unpack_order_c(keys, x, bits)
+
+
+def _split_arms(order, score, treated, n1):
+    """The units in ``order`` split by arm (``treated``, a boolean mask with ``n1``
+    units): ``(positions, scores)`` of the controls and of the treated units, each in
+    that order."""
+    n = order.size
+    cp = np.empty(n - n1, dtype=np.int64)
+    cv = np.empty(n - n1)
+    tp = np.empty(n1, dtype=np.int64)
+    tv = np.empty(n1)
+    a = 0
+    b = 0
+    for i in range(n):
+        j = order[i]
+        if treated[j]:
+            tp[b] = j
+            tv[b] = score[j]
+            b += 1
+        else:
+            cp[a] = j
+            cv[a] = score[j]
+            a += 1
+    return (cp, cv), (tp, tv)
+
+
+def split_arms(order, score, t):
+    """See :func:`_split_arms`; without numba, by boolean masks."""
+    if AVAILABLE:
+        treated = t == 1                 # 1 byte a unit: cheaper to gather at random
+        return _split_arms_c(order, score, treated, np.count_nonzero(treated))
+    values = score[order]
+    treated = t[order] == 1
+    return (order[~treated], values[~treated]), (order[treated], values[treated])
+
 
 if AVAILABLE:
-    window_sums = numba.njit(cache=True, nogil=True)(_window_sums)
-else:                                    # pragma: no cover
-    window_sums = None
+    _packed_keys_c = numba.njit(cache=True, nogil=True)(_packed_keys)
+    _unpack_order_c = numba.njit(cache=True, nogil=True)(_unpack_order)
+    _split_arms_c = numba.njit(cache=True, nogil=True)(_split_arms)
+    _packed_positions_c = numba.njit(cache=True, nogil=True)(_packed_positions)
+    _low_bits_c = numba.njit(cache=True, nogil=True)(_low_bits)
+
+def _variance_sums(sigma2, K, KK, iot_t, iot_c, effect, est, ate):
+    """The three sums of the Abadie-Imbens variances in one pass, compensated: ``sum sigma2 (iot_t + iot_c K)^2`` (sample), ``sum sigma2 w`` with
+    ``w = K^2 + 2K - K'`` (ATE) or ``iot_c (K^2 - K')`` (population), and
+    ``sum iot_t (effect - est)^2``."""
+    t1 = c1 = t2 = c2 = t3 = c3 = 0.0
+    for i in range(sigma2.size):
+        k = K[i]
+        g = iot_t[i] + iot_c[i] * k
+        w = k * k + 2 * k - KK[i] if ate else iot_c[i] * (k * k - KK[i])
+        d = effect[i] - est
+        t1, e = _two_sum(t1, sigma2[i] * g * g)
+        c1 += e
+        t2, e = _two_sum(t2, sigma2[i] * w)
+        c2 += e
+        t3, e = _two_sum(t3, iot_t[i] * d * d)
+        c3 += e
+    return t1 + c1, t2 + c2, t3 + c3
+
+
+def _arm_variances(y, t, w):
+    """Per arm (``t`` 0/1), over the units with ``w > 0``: the total weight and the
+    ``w``-weighted variance of ``y`` (divided by the total weight), by two compensated
+    passes (the mean, then the squared deviations)."""
+    tw = np.zeros(2)
+    cw = np.zeros(2)
+    ty = np.zeros(2)
+    cy = np.zeros(2)
+    for i in range(y.size):
+        if w[i] > 0:
+            a = 1 if t[i] == 1 else 0
+            tw[a], e = _two_sum(tw[a], w[i])
+            cw[a] += e
+            ty[a], e = _two_sum(ty[a], w[i] * y[i])
+            cy[a] += e
+    total = tw + cw
+    mean = (ty + cy) / total
+    td = np.zeros(2)
+    cd = np.zeros(2)
+    for i in range(y.size):
+        if w[i] > 0:
+            a = 1 if t[i] == 1 else 0
+            d = y[i] - mean[a]
+            td[a], e = _two_sum(td[a], w[i] * d * d)
+            cd[a] += e
+    return total, (td + cd) / total
+
+
+def _arm_extremes(x, t):
+    """``(min, max)`` of ``x`` over the controls and over the treated units (``t``
+    0/1), in one pass: ``((min0, max0), (min1, max1))``, ``(inf, -inf)`` for an empty
+    arm."""
+    lo = np.full(2, np.inf)
+    hi = np.full(2, -np.inf)
+    for i in range(x.size):
+        a = 1 if t[i] == 1 else 0
+        lo[a] = min(lo[a], x[i])
+        hi[a] = max(hi[a], x[i])
+    return (lo[0], hi[0]), (lo[1], hi[1])
+
+
+def arm_extremes(x, t):
+    """See :func:`_arm_extremes`; without numba, by boolean masks."""
+    if AVAILABLE:
+        return _arm_extremes_c(np.ascontiguousarray(x, dtype=np.float64), t)
+    out = []
+    for arm in (0, 1):
+        v = x[t == arm]
+        out.append((v.min(), v.max()) if v.size else (np.inf, -np.inf))
+    return tuple(out)
+
+
+def _compile(fn, name, **helpers):
+    """``fn`` compiled (cached on disk), calling the compiled ``helpers`` (inlined)."""
+    return numba.njit(cache=True, nogil=True)(types.FunctionType(
+        fn.__code__, {**globals(), **helpers}, name))
+
 
 if AVAILABLE:
-    _gallop_c = numba.njit(cache=True, nogil=True)(_gallop)
+    _two_sum_c = numba.njit(inline="always")(_two_sum)
+    variance_sums = _compile(_variance_sums, "variance_sums", _two_sum=_two_sum_c)
+    cover_sums = _compile(_cover_sums, "cover_sums", _two_sum=_two_sum_c)
+    arm_variances = _compile(_arm_variances, "arm_variances", _two_sum=_two_sum_c)
+    _arm_extremes_c = _compile(_arm_extremes, "arm_extremes")
+    window_sums = _compile(_window_sums, "window_sums", _add=numba.njit(inline="always")(
+        types.FunctionType(_add.__code__, {**globals(), "_two_sum": _two_sum_c}, "add")))
+else:                                    # pragma: no cover
+    variance_sums = cover_sums = window_sums = arm_variances = None
+
+if AVAILABLE:
+    # Inlined into the loops that call them (a call each step costs more than the step).
+    _gallop_c = numba.njit(cache=True, nogil=True, inline="always")(types.FunctionType(
+        _gallop.__code__, {**globals(), "_holds": numba.njit(inline="always")(_holds)},
+        "gallop"))
     tie_bounds = numba.njit(cache=True, nogil=True)(types.FunctionType(
         _tie_bounds.__code__, {**globals(), "_gallop": _gallop_c}, "tie_bounds"))
 else:                                    # pragma: no cover

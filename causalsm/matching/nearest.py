@@ -36,9 +36,9 @@ from .._stats import weighted_scale
 from .._validation import (InputError, check_bool, check_estimand, check_int, check_seed,
                            check_treatment, check_weights)
 from . import _jit
-from .result import MatchRanges, MatchResult, range_sums
+from .result import MatchRanges, MatchResult, window_moments
 
-__all__ = ["match", "same_arm_neighbors", "same_arm_moments"]
+__all__ = ["match", "same_arm_neighbors", "same_arm_moments", "same_arm_variances"]
 
 ORDERS = ("data", "largest", "smallest", "random", "closest")
 _R_TOL = 1e-10     # R's Matching compares with this slack (TOL in its matching.h)
@@ -272,10 +272,7 @@ def _ranked(raw, t, strata, replace, ties, w) -> tuple | None:
 
 
 def _sort_arms(score: np.ndarray, t: np.ndarray) -> tuple:
-    order = np.argsort(score)
-    values = score[order]
-    treated = t[order] == 1
-    return (order[~treated], values[~treated]), (order[treated], values[treated])
+    return _jit.split_arms(_jit.score_order(score), score, t)
 
 
 def _design(method, score, treatment, *, estimand, n_neighbors, caliper, caliper_units, exact,
@@ -447,7 +444,7 @@ def _assemble_ranges(parts, zscore: np.ndarray) -> MatchRanges:
         offset += pool.size
     cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
     focal, start, stop = cat(focal), cat(start), cat(stop)
-    o = np.argsort(focal)
+    o = _jit.score_order(focal)
     return MatchRanges(focal=focal[o], start=start[o], stop=stop[o], pool=cat(pools),
                        zscore=zscore)
 
@@ -1046,8 +1043,8 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
     weights the sets are ranges of the sorted arm and no pair is built (memory O(n)
     whatever the number of ties); ``ranked``, the units of each arm sorted by score (as
     ``MatchRanges.ranked``: the positions of the controls and of the treated units,
-    each sorted by the score), spares the sort of each arm.  Validated arrays, as
-    :func:`same_arm_neighbors`.
+    each sorted by the score), spares the sort of each arm (see also
+    :func:`same_arm_variances`).  Validated arrays, as :func:`same_arm_neighbors`.
     """
     t = np.asarray(treatment)
     n = t.shape[0]
@@ -1066,26 +1063,71 @@ def same_arm_moments(score: Any, treatment: Any, n_neighbors: int, values: np.nd
                 np.bincount(unit, weights=wm * v[member] ** 2, minlength=n))
     mu, sd = _scale_params(raw, standardize)
     strata = _strata(exact, n)
+    k = n_neighbors + 1      # self is the nearest candidate (distance 0): self + k others
     size, s1, s2 = np.zeros(n), np.zeros(n), np.zeros(n)
     for arm in (0, 1):
         mask = t == arm
         for f_idx, c_idx in _stratum_groups(strata, mask, mask):
             if f_idx.size == 0:
                 continue
-            # self is the nearest candidate (distance 0): k + 1 nearest = self + k others
             done = None if ranked is None or strata is not None else (ranked[arm],) * 2
-            # (the standardized score is recomputed from the sorted raw one: z unused)
-            f, lo, hi, pool = _match_ranges(raw, raw, f_idx, c_idx, n_neighbors + 1,
-                                            distance_tolerance, caliper, drop_incomplete,
-                                            warn=False, scale=(mu[0], sd[0]),
-                                            presorted=done)
+            f, lo, hi, pool = _match_ranges(raw, raw, f_idx, c_idx, k, distance_tolerance,
+                                            caliper, drop_incomplete, warn=False,
+                                            scale=(mu[0], sd[0]), presorted=done)
             keep = hi > lo
-            f, lo, hi = f[keep], lo[keep], hi[keep]
-            vp = v[pool]
-            size[f] = hi - lo
-            if _jit.AVAILABLE:             # ranges of sorted queries: one sliding window
-                s1[f], s2[f] = _jit.window_sums(vp, lo, hi)
-            else:
-                s1[f] = range_sums(vp, lo, hi)
-                s2[f] = range_sums(vp ** 2, lo, hi)
-    return size, size.copy(), s1, s2
+            window_moments(v, pool, lo[keep], hi[keep], f[keep], (size, s1, s2))
+    return size, size, s1, s2
+
+
+def _sample_variance(weight: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    """``(s2 / w - (s1 / w)^2) w / (w - 1)``, the sample variance from the sums, computed
+    in place in ``s1`` (returned); NaN or infinite where ``w <= 1``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.divide(s1, weight, out=s1)
+        out *= out
+        np.subtract(np.divide(s2, weight, out=s2), out, out=out)
+        out *= weight
+        out /= weight - 1
+    return out
+
+
+def same_arm_variances(score: Any, treatment: Any, n_neighbors: int, values: np.ndarray, *,
+                       caliper: np.ndarray | None = None, exact: Any = None,
+                       distance_tolerance: float = 1e-5, standardize: bool = True,
+                       weights: Any = None, drop_incomplete: bool = False,
+                       ranked: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit, the number of members of its same-arm neighbour set and the sample
+    variance of ``values`` over it (weighted by the unit weights; NaN or infinite for a
+    set of one), from :func:`same_arm_moments` (same arguments).
+
+    On a 1-d score without caliper, exact strata or unit weights, with ``ranked`` (the
+    arms sorted by the score, as ``MatchRanges.ranked``), each arm's sets are ranges
+    of the sorted arm and everything is computed in that order: only the results are
+    written back to the units' positions.
+    """
+    t = np.asarray(treatment)
+    n = t.shape[0]
+    raw = np.asarray(score, dtype=np.float64).reshape(n, -1)
+    if ranked is None or raw.shape[1] != 1 or caliper is not None or exact is not None \
+            or weights is not None:
+        members, weight, s1, s2 = same_arm_moments(
+            raw, t, n_neighbors, values, caliper=caliper, exact=exact,
+            distance_tolerance=distance_tolerance, standardize=standardize,
+            weights=weights, drop_incomplete=drop_incomplete, ranked=ranked)
+        return members, _sample_variance(weight, s1, s2)
+    v = np.asarray(values, dtype=np.float64)
+    mu, sd = _scale_params(raw, standardize)
+    k = n_neighbors + 1      # self is the nearest candidate (distance 0): self + k others
+    members, sigma2 = np.zeros(n), np.zeros(n)
+    for pos, sraw in ranked:
+        m = pos.size
+        if m == 0 or (drop_incomplete and m < k):
+            continue
+        sz = (sraw - mu[0]) / sd[0]
+        lo, hi, _ = _tie_ranges(sz, sraw, sz, sraw, min(k, m), distance_tolerance, None,
+                                False, need_near=False, same=True)
+        size, s1, s2 = window_moments(v, pos, lo, hi, None,
+                                      (np.empty(m), np.empty(m), np.empty(m)))
+        members[pos] = size
+        sigma2[pos] = _sample_variance(size, s1, s2)
+    return members, sigma2

@@ -30,9 +30,8 @@ import numpy as np
 import pandas as pd
 
 from .._validation import InputError, check_estimand, check_int
-from . import _jit
 from .nearest import _R_TOL, _match_ranges
-from .result import range_sums
+from .result import window_moments
 
 __all__ = ["match_ranged", "matching_effect_dask"]
 
@@ -304,7 +303,7 @@ def _part_effect(own, left, right, score, treatment, outcome, focal_arms, k, J, 
         if f.size == 0:
             continue
         cnt = hi - lo
-        s1, s2 = _sums(y[pool], lo, hi)
+        s1, s2 = _sums(y, pool, lo, hi)
         mean = s1 / cnt
         effects.append((2.0 * arm - 1.0) * (y[f] - mean))
         spreads.append(np.maximum(s2 / cnt - mean * mean, 0.0))
@@ -330,7 +329,7 @@ def _part_effect(own, left, right, score, treatment, outcome, focal_arms, k, J, 
             if f.size == 0:
                 continue
             cnt = (hi - lo).astype(np.float64)
-            s1, s2 = _sums(y[pool], lo, hi)
+            s1, s2 = _sums(y, pool, lo, hi)
             with np.errstate(invalid="ignore", divide="ignore"):
                 sig[f] = np.where(cnt > 1, (s2 / cnt - (s1 / cnt) ** 2) * cnt / (cnt - 1),
                                   np.nan)
@@ -359,11 +358,12 @@ def _boundary_sums(p: int, focal_arms, *outs) -> dict:
     return out
 
 
-def _sums(values, lo, hi):
-    """Sums of ``values`` and of their squares over ranges of queries in score order."""
-    if _jit.AVAILABLE:
-        return _jit.window_sums(values, lo, hi)
-    return range_sums(values, lo, hi), range_sums(values * values, lo, hi)
+def _sums(values, index, lo, hi):
+    """Sums of ``values[index]`` and of their squares over ranges of queries in score
+    order."""
+    m = lo.size
+    out = (np.empty(m), np.empty(m), np.empty(m))
+    return window_moments(values, index, lo, hi, None, out)[1:]
 
 
 def _unit_sums(K, KK, t, f, sig, focal_arms) -> dict:

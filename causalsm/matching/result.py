@@ -92,6 +92,32 @@ def range_sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nd
     return (cum[stop] - cum[start]) + centre * (stop - start)
 
 
+def window_moments(values: np.ndarray, index: np.ndarray, start: np.ndarray,
+                   stop: np.ndarray, at: np.ndarray | None, out: tuple,
+                   squares: bool = True) -> tuple:
+    """Size, sum and sum of squares (0 unless ``squares``) of
+    ``values[index[start[i]:stop[i]]]`` for ranges of queries in score order (ends
+    moving forward), written at ``at[i]`` (at ``i`` when ``at`` is None) of the three
+    arrays ``out`` (returned).  One compiled sliding window when numba is installed
+    (:func:`causalsm.matching._jit.window_sums`), else :func:`range_sums`."""
+    size, s1, s2 = out
+    vals = np.asarray(values, dtype=np.float64)[index]     # one gather, then in order
+    if _jit.AVAILABLE:
+        _jit.window_sums(vals, start, stop, np.zeros(0, np.int64) if at is None else at,
+                         size, s1, s2, squares)
+        return out
+    if at is None:
+        at = np.arange(start.size)
+    full = stop > start
+    size[at] = stop - start
+    s1[at] = 0.0
+    s2[at] = 0.0
+    s1[at[full]] = range_sums(vals, start[full], stop[full])
+    if squares:
+        s2[at[full]] = range_sums(vals * vals, start[full], stop[full])
+    return out
+
+
 def _physical_memory() -> float:
     """Bytes of physical memory (infinite when unknown)."""
     try:
@@ -140,8 +166,22 @@ class MatchRanges:
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         """Per focal unit, the sum of ``values`` (indexed by unit) over its matches."""
-        return range_sums(np.asarray(values, dtype=np.float64)[self.pool], self.start,
-                          self.stop)
+        return self.moments(values, squares=False)[0]
+
+    def moments(self, values: np.ndarray, squares: bool = True) -> tuple:
+        """Per focal unit, the sums of ``values`` (indexed by unit) and of their squares
+        (0 unless ``squares``) over its matches.
+
+        The ranges are visited in the order of their starts (the focal units in score
+        order within each group), so that one sliding window over the pool sums them
+        (:func:`window_moments`)."""
+        if "by_start" not in self.__dict__:
+            self.__dict__["by_start"] = _jit.score_order(self.start)
+        o = self.__dict__["by_start"]
+        m = self.start.size
+        out = (np.empty(m), np.empty(m), np.empty(m))
+        return window_moments(values, self.pool, self.start[o], self.stop[o], o, out,
+                              squares)[1:]
 
     def spread(self, per_focal: np.ndarray, n: int) -> np.ndarray:
         """Per unit, the sum of ``per_focal[i]`` over the focal units ``i`` it matches.
@@ -399,6 +439,15 @@ class MatchResult:
             return self.ranges.sums(values) / self.ranges.counts
         return np.bincount(self.focal, weights=self.share * values[self.matched],
                            minlength=self.n)[self.focal_units]
+
+    def match_moments(self, values: np.ndarray) -> tuple:
+        """``match_mean(values)`` and ``match_mean(values ** 2)``; from the ranges, in
+        one pass."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.ranges is not None and self.subclass is None:
+            s1, s2 = self.ranges.moments(values)
+            return s1 / self.ranges.counts, s2 / self.ranges.counts
+        return self.match_mean(values), self.match_mean(values ** 2)
 
     @property
     def is_focal(self) -> np.ndarray:

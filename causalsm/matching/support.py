@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import InputError, check_array, check_estimand, check_treatment
+from . import _jit
 from .nearest import _score_matrix, _strata
 
 __all__ = ["DISCARD", "common_support", "resolve_caliper", "anti_codes", "mahalanobis_covariates",
@@ -87,8 +88,8 @@ def warn_poor_overlap(score: Any, X: Any, t: np.ndarray, S: np.ndarray,
                 return
     S = S.reshape(n, -1)
     for j in range(S.shape[1]):
-        a, b = S[t == 1, j], S[t == 0, j]
-        if a.size and b.size and (a.min() > b.max() or a.max() < b.min()):
+        (lo0, hi0), (lo1, hi1) = _jit.arm_extremes(S[:, j], t)
+        if lo0 <= hi0 and lo1 <= hi1 and (lo1 > hi0 or hi1 < lo0):
             warnings.warn(f"no overlap: column {j} of the score separates the treated and "
                           "control units completely, so every match is extrapolation; the "
                           "estimate is not supported by the data", UserWarning,

@@ -304,6 +304,13 @@ def pooled_sd(y: np.ndarray, treated: np.ndarray, weights: np.ndarray) -> float:
     >>> pooled_sd(np.array([1.0, 3.0, 0.0, 2.0]), np.array([1, 1, 0, 0]), np.ones(4))
     1.0
     """
+    from ..matching import _jit
+    if _jit.AVAILABLE:                       # one compiled pass per moment
+        total, var = _jit.arm_variances(np.asarray(y, dtype=np.float64), treated,
+                                        np.asarray(weights, dtype=np.float64))
+        if not (total > 0).all():
+            return float("nan")
+        return float(np.sqrt((var[0] + var[1]) / 2))
     var = []
     for arm in (0, 1):
         sel = (treated == arm) & (weights > 0)
@@ -319,7 +326,7 @@ def outcome_details(y: np.ndarray, treated: np.ndarray, weights: np.ndarray) -> 
     """What a matching result keeps for its E-value: ``outcome_sd`` (:func:`pooled_sd`
     in the matched sample) and ``outcome_binary``."""
     return {"outcome_sd": pooled_sd(y, treated, weights),
-            "outcome_binary": bool(np.isin(y, (0.0, 1.0)).all())}
+            "outcome_binary": bool(((y == 0.0) | (y == 1.0)).all())}
 
 
 def _number(value: Any, name: str) -> float:
