@@ -197,7 +197,8 @@ def test_network_randomness_enters_the_variance():
     on_member = [MatchingEstimator(balancing_score=_Fixed(S), **same).fit(X, t, y).effect_.estimate
                  for S in members]
     np.testing.assert_allclose(r.details["network_estimates"], on_member, rtol=1e-12)
-    ensemble = MatchingEstimator(balancing_score=_Fixed(est.balancing_score_.transform(X)), **same).fit(X, t, y)
+    ensemble = MatchingEstimator(balancing_score=_Fixed(est.balancing_score_.transform(X)),
+                                 **same).fit(X, t, y)
     assert ensemble.effect_.estimate == pytest.approx(r.estimate, rel=1e-12)
     assert r.std_error ** 2 == pytest.approx(
         ensemble.effect_.std_error ** 2 + np.var(on_member, ddof=1) / 5, rel=1e-10)

@@ -220,7 +220,8 @@ def _window_sums(values, lo, hi, at, size, s1, s2, squares):
     """Size, sum and sum of squares (0 unless ``squares``) of ``values[lo[i]:hi[i]]``,
     for ranges whose ends move forward (ranges of queries in score order), written at
     ``at[i]`` (at ``i`` when ``at`` is empty) of ``size``, ``s1`` and ``s2``: one
-    sliding window, each value added and removed about once, with compensated sums (error about one rounding of the window's sum, whatever the
+    sliding window, each value added and removed about once, with compensated sums
+    (error about one rounding of the window's sum, whatever the
     number of values passed)."""
     m = lo.size
     a = 0
@@ -408,8 +409,10 @@ if AVAILABLE:
     _packed_positions_c = numba.njit(cache=True, nogil=True)(_packed_positions)
     _low_bits_c = numba.njit(cache=True, nogil=True)(_low_bits)
 
+
 def _variance_sums(sigma2, K, KK, iot_t, iot_c, effect, est, ate):
-    """The three sums of the Abadie-Imbens variances in one pass, compensated: ``sum sigma2 (iot_t + iot_c K)^2`` (sample), ``sum sigma2 w`` with
+    """The three sums of the Abadie-Imbens variances in one pass, compensated:
+    ``sum sigma2 (iot_t + iot_c K)^2`` (sample), ``sum sigma2 w`` with
     ``w = K^2 + 2K - K'`` (ATE) or ``iot_c (K^2 - K')`` (population), and
     ``sum iot_t (effect - est)^2``."""
     t1 = c1 = t2 = c2 = t3 = c3 = 0.0

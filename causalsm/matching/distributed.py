@@ -77,7 +77,8 @@ def match_dask(ddf, score: Any, treatment: str, *, exact: Any = None, estimand: 
     Without ``exact`` (a scalar score, with replacement, ties kept): the rows are
     sorted by score across the cluster and each partition is matched with a halo of
     units from its neighbours (:mod:`causalsm.matching.ranged`), so that the matches
-    equal those of ``match`` on the collected frame.  With ``exact``: the rows are shuffled on the ``exact`` columns so that every stratum sits in one
+    equal those of ``match`` on the collected frame.  With ``exact``: the rows are
+    shuffled on the ``exact`` columns so that every stratum sits in one
     partition; each partition is matched on a Dask worker (the default scheduler, or
     the cluster of an active ``dask.distributed.Client``); the matches are gathered
     into one :class:`MatchResult`.  The result equals

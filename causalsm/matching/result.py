@@ -11,7 +11,8 @@ Conventions (Abadie & Imbens 2006, and R's ``Matching::Match``):
 * ``K_M(j) = sum_i 1{j in J(i)} / #J(i)`` is the (tie-weighted) number of times unit
   ``j`` is used as a match, and ``K'_M(j) = sum_i 1{j in J(i)} / #J(i)^2``.  These are
   ``Kcount`` and ``KKcount`` of R's Matching (with unit weights,
-  ``K_M(j) = sum_i w_i share_ij`` and ``K'_M(j) = sum_i w_i share_ij^2``, as there).  Raw use counts, as dsmatch and
+  ``K_M(j) = sum_i w_i share_ij`` and ``K'_M(j) = sum_i w_i share_ij^2``, as there).
+  Raw use counts, as dsmatch and
   MatchIt's ``replace=TRUE`` weights report them, equal ``n_neighbors * K_M`` when
   there are no ties.
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -164,6 +166,11 @@ class MatchRanges:
         """``#J(i)``: number of matches of each focal unit."""
         return self.stop - self.start
 
+    @cached_property
+    def _by_start(self) -> np.ndarray:
+        """The ranges in the order of their starts (computed once)."""
+        return _jit.score_order(self.start)
+
     def sums(self, values: np.ndarray) -> np.ndarray:
         """Per focal unit, the sum of ``values`` (indexed by unit) over its matches."""
         return self.moments(values, squares=False)[0]
@@ -175,9 +182,7 @@ class MatchRanges:
         The ranges are visited in the order of their starts (the focal units in score
         order within each group), so that one sliding window over the pool sums them
         (:func:`window_moments`)."""
-        if "by_start" not in self.__dict__:
-            self.__dict__["by_start"] = _jit.score_order(self.start)
-        o = self.__dict__["by_start"]
+        o = self._by_start
         m = self.start.size
         out = (np.empty(m), np.empty(m), np.empty(m))
         return window_moments(values, self.pool, self.start[o], self.stop[o], o, out,
