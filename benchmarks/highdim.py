@@ -324,7 +324,10 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     g = ok.groupby(keys)
     out = g.agg(reps=("rep", "nunique"), error=("abs_error", "mean"),
                 error_se=("abs_error", lambda v: v.std(ddof=1) / np.sqrt(v.size)),
-                coverage=("covered", "mean"), coverage_sample=("covered_sample", "mean"),
+                coverage=("covered", "mean"),
+                # only where every replication has it (runs before 2026-12-05 lack it)
+                coverage_sample=("covered_sample",
+                                 lambda v: v.mean() if v.notna().all() else np.nan),
                 latent_smd=("latent_smd", "mean"))
     # seconds: over the rows of the machine that ran most of them (no mixing)
     out["seconds"] = g.apply(lambda r: r.loc[r["machine"].fillna("") == r["machine"].fillna(
