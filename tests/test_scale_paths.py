@@ -257,3 +257,20 @@ def test_arm_extremes(monkeypatch, compiled):
     with pytest.warns(UserWarning, match="no overlap"):
         from causalsm.matching.support import warn_poor_overlap
         warn_poor_overlap(None, None, t, np.where(t == 1, 10.0, 0.0) + x * 0.1)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_pair_order_is_the_argsort_of_focal_then_match(monkeypatch, compiled):
+    # pairs found unit by unit (one run per focal unit, matches by distance), as the
+    # KD-tree search gives them; a unit whose pairs are split falls back to argsort
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        units = rng.permutation(rng.integers(1, 60))
+        runs = [rng.choice(200, size=rng.integers(1, 9), replace=False) for _ in units]
+        focal = np.repeat(units, [r.size for r in runs])
+        matched = np.concatenate(runs)
+        np.testing.assert_array_equal(_jit.pair_order(focal, matched),
+                                      np.argsort(focal * 200 + matched, kind="stable"))
+    focal, matched = np.array([1, 1, 0, 1]), np.array([3, 2, 5, 0])
+    np.testing.assert_array_equal(_jit.pair_order(focal, matched), [2, 3, 1, 0])

@@ -12,6 +12,11 @@
   score's leading bits, then the unit's position) with ``sort`` and orders by the
   full score the rare runs that share their leading bits; one pass then splits the
   sorted units into the arms (:func:`split_arms`).
+* The same-arm conditional variances of the Abadie-Imbens variance: each arm's tie
+  ranges, window sums and variances in one pass (:func:`same_arm_fill`).
+* The order of multi-d pairs by focal unit then match: the pairs of a unit come
+  together from the KD-tree, so the runs are ordered and each run sorted
+  (:func:`pair_order`), without a sort of all pairs.
 
 With `numba <https://numba.pydata.org>`_ installed (``pip install "causalsm[fast]"``)
 they are compiled; without it :mod:`causalsm.matching.nearest` runs the greedy loop in
@@ -30,8 +35,8 @@ except ImportError:                      # pragma: no cover - depends on the env
     numba = None
 
 __all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums",
-           "cover_sums", "score_order", "split_arms", "variance_sums", "arm_variances",
-           "arm_extremes"]
+           "same_arm_fill", "cover_sums", "score_order", "pair_order", "split_arms", "variance_sums",
+           "arm_variances", "arm_extremes"]
 
 AVAILABLE = numba is not None
 
@@ -250,6 +255,63 @@ def _window_sums(values, lo, hi, at, size, s1, s2, squares):
         s2[j] = t2 + c2
 
 
+def _same_arm_fill(s, values, pos, k, add, members, sigma2):
+    """The same-arm conditional variances of one arm in one pass: for each unit of
+    the arm sorted by score (``s``, positions ``pos``; each unit its own query), the
+    range of :func:`_tie_bounds` (``same``), the sums of ``values`` over it by the
+    sliding window of :func:`_window_sums`, and the sample variance of
+    ``nearest._sample_variance``, written at ``pos[i]`` of ``members`` and
+    ``sigma2``: the same numbers without the intermediate arrays."""
+    n = s.size
+    v = np.empty(n)
+    for i in range(n):                          # the values in score order
+        v[i] = values[pos[i]]
+    a = b = 0                                   # the galloping searches' bounds
+    wa = wb = 0                                 # the window's bounds
+    t1 = c1 = t2 = c2 = 0.0
+    p = 0
+    for i in range(n):
+        x = s[i]
+        if i == 0 or s[i - 1] != x:            # the start of its run of equal values
+            p = i
+        kth = np.inf
+        left, right = p - 1, p
+        for _ in range(k):
+            dl = (s[left] - x) ** 2 if left >= 0 else np.inf
+            dr = (s[right] - x) ** 2 if right < n else np.inf
+            if dl <= dr:
+                kth = dl
+                left -= 1
+            else:
+                kth = dr
+                right += 1
+        if kth == np.inf:
+            lo, hi = 0, n
+        else:
+            a = _gallop(s, x, kth + add, min(a, p), False)
+            b = _gallop(s, x, kth + add, max(b, p), True)
+            lo, hi = a, b
+        if lo >= wb or hi <= wa:                # disjoint from the window: restart
+            wa = wb = lo
+            t1 = c1 = t2 = c2 = 0.0
+        while wb < hi:
+            t1, c1, t2, c2 = _add(v[wb], 1.0, t1, c1, t2, c2, True)
+            wb += 1
+        while wa > lo:
+            wa -= 1
+            t1, c1, t2, c2 = _add(v[wa], 1.0, t1, c1, t2, c2, True)
+        while wb > hi:
+            wb -= 1
+            t1, c1, t2, c2 = _add(v[wb], -1.0, t1, c1, t2, c2, True)
+        while wa < lo:
+            t1, c1, t2, c2 = _add(v[wa], -1.0, t1, c1, t2, c2, True)
+            wa += 1
+        w = float(hi - lo)
+        m1 = (t1 + c1) / w
+        members[pos[i]] = w
+        sigma2[pos[i]] = ((t2 + c2) / w - m1 * m1) * w / (w - 1.0)
+
+
 def _cover_sums(start, stop, w1, w2, pool, n):
     """For every unit, the sums of ``w1`` and ``w2`` over the ranges of ``pool`` that
     cover it (``MatchRanges.spread`` of two columns): difference arrays and one
@@ -347,6 +409,44 @@ def _low_bits(keys, bits):
     return order
 
 
+def _segment_sort(src, length, matched):
+    """The positions ``src[r] .. src[r] + length[r] - 1`` of every run ``r`` in turn,
+    each run ordered by ``matched`` (insertion sort: runs are short)."""
+    out = np.empty(length.sum(), dtype=np.int64)
+    key = np.empty(length.max() if length.size else 0, dtype=matched.dtype)
+    o = 0
+    for r in range(src.size):
+        for j in range(length[r]):
+            p = src[r] + j
+            v = matched[p]
+            i = j
+            while i > 0 and key[i - 1] > v:
+                key[i] = key[i - 1]
+                out[o + i] = out[o + i - 1]
+                i -= 1
+            key[i] = v
+            out[o + i] = p
+        o += length[r]
+    return out
+
+
+def pair_order(focal, matched):
+    """``argsort(focal * n + matched, kind="stable")`` of matched pairs (distinct
+    pairs) whose focal units come in runs, one run per unit (the pairs of a unit are
+    found together): the runs ordered by :func:`score_order`, then each run by its
+    matches.  Falls back to numpy's ``argsort`` without numba or when a unit's pairs
+    are split."""
+    n = int(max(focal.max(initial=0), matched.max(initial=0))) + 1
+    if AVAILABLE and focal.size > 1:
+        starts = np.flatnonzero(np.concatenate(([True], focal[1:] != focal[:-1])))
+        ro = score_order(focal[starts])
+        first = focal[starts][ro]
+        if np.all(first[1:] > first[:-1]):              # one run per unit
+            length = np.diff(np.append(starts, focal.size))
+            return _segment_sort_c(starts[ro], length[ro], matched)
+    return np.argsort(focal * np.int64(n) + matched, kind="stable")
+
+
 def score_order(x):
     """``argsort(x, kind="stable")`` of a float64 vector (a score) or of non-negative
     integers (positions), by a vectorised sort of packed keys.  Without numba:
@@ -408,6 +508,7 @@ if AVAILABLE:
     _split_arms_c = numba.njit(cache=True, nogil=True)(_split_arms)
     _packed_positions_c = numba.njit(cache=True, nogil=True)(_packed_positions)
     _low_bits_c = numba.njit(cache=True, nogil=True)(_low_bits)
+    _segment_sort_c = numba.njit(cache=True, nogil=True)(_segment_sort)
 
 
 def _variance_sums(sigma2, K, KK, iot_t, iot_c, effect, est, ate):
@@ -494,8 +595,9 @@ if AVAILABLE:
     cover_sums = _compile(_cover_sums, "cover_sums", _two_sum=_two_sum_c)
     arm_variances = _compile(_arm_variances, "arm_variances", _two_sum=_two_sum_c)
     _arm_extremes_c = _compile(_arm_extremes, "arm_extremes")
-    window_sums = _compile(_window_sums, "window_sums", _add=numba.njit(inline="always")(
-        types.FunctionType(_add.__code__, {**globals(), "_two_sum": _two_sum_c}, "add")))
+    _add_c = numba.njit(inline="always")(
+        types.FunctionType(_add.__code__, {**globals(), "_two_sum": _two_sum_c}, "add"))
+    window_sums = _compile(_window_sums, "window_sums", _add=_add_c)
 else:                                    # pragma: no cover
     variance_sums = cover_sums = window_sums = arm_variances = None
 
@@ -506,8 +608,13 @@ if AVAILABLE:
         "gallop"))
     tie_bounds = numba.njit(cache=True, nogil=True)(types.FunctionType(
         _tie_bounds.__code__, {**globals(), "_gallop": _gallop_c}, "tie_bounds"))
+    # IEEE division (a range of one unit gives NaN or inf, as numpy does)
+    same_arm_fill = numba.njit(cache=True, nogil=True, error_model="numpy")(
+        types.FunctionType(_same_arm_fill.__code__,
+                           {**globals(), "_gallop": _gallop_c, "_add": _add_c},
+                           "same_arm_fill"))
 else:                                    # pragma: no cover
-    tie_bounds = None
+    tie_bounds = same_arm_fill = None
 
 if AVAILABLE:
     # The same code, compiled, with its call to the compiled ``_find``; the Python

@@ -414,9 +414,9 @@ def _assemble_pairs(parts, n: int, w) -> dict:
     else:
         focal = matched = np.zeros(0, dtype=np.int64)
         d2 = np.zeros(0)
-    key = focal * np.int64(n) + matched          # pairs sorted by focal unit, then match
-    if key.size > 1 and not np.all(key[1:] > key[:-1]):
-        o = np.argsort(key, kind="stable")
+    if focal.size > 1 and not (np.all(focal[1:] >= focal[:-1]) and np.all(
+            (focal[1:] > focal[:-1]) | (matched[1:] > matched[:-1]))):
+        o = _jit.pair_order(focal, matched)      # by focal unit, then match
         focal, matched, d2 = focal[o], matched[o], d2[o]
     n_j = np.bincount(focal, minlength=n)
     if w is None:
@@ -1124,6 +1124,10 @@ def same_arm_variances(score: Any, treatment: Any, n_neighbors: int, values: np.
         if m == 0 or (drop_incomplete and m < k):
             continue
         sz = (sraw - mu[0]) / sd[0]
+        if _jit.AVAILABLE:                # ranges, sums and variances in one pass
+            add = distance_tolerance + _R_TOL if distance_tolerance > 0 else 0.0
+            _jit.same_arm_fill(sz, v, pos, min(k, m), add, members, sigma2)
+            continue
         lo, hi, _ = _tie_ranges(sz, sraw, sz, sraw, min(k, m), distance_tolerance, None,
                                 False, need_near=False, same=True)
         size, s1, s2 = window_moments(v, pos, lo, hi, None,
