@@ -544,3 +544,22 @@ def test_bottleneck_width_auto():
     assert NeuralBalancingScore.paper(epochs=1).fit(wide, t).dim_ == 5
     with pytest.raises(ValueError, match="'dim' must be a positive integer or 'auto'"):
         NeuralBalancingScore(dim="wide", **kw).fit(narrow, t)
+
+
+def test_batch_size_auto():
+    """``batch_size="auto"``: the paper's 100 up to 10,000 rows, then a hundred steps
+    per epoch (at most 1,024 rows a step); an integer is kept."""
+    from causalsm.scores.neural import auto_batch_size
+    assert [auto_batch_size(n) for n in (50, 10_000, 10_001, 12_345, 102_400, 10 ** 6)] \
+        == [100, 100, 100, 123, 1024, 1024]
+    rng = np.random.default_rng(1)
+    kw = dict(epochs=1, n_networks=1, patience=None, validation_fraction=None,
+              random_state=0)
+    X = rng.normal(size=(12_000, 3))
+    t = (rng.random(12_000) < 0.3).astype(int)
+    assert NeuralBalancingScore(**kw).fit(X, t).batch_size_ == 120
+    assert NeuralBalancingScore(batch_size=64, **kw).fit(X[:500], t[:500]).batch_size_ == 64
+    assert NeuralBalancingScore(**kw).fit(X[:500], t[:500]).batch_size_ == 100
+    assert NeuralBalancingScore.paper(epochs=1).fit(X, t).batch_size_ == 100
+    with pytest.raises(ValueError, match="'batch_size' must be an integer >= 1"):
+        NeuralBalancingScore(batch_size="big", **kw).fit(X[:500], t[:500])

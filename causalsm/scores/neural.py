@@ -121,6 +121,16 @@ def _to_numpy(X: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- class
+def auto_batch_size(n_rows: int) -> int:
+    """The batch size of ``batch_size="auto"``: 100 up to 10,000 rows, else a hundred
+    steps per epoch, at most 1,024 rows a step.
+
+    >>> auto_batch_size(747), auto_batch_size(100_000), auto_batch_size(10 ** 7)
+    (100, 1000, 1024)
+    """
+    return 100 if n_rows <= 10_000 else min(1024, n_rows // 100)
+
+
 class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     """Neural balancing score (neural score matching) as a scikit-learn transformer.
 
@@ -160,7 +170,11 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     weight_decay : float, default 1e-4
         Weight decay of the optimizer (decoupled for AdamW; an L2 penalty for the
         others), on all parameters.
-    batch_size : int, default 100
+    batch_size : int or "auto", default "auto"
+        Rows per optimisation step.  ``"auto"``: 100 (the paper's) for up to 10,000
+        training rows; above, a hundred steps per epoch (``rows // 100``, at most
+        1,024), where batches of 100 would spend the time in per-step overhead on
+        small matrices (100,000 x 100 for 20 epochs: ``benchmarks/README.md``).
     epochs : int, default 200
         Maximum number of passes over the training data.
     validation_fraction : float or None, default 0.2
@@ -256,6 +270,8 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         validation loss of its networks).
     dim_ : int
         The bottleneck's width (``dim`` with ``"auto"`` resolved).
+    batch_size_ : int
+        Rows per step (``batch_size`` with ``"auto"`` resolved).
     input_l1_ : float
         The input lasso penalty used (chosen from the grid).
     n_epochs_ : int
@@ -295,7 +311,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     def __init__(self, dim: Any = "auto", hidden_layer_sizes: tuple = (100, 100),
                  activation: Any = "elu", dropout: float = 0.0, optimizer: Any = "adamw",
                  learning_rate: float = 1e-3, momentum: float = 0.0,
-                 weight_decay: float = 1e-4, batch_size: int = 100, epochs: int = 200,
+                 weight_decay: float = 1e-4, batch_size: Any = "auto", epochs: int = 200,
                  validation_fraction: float | None = 0.2, patience: int | None = 10,
                  min_delta: float = 0.0, restore_best_weights: bool = True,
                  n_networks: int = 5, prognostic: Any = "auto",
@@ -409,7 +425,8 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
                 "optimizer": optimizer(self.optimizer),
                 "momentum": nonneg(self.momentum, "momentum"),
                 "weight_decay": nonneg(self.weight_decay, "weight_decay"),
-                "batch_size": pos_int(self.batch_size, "batch_size"),
+                "batch_size": (None if self.batch_size == "auto"
+                               else pos_int(self.batch_size, "batch_size")),
                 "epochs": self._epochs(pos_int),
                 "patience": None if self.patience is None else pos_int(self.patience,
                                                                        "patience", 0),
@@ -657,6 +674,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         if grid is None:                   # "auto": a lasso option for wide inputs
             grid = (0.0, 1.0) if wide and validated else (0.0,)
         self.dim_ = p["dim"] or (10 if wide else 5)
+        self.batch_size_ = p["batch_size"] or auto_batch_size(n_rows)
         n_members = K * len(grid)
         if len(grid) > 1 and not validated:
             raise InputError("a grid of input_l1 values is chosen by validation loss: set "
@@ -683,7 +701,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
             net = self._build(Xp, p, n_members, n_treatment,
                               n_levels if prognostic else 0, device)
             history = train_members(net, self._make_optimizer(net, p), train, val,
-                                    Schedule(p["epochs"], p["batch_size"], p["patience"],
+                                    Schedule(p["epochs"], self.batch_size_, p["patience"],
                                              p["min_delta"], bool(self.restore_best_weights),
                                              p["outcome_weight"], np.repeat(grid, K)),
                                     gen, device, verbose=bool(self.verbose))
