@@ -325,8 +325,9 @@ def pooled_sd(y: np.ndarray, treated: np.ndarray, weights: np.ndarray) -> float:
 def outcome_details(y: np.ndarray, treated: np.ndarray, weights: np.ndarray) -> dict:
     """What a matching result keeps for its E-value: ``outcome_sd`` (:func:`pooled_sd`
     in the matched sample) and ``outcome_binary``."""
-    return {"outcome_sd": pooled_sd(y, treated, weights),
-            "outcome_binary": bool(((y == 0.0) | (y == 1.0)).all())}
+    binary = not (y.size and y[0] != 0.0 and y[0] != 1.0) \
+        and bool(((y == 0.0) | (y == 1.0)).all())       # (a continuous y stops at once)
+    return {"outcome_sd": pooled_sd(y, treated, weights), "outcome_binary": binary}
 
 
 def _number(value: Any, name: str) -> float:
