@@ -25,8 +25,9 @@ unadjusted curve (the same smoother, no weights) to show the confounding bias.
 * ``density``: each GPS model fitted on all ``n`` units (no trimming); the held-out mean
   ``log r_hat - log r`` on 5,000 fresh units (0 is the truth); ``--objectives`` adds the
   score-matching density trained by exact, sliced and multi-level denoising score matching.
-* ``coverage``: the m-out-of-n bootstrap (``m = 2 sqrt(n)``, ``--boot`` replicates,
-  refitting the GPS and re-matching) pointwise 95% intervals and simultaneous bands.
+* ``coverage``: the estimator's default m-out-of-n bootstrap (``m = n^0.9`` since issue
+  16's coverage work, ``m = 2 sqrt(n)`` before; ``--boot`` replicates, refitting the GPS
+  and re-matching) pointwise 95% intervals and simultaneous bands.
 
 Usage::
 

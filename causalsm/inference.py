@@ -135,19 +135,30 @@ def cluster_bootstrap(statistic, clusters: np.ndarray, *, n_replicates: int = 99
 
 
 def resample_size(size, n: int) -> int:
-    """The resample size ``m`` of an m-out-of-n bootstrap: ``"2sqrt"`` (Wu et al. 2024:
-    ``floor(2 sqrt(n))``), ``"n"``, an integer, or a fraction of ``n`` in (0, 1].
+    """The resample size ``m`` of an m-out-of-n bootstrap: ``"n^a"`` with ``0 < a <= 1``
+    (``floor(n^a)``), ``"2sqrt"`` (Wu et al. 2024: ``floor(2 sqrt(n))``), ``"n"``, an
+    integer, or a fraction of ``n`` in (0, 1].
 
     >>> resample_size("2sqrt", 1000), resample_size(0.5, 1000), resample_size(200, 1000)
     (63, 500, 200)
+    >>> resample_size("n^0.9", 2000), resample_size("n^0.8", 2000)
+    (935, 437)
     """
     if isinstance(size, str):
         if size == "2sqrt":
             return int(np.floor(2 * np.sqrt(n)))
         if size == "n":
             return n
-        raise ValueError(f"resample size must be '2sqrt', 'n', an integer or a fraction; "
-                         f"got {size!r}")
+        if size.startswith("n^"):
+            try:
+                a = float(size[2:])
+            except ValueError:
+                a = float("nan")
+            if 0 < a <= 1:
+                # 1e-9: n^a that is an integer in exact arithmetic stays that integer.
+                return max(2, min(n, int(np.floor(n ** a + 1e-9))))
+        raise ValueError(f"resample size must be '2sqrt', 'n', 'n^a' with 0 < a <= 1, an "
+                         f"integer or a fraction; got {size!r}")
     if isinstance(size, float) and 0 < size <= 1:
         return max(2, int(np.floor(size * n)))
     return check_int(size, "bootstrap_size", minimum=2)
@@ -187,7 +198,7 @@ def resample_replicates(fn, n: int, *, size="n", n_replicates: int = 200,
         replicate a row of NaN.
     n : int
         Units (or, with ``groups``, rows).
-    size : "2sqrt", "n", int or float
+    size : "n^a", "2sqrt", "n", int or float
         Resample size ``m`` (:func:`resample_size`), in units or groups.
     groups : array-like of shape (n,), optional
         Cluster labels: whole clusters are resampled.

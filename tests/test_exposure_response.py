@@ -16,7 +16,7 @@ from causalsm.datasets import causalgps_erf, simulate_causalgps
 from causalsm.estimators.continuous import ExposureResponse
 from causalsm.estimators.erf import (LocalPolynomialERF, ParametricERF, SplineERF,
                                      _kernel_sums, _local_poly)
-from causalsm.inference import resample_replicates
+from causalsm.inference import resample_replicates, resample_size
 
 COVS = ["cf1", "cf2", "cf3", "cf4", "cf5", "cf6"]
 
@@ -105,8 +105,10 @@ def test_curve_close_to_the_truth(data):
 
 def test_bootstrap_is_seeded_and_independent_of_n_jobs(data):
     small = data.iloc[:500]
+    # m = 2 sqrt(n): resamples small enough that their bandwidths are clearly wider.
     kw = dict(smoother=LocalPolynomialERF(bandwidth=np.geomspace(0.5, 8, 6)),
-              eval_points=[6.0, 12.0], n_bootstrap=12, random_state=3)
+              eval_points=[6.0, 12.0], n_bootstrap=12, bootstrap_size="2sqrt",
+              random_state=3)
     a = ExposureResponse(**kw).fit(small[COVS], small["w"], small["Y"])
     b = ExposureResponse(**kw, n_jobs=2).fit(small[COVS], small["w"], small["Y"])
     np.testing.assert_array_equal(a.draws_, b.draws_)
@@ -115,6 +117,29 @@ def test_bootstrap_is_seeded_and_independent_of_n_jobs(data):
     sqrt = ExposureResponse(**{**kw, "n_bootstrap": 12}, scaling="sqrt").fit(
         small[COVS], small["w"], small["Y"]).result_.std_error
     assert np.all(rate > sqrt)                 # the small resamples pick wider bandwidths
+
+
+def test_resample_size_rules():
+    # The default m = floor(n^0.9) (issue 16: m -> inf, m / n -> 0, and large enough
+    # for the bands to cover at n = 2000); Wu et al.'s 2 sqrt(n) on request.
+    assert ExposureResponse().bootstrap_size == "n^0.9"
+    assert [resample_size("n^0.9", n) for n in (100, 600, 2000, 10_000, 10 ** 6)] == \
+        [63, 316, 935, 3981, 251188]
+    assert resample_size("n^0.8", 2000) == 437 and resample_size("n^1", 2000) == 2000
+    assert resample_size("n^0.5", 10_000) == 100          # exact powers are not floored down
+    assert resample_size("2sqrt", 2000) == 89 and resample_size("n", 2000) == 2000
+    assert resample_size(0.5, 2000) == 1000 and resample_size(300, 2000) == 300
+    for bad in ("n^0", "n^1.5", "n^x", "sqrt"):
+        with pytest.raises(ValueError, match="resample size must be"):
+            resample_size(bad, 2000)
+
+
+def test_default_bootstrap_size_is_n_to_the_0_9(data):
+    small = data.iloc[:400]
+    est = ExposureResponse(smoother="parametric", eval_points=[8.0, 12.0], n_bootstrap=3,
+                           random_state=0).fit(small[COVS], small["w"], small["Y"])
+    assert est.result_.details["bootstrap_size"] == 219          # floor(400^0.9)
+    assert "m = 219 of 400" in est.result_.variance
 
 
 def test_resample_replicates_groups_and_failures():
@@ -141,7 +166,7 @@ def test_result_object(data):
     assert res.treatment == "w" and res.outcome == "Y" and res.estimand == "ERF"
     assert res.n == 600 and res.n_used + res.n_dropped == 600
     text = res.summary()
-    assert "GPS weighting" in text and "Balance:" in text and "m = 48 of 600" in text
+    assert "GPS weighting" in text and "Balance:" in text and "m = 316 of 600" in text
     payload = json.loads(json.dumps(res.to_dict()))
     assert payload["balance"]["covariate"] == COVS
     assert "<b>Exposure-response curve of Y on w</b>" in res._repr_html_()
