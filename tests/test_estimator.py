@@ -75,6 +75,20 @@ def test_bias_corrected_estimate_is_its_linear_form():
         assert lin == pytest.approx(res["estimate"], rel=1e-10)
 
 
+def test_bias_correction_gives_a_column_constant_among_the_matches_no_slope():
+    # A pixel that is 0.1 for every control and varies among the treated: its weighted
+    # centring leaves rounding noise (~1e-17) among the controls, which scaled to unit
+    # SD once multiplied the treated units' values by ~1e16 (ATT errors of 1e14 on the
+    # digits design).  Its slope must be 0, so the estimate is that without the column.
+    X, t, y = simulate(600, np.random.default_rng(7))
+    pixel = np.where(t == 1, np.random.default_rng(8).uniform(0, 16, t.size), 0.1)
+    m = csm.match(csm.CovariateScore().fit(X).transform(X), t, n_neighbors=5)
+    with_pixel = matching_effect(m, y, np.column_stack([X, pixel]), bias_correction=True)
+    without = matching_effect(m, y, X, bias_correction=True)
+    assert with_pixel["estimate"] == pytest.approx(without["estimate"], rel=1e-10)
+    assert with_pixel["variance"] == pytest.approx(without["variance"], rel=1e-10)
+
+
 def test_ate_is_weighted_combination_of_att_and_atc():
     X, t, y = simulate(500, np.random.default_rng(9))
     fit = {e: MatchingEstimator(estimand=e, bias_correction=False).fit(X, t, y).effect_

@@ -60,24 +60,29 @@ def _wls_coef(y: np.ndarray, Z: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     Solved on columns centred at their weighted means and scaled to unit weighted SD, then
     mapped back, so that the slopes do not change when a covariate is shifted by 1e9 or
-    multiplied by 1e-12 (the plain normal equations lose every digit there)."""
+    multiplied by 1e-12 (the plain normal equations lose every digit there).  A column
+    that is constant where ``w > 0`` (up to rounding) gets a slope of 0, as R's ``lm``
+    gives it no coefficient: scaling its rounding noise to unit SD would multiply the
+    other arm's values by ~1e16.  Collinear columns get the minimum-norm solution."""
     sw = np.sqrt(w)
     total = float(w.sum())
-    centre = (w @ Z) / total if total > 0 else np.zeros(Z.shape[1])
+    q = Z.shape[1]
+    if not total > 0:
+        return np.zeros(q + 1)
+    centre = (w @ Z) / total
     Zc = Z - centre
-    scale = np.sqrt((w @ Zc ** 2) / total) if total > 0 else np.ones(Z.shape[1])
-    scale = np.where(scale > 0, scale, 1.0)
-    xw = np.column_stack([np.ones(len(y)), Zc / scale]) * sw[:, None]
+    scale = np.sqrt((w @ Zc ** 2) / total)
+    varying = scale > 1e3 * np.finfo(float).eps * np.sqrt((w @ Z ** 2) / total)
+    xw = np.column_stack([np.ones(len(y)), Zc[:, varying] / scale[varying]]) * sw[:, None]
     A = xw.T @ xw
-    ridge = 0.0
-    if np.linalg.eigvalsh(A).min() <= _TOL * max(total, 1.0):   # near-singular: a small ridge
-        ridge = _TOL * xw.std(axis=0, ddof=1).max()
     b = xw.T @ (y * sw)
-    try:
-        c = np.linalg.solve(A + np.eye(A.shape[0]) * ridge, b)
-    except np.linalg.LinAlgError:
-        c = np.linalg.pinv(A + np.eye(A.shape[0]) * ridge) @ b
-    slopes = c[1:] / scale
+    if np.linalg.eigvalsh(A).min() > _TOL * total:
+        c = np.linalg.solve(A, b)
+    else:                                      # collinear columns: minimum norm
+        fit = w > 0
+        c = np.linalg.lstsq(xw[fit], (y * sw)[fit], rcond=None)[0]
+    slopes = np.zeros(q)
+    slopes[varying] = c[1:] / scale[varying]
     return np.concatenate([[c[0] - centre @ slopes], slopes])
 
 
