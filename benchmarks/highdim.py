@@ -447,14 +447,37 @@ def speed(device: str = "cpu") -> None:
                      fit_time(Xs.toarray(), d.t, d.y, n_networks=5, epochs=20, input_l1=0)))
         rows.append(("news 3,000 x 2,000: default score (ten networks: 5 x two penalties)",
                      fit_time(Xs, d.t, d.y, **_default_params())))
-        rows.append(("100,000 x 100, 20 epochs: plain torch loop", plain_loop(Xb, tb, 20)))
-        rows.append(("100,000 x 100, 20 epochs: one network", fit_time(Xb, tb, epochs=20)))
-        rows.append(("100,000 x 100, 20 epochs: five networks",
+        rows.append(("100,000 x 100, 20 epochs: plain torch loop, batches of 100",
+                     plain_loop(Xb, tb, 20)))
+        rows.append(("100,000 x 100, 20 epochs: one network, batches of 100",
+                     fit_time(Xb, tb, epochs=20, batch_size=100)))
+        rows.append(("100,000 x 100, 20 epochs: plain torch loop, batches of 1,000",
+                     plain_loop(Xb, tb, 20, batch=1000)))
+        rows.append(("100,000 x 100, 20 epochs: one network (batch_size='auto': 1,000)",
+                     fit_time(Xb, tb, epochs=20)))
+        rows.append(("100,000 x 100, 20 epochs: five networks (batches of 1,000)",
                      fit_time(Xb, tb, epochs=20, n_networks=5)))
         rows.append(("100,000 x 100: default score (early stopping, <= 200 epochs)",
                      fit_time(Xb, tb, **_default_params())))
     for label, sec in rows:
         print(f"| {label} | {sec:.2f} |")
+
+
+def speed_batch() -> None:
+    """The default score (early stopping) on 100,000 x 100: fit time, epochs and the
+    networks' mean best validation loss by batch size and learning rate."""
+    import torch
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100_000, 100)).astype(np.float32)
+    t = (X[:, 0] + rng.normal(size=100_000) > 0).astype(int)
+    for batch, lr in [(100, 1e-3), (1000, 1e-3), (1000, 3.16e-3), (1000, 1e-2)]:
+        params = {**_default_params(), "batch_size": batch, "learning_rate": lr,
+                  "random_state": 0}
+        start = time.perf_counter()
+        score = csm.NeuralBalancingScore(**params).fit(X, t)
+        print(f"| batches of {batch}, learning rate {lr:g} | {time.perf_counter() - start:.1f}"
+              f" | {score.n_epochs_} | {np.mean(score.history_['best_val_loss']):.4f} |")
 
 
 def main(argv=None) -> int:
@@ -464,8 +487,9 @@ def main(argv=None) -> int:
                     help="replications per design (default 20; IHDP 50)")
     ap.add_argument("--csv", type=Path, default=CSV)
     ap.add_argument("--table", action="store_true", help="print the tables of --csv")
-    ap.add_argument("--speed", choices=["cpu", "cuda"], default=None,
-                    help="time the training only (on the CPU or on CUDA)")
+    ap.add_argument("--speed", choices=["cpu", "cuda", "batch"], default=None,
+                    help="time the training only (on the CPU or on CUDA); 'batch': the "
+                         "default score at 100,000 rows by batch size and learning rate")
     ap.add_argument("--methods", nargs="+", default=(), help="only these methods")
     ap.add_argument("--verbose", action="store_true", help="a line per method")
     ap.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
@@ -473,7 +497,9 @@ def main(argv=None) -> int:
     global VERBOSE, ONLY
     VERBOSE, ONLY = args.verbose, tuple(args.methods)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if args.speed:
+    if args.speed == "batch":
+        speed_batch()
+    elif args.speed:
         speed(args.speed)
         return 0
     if not args.table:
