@@ -4,8 +4,10 @@ For replications of the ``highdim.py`` designs, the recommended neural estimator
 (``NeuralBalancingScore()`` then ``MatchingEstimator``'s defaults, ATT and ATE) is fitted
 with several seeds on the same data.  The spread over seeds is variance that the
 Abadie-Imbens formula (which conditions on the score) cannot see; the estimator adds the
-between-network variance over the K networks of its ensemble (``B / K``,
-``details["between_network_sd"]``) for it.  This script compares the two.
+jackknife variance over the K networks of its ensemble for it
+(``details["network_jackknife_sd"]``).  This script compares the two, and the variance of
+the networks' own estimates / K (``between_sd``, the term used before 2026-12-05; recorded
+in the committed rows, which were run with both).
 
 Run from the repository root::
 
@@ -56,7 +58,10 @@ def run(design: str, rep: int, seed: int) -> dict:
             e = estimand.lower()
             row.update({e: r.estimate, f"{e}_se": r.std_error, f"{e}_truth": float(truth),
                         f"{e}_between_sd": r.details.get("between_network_sd", np.nan),
-                        f"{e}_networks": len(r.details.get("network_estimates", ()))})
+                        f"{e}_jackknife_sd": r.details.get("network_jackknife_sd", np.nan),
+                        f"{e}_networks": len(r.details.get("network_jackknife_estimates",
+                                                           r.details.get("network_estimates",
+                                                                         ())))})
     return row
 
 
@@ -69,6 +74,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
                         "seeds": g.groupby("rep").size().min(),
                         "seed_sd": g.groupby("rep")[e].var(ddof=1).mean() ** 0.5,
                         "sqrt_B_over_K": ((g[f"{e}_between_sd"] ** 2) / k).mean() ** 0.5,
+                        "jackknife_sd": (g[f"{e}_jackknife_sd"] ** 2).mean() ** 0.5,
                         "mean_se": (g[f"{e}_se"] ** 2).mean() ** 0.5})
     return pd.DataFrame(out)
 

@@ -194,19 +194,39 @@ def test_network_randomness_enters_the_variance():
     assert members.shape == (5, 500, 3)                     # five networks, joint score
     np.testing.assert_allclose(members.mean(axis=0), est.balancing_score_.transform(X), rtol=1e-12)
     same = dict(n_neighbors=10, adjust="score", bias_correction=True)
-    on_member = [MatchingEstimator(balancing_score=_Fixed(S), **same).fit(X, t, y).effect_.estimate
-                 for S in members]
-    np.testing.assert_allclose(r.details["network_estimates"], on_member, rtol=1e-12)
+    # the jackknife over the networks: the estimate on the mean of every four of the five
+    loo = [MatchingEstimator(balancing_score=_Fixed((members.sum(axis=0) - S) / 4),
+                             **same).fit(X, t, y).effect_.estimate for S in members]
+    np.testing.assert_allclose(r.details["network_jackknife_estimates"], loo, rtol=1e-10)
     ensemble = MatchingEstimator(balancing_score=_Fixed(est.balancing_score_.transform(X)),
                                  **same).fit(X, t, y)
     assert ensemble.effect_.estimate == pytest.approx(r.estimate, rel=1e-12)
-    assert r.std_error ** 2 == pytest.approx(
-        ensemble.effect_.std_error ** 2 + np.var(on_member, ddof=1) / 5, rel=1e-10)
-    assert "between-network variance / 5" in r.variance
+    jack = 4 / 5 * np.sum((np.array(loo) - np.mean(loo)) ** 2)
+    assert jack > 0
+    assert r.std_error ** 2 == pytest.approx(ensemble.effect_.std_error ** 2 + jack, rel=1e-8)
+    assert "jackknife variance over 5 networks" in r.variance
     # one network: nothing to add
     one = MatchingEstimator(balancing_score=NeuralBalancingScore(n_networks=1, output="joint",
                                                        random_state=0)).fit(X, t, y).effect_
-    assert "between-network" not in one.variance and "network_estimates" not in one.details
+    assert "network" not in one.variance and "network_jackknife_sd" not in one.details
+
+
+def test_network_variance_without_a_mean_score_uses_the_networks_own_estimates():
+    # output="propensity" is not the mean of the networks' propensities (it averages
+    # the logits): the between-network variance of their own estimates / K is added.
+    X, t, y, _, _ = DESIGNS["latent"]
+    est = MatchingEstimator(balancing_score=NeuralBalancingScore(
+        output="propensity", prognostic=False, random_state=0)).fit(X, t, y)
+    r = est.effect_
+    members = est.balancing_score_.transform_members(X)
+    own = [MatchingEstimator(balancing_score=_Fixed(S)).fit(X, t, y).effect_.estimate
+           for S in members]
+    np.testing.assert_allclose(r.details["network_estimates"], own, rtol=1e-10)
+    plain = MatchingEstimator(balancing_score=_Fixed(est.balancing_score_.transform(X))
+                              ).fit(X, t, y).effect_
+    assert r.std_error ** 2 == pytest.approx(plain.std_error ** 2 + np.var(own, ddof=1) / 5,
+                                             rel=1e-8)
+    assert "between-network variance / 5" in r.variance
 
 
 def test_input_lasso_grid_needs_validation_data():

@@ -301,7 +301,12 @@ class MatchingEstimator(BaseEstimator):
         by matched set (valid without replacement); ``"wild_bootstrap"``: Otsu-Rai
         multiplier bootstrap of the bias-corrected linear form, with a percentile
         interval.  ``"auto"`` (default) is ``"ai"`` with replacement and
-        ``"pair_cluster"`` without.
+        ``"pair_cluster"`` without.  With an ensemble score (a neural score's several
+        networks, ``transform_members``) every variance but the wild bootstrap adds the
+        networks' training randomness: the jackknife variance over the networks (the
+        estimate re-matched on the mean score of every K - 1 of them), or the variance
+        of the networks' own estimates / K when the ensemble's score is not their mean
+        (``effect_.variance`` says which; ``effect_.details`` holds the estimates).
     var_neighbors : int
         ``J`` same-arm neighbours for the heteroskedastic conditional variance of
         the AI variances (default 1, as recommended by Abadie-Imbens; 0 gives R's
@@ -541,17 +546,10 @@ class MatchingEstimator(BaseEstimator):
                                                                         est))
         members = _member_scores(score, Xin, tags, data.n)
         if members is not None and variance != "wild_bootstrap":
-            # The networks' training randomness: the estimate on each network's score
-            # alone varies around the ensemble's; its variance over K networks, divided
-            # by K, is added (as MatchedHazardRatio does for its K fits of a score).
-            on_member = [effect(matches(Sk), Sk if adjust == "score" else Z)["estimate"]
-                         for Sk in members]
-            between = float(np.var(on_member, ddof=1))
-            se = float(np.sqrt(se ** 2 + between / len(members)))
+            se, vlabel = self._network_variance(
+                members, S, se, vlabel, details,
+                lambda S_: effect(matches(S_), S_ if adjust == "score" else Z))
             ci, p = wald(est, se, self.alpha)
-            vlabel += f" + between-network variance / {len(members)}"
-            details.update({"network_estimates": [float(v) for v in on_member],
-                            "between_network_sd": float(np.sqrt(between))})
         if not se > 0:                         # 0 or NaN: nothing to estimate it from
             n1 = int(data.t.sum())
             warnings.warn(f"the standard error cannot be estimated here ({vlabel} gives "
@@ -705,6 +703,33 @@ class MatchingEstimator(BaseEstimator):
                 "subclass": "subclassification",
                 "cem": "coarsened exact matching"}[method]
         return what if method == "cem" else f"{what} on {name} ({dim}-d)"
+
+    @staticmethod
+    def _network_variance(members, S, se, vlabel, details, effect):
+        """``se`` with the networks' training randomness added.  The ensemble matches on
+        the mean of its K networks' scores; when ``S`` is that mean, the variance over
+        the networks is the jackknife's: the estimate on the mean of every K - 1
+        networks, ``(K - 1) / K * sum (est_(-k) - mean)^2`` (in the seed pilot of
+        ``benchmarks/highdim_seeds.py`` within 0.8-1.25x of the seed SD, where the
+        between-network variance / K, which treats the estimate as a mean of the
+        networks' own estimates, was 0.57-0.94x).  Otherwise (an ensemble whose score is
+        not the mean of its members'), the variance of the networks' own estimates / K."""
+        K = len(members)
+        if np.allclose(members.mean(axis=0), np.asarray(S, dtype=np.float64).reshape(
+                members.shape[1:]), rtol=1e-6, atol=1e-9):
+            total = members.sum(axis=0)
+            loo = np.array([effect((total - Sk) / (K - 1))["estimate"] for Sk in members])
+            var = float((K - 1) / K * np.sum((loo - loo.mean()) ** 2))
+            details.update({"network_jackknife_estimates": loo.tolist(),
+                            "network_jackknife_sd": float(np.sqrt(var))})
+            return (float(np.sqrt(se ** 2 + var)),
+                    vlabel + f" + jackknife variance over {K} networks")
+        own = np.array([effect(Sk)["estimate"] for Sk in members])
+        between = float(np.var(own, ddof=1))
+        details.update({"network_estimates": own.tolist(),
+                        "between_network_sd": float(np.sqrt(between))})
+        return (float(np.sqrt(se ** 2 + between / K)),
+                vlabel + f" + between-network variance / {K}")
 
     def _inference(self, variance, m, res, data, Z, J, details, ps_adjustment):
         """Standard error, interval, p-value and label of the chosen variance."""
