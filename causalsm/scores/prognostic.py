@@ -231,7 +231,8 @@ class DoubleScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        """The stacked scores, shape (n, n_propensity_columns_ + n_prognostic_columns)."""
+        """The stacked scores, shape (n, ``n_propensity_columns_`` + the number of
+        prognostic columns)."""
         if not hasattr(self, "propensity_scores_"):
             raise not_fitted(self, "fit(X, t, outcome=y)")
         n = check_array(X)[0].shape[0]
