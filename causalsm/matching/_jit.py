@@ -155,6 +155,25 @@ def _gallop(s, q, thr, start, upper):
     return hi
 
 
+def _kth_nearest(s, x, pos, k):
+    """The k-th smallest squared distance from ``x`` to the sorted ``s``, ``pos`` its
+    insertion point: the distances grow away from it on either side, so the k-th
+    smallest is the k-th step of a merge of the two sides (inf with fewer than k)."""
+    n = s.size
+    kth = np.inf
+    left, right = pos - 1, pos
+    for _ in range(k):
+        dl = (s[left] - x) ** 2 if left >= 0 else np.inf
+        dr = (s[right] - x) ** 2 if right < n else np.inf
+        if dl <= dr:
+            kth = dl
+            left -= 1
+        else:
+            kth = dr
+            right += 1
+    return kth
+
+
 def _tie_bounds(s, q, k, add, same, exact):
     """For each query ``q[i]`` (ideally in ascending order) among the sorted candidates
     ``s``: the k-th smallest squared distance ``kth`` and the range ``[lo, hi)`` of
@@ -176,19 +195,7 @@ def _tie_bounds(s, q, k, add, same, exact):
                 pos = i
         else:
             pos = _gallop(s, x, -1.0, pos, False)   # thr < 0: the insertion point
-        # The squared distances grow away from the insertion point on either side:
-        # the k-th smallest is the k-th step of a merge of the two sides.
-        kth = np.inf
-        left, right = pos - 1, pos
-        for _ in range(k):
-            dl = (s[left] - x) ** 2 if left >= 0 else np.inf
-            dr = (s[right] - x) ** 2 if right < n else np.inf
-            if dl <= dr:
-                kth = dl
-                left -= 1
-            else:
-                kth = dr
-                right += 1
+        kth = _kth_nearest(s, x, pos, k)
         thr = kth + add
         if kth == np.inf:
             lo[i], hi[i] = 0, n
@@ -221,6 +228,28 @@ def _add(x, sign, t1, c1, t2, c2, squares):
     return t1, c1 + e, t2, c2
 
 
+def _slide(values, lo, hi, a, b, t1, c1, t2, c2, squares):
+    """Move the window ``values[a:b]`` with compensated sums ``(t1, c1)`` (and of
+    squares ``(t2, c2)``) to ``values[lo:hi]``: each value added or removed once,
+    restarting when the two ranges are disjoint."""
+    if lo >= b or hi <= a:                      # disjoint from the window: restart
+        a = b = lo
+        t1 = c1 = t2 = c2 = 0.0
+    while b < hi:
+        t1, c1, t2, c2 = _add(values[b], 1.0, t1, c1, t2, c2, squares)
+        b += 1
+    while a > lo:
+        a -= 1
+        t1, c1, t2, c2 = _add(values[a], 1.0, t1, c1, t2, c2, squares)
+    while b > hi:
+        b -= 1
+        t1, c1, t2, c2 = _add(values[b], -1.0, t1, c1, t2, c2, squares)
+    while a < lo:
+        t1, c1, t2, c2 = _add(values[a], -1.0, t1, c1, t2, c2, squares)
+        a += 1
+    return a, b, t1, c1, t2, c2
+
+
 def _window_sums(values, lo, hi, at, size, s1, s2, squares):
     """Size, sum and sum of squares (0 unless ``squares``) of ``values[lo[i]:hi[i]]``,
     for ranges whose ends move forward (ranges of queries in score order), written at
@@ -233,22 +262,7 @@ def _window_sums(values, lo, hi, at, size, s1, s2, squares):
     b = 0
     t1 = c1 = t2 = c2 = 0.0
     for i in range(m):
-        if lo[i] >= b or hi[i] <= a:            # disjoint from the window: restart
-            a = lo[i]
-            b = lo[i]
-            t1 = c1 = t2 = c2 = 0.0
-        while b < hi[i]:
-            t1, c1, t2, c2 = _add(values[b], 1.0, t1, c1, t2, c2, squares)
-            b += 1
-        while a > lo[i]:
-            a -= 1
-            t1, c1, t2, c2 = _add(values[a], 1.0, t1, c1, t2, c2, squares)
-        while b > hi[i]:
-            b -= 1
-            t1, c1, t2, c2 = _add(values[b], -1.0, t1, c1, t2, c2, squares)
-        while a < lo[i]:
-            t1, c1, t2, c2 = _add(values[a], -1.0, t1, c1, t2, c2, squares)
-            a += 1
+        a, b, t1, c1, t2, c2 = _slide(values, lo[i], hi[i], a, b, t1, c1, t2, c2, squares)
         j = at[i] if at.size else i
         size[j] = hi[i] - lo[i]
         s1[j] = t1 + c1
@@ -274,38 +288,14 @@ def _same_arm_fill(s, values, pos, k, add, members, sigma2):
         x = s[i]
         if i == 0 or s[i - 1] != x:            # the start of its run of equal values
             p = i
-        kth = np.inf
-        left, right = p - 1, p
-        for _ in range(k):
-            dl = (s[left] - x) ** 2 if left >= 0 else np.inf
-            dr = (s[right] - x) ** 2 if right < n else np.inf
-            if dl <= dr:
-                kth = dl
-                left -= 1
-            else:
-                kth = dr
-                right += 1
+        kth = _kth_nearest(s, x, p, k)
         if kth == np.inf:
             lo, hi = 0, n
         else:
             a = _gallop(s, x, kth + add, min(a, p), False)
             b = _gallop(s, x, kth + add, max(b, p), True)
             lo, hi = a, b
-        if lo >= wb or hi <= wa:                # disjoint from the window: restart
-            wa = wb = lo
-            t1 = c1 = t2 = c2 = 0.0
-        while wb < hi:
-            t1, c1, t2, c2 = _add(v[wb], 1.0, t1, c1, t2, c2, True)
-            wb += 1
-        while wa > lo:
-            wa -= 1
-            t1, c1, t2, c2 = _add(v[wa], 1.0, t1, c1, t2, c2, True)
-        while wb > hi:
-            wb -= 1
-            t1, c1, t2, c2 = _add(v[wb], -1.0, t1, c1, t2, c2, True)
-        while wa < lo:
-            t1, c1, t2, c2 = _add(v[wa], -1.0, t1, c1, t2, c2, True)
-            wa += 1
+        wa, wb, t1, c1, t2, c2 = _slide(v, lo, hi, wa, wb, t1, c1, t2, c2, True)
         w = float(hi - lo)
         m1 = (t1 + c1) / w
         members[pos[i]] = w
@@ -597,7 +587,9 @@ if AVAILABLE:
     _arm_extremes_c = _compile(_arm_extremes, "arm_extremes")
     _add_c = numba.njit(inline="always")(
         types.FunctionType(_add.__code__, {**globals(), "_two_sum": _two_sum_c}, "add"))
-    window_sums = _compile(_window_sums, "window_sums", _add=_add_c)
+    _slide_c = numba.njit(inline="always")(
+        types.FunctionType(_slide.__code__, {**globals(), "_add": _add_c}, "slide"))
+    window_sums = _compile(_window_sums, "window_sums", _slide=_slide_c)
 else:                                    # pragma: no cover
     variance_sums = cover_sums = window_sums = arm_variances = None
 
@@ -606,13 +598,17 @@ if AVAILABLE:
     _gallop_c = numba.njit(cache=True, nogil=True, inline="always")(types.FunctionType(
         _gallop.__code__, {**globals(), "_holds": numba.njit(inline="always")(_holds)},
         "gallop"))
+    # A plain compiled call, which LLVM inlines: numba's IR inlining of this loop
+    # ("always") doubled the time of same_arm_fill.
+    _kth_nearest_c = numba.njit(cache=True, nogil=True)(_kth_nearest)
     tie_bounds = numba.njit(cache=True, nogil=True)(types.FunctionType(
-        _tie_bounds.__code__, {**globals(), "_gallop": _gallop_c}, "tie_bounds"))
+        _tie_bounds.__code__, {**globals(), "_gallop": _gallop_c,
+                               "_kth_nearest": _kth_nearest_c}, "tie_bounds"))
     # IEEE division (a range of one unit gives NaN or inf, as numpy does)
     same_arm_fill = numba.njit(cache=True, nogil=True, error_model="numpy")(
         types.FunctionType(_same_arm_fill.__code__,
-                           {**globals(), "_gallop": _gallop_c, "_add": _add_c},
-                           "same_arm_fill"))
+                           {**globals(), "_gallop": _gallop_c, "_slide": _slide_c,
+                            "_kth_nearest": _kth_nearest_c}, "same_arm_fill"))
 else:                                    # pragma: no cover
     tie_bounds = same_arm_fill = None
 
