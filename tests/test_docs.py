@@ -51,3 +51,15 @@ def test_the_site_builds_without_warnings(tmp_path):
     # the guide pages carry their README sections, the benchmarks page its tables
     assert "MatchedHazardRatio" in (html / "guide" / "survival.html").read_text()
     assert "Fit ratio after the kernel work" in (html / "benchmarks.html").read_text()
+
+
+@pytest.mark.slow
+def test_the_getting_started_code_runs(capsys):
+    """The page's Python blocks run as written (so the first estimate a reader copies works)."""
+    text = (DOCS / "getting_started.rst").read_text()
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", text)
+    assert blocks
+    for block in blocks:
+        exec(compile("\n".join(line[4:] for line in block.splitlines()), "getting_started",
+                     "exec"), {})
+    assert "ATT" in capsys.readouterr().out
