@@ -1,0 +1,122 @@
+"""The Python half of the R package causalsm.
+
+Every function here returns plain Python values (str, float, int, bool, and lists and
+dicts of them), which every version of reticulate converts, including the versions
+older than 1.38 that cannot convert NumPy 2 arrays.  ``call`` runs a causalsm call with
+Python's warnings collected, so that R re-issues them as R warnings.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+import causalsm as csm
+
+
+def call(fun, args, kwargs):
+    """``(fun(*args, **kwargs), [warning messages])``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fun(*args, **kwargs)
+    messages = []
+    for w in caught:
+        text = str(w.message)
+        if text not in messages:
+            messages.append(text)
+    return value, messages
+
+
+def _column(col: pd.Series):
+    if pd.api.types.is_bool_dtype(col):
+        return "logical", [bool(v) for v in col]
+    if pd.api.types.is_integer_dtype(col):
+        return "integer", [int(v) for v in col]
+    if pd.api.types.is_numeric_dtype(col):
+        return "double", [float(v) for v in col]
+    return "character", [None if v is None or (isinstance(v, float) and np.isnan(v))
+                         else str(v) for v in col]
+
+
+def frame(df: pd.DataFrame, index: bool = False) -> dict:
+    """A DataFrame as ``{"names", "types", "columns", "index"}`` of plain lists."""
+    types, columns = zip(*(_column(df.iloc[:, j]) for j in range(df.shape[1]))) \
+        if df.shape[1] else ((), ())
+    return {"names": [str(c) for c in df.columns], "types": list(types),
+            "columns": list(columns),
+            "index": [str(i) for i in df.index] if index else None}
+
+
+def plain(values) -> list:
+    """An array (or list) as a plain list."""
+    return np.asarray(values).tolist()
+
+
+def result(res) -> dict:
+    """An effect result: its fields, its table and its printed summary."""
+    out = {"fields": res.to_dict(), "table": frame(res.to_frame()),
+           "summary": str(res.summary())}
+    return out
+
+
+def conf_int(res, alpha: float) -> list:
+    """The interval(s) at level ``1 - alpha`` as a list of ``[lower, upper]`` rows."""
+    return np.atleast_2d(np.asarray(res.conf_int(alpha), dtype=float)).tolist()
+
+
+def survival_data(res) -> dict | None:
+    """A hazard-ratio result's matched, weighted data (duration, event, arm, weight)."""
+    if res._data is None:
+        return None
+    T, d, a, w = (np.asarray(v, dtype=float).tolist() for v in res._data)
+    return {"duration": T, "event": d, "treated": a, "weight": w}
+
+
+def match_units(data, treatment, covariates=None, score="propensity", estimand="ATT",
+                exact=None, random_state=None, standardize="auto", **options):
+    """Fit ``score`` and match on it as ``MatchingEstimator`` does, without an outcome:
+    the weights, the pairs, the score and the balance table."""
+    from causalsm._validation import (InputError, check_frame, check_xy, coerce_int_options,
+                                      select_columns)
+    from causalsm.api import make_score
+    from causalsm.balance import balance_table
+    from causalsm.estimators.average import fit_score
+    from causalsm.matching.support import warn_poor_overlap, warn_unmatched
+    from causalsm.scores._tags import resolve_standardize, score_tags
+
+    frame_, covariates = check_frame(data, treatment=treatment, covariates=covariates)
+    X = frame_[covariates]
+    checked = check_xy(X, frame_[treatment], min_per_arm=1)
+    t = checked.t
+    s = make_score(score, random_state)
+    tags = score_tags(s)
+    if tags.uses_outcome:
+        raise InputError(f"score {score!r} needs the outcome; match_units matches without "
+                         "one: use estimate_effect, or a score of the covariates")
+    S = fit_score(s, X, t).reshape(t.shape[0], -1)
+    exact_values = (None if exact is None
+                    else select_columns(checked.X, checked.columns, exact, "exact"))
+    m = csm.match(S, t, estimand=estimand, exact=exact_values, random_state=random_state,
+                  standardize=resolve_standardize(standardize, tags), index=frame_.index,
+                  **coerce_int_options(options))
+    warn_poor_overlap(s, X, t, S)
+    warn_unmatched(m)
+    table = balance_table(X, t, weights=m.weights, estimand=m.estimand)
+    return {"weights": np.asarray(m.weights, dtype=float).tolist(),
+            "treated": t.astype(float).tolist(),
+            "score": [S[:, j].tolist() for j in range(S.shape[1])],
+            "pairs": frame(m.pairs()),
+            "balance": frame(table.reset_index()),
+            "estimand": m.estimand, "n_matched": int(m.n_matched),
+            "n_dropped": int(m.n_dropped), "score_name": type(s).__name__}
+
+
+def balance(data, treatment, covariates=None, weights=None, estimand="ATT", **options):
+    """``balance_table`` of a data frame's columns, as a plain table."""
+    from causalsm._validation import check_frame, check_treatment
+    from causalsm.balance import balance_table
+    frame_, covariates = check_frame(data, treatment=treatment, covariates=covariates)
+    t = check_treatment(frame_[treatment], name=treatment)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    table = balance_table(frame_[covariates], t, weights=w, estimand=estimand, **options)
+    return frame(table.reset_index())

@@ -1,0 +1,4 @@
+library(testthat)
+library(causalsm)
+
+test_check("causalsm")
