@@ -1,6 +1,6 @@
 """The documentation site (``docs/``, issue 20): every public name is in the API reference,
 and the site builds with warnings as errors (so a broken docstring, or a README section the
-guide can no longer find, fails CI)."""
+guide can no longer find, fails CI), running the gallery's examples (``examples/gallery/``)."""
 
 import importlib.util
 import os
@@ -14,6 +14,7 @@ import pytest
 import causalsm
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+GALLERY = DOCS.parent / "examples" / "gallery"
 
 
 def _api_entries() -> set[str]:
@@ -51,6 +52,16 @@ def test_the_site_builds_without_warnings(tmp_path):
     # the guide pages carry their README sections, the benchmarks page its tables
     assert "MatchedHazardRatio" in (html / "guide" / "survival.html").read_text()
     assert "Fit ratio after the kernel work" in (html / "benchmarks.html").read_text()
+    # the gallery: every examples/gallery/plot_*.py ran and has its page with its figure
+    assert (html / "gallery" / "index.html").exists()
+    scripts = sorted(GALLERY.glob("plot_*.py"))
+    assert len(scripts) >= 5
+    for script in scripts:
+        page = html / "gallery" / f"{script.stem}.html"
+        assert page.exists(), f"no gallery page for {script.name}"
+        figure = f"sphx_glr_{script.stem}_001.png"
+        assert figure in page.read_text(), f"{script.name} drew no figure"
+        assert (html / "_images" / figure).exists()
 
 
 @pytest.mark.slow
