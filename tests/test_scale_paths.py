@@ -140,8 +140,11 @@ def _brute_ties(zq, zc, k, tol):
     return set(zip(rows.tolist(), cols.tolist()))
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("d,k", [(2, 1), (3, 5)])
-def test_chunked_tree_queries_equal_brute_force(monkeypatch, d, k):
+def test_chunked_tree_queries_equal_brute_force(monkeypatch, d, k, compiled):
+    # compiled: each query's ties read as a prefix of its row (_jit.tree_ties)
+    monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
     rng = np.random.default_rng(d)
     n = 16_000
     X = np.round(rng.normal(size=(n, d)), 2)      # exact ties and near-ties
@@ -157,6 +160,22 @@ def test_chunked_tree_queries_equal_brute_force(monkeypatch, d, k):
     got = set(zip(np.searchsorted(fi, m.focal).tolist(),
                   np.searchsorted(ci, m.matched).tolist()))
     assert got == ref
+
+
+@pytest.mark.parametrize("tol", [1e-5, 0.0])
+def test_compiled_tree_ties_give_the_numpy_pairs(monkeypatch, tol):
+    rng = np.random.default_rng(4)
+    X = np.round(rng.normal(size=(9000, 2)), 2)
+    t = (rng.random(9000) < 0.5).astype(int)
+    monkeypatch.setattr(nearest, "_CHUNK", 500)
+    assert _jit.AVAILABLE, "numba is a dev dependency"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fast = match(X, t, n_neighbors=3, distance_tolerance=tol, estimand="ATE")
+        monkeypatch.setattr(_jit, "AVAILABLE", False)
+        slow = match(X, t, n_neighbors=3, distance_tolerance=tol, estimand="ATE")
+    assert fast.n_pairs > 3 * 9000                 # ties kept
+    pd.testing.assert_frame_equal(fast.pairs(), slow.pairs(), check_exact=True)
 
 
 def test_binary_check_of_the_treatment():
@@ -260,17 +279,21 @@ def test_arm_extremes(monkeypatch, compiled):
 
 
 @pytest.mark.parametrize("compiled", [True, False])
-def test_pair_order_is_the_argsort_of_focal_then_match(monkeypatch, compiled):
+def test_sort_pairs_is_the_argsort_of_focal_then_match(monkeypatch, compiled):
     # pairs found unit by unit (one run per focal unit, matches by distance), as the
     # KD-tree search gives them; a unit whose pairs are split falls back to argsort
     monkeypatch.setattr(_jit, "AVAILABLE", compiled and _jit.AVAILABLE)
     rng = np.random.default_rng(11)
+
+    def check(focal, matched):
+        d2 = rng.random(focal.size)
+        o = np.argsort(focal * 200 + matched, kind="stable")
+        got = _jit.sort_pairs(focal, matched, d2)
+        for a, b in zip(got, (focal[o], matched[o], d2[o])):
+            np.testing.assert_array_equal(a, b)
+
     for _ in range(50):
         units = rng.permutation(rng.integers(1, 60))
         runs = [rng.choice(200, size=rng.integers(1, 9), replace=False) for _ in units]
-        focal = np.repeat(units, [r.size for r in runs])
-        matched = np.concatenate(runs)
-        np.testing.assert_array_equal(_jit.pair_order(focal, matched),
-                                      np.argsort(focal * 200 + matched, kind="stable"))
-    focal, matched = np.array([1, 1, 0, 1]), np.array([3, 2, 5, 0])
-    np.testing.assert_array_equal(_jit.pair_order(focal, matched), [2, 3, 1, 0])
+        check(np.repeat(units, [r.size for r in runs]), np.concatenate(runs))
+    check(np.array([1, 1, 0, 1]), np.array([3, 2, 5, 0]))

@@ -14,9 +14,12 @@
   sorted units into the arms (:func:`split_arms`).
 * The same-arm conditional variances of the Abadie-Imbens variance: each arm's tie
   ranges, window sums and variances in one pass (:func:`same_arm_fill`).
+* The ties of multi-d KD-tree queries: the candidates of each query within the
+  tolerance of its k-th nearest are a prefix of its row of neighbours, read in one
+  pass (:func:`tree_ties`) instead of masks over every row.
 * The order of multi-d pairs by focal unit then match: the pairs of a unit come
   together from the KD-tree, so the runs are ordered and each run sorted
-  (:func:`pair_order`), without a sort of all pairs.
+  (:func:`sort_pairs`), without a sort or a gather of all pairs.
 
 With `numba <https://numba.pydata.org>`_ installed (``pip install "causalsm[fast]"``)
 they are compiled; without it :mod:`causalsm.matching.nearest` runs the greedy loop in
@@ -35,8 +38,8 @@ except ImportError:                      # pragma: no cover - depends on the env
     numba = None
 
 __all__ = ["AVAILABLE", "greedy_loop", "compiled_loop", "tie_bounds", "window_sums",
-           "same_arm_fill", "cover_sums", "score_order", "pair_order", "split_arms", "variance_sums",
-           "arm_variances", "arm_extremes"]
+           "same_arm_fill", "cover_sums", "score_order", "sort_pairs", "split_arms", "variance_sums",
+           "arm_variances", "arm_extremes", "tree_ties"]
 
 AVAILABLE = numba is not None
 
@@ -399,11 +402,51 @@ def _low_bits(keys, bits):
     return order
 
 
-def _segment_sort(src, length, matched):
-    """The positions ``src[r] .. src[r] + length[r] - 1`` of every run ``r`` in turn,
-    each run ordered by ``matched`` (insertion sort: runs are short)."""
-    out = np.empty(length.sum(), dtype=np.int64)
-    key = np.empty(length.max() if length.size else 0, dtype=matched.dtype)
+def _tree_ties(d, idx, k, add, complete):
+    """The ties of a chunk of KD-tree queries without caliper, weights or self-matches
+    (``nearest._ties_tree_chunk``): per row of the distances ``d`` (ascending) and
+    indices ``idx``, the squared k-th nearest distance ``kth``, whether the row is
+    settled (its last candidate lies beyond ``kth + add``, or ``complete``: every
+    control was returned), and for a settled row its candidates within ``kth + add``,
+    a prefix of the row, as pairs ``(row, idx, squared distance)`` in row order."""
+    m, kk = d.shape
+    kth = np.empty(m)
+    count = np.zeros(m, dtype=np.int64)
+    total = 0
+    for i in range(m):
+        t = d[i, k - 1] * d[i, k - 1]
+        kth[i] = t
+        thr = t + add
+        if complete or d[i, kk - 1] * d[i, kk - 1] > thr:
+            j = k
+            while j < kk and d[i, j] * d[i, j] <= thr:
+                j += 1
+            count[i] = j
+            total += j
+    rows = np.empty(total, dtype=np.int64)
+    cols = np.empty(total, dtype=np.int64)
+    d2 = np.empty(total)
+    o = 0
+    for i in range(m):
+        for j in range(count[i]):
+            rows[o] = i
+            cols[o] = idx[i, j]
+            d2[o] = d[i, j] * d[i, j]
+            o += 1
+    return kth, count > 0, rows, cols, d2
+
+
+def _segment_sort(src, length, focal, matched, d2):
+    """The pairs of every run ``src[r] .. src[r] + length[r] - 1`` in turn, each run
+    ordered by ``matched`` (insertion sort: runs are short), copied out as sorted
+    ``(focal, matched, d2)``: the runs are read and written contiguously."""
+    total = length.sum()
+    f_out = np.empty(total, dtype=focal.dtype)
+    m_out = np.empty(total, dtype=matched.dtype)
+    d_out = np.empty(total, dtype=d2.dtype)
+    size = length.max() if length.size else 0
+    key = np.empty(size, dtype=matched.dtype)
+    at = np.empty(size, dtype=np.int64)
     o = 0
     for r in range(src.size):
         for j in range(length[r]):
@@ -412,29 +455,37 @@ def _segment_sort(src, length, matched):
             i = j
             while i > 0 and key[i - 1] > v:
                 key[i] = key[i - 1]
-                out[o + i] = out[o + i - 1]
+                at[i] = at[i - 1]
                 i -= 1
             key[i] = v
-            out[o + i] = p
+            at[i] = p
+        f = focal[src[r]]
+        for j in range(length[r]):
+            f_out[o + j] = f
+            m_out[o + j] = key[j]
+            d_out[o + j] = d2[at[j]]
         o += length[r]
-    return out
+    return f_out, m_out, d_out
 
 
-def pair_order(focal, matched):
-    """``argsort(focal * n + matched, kind="stable")`` of matched pairs (distinct
-    pairs) whose focal units come in runs, one run per unit (the pairs of a unit are
-    found together): the runs ordered by :func:`score_order`, then each run by its
-    matches.  Falls back to numpy's ``argsort`` without numba or when a unit's pairs
-    are split."""
-    n = int(max(focal.max(initial=0), matched.max(initial=0))) + 1
+def sort_pairs(focal, matched, d2):
+    """Matched pairs (distinct) ordered by focal unit, then match: ``(focal, matched,
+    d2)`` gathered by ``argsort(focal * n + matched, kind="stable")``.  When the
+    focal units come in runs, one run per unit (the pairs of a unit are found
+    together), the runs are ordered by :func:`score_order` and each run by its
+    matches, and copied out run by run, without a sort or a gather of all pairs.
+    Falls back to numpy's ``argsort`` without numba or when a unit's pairs are
+    split."""
     if AVAILABLE and focal.size > 1:
         starts = np.flatnonzero(np.concatenate(([True], focal[1:] != focal[:-1])))
         ro = score_order(focal[starts])
         first = focal[starts][ro]
         if np.all(first[1:] > first[:-1]):              # one run per unit
             length = np.diff(np.append(starts, focal.size))
-            return _segment_sort_c(starts[ro], length[ro], matched)
-    return np.argsort(focal * np.int64(n) + matched, kind="stable")
+            return _segment_sort_c(starts[ro], length[ro], focal, matched, d2)
+    n = int(max(focal.max(initial=0), matched.max(initial=0))) + 1
+    o = np.argsort(focal * np.int64(n) + matched, kind="stable")
+    return focal[o], matched[o], d2[o]
 
 
 def score_order(x):
@@ -585,13 +636,14 @@ if AVAILABLE:
     cover_sums = _compile(_cover_sums, "cover_sums", _two_sum=_two_sum_c)
     arm_variances = _compile(_arm_variances, "arm_variances", _two_sum=_two_sum_c)
     _arm_extremes_c = _compile(_arm_extremes, "arm_extremes")
+    tree_ties = _compile(_tree_ties, "tree_ties")
     _add_c = numba.njit(inline="always")(
         types.FunctionType(_add.__code__, {**globals(), "_two_sum": _two_sum_c}, "add"))
     _slide_c = numba.njit(inline="always")(
         types.FunctionType(_slide.__code__, {**globals(), "_add": _add_c}, "slide"))
     window_sums = _compile(_window_sums, "window_sums", _slide=_slide_c)
 else:                                    # pragma: no cover
-    variance_sums = cover_sums = window_sums = arm_variances = None
+    variance_sums = cover_sums = window_sums = arm_variances = tree_ties = None
 
 if AVAILABLE:
     # Inlined into the loops that call them (a call each step costs more than the step).

@@ -416,8 +416,7 @@ def _assemble_pairs(parts, n: int, w) -> dict:
         d2 = np.zeros(0)
     if focal.size > 1 and not (np.all(focal[1:] >= focal[:-1]) and np.all(
             (focal[1:] > focal[:-1]) | (matched[1:] > matched[:-1]))):
-        o = _jit.pair_order(focal, matched)      # by focal unit, then match
-        focal, matched, d2 = focal[o], matched[o], d2[o]
+        focal, matched, d2 = _jit.sort_pairs(focal, matched, d2)   # by unit, then match
     n_j = np.bincount(focal, minlength=n)
     if w is None:
         share = 1.0 / n_j[focal]
@@ -623,8 +622,9 @@ def _ties_1d(q: np.ndarray, c: np.ndarray, k: int, tol: float):
 def _kdtree(points: np.ndarray) -> cKDTree:
     """A KD-tree split at the midpoint of the widest side (``balanced_tree=False``):
     several times faster to build than median splits for millions of points, and as
-    fast to query on scores."""
-    return cKDTree(points, balanced_tree=False, compact_nodes=False)
+    fast to query on scores; leaves of 32 points (scipy's default is 16) build 15%
+    faster at 10^7 points and query as fast for the dozens of neighbours of R's ties."""
+    return cKDTree(points, leafsize=32, balanced_tree=False, compact_nodes=False)
 
 
 def _query(tree, q, k):
@@ -683,6 +683,17 @@ def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_po
             needed = kk
         d, idx = _query(tree, zq[todo], kk)
         d, idx = d.reshape(todo.size, kk), idx.reshape(todo.size, kk)
+        if _jit.AVAILABLE and cal is None and self_pos is None and wc is None:
+            # the same pairs as below, from the prefix of each row in one pass
+            kth, done, r, c, d2r = _jit.tree_ties(d, idx, k, tol + _R_TOL if tol > 0
+                                                  else 0.0, kk >= nc)
+            out_rows.append(todo[r])
+            out_cols.append(c)
+            out_d2.append(d2r)
+            kth_all[todo[done]] = kth[done]
+            todo = todo[~done]
+            kk = min(nc, 2 * kk)
+            continue
         d2 = np.square(d, out=d)
         if cal is None and self_pos is None and wc is None:   # every candidate counts
             valid = True
