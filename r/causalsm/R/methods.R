@@ -189,17 +189,35 @@ km_curve <- function(time, event, weight) {
 #' @param level Confidence level; the fitted intervals at the default, Wald intervals
 #'   from the standard errors at another.
 #' @param ... Passed on to the graphics functions, or ignored.
-#' @return `coef()`: the estimates named by method; `confint()`: a matrix;
-#'   `plot()`: `x`, invisibly (the estimates with their intervals, one line per method).
+#' @return `print()`: `x`, invisibly (the main columns; `as.data.frame()` has all of
+#'   them); `coef()`: the estimates named by method; `confint()`: a matrix; `plot()`:
+#'   `x`, invisibly (the estimates with their intervals, one line per method).
 #' @examplesIf causalsm_available()
 #' lalonde <- causalsm_data("lalonde")
 #' tab <- compare(lalonde, "treat", "re78", c("age", "educ", "re74", "re75"),
 #'                methods = c("psm", "mahalanobis"))
+#' tab
 #' coef(tab)
 #' confint(tab)
 #' plot(tab)
 #' @name comparison-methods
 NULL
+
+#' @rdname comparison-methods
+#' @export
+print.causalsm_comparison <- function(x, ...) {
+  main <- intersect(c("method", "estimate", "std_error", "ci_lower", "ci_upper", "p_value",
+                      "max_abs_smd", "evalue", "n_matched", "error"), names(x))
+  main <- main[!vapply(x[main], function(v) all(is.na(v) | v %in% ""), TRUE)]
+  cat("Comparison of ", nrow(x), " methods (", x$estimand[1], ")\n", sep = "")
+  print(as.data.frame(unclass(x)[main], check.names = FALSE), ...)
+  rest <- setdiff(names(x), main)
+  if (length(rest)) {
+    cat("Other columns (as.data.frame() shows all): ", paste(rest, collapse = ", "), "\n",
+        sep = "")
+  }
+  invisible(x)
+}
 
 #' @rdname comparison-methods
 #' @export

@@ -55,6 +55,9 @@ test_that("compare equals Python's table", {
   expect_close(tab$std_error, want$std_error)
   expect_close(tab$max_abs_smd, want$max_abs_smd)
   expect_identical(names(coef(tab)), c("psm", "mahalanobis"))
+  expect_output(print(tab), "Comparison of 2 methods \\(ATT\\).*Other columns")
+  expect_identical(class(as.data.frame(tab)), "data.frame")
+  expect_true("fit_seconds" %in% names(as.data.frame(tab)))
   expect_close(confint(tab, level = 0.9)[, 2],
                tab$estimate + qnorm(0.95) * tab$std_error)
 })
