@@ -63,6 +63,9 @@ __all__ = ["MultiplyRobustMatching", "QuantileEffectResult", "dsm_statistics",
 
 _SIEVE_NAMES = {1: "linear", 2: "quadratic", 3: "cubic"}
 _BISECT_TOL = 1e-10
+# Ties broken at random are candidates equally distant up to rounding: squared
+# Mahalanobis distances within this (plus the 1e-10 of R's rule) of the k-th nearest.
+_ROUNDING = 1e-12
 _BISECT_MAX = 100
 
 
@@ -472,7 +475,7 @@ class MultiplyRobustMatching(BaseEstimator):
         seeds = seed_sequence(self.random_state).spawn(B + 1)
         Z = CovariateScore(scale="mahalanobis").fit(S).transform(S)
         m = match(Z, data.t, estimand=estimand, n_neighbors=k, replace=True,
-                  ties=bool(self.ties), distance_tolerance=0.0 if not self.ties else 1e-5,
+                  ties=bool(self.ties), distance_tolerance=1e-5 if self.ties else _ROUNDING,
                   standardize=False, random_state=np.random.default_rng(seeds[0]),
                   index=data.index)
         K = m.match_count

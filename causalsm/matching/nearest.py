@@ -729,7 +729,13 @@ def _ties_tree_chunk(tree, zq, k, tol, raw_q, raw_c, cal, zcal, wc=None, self_po
 
 
 def _break_ties(rows, cols, d2, kth, k, tol, rng):
-    """Keep k matches per row: the clearly closer ones, then a random draw of the ties."""
+    """Keep k matches per row: the clearly closer ones, then a random draw of the ties.
+
+    The draws are made in (row, candidate) order, not in the order the search returned
+    the candidates: among equally distant candidates that order follows the last bits
+    of their distances, which differ between BLAS builds and CPUs."""
+    o = np.lexsort((cols, rows))
+    rows, cols, d2 = rows[o], cols[o], d2[o]
     key = np.where(d2 < kth[rows] - tol, -1.0, rng.random(rows.size))
     o = np.lexsort((key, rows))
     rows, cols, d2 = rows[o], cols[o], d2[o]
