@@ -132,15 +132,21 @@ def estimate_effect(data, treatment: str, outcome: str,
     if isinstance(score, str) and score == "double":
         return _multiply_robust(frame, treatment, outcome, covariates, estimand=estimand,
                                 quantiles=None, options=options).effect_
+    est = matching_estimator(score, estimand, options)
+    est.fit(frame[covariates], frame[treatment], frame[outcome])   # validated there, once
+    return est.effect_
+
+
+def matching_estimator(score: Any, estimand: str, options: dict) -> MatchingEstimator:
+    """The :class:`~causalsm.MatchingEstimator` of a front door's ``score`` (a name or
+    a score object) and options, an unknown option named in the error."""
     valid = set(MatchingEstimator().get_params()) - {"balancing_score", "estimand"}
     unknown = set(options) - valid
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(sorted(unknown))}; valid options: "
                          f"{', '.join(sorted(valid))}")
-    est = MatchingEstimator(balancing_score=make_score(score, options.get("random_state")),
-                            estimand=estimand, **options)
-    est.fit(frame[covariates], frame[treatment], frame[outcome])   # validated there, once
-    return est.effect_
+    return MatchingEstimator(balancing_score=make_score(score, options.get("random_state")),
+                             estimand=estimand, **options)
 
 
 def _multiply_robust(frame, treatment, outcome, covariates, *, estimand, quantiles,

@@ -401,3 +401,23 @@ def test_designs_with_several_treatment_levels():
     assert (tab["error"].iloc[:3] == "").all()
     with pytest.raises(InputError, match="method: for a 0/1 treatment only"):
         csm.compare(df, "w", "y", ["a", "b"], methods=["psm"], method="full")
+
+
+@pytest.mark.parametrize("kw", [{}, {"caliper": 0.05}, {"method": "full"},
+                                {"method": "subclass", "n_subclasses": 4},
+                                {"method": "cem"}, {"n_neighbors": 3, "replace": False}])
+def test_match_alone_gives_the_matches_of_fit(kw):
+    # the design stage without an outcome (MatchIt's matchit): the same matches and
+    # balance table as fit with the outcome, and no effect left from an earlier fit
+    df = csm.datasets.load_lalonde()
+    cov = ["age", "educ", "black", "married", "re74", "re75"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = csm.MatchingEstimator(**kw).fit(df[cov], df.treat, df.re78)
+        est = csm.MatchingEstimator(**kw).fit(df[cov], df.treat, df.re78)
+        m = est.match(df[cov], df.treat)
+    assert not hasattr(est, "effect_") and est.matches_ is m
+    np.testing.assert_array_equal(m.weights, fitted.matches_.weights)
+    pd.testing.assert_frame_equal(est.balance(), fitted.balance())
+    with pytest.raises(InputError, match="needs the outcome"):
+        csm.MatchingEstimator(balancing_score=csm.DoubleScore()).match(df[cov], df.treat)

@@ -13,7 +13,6 @@ developer's machine and FAIL when the environment variable ``CI`` is set:
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,23 +33,9 @@ TOL = 1e-8            # the R side prints 15 significant digits
 NET_TOL = 1e-6
 
 
-def _unavailable(problem: str):
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail(f"{problem}; .ci/run installs R and reticulate, and CI is set, so this "
-                    "test fails instead of skipping")
-    pytest.skip(problem)
-
-
 @pytest.fixture(scope="module")
-def rscript() -> str:
-    path = shutil.which("Rscript")
-    if path is None:
-        _unavailable("Rscript is not installed (apt-get install r-base-core r-cran-reticulate)")
-    probe = subprocess.run([path, "-e", "library(reticulate); library(jsonlite)"],
-                           capture_output=True, text=True, timeout=300)
-    if probe.returncode != 0:
-        _unavailable(f"the R packages reticulate and jsonlite are needed: {probe.stderr[-300:]}")
-    return path
+def rscript(rscript_with) -> str:
+    return rscript_with("reticulate", "jsonlite")
 
 
 def run_r(rscript: str, args: list, cwd: Path, marker: str, timeout: int = 900) -> dict:

@@ -27,26 +27,11 @@ R_PACKAGES = ("reticulate", "testthat", "knitr", "rmarkdown", "roxygen2")
 pytestmark = pytest.mark.slow
 
 
-def _unavailable(problem: str):
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-        pytest.fail(f"{problem}; .ci/run installs it, and CI is set, so this test fails "
-                    "instead of skipping")
-    pytest.skip(problem)
-
-
 @pytest.fixture(scope="module")
-def r_home() -> str:
-    rscript = shutil.which("Rscript")
-    if rscript is None or shutil.which("R") is None:
-        _unavailable("R is not installed (apt-get install r-base-core)")
-    probe = subprocess.run(
-        [rscript, "-e", "for (p in c(%s)) loadNamespace(p)"
-         % ", ".join(f'"{p}"' for p in R_PACKAGES)],
-        capture_output=True, text=True, timeout=300)
-    if probe.returncode != 0:
-        _unavailable(f"R packages {', '.join(R_PACKAGES)} are needed: {probe.stderr[-300:]}")
+def r_home(rscript_with, unavailable) -> str:
+    rscript = rscript_with(*R_PACKAGES)
     if shutil.which("pandoc") is None:
-        _unavailable("pandoc is needed to build the vignette (apt-get install pandoc)")
+        unavailable("pandoc is needed to build the vignette (apt-get install pandoc)")
     return rscript
 
 

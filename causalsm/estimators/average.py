@@ -25,6 +25,7 @@ propensity score.
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -467,7 +468,7 @@ class MatchingEstimator(BaseEstimator):
                              f"nearest-neighbour matching; after method={self.method!r} use "
                              "estimation='gcomputation' (the default)")
         if estimation == "gcomputation":
-            return self._fit_design(X, t, y, sample_weight, estimand, k)
+            return self._fit_design(X, t, y, sample_weight, estimand)
         variance = self.variance
         if variance == "auto":
             variance = "ai" if self.replace else "pair_cluster"
@@ -476,33 +477,12 @@ class MatchingEstimator(BaseEstimator):
                              f"{', '.join(VARIANCES)}")
         if not 0 < self.alpha < 1:
             raise InputError(f"alpha must be in (0, 1), got {self.alpha}")
-        data = check_xy(X, t, y, min_per_arm=1, accept_sparse=True)
-        Xin = X if isinstance(X, pd.DataFrame) else data.X
-        sample_weight = check_weights(sample_weight, data.n)
         if sample_weight is not None and variance not in ("ai", "ai_sample"):
             raise InputError(f"sample_weight is supported with variance 'ai' or 'ai_sample', "
                              f"not {variance!r}")
-        score = PropensityScore() if self.balancing_score is None else clone(self.balancing_score)
-        tags = score_tags(score)
-        k = self._n_neighbors(tags)
-        S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None,
-                      sample_weight).reshape(data.n, -1)
-        standardize = self._standardize(tags)
-        exact = (None if self.exact is None
-                 else select_columns(data.X, data.columns, self.exact, "exact"))
-        score, S, discarded = self._support(score, Xin, data, S, sample_weight, tags)
-        def matches(S_):
-            return match(S_, data.t, estimand=estimand, n_neighbors=k, replace=self.replace,
-                         caliper=self.caliper, caliper_units=self.caliper_units, exact=exact,
-                         ties=self.ties, order=self.order, random_state=self.random_state,
-                         distance_tolerance=self.distance_tolerance, index=data.index,
-                         standardize=standardize, weights=sample_weight,
-                         drop_incomplete=self.drop_incomplete, discard=discarded,
-                         **self._nearest_options(data))
-
-        m = matches(S)
-        warn_poor_overlap(score, Xin, data.t, S)
-        warn_unmatched(m)
+        d = self._design(X, t, y, sample_weight, estimand)
+        data, Xin, score, tags, S, m = d.data, d.Xin, d.score, d.tags, d.S, d.m
+        k, exact, standardize = d.k, d.exact, d.standardize
         bc = check_bool(self.bias_correction, "bias_correction", also=("auto",))
         if variance == "wild_bootstrap":
             if bc is False:
@@ -548,7 +528,7 @@ class MatchingEstimator(BaseEstimator):
         if members is not None and variance != "wild_bootstrap":
             se, vlabel = self._network_variance(
                 members, S, se, vlabel, details,
-                lambda S_: effect(matches(S_), S_ if adjust == "score" else Z))
+                lambda S_: effect(d.matches(S_), S_ if adjust == "score" else Z))
             ci, p = wald(est, se, self.alpha)
         if not se > 0:                         # 0 or NaN: nothing to estimate it from
             n1 = int(data.t.sum())
@@ -572,6 +552,89 @@ class MatchingEstimator(BaseEstimator):
         return self
 
     # ------------------------------------------------------------- designs
+    def match(self, X, t, sample_weight=None) -> MatchResult:
+        """The design alone: fit the score and match, without an outcome (as MatchIt's
+        ``matchit``).  The matches are those :meth:`fit` makes with the same settings;
+        :meth:`balance` reports on them.  Returns the :class:`~causalsm.MatchResult`
+        (also in ``matches_``; the score in ``balancing_score_``).
+
+        Examples
+        --------
+        >>> import causalsm as csm
+        >>> df = csm.datasets.load_lalonde()
+        >>> m = csm.MatchingEstimator().match(df[["age", "educ", "re74", "re75"]], df.treat)
+        >>> m.n_matched, int((m.weights > 0).sum()) > 185
+        (185, True)
+        """
+        estimand = check_estimand(self.estimand)
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; use one of {', '.join(METHODS)}")
+        gcomputation = self.method != "nearest"
+        if sample_weight is not None and gcomputation:
+            raise InputError(f"sample_weight is not supported with method={self.method!r}")
+        d = self._design(X, t, None, sample_weight, estimand, gcomputation=gcomputation)
+        self.__dict__.pop("effect_", None)        # no effect goes with these matches
+        self.balancing_score_, self.matches_, self._data = d.score, d.m, d.data
+        return d.m
+
+    def _design(self, X, t, y, sample_weight, estimand, gcomputation=False):
+        """The design stage of :meth:`fit` and :meth:`match`: validate, fit the score
+        (and its common support), match by ``method``.  ``y`` may be None (a score that
+        learns from the outcome then says it needs one).  With ``gcomputation`` the
+        covariates are dense and a DataFrame (the outcome model's and CEM's input).
+        Returns a namespace: ``data, Xin, score, tags, k, S, exact, standardize, m`` and
+        ``matches`` (the matching as a function of a score, to re-match on another)."""
+        data = check_xy(X, t, y, min_per_arm=1, accept_sparse=not gcomputation)
+        Xin = X if isinstance(X, pd.DataFrame) else (
+            pd.DataFrame(data.X, columns=data.columns, index=data.index) if gcomputation
+            else data.X)
+        sample_weight = check_weights(sample_weight, data.n)
+        score = PropensityScore() if self.balancing_score is None else clone(self.balancing_score)
+        tags = score_tags(score)
+        k = self._n_neighbors(tags)
+        S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None,
+                      sample_weight).reshape(data.n, -1)
+        score, S, discarded = self._support(score, Xin, data, S, sample_weight, tags)
+        standardize = self._standardize(tags)
+        exact = (None if self.exact is None
+                 else select_columns(data.X, data.columns, self.exact, "exact"))
+        common = {"estimand": estimand, "index": data.index}
+        method = self.method if gcomputation else "nearest"
+
+        def matches(S_):
+            if method == "cem":
+                return match(Xin, data.t, method="cem", cutpoints=self.cutpoints,
+                             grouping=self.grouping, k2k=self.k2k, **common)
+            if method == "subclass":
+                return match(self._ordering_score(score, Xin, S_), data.t, method="subclass",
+                             n_subclasses=self.n_subclasses, min_n=self.min_n,
+                             discard=discarded, **common)
+            opts = self._nearest_options(data)
+            if method == "nearest":
+                return match(S_, data.t, n_neighbors=k, replace=self.replace,
+                             caliper=self.caliper, caliper_units=self.caliper_units,
+                             exact=exact, ties=self.ties, order=self.order,
+                             random_state=self.random_state,
+                             distance_tolerance=self.distance_tolerance,
+                             standardize=standardize, weights=sample_weight,
+                             drop_incomplete=self.drop_incomplete, discard=discarded,
+                             **opts, **common)
+            if method == "full":
+                opts.update({"omit_fraction": self.omit_fraction,
+                             "min_controls": self.min_controls,
+                             "max_controls": self.max_controls})
+                opts = {k_: v for k_, v in opts.items() if v is not None}
+            return match(S_, data.t, method=method, n_neighbors=k, caliper=self.caliper,
+                         caliper_units=self.caliper_units, exact=exact,
+                         standardize=standardize, discard=discarded, solver=self.solver,
+                         **opts, **common)
+
+        m = matches(S)
+        warn_poor_overlap(score, Xin, data.t, S)
+        warn_unmatched(m)
+        return SimpleNamespace(data=data, Xin=Xin, score=score, tags=tags, k=k, S=S,
+                               exact=exact, standardize=standardize, matches=matches, m=m)
+
     def _support(self, score, Xin, data, S, sample_weight, tags):
         """Common support (``discard``) and MatchIt's ``reestimate``: the score refitted
         on the units kept.  Returns ``(score, S, discarded)``."""
@@ -597,7 +660,7 @@ class MatchingEstimator(BaseEstimator):
             out["min_controls"], out["max_controls"] = self.min_controls, self.max_controls
         return out
 
-    def _fit_design(self, X, t, y, sample_weight, estimand, k):
+    def _fit_design(self, X, t, y, sample_weight, estimand):
         """Match by ``method`` and estimate the effect by g-computation."""
         from .gcomputation import matched_effect
         if sample_weight is not None:
@@ -608,47 +671,9 @@ class MatchingEstimator(BaseEstimator):
         if variance is None:
             raise InputError(f"variance {self.variance!r} is not one of g-computation's: "
                              f"'auto', {', '.join(map(repr, GCOMP_VARIANCES))}")
-        data = check_xy(X, t, y, min_per_arm=1)
-        Xin = X if isinstance(X, pd.DataFrame) else pd.DataFrame(data.X, columns=data.columns,
-                                                                  index=data.index)
-        score = PropensityScore() if self.balancing_score is None else clone(self.balancing_score)
-        tags = score_tags(score)
-        k = self._n_neighbors(tags)
-        S = fit_score(score, Xin, data.t, data.y if tags.uses_outcome else None
-                      ).reshape(data.n, -1)
-        score, S, discarded = self._support(score, Xin, data, S, None, tags)
-        standardize = self._standardize(tags)
-        exact = (None if self.exact is None
-                 else select_columns(data.X, data.columns, self.exact, "exact"))
-        common = {"estimand": estimand, "index": data.index}
+        d = self._design(X, t, y, None, estimand, gcomputation=True)
+        data, score, tags, S, m = d.data, d.score, d.tags, d.S, d.m
         method = self.method
-        if method == "cem":
-            m = match(Xin, data.t, method="cem", cutpoints=self.cutpoints,
-                      grouping=self.grouping, k2k=self.k2k, **common)
-        elif method == "subclass":
-            m = match(self._ordering_score(score, Xin, S), data.t, method="subclass",
-                      n_subclasses=self.n_subclasses, min_n=self.min_n, discard=discarded,
-                      **common)
-        else:
-            opts = self._nearest_options(data)
-            if method == "nearest":
-                m = match(S, data.t, n_neighbors=k, replace=self.replace, caliper=self.caliper,
-                          caliper_units=self.caliper_units, exact=exact, ties=self.ties,
-                          order=self.order, random_state=self.random_state,
-                          distance_tolerance=self.distance_tolerance,
-                          standardize=standardize, discard=discarded, **opts, **common)
-            else:
-                if method == "full":
-                    opts.update({"omit_fraction": self.omit_fraction,
-                                 "min_controls": self.min_controls,
-                                 "max_controls": self.max_controls})
-                    opts = {k_: v for k_, v in opts.items() if v is not None}
-                m = match(S, data.t, method=method, n_neighbors=k, caliper=self.caliper,
-                          caliper_units=self.caliper_units, exact=exact,
-                          standardize=standardize, discard=discarded, solver=self.solver,
-                          **opts, **common)
-        warn_poor_overlap(score, Xin, data.t, S)
-        warn_unmatched(m)
         _, Z = self._adjustment(data, S, tags)
         res = matched_effect(m, data.y, Z, effect=self.effect_measure, vcov=variance,
                              alpha=self.alpha, n_bootstrap=self.n_bootstrap,

@@ -3,19 +3,19 @@
 #' Match units on a balancing score
 #'
 #' Fits a score to the covariates and matches on it, without looking at an outcome
-#' (the design stage, as `MatchIt::matchit()`). The score and the matching options are
-#' those of [estimate_effect()], so `estimate_effect()` with the same arguments uses
-#' the same matches.
+#' (the design stage, as `MatchIt::matchit()`). It is the design stage of
+#' [estimate_effect()] (the Python `MatchingEstimator.match`): with the same arguments
+#' `estimate_effect()` uses the same matches.
 #'
 #' @inheritParams estimate_effect
 #' @param treatment Column name (a string).
-#' @param score What to match on: `"propensity"`, `"covariates"`, `"mahalanobis"`,
-#'   `"neural"`, `"neural_propensity"` or `"pca"` (scores that need an outcome are
-#'   refused).
+#' @param score What to match on, as in [estimate_effect()]; a score that learns from
+#'   the outcome (`"double"`) is refused with an error saying so.
 #' @param estimand `"ATT"` (each treated unit gets controls), `"ATC"` or `"ATE"`.
-#' @param ... Options of the Python `causalsm.match`: `n_neighbors`, `replace`,
-#'   `caliper`, `caliper_units`, `exact` (column names), `ties`, `method`
-#'   (`"nearest"`, `"optimal"`, `"full"`, `"subclass"`), `random_state`, ...
+#' @param ... Options of the Python `MatchingEstimator`, as in [estimate_effect()]:
+#'   `method` (`"nearest"`, `"optimal"`, `"full"`, `"subclass"`, `"cem"`),
+#'   `n_neighbors`, `replace`, `caliper`, `exact` (column names), `discard`,
+#'   `random_state`, ...
 #' @return A `causalsm_match` object: `weights` (one per row of `data`, 0 for an
 #'   unmatched unit), `pairs` (a data.frame, one row per matched pair: `subclass` (the
 #'   focal unit), `treated` and `control` as row numbers of `data`, `weight`,

@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 import pandas as pd
 
-import causalsm as csm
 
 
 def call(fun, args, kwargs):
@@ -73,42 +72,24 @@ def survival_data(res) -> dict | None:
 
 
 def match_units(data, treatment, covariates=None, score="propensity", estimand="ATT",
-                exact=None, random_state=None, standardize="auto", **options):
-    """Fit ``score`` and match on it as ``MatchingEstimator`` does, without an outcome:
-    the weights, the pairs, the score and the balance table."""
-    from causalsm._validation import (InputError, check_frame, check_xy, coerce_int_options,
-                                      select_columns)
-    from causalsm.api import make_score
-    from causalsm.balance import balance_table
-    from causalsm.estimators.average import fit_score
-    from causalsm.matching.support import warn_poor_overlap, warn_unmatched
-    from causalsm.scores._tags import resolve_standardize, score_tags
+                **options):
+    """The design stage of ``estimate_effect`` (``MatchingEstimator.match``): the
+    weights, the pairs, the score matched on and the balance table."""
+    from causalsm._validation import check_frame, coerce_int_options
+    from causalsm.api import matching_estimator
 
     frame_, covariates = check_frame(data, treatment=treatment, covariates=covariates)
-    X = frame_[covariates]
-    checked = check_xy(X, frame_[treatment], min_per_arm=1)
-    t = checked.t
-    s = make_score(score, random_state)
-    tags = score_tags(s)
-    if tags.uses_outcome:
-        raise InputError(f"score {score!r} needs the outcome; match_units matches without "
-                         "one: use estimate_effect, or a score of the covariates")
-    S = fit_score(s, X, t).reshape(t.shape[0], -1)
-    exact_values = (None if exact is None
-                    else select_columns(checked.X, checked.columns, exact, "exact"))
-    m = csm.match(S, t, estimand=estimand, exact=exact_values, random_state=random_state,
-                  standardize=resolve_standardize(standardize, tags), index=frame_.index,
-                  **coerce_int_options(options))
-    warn_poor_overlap(s, X, t, S)
-    warn_unmatched(m)
-    table = balance_table(X, t, weights=m.weights, estimand=m.estimand)
+    est = matching_estimator(score, estimand, coerce_int_options(options))
+    m = est.match(frame_[covariates], frame_[treatment])
+    S = np.asarray(m.score, dtype=float).reshape(m.n, -1)
     return {"weights": np.asarray(m.weights, dtype=float).tolist(),
-            "treated": t.astype(float).tolist(),
+            "treated": np.asarray(m.treatment, dtype=float).tolist(),
             "score": [S[:, j].tolist() for j in range(S.shape[1])],
             "pairs": frame(m.pairs()),
-            "balance": frame(table.reset_index()),
+            "balance": frame(est.balance().reset_index()),
             "estimand": m.estimand, "n_matched": int(m.n_matched),
-            "n_dropped": int(m.n_dropped), "score_name": type(s).__name__}
+            "n_dropped": int(m.n_dropped),
+            "score_name": type(est.balancing_score_).__name__}
 
 
 def balance(data, treatment, covariates=None, weights=None, estimand="ATT", **options):

@@ -29,6 +29,17 @@ test_that("match_units gives estimate_effect's matches and Python's balance", {
   expect_error(balance(d, "group", COVS, weights = 1:3), "one per row")
 })
 
+test_that("match_units with another design gives fit's matches", {
+  skip_without_python()
+  m <- match_units(lalonde_r(), "group", COVS, method = "full")
+  want <- py_out(paste(PY_SETUP,
+    "est = csm.MatchingEstimator(method='full').fit(lalonde[COVS], lalonde['treat'],",
+    "                                               lalonde['re78'])",
+    "out = est.matches_.weights.tolist()", sep = "\n"))
+  expect_close(m$weights, want)
+  expect_true(all(m$weights > 0))            # full matching keeps every unit here
+})
+
 test_that("match_units refuses a score that needs the outcome", {
   skip_without_python()
   expect_error(match_units(lalonde_r(), "group", COVS, score = "double"), "outcome")
