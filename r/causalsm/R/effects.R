@@ -158,7 +158,7 @@ hazard_ratio <- function(data, treatment, duration, event, covariates = NULL,
   res <- py_call(py_modules()$csm$hazard_ratio, to_python(data), treatment, duration,
                  event, covariates = covariates, score = score, estimand = estimand, ...)
   out <- new_result(res, "causalsm_hazard", treatment, match.call(), log_scale = TRUE)
-  out$survival <- reticulate::py_to_r(py_modules()$bridge$survival_data(res))
+  out$survival <- reticulate::py_to_r(py_modules()$bridge$survival_curves(res))
   out
 }
 

@@ -153,32 +153,27 @@ plot.causalsm_hazard <- function(x, type = c("survival", "estimate"), ...) {
   type <- match.arg(type)
   s <- x$survival
   if (type == "estimate" || is.null(s)) return(plot.causalsm_result(x, ...))
-  curves <- lapply(c(0, 1), function(arm) {
-    keep <- as.numeric(s$treated) == arm
-    km_curve(as.numeric(s$duration)[keep], as.numeric(s$event)[keep],
-             as.numeric(s$weight)[keep])
-  })
-  graphics::plot(NULL, xlim = c(0, max(as.numeric(s$duration))), ylim = c(0, 1),
+  graphics::plot(NULL, xlim = c(0, s$horizon), ylim = c(0, 1),
                  xlab = "time", ylab = "survival (matched, weighted)",
                  main = sprintf("Hazard ratio %.3g [%.3g, %.3g]", exp(x$coefficients),
                                 exp(x$conf_int[1]), exp(x$conf_int[2])), ...)
-  for (arm in 1:2) {
-    graphics::lines(curves[[arm]]$time, curves[[arm]]$survival, type = "s",
-                    col = c("grey40", "firebrick")[arm], lwd = 2)
+  arms <- c("control", "treated")
+  colours <- c("grey40", "firebrick")
+  for (j in 1:2) {
+    curve <- s[[arms[j]]]
+    graphics::lines(unlist(curve$time), unlist(curve$survival), type = "s",
+                    col = colours[j], lwd = 2)
   }
-  graphics::legend("bottomleft", c("control", "treated"), col = c("grey40", "firebrick"),
-                   lwd = 2, bty = "n")
+  graphics::legend("bottomleft", arms, col = colours, lwd = 2, bty = "n")
   invisible(x)
 }
 
-# The weighted Kaplan-Meier estimate (a step function from time 0).
+# The weighted Kaplan-Meier curve from time 0 (Python's weighted_km, as the matched
+# sample's curves of plot()).
 km_curve <- function(time, event, weight) {
-  times <- sort(unique(time[event == 1]))
-  surv <- cumprod(vapply(times, function(u) {
-    at_risk <- sum(weight[time >= u])
-    1 - sum(weight[time == u & event == 1]) / at_risk
-  }, 0))
-  list(time = c(0, times), survival = c(1, surv))
+  curve <- reticulate::py_to_r(py_modules()$bridge$km_curve(
+    as.list(as.numeric(time)), as.list(as.numeric(event)), as.list(as.numeric(weight))))
+  list(time = as.numeric(unlist(curve$time)), survival = as.numeric(unlist(curve$survival)))
 }
 
 # ------------------------------------------------------------------ comparisons

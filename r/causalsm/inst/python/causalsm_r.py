@@ -63,12 +63,22 @@ def conf_int(res, alpha: float) -> list:
     return np.atleast_2d(np.asarray(res.conf_int(alpha), dtype=float)).tolist()
 
 
-def survival_data(res) -> dict | None:
-    """A hazard-ratio result's matched, weighted data (duration, event, arm, weight)."""
+def km_curve(time, event, weight) -> dict:
+    """The weighted Kaplan-Meier curve (``causalsm.estimators.cox.weighted_km``) as a
+    step function from time 0."""
+    from causalsm.estimators.cox import weighted_km
+    times, surv = weighted_km(time, event, weight)
+    return {"time": [0.0] + times.tolist(), "survival": [1.0] + surv.tolist()}
+
+
+def survival_curves(res) -> dict | None:
+    """A hazard-ratio result's matched, weighted sample as its two Kaplan-Meier curves."""
     if res._data is None:
         return None
-    T, d, a, w = (np.asarray(v, dtype=float).tolist() for v in res._data)
-    return {"duration": T, "event": d, "treated": a, "weight": w}
+    T, d, a, w = (np.asarray(v, dtype=float) for v in res._data)
+    return {"control": km_curve(T[a == 0], d[a == 0], w[a == 0]),
+            "treated": km_curve(T[a == 1], d[a == 1], w[a == 1]),
+            "horizon": float(T.max())}
 
 
 def match_units(data, treatment, covariates=None, score="propensity", estimand="ATT",
