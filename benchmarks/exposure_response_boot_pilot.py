@@ -34,11 +34,17 @@ from causalsm.inference import resample_replicates  # noqa: E402
 from causalsm.scores.density import make_gps  # noqa: E402
 
 
-def sizes(n: int) -> dict:
-    return {"2sqrt": int(2 * np.sqrt(n)), "n^0.8": int(n ** 0.8), "n/2": n // 2}
+def sizes(n: int, kind: str = "sizes") -> dict:
+    """Resample schemes, ``name -> (m, replace)``: the resample sizes of the first pilot
+    (with replacement), or with-replacement against subsampling (``--set subsampling``)."""
+    if kind == "subsampling":
+        return {"n^0.9": (int(n ** 0.9), True), "n^0.9 w/o": (int(n ** 0.9), False),
+                "n/2 w/o": (n // 2, False)}
+    return {"2sqrt": (int(2 * np.sqrt(n)), True), "n^0.8": (int(n ** 0.8), True),
+            "n/2": (n // 2, True)}
 
 
-def one(rep: int, n: int, boot: int, pts: np.ndarray, out: Path) -> None:
+def one(rep: int, n: int, boot: int, pts: np.ndarray, out: Path, kind: str) -> None:
     df = simulate_causalgps(n, 1, random_state=70_000 + rep)
     X, w, y = df[COVS].to_numpy(), df["w"].to_numpy(), df["Y"].to_numpy()
     with warnings.catch_warnings():
@@ -65,9 +71,9 @@ def one(rep: int, n: int, boot: int, pts: np.ndarray, out: Path) -> None:
         return np.concatenate([a.predict(pts), [a.bandwidth_], b.predict(pts)])
 
     save = {"estimate": est.result_.estimate, "truth": causalgps_erf(pts), "h_n": h_n}
-    for name, m in sizes(n).items():
+    for name, (m, replace) in sizes(n, kind).items():
         draws, _ = resample_replicates(replicate, n, size=m, n_replicates=boot,
-                                       random_state=1_000 + rep)
+                                       replace=replace, random_state=1_000 + rep)
         save[name] = draws
     np.savez(out / f"rep{rep:04d}.npz", **save)
 
@@ -77,7 +83,7 @@ def _se(curves, factor):
     return np.sqrt(np.nansum(dev ** 2, 0) / (np.isfinite(dev).sum(0) - 1)), dev
 
 
-def summary(out: Path, n: int) -> None:
+def summary(out: Path, n: int, kind: str) -> None:
     files = sorted(out.glob("rep*.npz"))
     z = stats.norm.ppf(0.975)
     rows, per_point = [], {}
@@ -85,10 +91,12 @@ def summary(out: Path, n: int) -> None:
         s = np.load(f)
         est, truth, h_n = s["estimate"], s["truth"], float(s["h_n"])
         k = est.size
-        for name, m in sizes(n).items():
+        for name, (m, replace) in sizes(n, kind).items():
             d = s[name]
             cv, h, fx = d[:, :k], d[:, k], d[:, k + 1:]
-            base = np.full(len(d), np.sqrt(m / n))
+            # subsampling m of n without replacement: the replicates' variance is
+            # V_m - V_n, so V_n = var * m / (n - m) (the delete-d jackknife's factor)
+            base = np.full(len(d), np.sqrt(m / n if replace else m / (n - m)))
             for variant, curves, factor in (
                     ("cv bandwidth, sqrt", cv, base),
                     ("cv bandwidth, rate", cv, base * np.sqrt(h / h_n)),
@@ -101,7 +109,7 @@ def summary(out: Path, n: int) -> None:
                     per_point.setdefault((name, m, variant), []).append(
                         (f.stem, j, err[j], se[j], abs(err[j]) <= z * se[j],
                          bool(np.all(np.abs(err) <= crit * se))))
-    for (name, m, variant), r in per_point.items():
+    for (name, m, variant), r in list(per_point.items()):
         fr = pd.DataFrame(r, columns=["rep", "point", "error", "se", "covered", "band"])
         p = fr.groupby("point").agg(sd=("error", "std"), se=("se", "mean"),
                                     cov=("covered", "mean"))
@@ -128,16 +136,19 @@ def main(argv=None) -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--boot", type=int, default=100)
+    ap.add_argument("--set", dest="kind", choices=["sizes", "subsampling"], default="sizes",
+                    help="resample sizes with replacement (the first pilot), or "
+                         "with replacement against subsampling")
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     if a.part == "summary":
-        summary(a.out, a.n)
+        summary(a.out, a.n, a.kind)
         return
     pts = points("linear")
     start = time.time()
     for rep in range(a.start, a.reps):
         if not (a.out / f"rep{rep:04d}.npz").exists():
-            one(rep, a.n, a.boot, pts, a.out)
+            one(rep, a.n, a.boot, pts, a.out, a.kind)
         print(f"rep {rep} done, {time.time() - start:.0f} s", flush=True)
 
 

@@ -142,6 +142,24 @@ def test_default_bootstrap_size_is_n_to_the_0_9(data):
     assert "m = 219 of 400" in est.result_.variance
 
 
+def test_subsampling_scales_by_m_over_n_minus_m(data):
+    # Half-samples without replacement vary about the estimate by V_m - V_n = V_n, so
+    # their spread needs the factor sqrt(m / (n - m)) = 1 to estimate the full-sample SE
+    # (sqrt(m / n) would give 0.71 of the with-replacement SE, which estimates it too).
+    small = data.iloc[:600]
+    kw = dict(smoother="parametric", eval_points=[6.0, 9.0, 12.0, 15.0], n_bootstrap=150,
+              bootstrap_size=0.5, random_state=4)
+    boot = ExposureResponse(**kw).fit(small[COVS], small["w"], small["Y"]).result_
+    sub = ExposureResponse(**kw, replace=False).fit(small[COVS], small["w"], small["Y"])
+    ratio = sub.result_.std_error / boot.std_error
+    assert 0.85 < ratio.mean() < 1.18, ratio
+    assert "subsampling, m = 300 of 600" in sub.result_.variance
+    assert "sqrt(m/(n-m))" in sub.result_.variance
+    with pytest.raises(InputError, match="subsampling .* below the 600 units, got m = 600"):
+        ExposureResponse(**{**kw, "bootstrap_size": "n"}, replace=False).fit(
+            small[COVS], small["w"], small["Y"])
+
+
 def test_resample_replicates_groups_and_failures():
     def fn(idx, rng):
         if idx.size > 6:

@@ -573,7 +573,11 @@ class ExposureResponse(BaseEstimator):
         choose wider bandwidths, so ``"sqrt"`` understates it.  Parametric smoothers are
         scaled by ``sqrt(m / n)`` either way.
     replace : bool
-        Resample with replacement (m-out-of-n bootstrap) or without (subsampling).
+        Resample with replacement (m-out-of-n bootstrap) or without (subsampling, which
+        needs ``m < n``).  A subsample of m distinct units varies about the full-sample
+        estimate by ``V_m - V_n``, not ``V_m``, so its spread is scaled by
+        ``sqrt(m / (n - m))`` instead of ``sqrt(m / n)`` (the delete-d jackknife's factor,
+        Shao & Wu 1989; the two agree when ``m / n -> 0``).
     groups : array-like, optional
         Cluster labels given to ``fit``: whole clusters are resampled (``m`` counts them).
     alpha : float
@@ -716,7 +720,15 @@ class ExposureResponse(BaseEstimator):
                 replicate, n, size=m, n_replicates=n_boot, replace=bool(self.replace),
                 groups=groups, random_state=seed, n_jobs=self.n_jobs)
             curves, h_b = draws[:, :-1], draws[:, -1]
-            factor = np.full(n_boot, np.sqrt(m / units))
+            if not self.replace and m >= units:
+                raise InputError(f"subsampling (replace=False) needs bootstrap_size below "
+                                 f"the {units} {'clusters' if groups is not None else 'units'}"
+                                 f", got m = {m}")
+            # m of n with replacement: the replicates' variance is V_m, so V_n = var m / n;
+            # without (subsampling), it is V_m - V_n, so V_n = var m / (n - m) (the
+            # delete-d jackknife's factor; Shao & Wu 1989)
+            ratio = m / units if self.replace else m / (units - m)
+            factor = np.full(n_boot, np.sqrt(ratio))
             if rate:
                 factor = factor * np.sqrt(h_b / self.smoother_.bandwidth_)
             self.draws_ = curves
@@ -731,7 +743,8 @@ class ExposureResponse(BaseEstimator):
                            scaling=self.scaling, band_critical_value=crit)
             variance = (f"{'m-out-of-n bootstrap' if self.replace else 'subsampling'}, "
                         f"m = {m} of {units}{' clusters' if groups is not None else ''}, "
-                        f"{n_boot} replicates, SE = sd * sqrt(m/n)"
+                        f"{n_boot} replicates, SE = sd * sqrt(m/"
+                        f"{'n' if self.replace else '(n-m)'})"
                         + (" * sqrt(h_m/h_n)" if rate else ""))
             if failed:
                 warnings.warn(f"{failed} of {n_boot} bootstrap replicates failed",
