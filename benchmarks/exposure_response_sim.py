@@ -32,6 +32,9 @@ unadjusted curve (the same smoother, no weights) to show the confounding bias.
   alike: this is why no model can gain on the normal GPS where the true density is, at
   every level, a decreasing function of ``|w - m(x)|`` (a symmetric law with the right
   mean and one scale, as ``heavy_tailed``).
+* ``settings``: the curve's pointwise bias and SD on the ``linear`` design (normal GPS,
+  the coverage run's data seeds, no bootstrap) under variants of the design and smoother
+  (:data:`SETTINGS`): where the bias that keeps the bands from covering comes from.
 * ``coverage``: the estimator's default m-out-of-n bootstrap (``m = n^0.9`` since issue
   16's coverage work, ``m = 2 sqrt(n)`` before; ``--boot`` replicates, refitting the GPS
   and re-matching) pointwise 95% intervals and simultaneous bands.
@@ -42,6 +45,7 @@ Usage::
     nice python benchmarks/exposure_response_sim.py coverage --reps 200 --out cov.csv
     nice python benchmarks/exposure_response_sim.py density --reps 50 --out dens.csv
     nice python benchmarks/exposure_response_sim.py ranking --reps 20 --n 1000 --out rank.csv
+    nice python benchmarks/exposure_response_sim.py settings --reps 200 --out settings.csv
     python benchmarks/exposure_response_sim.py summary acc.csv cov.csv
 
 Rows are appended to ``--out`` replication by replication (a rerun skips those done).
@@ -150,6 +154,49 @@ def _ranking(design: str, rep: int, n: int, names=GPS) -> list[dict]:
     return rows
 
 
+def _levels_within(w: np.ndarray, delta: float) -> np.ndarray:
+    """CausalGPS's levels at ``delta`` over the whole range, those in the 5-95% range."""
+    from causalsm.matching.exposure import default_levels
+    lo, hi = np.quantile(w, [0.05, 0.95])
+    levels = default_levels(w, delta)
+    return levels[(levels >= lo) & (levels <= hi)]
+
+
+#: ``settings``: name -> (GPSMatching options from the exposure w, smoother).
+SETTINGS = {
+    "default": (lambda w: {}, "local_quadratic"),
+    "scale 1": (lambda w: {"scale": 1.0}, "local_quadratic"),
+    "delta range/100": (lambda w: {"delta_n": float(np.ptp(np.quantile(w, [0.05, 0.95])))
+                                   / 100}, "local_quadratic"),
+    "no trimming": (lambda w: {"trim_exposure": None}, "local_quadratic"),
+    "no trimming, levels in 5-95%": (
+        lambda w: {"trim_exposure": None, "levels": _levels_within(w, np.ptp(w) / 50)},
+        "local_quadratic"),
+    "no trimming, 50 levels in 5-95%": (
+        lambda w: {"trim_exposure": None, "levels": _levels_within(
+            w, float(np.ptp(np.quantile(w, [0.05, 0.95]))) / 50)}, "local_quadratic"),
+    "local linear": (lambda w: {}, "local_linear"),
+}
+
+
+def _settings(rep: int, n: int, pts: np.ndarray) -> list[dict]:
+    df = simulate_causalgps(n, 1, random_state=50_000 * (list(DESIGNS).index("linear") + 1)
+                            + rep)
+    truth = causalgps_erf(pts)
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, (options, smoother) in SETTINGS.items():
+            est = ExposureResponse(GPSMatching(gps=make_gps("normal", rep),
+                                               **options(df["w"].to_numpy())),
+                                   smoother=smoother, eval_points=pts, n_bootstrap=0,
+                                   random_state=rep).fit(df[COVS], df["w"], df["Y"])
+            rows.append({"setting": name, "rep": rep,
+                         "max_abs_corr": est.design_.balance_.attrs["max_abs_corr_after"],
+                         **{f"e{j}": v for j, v in enumerate(est.result_.estimate - truth)}})
+    return rows
+
+
 def _coverage(design: str, gps: str, rep: int, n: int, pts: np.ndarray, boot: int) -> list:
     spec = DESIGNS[design]
     df = simulate_causalgps(n, spec, random_state=50_000 * (list(DESIGNS).index(design) + 1)
@@ -247,7 +294,8 @@ def summary(acc: Path | None, cov: Path | None) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("part", choices=["accuracy", "coverage", "density", "ranking", "summary"])
+    ap.add_argument("part", choices=["accuracy", "coverage", "density", "ranking",
+                                           "settings", "summary"])
     ap.add_argument("files", nargs="*", help="summary: the accuracy and coverage CSVs")
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--start", type=int, default=0,
@@ -268,6 +316,25 @@ def main(argv=None) -> None:
         return
     designs = args.designs or (["linear"] if args.part == "coverage" else
                                [d for d in DESIGNS if d != "bimodal"])
+    if args.part == "settings":
+        done = _done(args.out, ["rep"])
+        pts = points("linear")
+        tasks = [(r, args.n, pts) for r in range(args.start, args.reps)
+                 if (str(r),) not in done]
+        _run(tasks, _settings, args.out, args.jobs)
+        rows = []
+        for name, g in pd.read_csv(args.out).groupby("setting", sort=False):
+            e = g.filter(regex=r"^e\d+$").to_numpy()
+            bias, sd = e.mean(0), e.std(0, ddof=1)
+            rows.append({"setting": name, "reps": len(g),
+                         "int. |bias| (points 1-13)": np.abs(bias[1:-1]).mean(),
+                         "max |bias| / sd (1-13)": np.abs(bias / sd)[1:-1].max(),
+                         "mean sd (1-13)": sd[1:-1].mean(),
+                         "int. RMSE (1-13)": np.sqrt((e ** 2).mean(0))[1:-1].mean(),
+                         "max |corr| after": g["max_abs_corr"].mean(),
+                         "share above 0.1": (g["max_abs_corr"] > 0.1).mean()})
+        print(_markdown(pd.DataFrame(rows)))
+        return
     if args.part == "ranking":
         done = _done(args.out, ["design", "rep"])
         tasks = [(d, r, args.n) for r in range(args.start, args.reps) for d in designs
