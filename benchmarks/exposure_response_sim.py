@@ -154,12 +154,17 @@ def _ranking(design: str, rep: int, n: int, names=GPS) -> list[dict]:
     return rows
 
 
-def _levels_within(w: np.ndarray, delta: float) -> np.ndarray:
-    """CausalGPS's levels at ``delta`` over the whole range, those in the 5-95% range."""
-    from causalsm.matching.exposure import default_levels
+def _levels_within(w: np.ndarray, delta: float, step: float | None = None) -> np.ndarray:
+    """Levels ``step`` apart (default ``delta``) from ``min w + delta / 2``, those in the
+    5-95% exposure range."""
     lo, hi = np.quantile(w, [0.05, 0.95])
-    levels = default_levels(w, delta)
+    levels = np.arange(w.min() + delta / 2, w.max(), step or delta)
     return levels[(levels >= lo) & (levels <= hi)]
+
+
+def _width(w: np.ndarray) -> float:
+    """The default delta_n after 5-95% trimming: the kept range / 50."""
+    return float(np.ptp(np.quantile(w, [0.05, 0.95]))) / 50
 
 
 #: ``settings``: name -> (GPSMatching options from the exposure w, smoother).
@@ -173,20 +178,29 @@ SETTINGS = {
         lambda w: {"trim_exposure": None, "levels": _levels_within(w, np.ptp(w) / 50)},
         "local_quadratic"),
     "no trimming, 50 levels in 5-95%": (
-        lambda w: {"trim_exposure": None, "levels": _levels_within(
-            w, float(np.ptp(np.quantile(w, [0.05, 0.95]))) / 50)}, "local_quadratic"),
+        lambda w: {"trim_exposure": None, "levels": _levels_within(w, _width(w))},
+        "local_quadratic"),
+    "no trimming, 250 overlapping levels in 5-95%": (
+        lambda w: {"trim_exposure": None, "delta_n": _width(w),
+                   "levels": _levels_within(w, _width(w), _width(w) / 5)},
+        "local_quadratic"),
+    "250 overlapping levels": (
+        lambda w: {"delta_n": _width(w), "levels": _levels_within(w, _width(w),
+                                                                  _width(w) / 5)},
+        "local_quadratic"),
     "local linear": (lambda w: {}, "local_linear"),
 }
 
 
-def _settings(rep: int, n: int, pts: np.ndarray) -> list[dict]:
+def _settings(rep: int, n: int, pts: np.ndarray, names) -> list[dict]:
     df = simulate_causalgps(n, 1, random_state=50_000 * (list(DESIGNS).index("linear") + 1)
                             + rep)
     truth = causalgps_erf(pts)
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, (options, smoother) in SETTINGS.items():
+        for name in names:
+            options, smoother = SETTINGS[name]
             est = ExposureResponse(GPSMatching(gps=make_gps("normal", rep),
                                                **options(df["w"].to_numpy())),
                                    smoother=smoother, eval_points=pts, n_bootstrap=0,
@@ -317,17 +331,30 @@ def main(argv=None) -> None:
     designs = args.designs or (["linear"] if args.part == "coverage" else
                                [d for d in DESIGNS if d != "bimodal"])
     if args.part == "settings":
-        done = _done(args.out, ["rep"])
+        done = _done(args.out, ["setting", "rep"])
         pts = points("linear")
-        tasks = [(r, args.n, pts) for r in range(args.start, args.reps)
-                 if (str(r),) not in done]
+        tasks = [(r, args.n, pts, todo) for r in range(args.start, args.reps)
+                 if (todo := [s for s in SETTINGS if (s, str(r)) not in done])]
         _run(tasks, _settings, args.out, args.jobs)
         rows = []
-        for name, g in pd.read_csv(args.out).groupby("setting", sort=False):
+        frame = pd.read_csv(args.out).sort_values("rep", kind="stable")
+        interior = [f"e{j}" for j in range(1, pts.size - 1)]
+        base = frame[frame["setting"] == "default"][interior].to_numpy()
+        draws = np.random.default_rng(0).integers(0, len(base), (500, len(base)))
+
+        def integrated(e, rows_):           # integrated |bias| over resampled reps
+            return np.abs(e[rows_].mean(1)).mean(1)
+        for name, g in frame.groupby("setting", sort=False):
             e = g.filter(regex=r"^e\d+$").to_numpy()
             bias, sd = e.mean(0), e.std(0, ddof=1)
+            inner = g[interior].to_numpy()
+            paired = integrated(inner, draws) - integrated(base, draws)
             rows.append({"setting": name, "reps": len(g),
                          "int. |bias| (points 1-13)": np.abs(bias[1:-1]).mean(),
+                         "(MC se)": integrated(inner, draws).std(),
+                         "change vs default": np.abs(bias[1:-1]).mean()
+                         - np.abs(base.mean(0)).mean(),
+                         "(paired se)": paired.std(),
                          "max |bias| / sd (1-13)": np.abs(bias / sd)[1:-1].max(),
                          "mean sd (1-13)": sd[1:-1].mean(),
                          "int. RMSE (1-13)": np.sqrt((e ** 2).mean(0))[1:-1].mean(),
