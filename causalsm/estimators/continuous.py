@@ -580,7 +580,7 @@ class ExposureResponse(BaseEstimator):
         Shao & Wu 1989; the two agree when ``m / n -> 0``).  That is exact for a linear
         statistic; a matched curve is less correlated with its subsamples (their match
         counts differ from the full sample's), so subsampling is conservative: at
-        ``m = n^0.9`` its standard errors were about 1.17 times the estimate's spread in
+        ``m = n^0.9`` its standard errors were about 1.16 times the estimate's spread in
         the pilot of ``benchmarks/exposure_response_boot_pilot.py`` (``--set
         subsampling``), against 0.98 with replacement, the default.
     groups : array-like, optional
