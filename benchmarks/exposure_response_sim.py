@@ -211,17 +211,22 @@ def _settings(rep: int, n: int, pts: np.ndarray, names) -> list[dict]:
     return rows
 
 
-def _coverage(design: str, gps: str, rep: int, n: int, pts: np.ndarray, boot: int) -> list:
+def _coverage(design: str, gps: str, rep: int, n: int, pts: np.ndarray, boot: int,
+              overlap: int = 1) -> list:
     spec = DESIGNS[design]
     df = simulate_causalgps(n, spec, random_state=50_000 * (list(DESIGNS).index(design) + 1)
                             + rep)
     truth = causalgps_erf(pts)
+    w = df["w"].to_numpy()
+    grid = {} if overlap == 1 else {"delta_n": _width(w),
+                                    "levels": _levels_within(w, _width(w), _width(w) / overlap)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = ExposureResponse(GPSMatching(gps=make_gps(gps, rep)), eval_points=pts,
+        res = ExposureResponse(GPSMatching(gps=make_gps(gps, rep), **grid), eval_points=pts,
                                n_bootstrap=boot, random_state=rep).fit(
             df[COVS], df["w"], df["Y"]).result_
-    return [{"design": design, "gps": gps, "rep": rep, "point": j, "exposure": pts[j],
+    return [{"design": design, "gps": gps if overlap == 1 else f"{gps}, {overlap}x levels",
+             "rep": rep, "point": j, "exposure": pts[j],
              "error": res.estimate[j] - truth[j], "std_error": res.std_error[j],
              "covered": bool(res.ci_lower[j] <= truth[j] <= res.ci_upper[j]),
              "band_covered": bool(np.all((res.band_lower <= truth) & (truth <= res.band_upper)))}
@@ -322,6 +327,9 @@ def main(argv=None) -> None:
     ap.add_argument("--objectives", action="store_true",
                     help="density: also the score-matching density under the objectives "
                     "exact, sliced and dsm_multi (the default is dsm)")
+    ap.add_argument("--overlap", type=int, default=1,
+                    help="coverage: levels delta_n / OVERLAP apart in the 5-95%% range "
+                    "(overlapping bins; 1 = the default grid)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.part == "summary":
@@ -392,8 +400,11 @@ def main(argv=None) -> None:
         summary(args.out, None)
     else:
         done = _done(args.out, ["design", "gps", "rep"])
-        tasks = [(d, g, r, args.n, pts[d], args.boot) for r in range(args.start, args.reps)
-                 for d in designs for g in args.gps if (d, g, str(r)) not in done]
+        label = {g: g if args.overlap == 1 else f"{g}, {args.overlap}x levels"
+                 for g in args.gps}
+        tasks = [(d, g, r, args.n, pts[d], args.boot, args.overlap)
+                 for r in range(args.start, args.reps) for d in designs for g in args.gps
+                 if (d, label[g], str(r)) not in done]
         _run(tasks, _coverage, args.out, args.jobs)
         summary(None, args.out)
 
