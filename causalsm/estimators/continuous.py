@@ -691,6 +691,10 @@ class ExposureResponse(BaseEstimator):
                     raise InputError(f"groups has {groups.shape[0]} labels for {n} rows")
             units = n if groups is None else np.unique(groups).size
             m = resample_size(self.bootstrap_size, units)
+            if not self.replace and m >= units:
+                raise InputError(f"subsampling (replace=False) needs bootstrap_size below "
+                                 f"the {units} {'clusters' if groups is not None else 'units'}"
+                                 f", got m = {m}")
             if m < 100:
                 warnings.warn(f"the bootstrap resamples only m = {m} "
                               f"{'units' if groups is None else 'clusters'}; its bands are "
@@ -725,10 +729,6 @@ class ExposureResponse(BaseEstimator):
                 replicate, n, size=m, n_replicates=n_boot, replace=bool(self.replace),
                 groups=groups, random_state=seed, n_jobs=self.n_jobs)
             curves, h_b = draws[:, :-1], draws[:, -1]
-            if not self.replace and m >= units:
-                raise InputError(f"subsampling (replace=False) needs bootstrap_size below "
-                                 f"the {units} {'clusters' if groups is not None else 'units'}"
-                                 f", got m = {m}")
             # m of n with replacement: the replicates' variance is V_m, so V_n = var m / n;
             # without (subsampling), it is V_m - V_n, so V_n = var m / (n - m) (the
             # delete-d jackknife's factor; Shao & Wu 1989)
