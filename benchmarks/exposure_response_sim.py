@@ -171,8 +171,7 @@ def _width(w: np.ndarray) -> float:
 SETTINGS = {
     "default": (lambda w: {}, "local_quadratic"),
     "scale 1": (lambda w: {"scale": 1.0}, "local_quadratic"),
-    "delta range/100": (lambda w: {"delta_n": float(np.ptp(np.quantile(w, [0.05, 0.95])))
-                                   / 100}, "local_quadratic"),
+    "delta range/100": (lambda w: {"delta_n": _width(w) / 2}, "local_quadratic"),
     "no trimming": (lambda w: {"trim_exposure": None}, "local_quadratic"),
     "no trimming, levels in 5-95%": (
         lambda w: {"trim_exposure": None, "levels": _levels_within(w, np.ptp(w) / 50)},
@@ -313,8 +312,8 @@ def summary(acc: Path | None, cov: Path | None) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("part", choices=["accuracy", "coverage", "density", "ranking",
-                                           "settings", "summary"])
+    ap.add_argument("part", choices=["accuracy", "coverage", "density", "ranking", "settings",
+                                     "summary"])
     ap.add_argument("files", nargs="*", help="summary: the accuracy and coverage CSVs")
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--start", type=int, default=0,
