@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 
-
 def call(fun, args, kwargs):
     """``(fun(*args, **kwargs), [warning messages])``."""
     with warnings.catch_warnings(record=True) as caught:
