@@ -1,7 +1,10 @@
-"""Pilot for issue 16: which m-out-of-n bootstrap makes the exposure-response bands cover.
+"""Pilot for issue 16: which bootstrap (resample size m, SE rule) makes the bands cover.
 
 For each replication of the ``linear`` design (normal GPS, n units, data seeds 70,000 +
-rep, disjoint from ``exposure_response_sim.py coverage``'s 50,000 + rep), the default
+rep, disjoint from ``exposure_response_sim.py coverage``'s 50,000 + rep; ``--seed-base
+50000`` uses the coverage run's data sets, and ``summary --sd-from SETTINGS_CSV`` then
+also scores the SE against the estimate's SD over that file's 200 ``default`` rows, which
+is far less noisy than the pilot's own SD), the default
 estimator is fitted once, then for each resample size ``m`` one bootstrap is run whose
 replicates refit the GPS, re-match and fit the local-quadratic curve twice: at the
 bandwidth cross-validated on the replicate (as ``ExposureResponse`` does) and at the
@@ -11,6 +14,10 @@ turning them into a standard error ("sqrt": ``sd sqrt(m/n)``; "rate": also
 
     nice python benchmarks/exposure_response_boot_pilot.py run --reps 50 --boot 100 --out DIR
     python benchmarks/exposure_response_boot_pilot.py summary DIR
+    nice python benchmarks/exposure_response_boot_pilot.py run DIR --reps 50 --set full \
+        --seed-base 50000
+    python benchmarks/exposure_response_boot_pilot.py summary DIR --set full \
+        --sd-from benchmarks/results/exposure_settings.csv
 """
 from __future__ import annotations
 
@@ -36,7 +43,10 @@ from causalsm.scores.density import make_gps  # noqa: E402
 
 def sizes(n: int, kind: str = "sizes") -> dict:
     """Resample schemes, ``name -> (m, replace)``: the resample sizes of the first pilot
-    (with replacement), or with-replacement against subsampling (``--set subsampling``)."""
+    (with replacement), with-replacement against subsampling (``--set subsampling``), or
+    the n-out-of-n bootstrap (``--set full``)."""
+    if kind == "full":
+        return {"n": (n, True)}
     if kind == "subsampling":
         return {"n^0.9": (int(n ** 0.9), True), "n^0.9 w/o": (int(n ** 0.9), False),
                 "n/2 w/o": (n // 2, False)}
@@ -44,8 +54,9 @@ def sizes(n: int, kind: str = "sizes") -> dict:
             "n/2": (n // 2, True)}
 
 
-def one(rep: int, n: int, boot: int, pts: np.ndarray, out: Path, kind: str) -> None:
-    df = simulate_causalgps(n, 1, random_state=70_000 + rep)
+def one(rep: int, n: int, boot: int, pts: np.ndarray, out: Path, kind: str,
+        seed_base: int = 70_000) -> None:
+    df = simulate_causalgps(n, 1, random_state=seed_base + rep)
     X, w, y = df[COVS].to_numpy(), df["w"].to_numpy(), df["Y"].to_numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -83,10 +94,14 @@ def _se(curves, factor):
     return np.sqrt(np.nansum(dev ** 2, 0) / (np.isfinite(dev).sum(0) - 1)), dev
 
 
-def summary(out: Path, n: int, kind: str) -> None:
+def summary(out: Path, n: int, kind: str, sd_from: Path | None = None) -> None:
     files = sorted(out.glob("rep*.npz"))
     z = stats.norm.ppf(0.975)
     rows, per_point = [], {}
+    ref = None
+    if sd_from is not None:        # the estimate's SD over the settings run's data sets
+        d = pd.read_csv(sd_from)
+        ref = d[d["setting"] == "default"].filter(regex=r"^e\d+$").std(ddof=1).to_numpy()
     for f in files:
         s = np.load(f)
         est, truth, h_n = s["estimate"], s["truth"], float(s["h_n"])
@@ -120,6 +135,8 @@ def summary(out: Path, n: int, kind: str) -> None:
                      "cov 0 / 14": f"{p['cov'].iloc[0]:.2f} / {p['cov'].iloc[-1]:.2f}",
                      "band": fr.groupby("rep")["band"].first().mean(),
                      "se/sd (1-13)": float((inner["se"] / inner["sd"]).mean()),
+                     **({} if ref is None else {
+                         "se/sd_ref (1-13)": float((inner["se"] / ref[1:k - 1]).mean())}),
                      "se/sd 0 / 14": f"{p['se'].iloc[0] / p['sd'].iloc[0]:.2f} / "
                                      f"{p['se'].iloc[-1] / p['sd'].iloc[-1]:.2f}"})
         per_point[(name, m, variant)] = p
@@ -136,19 +153,24 @@ def main(argv=None) -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--boot", type=int, default=100)
-    ap.add_argument("--set", dest="kind", choices=["sizes", "subsampling"], default="sizes",
-                    help="resample sizes with replacement (the first pilot), or "
-                         "with replacement against subsampling")
+    ap.add_argument("--set", dest="kind", choices=["sizes", "subsampling", "full"],
+                    default="sizes",
+                    help="resample sizes with replacement (the first pilot), "
+                         "with replacement against subsampling, or m = n")
+    ap.add_argument("--seed-base", type=int, default=70_000,
+                    help="data seeds seed_base + rep (50,000: the coverage run's data sets)")
+    ap.add_argument("--sd-from", type=Path,
+                    help="summary: a settings CSV whose 'default' rows give the reference SD")
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     if a.part == "summary":
-        summary(a.out, a.n, a.kind)
+        summary(a.out, a.n, a.kind, a.sd_from)
         return
     pts = points("linear")
     start = time.time()
     for rep in range(a.start, a.reps):
         if not (a.out / f"rep{rep:04d}.npz").exists():
-            one(rep, a.n, a.boot, pts, a.out, a.kind)
+            one(rep, a.n, a.boot, pts, a.out, a.kind, a.seed_base)
         print(f"rep {rep} done, {time.time() - start:.0f} s", flush=True)
 
 

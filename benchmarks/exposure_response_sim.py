@@ -21,7 +21,12 @@ unadjusted curve (the same smoother, no weights) to show the confounding bias.
 * ``accuracy``: per replication, the curve at 15 exposures equally spaced over the
   design's 10-90% exposure range (from 200,000 draws) and the maximal absolute
   correlation of a covariate with the exposure after matching.  Summary: integrated
-  (mean over the points) absolute bias and RMSE.
+  (mean over the points) absolute bias and RMSE.  ``--method weighting`` builds the
+  pseudo-population by stabilised inverse-GPS weighting (``GPSWeighting``, the same GPS
+  models) instead, where the GPS's values and not only its ranking of units enter the
+  curve; ``--max-weight`` caps the weights.  A fit whose weights are too extreme for the
+  bandwidth's cross-validation (an ``InputError``) is recorded as failed (NaN errors; the
+  summary's ``failed`` column counts them and leaves them out).
 * ``density``: each GPS model fitted on all ``n`` units (no trimming); the held-out mean
   ``log r_hat - log r`` on 5,000 fresh units (0 is the truth); ``--objectives`` adds the
   score-matching density trained by exact, sliced and multi-level denoising score matching.
@@ -34,14 +39,18 @@ unadjusted curve (the same smoother, no weights) to show the confounding bias.
   mean and one scale, as ``heavy_tailed``).
 * ``settings``: the curve's pointwise bias and SD on the ``linear`` design (normal GPS,
   the coverage run's data seeds, no bootstrap) under variants of the design and smoother
-  (:data:`SETTINGS`): where the bias that keeps the bands from covering comes from.
-* ``coverage``: the estimator's default m-out-of-n bootstrap (``m = n^0.9`` since issue
-  16's coverage work, ``m = 2 sqrt(n)`` before; ``--boot`` replicates, refitting the GPS
-  and re-matching) pointwise 95% intervals and simultaneous bands.
+  (:data:`SETTINGS`): where the bias that keeps the bands from covering comes from.  The
+  ``bandwidth x`` settings scale the cross-validated bandwidth: a smoothing bias would
+  shrink with it, a design bias would not.
+* ``coverage``: the pointwise 95% intervals and simultaneous bands of the estimator's
+  default bootstrap (``--boot`` replicates, refitting the GPS and re-matching; resamples
+  of ``m = n`` units since 2026-12-06, ``m = n^0.9`` and ``m = 2 sqrt(n)`` before).
 
 Usage::
 
     nice python benchmarks/exposure_response_sim.py accuracy --reps 200 --n 1000 --out acc.csv
+    nice python benchmarks/exposure_response_sim.py accuracy --reps 200 --n 1000 \
+        --method weighting --out acc_weighting.csv
     nice python benchmarks/exposure_response_sim.py coverage --reps 200 --out cov.csv
     nice python benchmarks/exposure_response_sim.py density --reps 50 --out dens.csv
     nice python benchmarks/exposure_response_sim.py ranking --reps 20 --n 1000 --out rank.csv
@@ -62,8 +71,9 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from causalsm._validation import InputError
 from causalsm.datasets import causalgps_erf, causalgps_log_gps, simulate_causalgps
-from causalsm.estimators.continuous import ExposureResponse, GPSMatching
+from causalsm.estimators.continuous import ExposureResponse, GPSMatching, GPSWeighting
 from causalsm.estimators.erf import LocalPolynomialERF
 from causalsm.scores.density import make_gps
 
@@ -79,7 +89,8 @@ def points(design: str, k: int = 15) -> np.ndarray:
     return np.linspace(lo, hi, k)
 
 
-def _accuracy(design: str, rep: int, n: int, pts: np.ndarray) -> list[dict]:
+def _accuracy(design: str, rep: int, n: int, pts: np.ndarray, method: str = "matching",
+              max_weight: float | None = None) -> list[dict]:
     spec = DESIGNS[design]
     df = simulate_causalgps(n, spec, random_state=10_000 * (list(DESIGNS).index(design) + 1)
                             + rep)
@@ -94,14 +105,21 @@ def _accuracy(design: str, rep: int, n: int, pts: np.ndarray) -> list[dict]:
                      **{f"e{j}": v for j, v in enumerate(naive.predict(pts) - truth)}})
         for name in GPS:
             start = time.perf_counter()
-            est = ExposureResponse(GPSMatching(gps=make_gps(name, rep)), eval_points=pts,
-                                   n_bootstrap=0, random_state=rep).fit(X, w, y)
-            seconds = time.perf_counter() - start
-            rows.append({"design": design, "gps": name, "rep": rep,
-                         "max_abs_corr": est.design_.balance_.attrs["max_abs_corr_after"],
-                         "seconds": seconds,
-                         **{f"e{j}": v for j, v in
-                            enumerate(est.result_.estimate - truth)}})
+            design_ = (GPSMatching(gps=make_gps(name, rep)) if method == "matching" else
+                       GPSWeighting(gps=make_gps(name, rep), max_weight=max_weight))
+            try:
+                est = ExposureResponse(design_, eval_points=pts, n_bootstrap=0,
+                                       random_state=rep).fit(X, w, y)
+                corr = est.design_.balance_.attrs["max_abs_corr_after"]
+                errors = est.result_.estimate - truth
+            except InputError:      # weights too extreme for the bandwidth's CV: NaN
+                corr, errors = np.nan, np.full(pts.size, np.nan)
+            rows.append({"design": design,
+                         "gps": name if method == "matching" else f"{name}, {method}"
+                         + ("" if max_weight is None else f", cap {max_weight:g}"),
+                         "rep": rep, "max_abs_corr": corr,
+                         "seconds": time.perf_counter() - start,
+                         **{f"e{j}": v for j, v in enumerate(errors)}})
     return rows
 
 
@@ -167,6 +185,21 @@ def _width(w: np.ndarray) -> float:
     return float(np.ptp(np.quantile(w, [0.05, 0.95]))) / 50
 
 
+class _ScaledBandwidth(LocalPolynomialERF):
+    """The default local-quadratic curve at ``factor`` times its cross-validated
+    bandwidth (``factor < 1``: undersmoothing)."""
+
+    def __init__(self, factor: float = 1.0, degree: int = 2, bandwidth=None,
+                 selector: str = "loo"):
+        super().__init__(degree=degree, bandwidth=bandwidth, selector=selector)
+        self.factor = factor
+
+    def fit(self, w, y, weights, points=None):
+        super().fit(w, y, weights, points)
+        self.bandwidth_ *= self.factor
+        return self
+
+
 #: ``settings``: name -> (GPSMatching options from the exposure w, smoother).
 SETTINGS = {
     "default": (lambda w: {}, "local_quadratic"),
@@ -188,6 +221,9 @@ SETTINGS = {
                                                                   _width(w) / 5)},
         "local_quadratic"),
     "local linear": (lambda w: {}, "local_linear"),
+    "bandwidth x 0.7": (lambda w: {}, _ScaledBandwidth(0.7)),
+    "bandwidth x 0.85": (lambda w: {}, _ScaledBandwidth(0.85)),
+    "bandwidth x 1.25": (lambda w: {}, _ScaledBandwidth(1.25)),
 }
 
 
@@ -277,11 +313,14 @@ def summary(acc: Path | None, cov: Path | None) -> None:
         rows = []
         for (design, gps), g in a.groupby(["design", "gps"], sort=False):
             e = g.filter(regex=r"^e\d+$").to_numpy()
+            failed = ~np.isfinite(e).all(1)         # the curve could not be fitted
+            e, g = e[~failed], g[~failed]
             # Monte Carlo SE of the integrated |bias|: replications resampled.
             rng = np.random.default_rng(0)
             mc = [np.mean(np.abs(e[rng.integers(0, len(e), len(e))].mean(0)))
                   for _ in range(200)]
             rows.append({"design": design, "gps": gps, "reps": len(g),
+                         "failed": int(failed.sum()),
                          "int. |bias|": np.mean(np.abs(e.mean(0))), "(MC se)": np.std(mc),
                          "int. RMSE": np.mean(np.sqrt((e ** 2).mean(0))),
                          "max |corr| after": g["max_abs_corr"].mean(),
@@ -314,7 +353,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("part", choices=["accuracy", "coverage", "density", "ranking", "settings",
                                      "summary"])
-    ap.add_argument("files", nargs="*", help="summary: the accuracy and coverage CSVs")
+    ap.add_argument("files", nargs="*", help="summary: an accuracy and/or a coverage CSV")
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--start", type=int, default=0,
                     help="first replication (to split a run over processes)")
@@ -329,11 +368,17 @@ def main(argv=None) -> None:
     ap.add_argument("--overlap", type=int, default=1,
                     help="coverage: levels delta_n / OVERLAP apart in the 5-95%% range "
                     "(overlapping bins; 1 = the default grid)")
+    ap.add_argument("--method", choices=["matching", "weighting"], default="matching",
+                    help="accuracy: GPS matching (default) or stabilised GPS weighting")
+    ap.add_argument("--max-weight", type=float,
+                    help="accuracy with --method weighting: cap on the normalised weights "
+                         "(Wu et al.'s simulations use 10); default none")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.part == "summary":
-        files = [Path(f) for f in args.files] + [None, None]
-        summary(files[0], files[1])
+        kinds = {("cov" if "covered" in pd.read_csv(f, nrows=1) else "acc"): Path(f)
+                 for f in args.files}                 # each file's kind from its columns
+        summary(kinds.get("acc"), kinds.get("cov"))
         return
     designs = args.designs or (["linear"] if args.part == "coverage" else
                                [d for d in DESIGNS if d != "bimodal"])
@@ -353,6 +398,8 @@ def main(argv=None) -> None:
             return np.abs(e[rows_].mean(1)).mean(1)
         for name, g in frame.groupby("setting", sort=False):
             e = g.filter(regex=r"^e\d+$").to_numpy()
+            failed = ~np.isfinite(e).all(1)         # the curve could not be fitted
+            e, g = e[~failed], g[~failed]
             bias, sd = e.mean(0), e.std(0, ddof=1)
             inner = g[interior].to_numpy()
             paired = integrated(inner, draws) - integrated(base, draws)
@@ -393,8 +440,9 @@ def main(argv=None) -> None:
     pts = {d: points(d) for d in designs}
     if args.part == "accuracy":
         done = _done(args.out, ["design", "rep"])
-        tasks = [(d, r, args.n, pts[d]) for r in range(args.start, args.reps) for d in designs
-                 if (d, str(r)) not in done]
+        tasks = [(d, r, args.n, pts[d], args.method, args.max_weight)
+                 for r in range(args.start, args.reps)
+                 for d in designs if (d, str(r)) not in done]
         _run(tasks, _accuracy, args.out, args.jobs)
         summary(args.out, None)
     else:

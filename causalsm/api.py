@@ -430,7 +430,7 @@ def exposure_response(data, treatment: str, outcome: str,
     The generalised propensity score (the density of the exposure given the covariates)
     builds a pseudo-population in which the exposure is unrelated to the covariates, by
     GPS matching (Wu et al. 2024, as R's CausalGPS) or GPS weighting; a smoother fits the
-    curve to it; an m-out-of-n bootstrap that refits everything gives pointwise and
+    curve to it; a bootstrap that refits everything gives pointwise and
     simultaneous bands (see :class:`~causalsm.estimators.continuous.ExposureResponse`).
 
     Parameters

@@ -13,7 +13,7 @@ Two generalised propensity scores are compared:
 
 Each builds a matched pseudo-population (CausalGPS's algorithm, exact, in O(n log n) per
 level); the curve is the bias-corrected local-polynomial fit, and the bands come from the
-m-out-of-n bootstrap that refits the GPS and re-matches.  The script prints the balance
+bootstrap that refits the GPS and re-matches.  The script prints the balance
 (covariate-exposure correlations) before and after, the curves at a few doses, and draws
 ``exposure_response.png``.
 

@@ -120,9 +120,10 @@ def test_bootstrap_is_seeded_and_independent_of_n_jobs(data):
 
 
 def test_resample_size_rules():
-    # The default m = floor(n^0.9) (issue 16: m -> inf, m / n -> 0, and large enough
-    # for the bands to cover at n = 2000); Wu et al.'s 2 sqrt(n) on request.
-    assert ExposureResponse().bootstrap_size == "n^0.9"
+    # The default is the ordinary bootstrap, m = n (issue 16: it was the one whose
+    # standard errors matched the spread at n = 2000); m-out-of-n sizes on request.
+    assert ExposureResponse().bootstrap_size == "n"
+    assert ExposureResponse().scaling == "auto"
     assert [resample_size("n^0.9", n) for n in (100, 600, 2000, 10_000, 10 ** 6)] == \
         [63, 316, 935, 3981, 251188]
     assert resample_size("n^0.8", 2000) == 437 and resample_size("n^1", 2000) == 2000
@@ -134,12 +135,36 @@ def test_resample_size_rules():
             resample_size(bad, 2000)
 
 
-def test_default_bootstrap_size_is_n_to_the_0_9(data):
+def test_default_bootstrap_is_the_ordinary_one(data):
     small = data.iloc[:400]
     est = ExposureResponse(smoother="parametric", eval_points=[8.0, 12.0], n_bootstrap=3,
                            random_state=0).fit(small[COVS], small["w"], small["Y"])
-    assert est.result_.details["bootstrap_size"] == 219          # floor(400^0.9)
-    assert "m = 219 of 400" in est.result_.variance
+    assert est.result_.details["bootstrap_size"] == 400
+    assert est.result_.variance == "bootstrap, m = 400 of 400, 3 replicates, SE = sd"
+
+
+def test_auto_scaling_leaves_the_full_bootstrap_unscaled(data):
+    # At m = n "auto" is the plain SD of the replicate curves (a with-replacement
+    # resample's bandwidth ratio measures its ties, not a smaller sample); below n it is
+    # "rate", which multiplies each replicate by sqrt(h_m / h_n).
+    small = data.iloc[:300]
+    kw = dict(smoother=LocalPolynomialERF(bandwidth=np.geomspace(0.5, 8, 6)),
+              eval_points=[6.0, 12.0], n_bootstrap=10, random_state=2)
+    full = ExposureResponse(**kw).fit(small[COVS], small["w"], small["Y"])
+    np.testing.assert_allclose(full.result_.std_error, full.draws_.std(axis=0, ddof=1))
+    assert full.result_.details["scaling"] == "sqrt"
+    rate = ExposureResponse(**kw, scaling="rate").fit(small[COVS], small["w"], small["Y"])
+    np.testing.assert_array_equal(rate.draws_, full.draws_)
+    assert not np.allclose(rate.result_.std_error, full.result_.std_error)
+    assert "sqrt(h_m/h_n)" in rate.result_.variance
+    sub = {**kw, "bootstrap_size": 150}
+    auto = ExposureResponse(**sub).fit(small[COVS], small["w"], small["Y"]).result_
+    explicit = ExposureResponse(**sub, scaling="rate").fit(small[COVS], small["w"],
+                                                           small["Y"]).result_
+    np.testing.assert_array_equal(auto.std_error, explicit.std_error)
+    assert auto.details["scaling"] == "rate"
+    with pytest.raises(InputError, match="scaling must be 'auto', 'sqrt' or 'rate'"):
+        ExposureResponse(**kw, scaling="none").fit(small[COVS], small["w"], small["Y"])
 
 
 def test_subsampling_scales_by_m_over_n_minus_m(data):
@@ -184,7 +209,7 @@ def test_result_object(data):
     assert res.treatment == "w" and res.outcome == "Y" and res.estimand == "ERF"
     assert res.n == 600 and res.n_used + res.n_dropped == 600
     text = res.summary()
-    assert "GPS weighting" in text and "Balance:" in text and "m = 316 of 600" in text
+    assert "GPS weighting" in text and "Balance:" in text and "m = 600 of 600" in text
     payload = json.loads(json.dumps(res.to_dict()))
     assert payload["balance"]["covariate"] == COVS
     assert "<b>Exposure-response curve of Y on w</b>" in res._repr_html_()
@@ -276,3 +301,22 @@ def test_cli_continuous(tmp_path, capsys):
     assert main(["compare", "--data", "causalgps", "--treatment-type", "binary",
                  "--quiet"]) == 2
     assert "binary 0/1" in capsys.readouterr().err
+
+
+def test_cross_validation_with_units_it_cannot_score():
+    # A unit at an isolated exposure has no left-out fit at any bandwidth.  Holding 5% of
+    # the weight, it is left out of the choice, with a warning, and the bandwidth is the
+    # one chosen without it (its kernel weight at the other units is ~1e-87); holding
+    # 83%, the weights are too extreme to choose one: the error says why and what to do.
+    rng = np.random.default_rng(0)
+    w = np.append(rng.uniform(0, 10, 200), 100.0)
+    y = np.sin(w) + rng.normal(0, 0.3, w.size)
+    grid = np.geomspace(0.2, 4.5, 15)
+    alone = LocalPolynomialERF(bandwidth=grid).fit(w[:200], y[:200], np.ones(200))
+    with pytest.warns(RuntimeWarning, match=r"units holding 4\.8% of the weight have no "
+                                            r"left-out fit.*chosen without them"):
+        fit = LocalPolynomialERF(bandwidth=grid).fit(w, y, np.append(np.ones(200), 10.0))
+    assert fit.bandwidth_ == alone.bandwidth_
+    np.testing.assert_allclose(fit.details_["risk"], alone.details_["risk"], rtol=1e-12)
+    with pytest.raises(InputError, match=r"83\.3% of the weight.*too extreme.*max_weight"):
+        LocalPolynomialERF(bandwidth=grid).fit(w, y, np.append(np.ones(200), 1000.0))

@@ -147,7 +147,10 @@ class LocalPolynomialERF(BaseEstimator):
         its copies, with leverage ``H_i = c_i K_h(0) S_2 / (S_0 S_2 - S_1^2)`` at ``W_i``;
         the risk is ``sum_i c_i ((Y_i - m(W_i)) / (1 - H_i))^2 / sum_i c_i`` (over the
         units whose left-out fit exists: an isolated exposure has none at a small
-        bandwidth).
+        bandwidth, and a unit whose weight makes ``1 - H_i < 1e-8`` -- its own weight
+        1e8 times its neighbourhood's -- counts as isolated; a bandwidth that loses more
+        than 1% of the weight that way is ruled out, and units with no left-out fit at
+        any bandwidth are left out of the choice, with a warning).
         ``"causalgps"``: CausalGPS 0.5.1's ``compute_risk`` exactly, including what it
         gets wrong -- its hat values ignore the weights and are interpolated from the
         evaluation points, the mean runs over every row (weight 0 too), and the fitted
@@ -185,7 +188,7 @@ class LocalPolynomialERF(BaseEstimator):
         risk = None
         if grid.size > 1:
             if self.selector == "loo":
-                risk = np.array([self._loo_risk(h) for h in grid])
+                risk = self._loo_risks(grid)
             else:
                 if points is None:
                     raise InputError("the 'causalgps' selector needs the evaluation points")
@@ -208,19 +211,39 @@ class LocalPolynomialERF(BaseEstimator):
                          "selector": self.selector, "degree": int(self.degree)}
         return self
 
-    def _loo_risk(self, h: float) -> float:
-        """Leave-one-unit-out risk; units whose left-out fit is undefined (an isolated
-        exposure, at a small bandwidth) are skipped, and a bandwidth that loses more
-        than 1% of the weight that way is ruled out."""
+    def _loo_risks(self, grid: np.ndarray) -> np.ndarray:
+        """Leave-one-unit-out risk at each bandwidth.  A unit without a left-out fit
+        there (an isolated exposure at a small bandwidth, or a unit whose own weight makes
+        ``1 - H_i < 1e-8``) is skipped, and a bandwidth that skips more than 1% of the
+        weight of the units scored at some bandwidth is ruled out.  Units scored at none
+        are left out of every risk, with a warning when they hold over 1% of the weight;
+        when they hold half of it the weights are too extreme to choose a bandwidth."""
         w, y, c = self.data_
-        fit, lev = _local_poly(_sums(w, y, c, w, h))
-        hat = c * _PHI0 * lev                    # c_i K(0) e1' S^{-1} e1, own weight at u = 0
+        total, kept = np.zeros(grid.size), np.zeros(grid.size)
+        scored = np.zeros(w.size, dtype=bool)
+        for k, h in enumerate(grid):
+            fit, lev = _local_poly(_sums(w, y, c, w, h))
+            hat = c * _PHI0 * lev                # c_i K(0) e1' S^{-1} e1, own weight at u = 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                resid = (y - fit) / (1 - hat)
+            ok = np.isfinite(resid) & (hat < 1 - 1e-8)     # not a unit that is its own fit
+            total[k], kept[k] = c[ok] @ resid[ok] ** 2, c[ok].sum()
+            scored |= ok
+        out = c[~scored].sum() / c.sum()
+        where = (f"units holding {out:.1%} of the weight have no left-out fit at any "
+                 "bandwidth of the grid (isolated exposures, or weights that dominate their "
+                 f"neighbourhood; the largest weight is {c.max() / c.sum():.1%} of the total)")
+        if out >= 0.5:
+            raise InputError(f"{where}: the weights are too extreme to choose a bandwidth; "
+                             "give larger bandwidths, or temper the weights "
+                             "(GPSWeighting(max_weight=...), trim_exposure)")
+        if out > 0.01:
+            warnings.warn(f"{where}; the bandwidth is chosen without them", RuntimeWarning,
+                          stacklevel=3)
         with np.errstate(invalid="ignore", divide="ignore"):
-            resid = (y - fit) / (1 - hat)
-        ok = np.isfinite(resid) & (hat < 1)
-        if c[ok].sum() < 0.99 * c.sum():
-            return float("inf")
-        return float(np.sum(c[ok] * resid[ok] ** 2) / c[ok].sum())
+            risk = total / kept
+        risk[~(kept >= 0.99 * c[scored].sum())] = np.inf
+        return risk
 
     def predict(self, points) -> np.ndarray:
         p = np.atleast_1d(np.asarray(points, dtype=np.float64))
