@@ -14,8 +14,17 @@ unit's score has seen its outcome (five fits).  The estimator is ``MatchingEstim
 choice for a prognostic score (10-NN, bias correction on the score); its SE lacks the
 jackknife over networks (one score per fold).  Prints the ATT and ATE errors and SEs.
 
+``variance``: does the noise the heads fit also shrink the Abadie-Imbens conditional
+variances?  ``MatchingEstimator`` estimates ``sigma^2(x_i)`` from the unit's nearest
+same-arm neighbour on the joint score (``var_neighbors=1``).  Per arm, prints the mean of
+those estimates with the score fitted on ``y`` and on ``y'`` (as ``oracle``), and with the
+neighbour found on the true ``(mu_0, mu_1)``; the noise variance itself (1); the residual
+variance of the ensemble's own-arm head in sample; and that of each network's head on the
+units it held out for validation (``validation_mask_``).
+
     python benchmarks/highdim_overfit.py oracle latent 21 41
     python benchmarks/highdim_overfit.py crossfit news 21 41
+    python benchmarks/highdim_overfit.py variance news 21 31
 """
 from __future__ import annotations
 
@@ -33,6 +42,7 @@ import highdim  # noqa: E402
 
 import causalsm as csm  # noqa: E402
 from causalsm.datasets import simulate_latent_factors, simulate_news  # noqa: E402
+from causalsm.matching.nearest import same_arm_variances  # noqa: E402
 
 
 class Precomputed(TransformerMixin, BaseEstimator):
@@ -63,6 +73,29 @@ def _errors(X, b, score, rep: int) -> list[float]:
     return out
 
 
+def _variances(design, X, b, y_alt, rep) -> list[float]:
+    """Per arm (treated, then control): mean neighbour sigma^2 on the score fitted on y,
+    on y', on the true mu; the true noise variance; the in-sample residual variance of the
+    ensemble's head; the held-out residual variance of the networks' heads."""
+    fits = [highdim.methods(design)["nsm"](rep).fit(X, b.t, outcome=y) for y in (b.y, y_alt)]
+    centred = b.y - b.y.mean()
+    nbr = [same_arm_variances(S, b.t, 1, centred)[1] for S in
+           (fits[0].transform(X), fits[1].transform(X), np.column_stack([b.mu0, b.mu1]))]
+    s = fits[0]
+    own = np.where(b.t == 1, s.transform(X)[:, 2], s.transform(X)[:, 1])
+    M = s.transform_members(X)
+    own_k = np.where(b.t[None, :] == 1, M[:, :, 2], M[:, :, 1])
+    held = s.validation_mask_
+    noise = b.y - np.where(b.t == 1, b.mu1, b.mu0)
+    out = []
+    for arm in (1, 0):
+        a = b.t == arm
+        out += [np.nanmean(v[a]) for v in nbr]
+        out += [np.mean(noise[a] ** 2), np.mean((b.y - own)[a] ** 2),
+                np.mean(((b.y[None, :] - own_k) ** 2)[held & a[None, :]])]
+    return out
+
+
 def one(mode: str, design: str, rep: int) -> list[float]:
     sim = {"news": simulate_news, "latent": simulate_latent_factors}[design]
     b = sim(random_state=rep, as_frame=False)
@@ -76,6 +109,8 @@ def one(mode: str, design: str, rep: int) -> list[float]:
         return _errors(X, b, Precomputed(S), rep)
     rng = np.random.default_rng(10_000 + rep)
     y_alt = np.where(b.t == 1, b.mu1, b.mu0) + rng.normal(size=b.t.size)
+    if mode == "variance":
+        return _variances(design, X, b, y_alt, rep)
     fits = [highdim.methods(design)["nsm"](rep).fit(X, b.t, outcome=y) for y in (b.y, y_alt)]
     on_y, on_alt = (_errors(X, b, FrozenEstimator(s), rep) for s in fits)
     return on_y[:2] + on_alt[:2] + on_y[2:] + on_alt[2:]
@@ -84,8 +119,8 @@ def one(mode: str, design: str, rep: int) -> list[float]:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     mode, design, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3])
-    if mode not in ("oracle", "crossfit"):
-        raise SystemExit("mode must be 'oracle' or 'crossfit'")
+    if mode not in ("oracle", "crossfit", "variance"):
+        raise SystemExit("mode must be 'oracle', 'crossfit' or 'variance'")
     warnings.simplefilter("ignore")
     for rep in range(start, stop):
         print(design, rep, " ".join(f"{v:+.4f}" for v in one(mode, design, rep)), flush=True)

@@ -325,6 +325,8 @@ def test_early_stopping_and_restoring_the_best_weights():
     for k in (0, 1):
         members = np.flatnonzero(t == k)
         is_val[rng.choice(members, int(round(0.3 * members.size)), replace=False)] = True
+    assert best.validation_mask_.shape == (1, t.size)
+    assert np.array_equal(best.validation_mask_[0], is_val)
     p_best, p_last = best.propensity(X[is_val]), last.propensity(X[is_val])
     bce = lambda p: -np.mean(t[is_val] * np.log(p) + (1 - t[is_val]) * np.log(1 - p))  # noqa: E731
     assert bce(p_best) == pytest.approx(vl.min(), rel=1e-4)
@@ -341,6 +343,18 @@ def test_early_stopping_and_restoring_the_best_weights():
     assert ens.history_["best_epoch"] == [int(np.argmin(member[:e, k])) + 1
                                           for k, e in enumerate(stops)]
     assert ens.history_["n_epochs"] == [b + 3 for b in ens.history_["best_epoch"]]
+    # each network holds out its own 30% of each arm, and its best validation loss is
+    # its propensity's cross-entropy on those units
+    held = ens.validation_mask_
+    assert held.shape == (4, t.size) and len({h.tobytes() for h in held}) == 4
+    for k in (0, 1):
+        assert (held[:, t == k].sum(axis=1) == round(0.3 * (t == k).sum())).all()
+    logits = ens.set_params(output="logit").transform_members(X)[:, :, 0]
+    for k in range(4):
+        p = 1 / (1 + np.exp(-logits[k, held[k]]))
+        tk = t[held[k]]
+        bce_k = -np.mean(tk * np.log(p) + (1 - tk) * np.log(1 - p))
+        assert bce_k == pytest.approx(ens.history_["best_val_loss"][k], rel=1e-4)
 
 
 def test_sample_weight_weights_the_loss_and_the_standardization():

@@ -268,6 +268,9 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         ``"best_val_loss"``, ``"best_epoch"`` and ``"n_epochs"`` (per kept network)
         and, for a grid of ``input_l1``, ``"input_l1_val_loss"`` (value -> mean best
         validation loss of its networks).
+    validation_mask_ : ndarray of bool or None
+        ``(n_networks, n)``: the units each kept network held out for validation (from
+        ``validation_fraction``; None with ``validation_data`` or without validation).
     dim_ : int
         The bottleneck's width (``dim`` with ``"auto"`` resolved).
     batch_size_ : int
@@ -682,7 +685,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
 
         rng = np.random.default_rng(seed)
         train = TrainData(Xp, codes, yz, weights, None)
-        val = None
+        val = held = None
         if validation_data is not None:
             val = self._validation_set(validation_data)
         elif self.validation_fraction is not None:
@@ -712,6 +715,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
             self.input_l1_ = float(grid[best])
             keep = np.repeat(np.arange(len(grid)) == best, K)
             net.keep_members(keep)
+            held = None if held is None else held[keep]
             history["input_l1_val_loss"] = dict(zip(map(float, grid), loss.tolist()))
             for key in ("best_epoch", "n_epochs", "best_val_loss"):
                 history[key] = [v for v, k_ in zip(history[key], keep) if k_]
@@ -719,6 +723,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
                                           for row in history["member_val_loss"]]
         net.eval()
         self.network_ = net
+        self.validation_mask_ = None if held is None else held.astype(bool)
         self.device_ = str(device)
         self.random_seed_ = seed
         self.history_ = history
