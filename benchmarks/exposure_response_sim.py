@@ -56,6 +56,8 @@ Usage::
     nice python benchmarks/exposure_response_sim.py ranking --reps 20 --n 1000 --out rank.csv
     nice python benchmarks/exposure_response_sim.py settings --reps 200 --out settings.csv
     python benchmarks/exposure_response_sim.py summary acc.csv cov.csv
+    python benchmarks/exposure_response_sim.py paired acc_weighting.csv acc_capped.csv
+    python benchmarks/exposure_response_sim.py paired acc.csv      # every model vs normal
 
 Rows are appended to ``--out`` replication by replication (a rerun skips those done).
 """
@@ -349,11 +351,47 @@ def summary(acc: Path | None, cov: Path | None) -> None:
         print(_markdown(pd.DataFrame(rows)))
 
 
+def paired_rmse(files: list[Path]) -> None:
+    """Paired integrated-RMSE differences over the replications both sides fitted.
+
+    Two accuracy files: each GPS model of the second against the same model (the label
+    up to its first comma) in the first, replication by replication.  One file: each GPS
+    model against ``normal``.  The SE resamples replications (500 draws)."""
+    def rmse(e):
+        return np.mean(np.sqrt((e ** 2).mean(0)))
+
+    frames = [pd.read_csv(f) for f in files]
+    for f in frames:
+        f["model"] = f["gps"].str.split(",").str[0]
+    a, b = (frames * 2)[:2]
+    rows = []
+    for (design, model), gb in b.groupby(["design", "model"], sort=False):
+        base = "normal" if len(files) == 1 else model
+        if model == "unadjusted" or (len(files) == 1 and model == "normal"):
+            continue
+        ga = a[(a["design"] == design) & (a["model"] == base)]
+        ea, eb = (g.set_index("rep").filter(regex=r"^e\d+$") for g in (ga, gb))
+        reps = ea.index.intersection(eb.index)
+        A, B = ea.loc[reps].to_numpy(), eb.loc[reps].to_numpy()
+        ok = np.isfinite(A).all(1) & np.isfinite(B).all(1)
+        A, B = A[ok], B[ok]
+        rng = np.random.default_rng(0)
+        draws = [rng.integers(0, len(A), len(A)) for _ in range(500)]
+        diff = [rmse(B[i]) - rmse(A[i]) for i in draws]
+        rows.append({"design": design, "model": model, "against": base, "pairs": len(A),
+                     "failed (a / b)": f"{int((~np.isfinite(ea.loc[reps]).all(1)).sum())} / "
+                                       f"{int((~np.isfinite(eb.loc[reps]).all(1)).sum())}",
+                     "RMSE a": rmse(A), "RMSE b": rmse(B), "b - a": rmse(B) - rmse(A),
+                     "(se)": float(np.std(diff)), "relative": rmse(B) / rmse(A) - 1})
+    print(_markdown(pd.DataFrame(rows)))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("part", choices=["accuracy", "coverage", "density", "ranking", "settings",
-                                     "summary"])
-    ap.add_argument("files", nargs="*", help="summary: an accuracy and/or a coverage CSV")
+                                     "summary", "paired"])
+    ap.add_argument("files", nargs="*", help="summary: an accuracy and/or a coverage CSV; "
+                    "paired: one or two accuracy CSVs (see paired_rmse())")
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--start", type=int, default=0,
                     help="first replication (to split a run over processes)")
@@ -371,10 +409,15 @@ def main(argv=None) -> None:
     ap.add_argument("--method", choices=["matching", "weighting"], default="matching",
                     help="accuracy: GPS matching (default) or stabilised GPS weighting")
     ap.add_argument("--max-weight", type=float,
-                    help="accuracy with --method weighting: cap on the normalised weights "
-                         "(Wu et al.'s simulations use 10); default none")
+                    help="accuracy with --method weighting: cap on the stabilised weights "
+                         "(Wu et al.'s simulations use 10); default none, uncapped, as the "
+                         "recorded uncapped run (GPSWeighting's own default is 10 since "
+                         "2026-12-06)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
+    if args.part == "paired":
+        paired_rmse([Path(f) for f in args.files])
+        return
     if args.part == "summary":
         kinds = {("cov" if "covered" in pd.read_csv(f, nrows=1) else "acc"): Path(f)
                  for f in args.files}                 # each file's kind from its columns

@@ -132,15 +132,29 @@ def test_weighting(data):
         warnings.simplefilter("ignore", RuntimeWarning)
         design = GPSWeighting().fit(X, w)
         capped = GPSWeighting(max_weight=2.0).fit(X, w)
-        stabilised = GPSWeighting(normalize=False).fit(X, w)
+        stabilised = GPSWeighting(normalize=False, max_weight=None).fit(X, w)
         raw = GPSWeighting(numerator="none", normalize=False).fit(X, w)
     assert design.weights_.mean() == pytest.approx(1.0)
     # the cap applies to the stabilised weights f / r, then they are normalised
     expected = np.minimum(stabilised.weights_, 2.0)
     assert (stabilised.weights_ > 2.0).sum() > 10
     np.testing.assert_allclose(capped.weights_, expected / expected.mean(), rtol=1e-12)
+    # the default caps them at 10, with a warning that counts them; plain inverse
+    # densities (numerator "none") have the exposure's scale and are not capped
+    big = stabilised.weights_ > 10
+    assert big.sum() >= 1
+    with pytest.warns(RuntimeWarning, match=rf"{big.sum()} of {w.size} stabilised weights "
+                                            r"\(holding .*\) were capped at max_weight = 10"):
+        GPSWeighting().fit(X, w)
+    ten = np.minimum(stabilised.weights_, 10.0)
+    np.testing.assert_allclose(design.weights_, ten / ten.mean(), rtol=1e-12)
+    assert "weights capped at 10" in design.describe()
     gps = raw.gps_.density(X, w)
     np.testing.assert_allclose(raw.weights_, 1 / gps, rtol=1e-12)
+    assert "capped" not in raw.describe()
+    for bad in (0, -1.0, "ten"):
+        with pytest.raises(InputError, match="max_weight must be a positive number"):
+            GPSWeighting(max_weight=bad).fit(X, w)
     assert design.balance_.attrs["max_abs_corr_after"] < 0.1 < \
         design.balance_.attrs["max_abs_corr_before"]
 

@@ -80,13 +80,13 @@ def test_kernel_gps_and_its_matches():
                                trim_exposure=None).fit, X, w)
         np.testing.assert_array_equal(m.weights_, case["counts"])
     wt = _quiet(GPSWeighting(gps=KernelResidualDensity(**CAUSALGPS_KERNEL),
-                             normalize=False).fit, X, w)
+                             normalize=False, max_weight=None).fit, X, w)
     np.testing.assert_allclose(wt.weights_, k["weighting"], rtol=1e-10)
 
 
 def test_weighting():
     _, X, w = _data(REF["weighting"]["dataset"])
-    wt = _quiet(GPSWeighting(normalize=False).fit, X, w)
+    wt = _quiet(GPSWeighting(normalize=False, max_weight=None).fit, X, w)
     np.testing.assert_allclose(wt.weights_, REF["weighting"]["counter_weight"], rtol=1e-10)
 
 
@@ -108,7 +108,7 @@ def test_balance_spearman_ks_ess(design):
         fitted = GPSMatching(delta_n=1, scale=0.5, trim_exposure=None,
                              balance_method="spearman")
     else:
-        fitted = GPSWeighting(normalize=False, balance_method="spearman")
+        fitted = GPSWeighting(normalize=False, max_weight=None, balance_method="spearman")
     fitted = _quiet(fitted.fit, X, w)
     ref = b[design]
     tab = fitted.balance_
