@@ -45,6 +45,7 @@ unadjusted curve (the same smoother, no weights) to show the confounding bias.
 * ``coverage``: the pointwise 95% intervals and simultaneous bands of the estimator's
   default bootstrap (``--boot`` replicates, refitting the GPS and re-matching; resamples
   of ``m = n`` units since 2026-12-06, ``m = n^0.9`` and ``m = 2 sqrt(n)`` before).
+  ``--method weighting``: the same for ``GPSWeighting``'s defaults (weights capped at 10).
 
 Usage::
 
@@ -249,7 +250,7 @@ def _settings(rep: int, n: int, pts: np.ndarray, names) -> list[dict]:
 
 
 def _coverage(design: str, gps: str, rep: int, n: int, pts: np.ndarray, boot: int,
-              overlap: int = 1) -> list:
+              overlap: int = 1, method: str = "matching") -> list:
     spec = DESIGNS[design]
     df = simulate_causalgps(n, spec, random_state=50_000 * (list(DESIGNS).index(design) + 1)
                             + rep)
@@ -259,15 +260,21 @@ def _coverage(design: str, gps: str, rep: int, n: int, pts: np.ndarray, boot: in
                                     "levels": _levels_within(w, _width(w), _width(w) / overlap)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = ExposureResponse(GPSMatching(gps=make_gps(gps, rep), **grid), eval_points=pts,
-                               n_bootstrap=boot, random_state=rep).fit(
-            df[COVS], df["w"], df["Y"]).result_
-    return [{"design": design, "gps": gps if overlap == 1 else f"{gps}, {overlap}x levels",
+        design_ = (GPSMatching(gps=make_gps(gps, rep), **grid) if method == "matching"
+                   else GPSWeighting(gps=make_gps(gps, rep)))
+        res = ExposureResponse(design_, eval_points=pts, n_bootstrap=boot,
+                               random_state=rep).fit(df[COVS], df["w"], df["Y"]).result_
+    return [{"design": design, "gps": _coverage_label(gps, overlap, method),
              "rep": rep, "point": j, "exposure": pts[j],
              "error": res.estimate[j] - truth[j], "std_error": res.std_error[j],
              "covered": bool(res.ci_lower[j] <= truth[j] <= res.ci_upper[j]),
              "band_covered": bool(np.all((res.band_lower <= truth) & (truth <= res.band_upper)))}
             for j in range(pts.size)]
+
+
+def _coverage_label(gps: str, overlap: int, method: str) -> str:
+    return (gps if overlap == 1 else f"{gps}, {overlap}x levels") + (
+        ", weighting" if method == "weighting" else "")
 
 
 def _done(out: Path, keys: list[str]) -> set:
@@ -407,7 +414,8 @@ def main(argv=None) -> None:
                     help="coverage: levels delta_n / OVERLAP apart in the 5-95%% range "
                     "(overlapping bins; 1 = the default grid)")
     ap.add_argument("--method", choices=["matching", "weighting"], default="matching",
-                    help="accuracy: GPS matching (default) or stabilised GPS weighting")
+                    help="accuracy and coverage: GPS matching (default) or stabilised GPS "
+                         "weighting (coverage: GPSWeighting's defaults, weights capped at 10)")
     ap.add_argument("--max-weight", type=float,
                     help="accuracy with --method weighting: cap on the stabilised weights "
                          "(Wu et al.'s simulations use 10); default none, uncapped, as the "
@@ -490,9 +498,8 @@ def main(argv=None) -> None:
         summary(args.out, None)
     else:
         done = _done(args.out, ["design", "gps", "rep"])
-        label = {g: g if args.overlap == 1 else f"{g}, {args.overlap}x levels"
-                 for g in args.gps}
-        tasks = [(d, g, r, args.n, pts[d], args.boot, args.overlap)
+        label = {g: _coverage_label(g, args.overlap, args.method) for g in args.gps}
+        tasks = [(d, g, r, args.n, pts[d], args.boot, args.overlap, args.method)
                  for r in range(args.start, args.reps) for d in designs for g in args.gps
                  if (d, label[g], str(r)) not in done]
         _run(tasks, _coverage, args.out, args.jobs)
