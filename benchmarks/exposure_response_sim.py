@@ -78,12 +78,50 @@ from causalsm._validation import InputError
 from causalsm.datasets import causalgps_erf, causalgps_log_gps, simulate_causalgps
 from causalsm.estimators.continuous import ExposureResponse, GPSMatching, GPSWeighting
 from causalsm.estimators.erf import LocalPolynomialERF
-from causalsm.scores.density import make_gps
+from causalsm.scores.density import ConditionalDensity, _Rows, make_gps
 
 COVS = ["cf1", "cf2", "cf3", "cf4", "cf5", "cf6"]
 DESIGNS = {"linear": 1, "nonlinear": 3, "heteroskedastic": "heteroskedastic",
            "skewed": "skewed", "heavy_tailed": "heavy_tailed", "bimodal": "bimodal"}
 GPS = ("normal", "kernel", "score_matching")
+
+
+class AveragedDensity(ConditionalDensity):
+    """Pilot: the mixture (mean) of ``k`` score-matching densities fitted from different
+    seeds -- bagging of the GPS, to lower the noise of its values under weighting."""
+
+    def __init__(self, k: int = 5, random_state: int = 0):
+        self.k = k
+        self.random_state = random_state
+
+    def _fit(self, X, w):
+        from causalsm.scores.score_matching import ScoreMatchingDensity
+        self.models_ = [ScoreMatchingDensity(random_state=1000 * self.random_state + j)
+                        .fit(X, w) for j in range(self.k)]
+
+    def _rows(self, X):
+        return _MixtureRows([m.conditional(X) for m in self.models_])
+
+
+class _MixtureRows(_Rows):
+    def __init__(self, parts):
+        self.parts, self.n = parts, parts[0].n
+
+    def density(self, w):
+        return np.mean([p.density(w) for p in self.parts], axis=0)
+
+    def log_density(self, w):
+        return np.log(self.density(w))
+
+    def score(self, w):
+        dens = np.array([p.density(w) for p in self.parts])
+        return (dens * np.array([p.score(w) for p in self.parts])).sum(0) / dens.sum(0)
+
+
+def gps_model(name: str, rep: int):
+    """``make_gps`` plus the pilot ``score_matching_x5`` (:class:`AveragedDensity`)."""
+    return AveragedDensity(random_state=rep) if name == "score_matching_x5" \
+        else make_gps(name, rep)
 
 
 def points(design: str, k: int = 15) -> np.ndarray:
@@ -93,7 +131,7 @@ def points(design: str, k: int = 15) -> np.ndarray:
 
 
 def _accuracy(design: str, rep: int, n: int, pts: np.ndarray, method: str = "matching",
-              max_weight: float | None = None) -> list[dict]:
+              max_weight: float | None = None, gps_names=GPS) -> list[dict]:
     spec = DESIGNS[design]
     df = simulate_causalgps(n, spec, random_state=10_000 * (list(DESIGNS).index(design) + 1)
                             + rep)
@@ -106,10 +144,10 @@ def _accuracy(design: str, rep: int, n: int, pts: np.ndarray, method: str = "mat
         rows.append({"design": design, "gps": "unadjusted", "rep": rep, "max_abs_corr": np.nan,
                      "seconds": 0.0,
                      **{f"e{j}": v for j, v in enumerate(naive.predict(pts) - truth)}})
-        for name in GPS:
+        for name in gps_names:
             start = time.perf_counter()
-            design_ = (GPSMatching(gps=make_gps(name, rep)) if method == "matching" else
-                       GPSWeighting(gps=make_gps(name, rep), max_weight=max_weight))
+            design_ = (GPSMatching(gps=gps_model(name, rep)) if method == "matching" else
+                       GPSWeighting(gps=gps_model(name, rep), max_weight=max_weight))
             try:
                 est = ExposureResponse(design_, eval_points=pts, n_bootstrap=0,
                                        random_state=rep).fit(X, w, y)
@@ -406,7 +444,10 @@ def main(argv=None) -> None:
     ap.add_argument("--boot", type=int, default=200)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--designs", nargs="+", default=None)
-    ap.add_argument("--gps", nargs="+", default=["normal"], help="coverage: GPS models")
+    ap.add_argument("--gps", nargs="+", default=None,
+                    help="coverage: GPS models (default normal); accuracy: the models to run "
+                         "(default normal, kernel, score_matching; score_matching_x5 is the "
+                         "pilot AveragedDensity)")
     ap.add_argument("--objectives", action="store_true",
                     help="density: also the score-matching density under the objectives "
                     "exact, sliced and dsm_multi (the default is dsm)")
@@ -423,6 +464,8 @@ def main(argv=None) -> None:
                          "2026-12-06)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
+    args.gps_given = args.gps is not None
+    args.gps = args.gps or ["normal"]
     if args.part == "paired":
         paired_rmse([Path(f) for f in args.files])
         return
@@ -491,7 +534,8 @@ def main(argv=None) -> None:
     pts = {d: points(d) for d in designs}
     if args.part == "accuracy":
         done = _done(args.out, ["design", "rep"])
-        tasks = [(d, r, args.n, pts[d], args.method, args.max_weight)
+        tasks = [(d, r, args.n, pts[d], args.method, args.max_weight,
+                  tuple(args.gps) if args.gps_given else GPS)
                  for r in range(args.start, args.reps)
                  for d in designs if (d, str(r)) not in done]
         _run(tasks, _accuracy, args.out, args.jobs)
