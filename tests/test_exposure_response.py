@@ -53,14 +53,14 @@ def test_leave_one_unit_out_risk_is_exact():
 @pytest.mark.parametrize("degree", [1, 2])
 def test_kernel_sums_equal_the_full_double_sum(degree, monkeypatch):
     # The blocked sums over sorted units (units beyond 10 bandwidths left out) against the
-    # (point, unit) double sum written out, for unsorted points, a point out of every
-    # unit's reach, small and large bandwidths, and blocks of one point (a block limit
-    # below one point's reach) as well as of many.
+    # (point, unit) double sum written out, for unsorted points, points out of every
+    # unit's reach (the first and the last once sorted), small and large bandwidths, and
+    # blocks of one point (a block limit below one point's reach) as well as of many.
     rng = np.random.default_rng(7)
     w = rng.uniform(0, 10, 3000)
     y = np.cos(w) + rng.normal(0, 0.3, w.size)
     c = rng.integers(1, 5, w.size).astype(float)
-    points = np.append(rng.uniform(-1, 11, 200), 500.0)
+    points = np.concatenate([[-500.0], rng.uniform(-1, 11, 200), [500.0]])
     for h, chunk in ((0.03, 1 << 15), (0.8, 1 << 15), (6.0, 1 << 15), (0.8, 500)):
         monkeypatch.setattr("causalsm.estimators.erf._CHUNK", chunk)
         u = (w[None, :] - points[:, None]) / h
@@ -69,7 +69,7 @@ def test_kernel_sums_equal_the_full_double_sum(degree, monkeypatch):
                         + [(ku * u ** k) @ y for k in range(degree + 1)])
         got = _kernel_sums(w, y, c, points, h, degree)
         np.testing.assert_allclose(got, full, rtol=1e-11, atol=1e-12 * np.abs(full).max())
-        assert (got[:, -1] == 0).all()
+        assert (got[:, [0, -1]] == 0).all()
 
 
 def test_local_quadratic_is_weighted_least_squares():

@@ -67,6 +67,8 @@ def _kernel_sums(w: np.ndarray, y: np.ndarray, c: np.ndarray, points: np.ndarray
     a = 0
     while a < p.size:
         b = min(p.size, a + max(1, _CHUNK // max(1, int(hi[a] - lo[a]))))
+        while b - a > 1 and (b - a) * (hi[b - 1] - lo[a]) > 2 * _CHUNK:
+            b = a + (b - a) // 2          # the block's reach grew: fewer points
         j0, j1 = int(lo[a]), int(hi[b - 1])
         if j1 > j0:
             u = (w[None, j0:j1] - p[a:b, None]) * inv_h
