@@ -32,6 +32,7 @@ heads fit the noise).
 
     python benchmarks/highdim_overfit.py variance news 21 31
     python benchmarks/highdim_overfit.py regularise latent 21 31
+    python benchmarks/highdim_overfit.py regularise news 21 31 "dropout 0.2,dropout 0.3"
 """
 from __future__ import annotations
 
@@ -105,12 +106,14 @@ def _variances(design, X, b, y_alt, rep) -> list[float]:
 
 #: ``regularise``: settings of ``NeuralBalancingScore`` tried against the noise fit.
 VARIANTS = {"default": {}, "dropout 0.1": {"dropout": 0.1},
-            "weight_decay 1e-3": {"weight_decay": 1e-3}}
+            "weight_decay 1e-3": {"weight_decay": 1e-3}, "dropout 0.2": {"dropout": 0.2},
+            "dropout 0.3": {"dropout": 0.3}}
 
 
-def _regularised(X, b, rep) -> list[float]:
+def _regularised(X, b, rep, names=("default", "dropout 0.1", "weight_decay 1e-3")
+                 ) -> list[float]:
     out = []
-    for params in VARIANTS.values():
+    for params in (VARIANTS[v] for v in names):
         s = csm.NeuralBalancingScore(random_state=rep, **params).fit(X, b.t, outcome=b.y)
         S = s.transform(X)
         own = np.where(b.t == 1, S[:, 2], S[:, 1])
@@ -124,12 +127,12 @@ def _regularised(X, b, rep) -> list[float]:
     return out
 
 
-def one(mode: str, design: str, rep: int) -> list[float]:
+def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
     sim = {"news": simulate_news, "latent": simulate_latent_factors}[design]
     b = sim(random_state=rep, as_frame=False)
     X = b.X.log1p().tocsr() if design == "news" else b.X
     if mode == "regularise":
-        return _regularised(X, b, rep)
+        return _regularised(X, b, rep, *([variants] if variants else []))
     if mode == "crossfit":
         S = np.zeros((b.t.size, 3))
         folds = StratifiedKFold(5, shuffle=True, random_state=rep).split(X, b.t)
@@ -149,11 +152,13 @@ def one(mode: str, design: str, rep: int) -> list[float]:
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     mode, design, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3])
+    variants = argv[4].split(",") if len(argv) > 4 else None    # regularise: VARIANTS keys
     if mode not in ("oracle", "crossfit", "variance", "regularise"):
         raise SystemExit("mode must be 'oracle', 'crossfit', 'variance' or 'regularise'")
     warnings.simplefilter("ignore")
     for rep in range(start, stop):
-        print(design, rep, " ".join(f"{v:+.4f}" for v in one(mode, design, rep)), flush=True)
+        print(design, rep, " ".join(f"{v:+.4f}" for v in one(mode, design, rep, variants)),
+              flush=True)
 
 
 if __name__ == "__main__":
