@@ -596,10 +596,13 @@ class ExposureResponse(BaseEstimator):
         the ``"rate"`` scaling, the default before, and 0.75-0.85 for Wu et al.'s
         ``"2sqrt"`` (``2 sqrt(n)``, 89 of 2,000 units), whose standard errors are also
         3-10 times too large at the ends of the range (benchmarks/README.md, issue 16).
-        Each replicate refits on ``m`` units, and the bandwidth's cross-validation is
-        quadratic in the matched units up to about a thousand of them: at n = 2000 the
-        default bootstrap took about 5 times as long as ``m = n^0.9``.  Give an
-        m-out-of-n size (``"n^0.9"``, ``"n^0.8"``...) or ``n_jobs`` when that matters.
+        Each replicate refits the GPS, the design and the curve on ``m`` units; a unit
+        drawn k times enters the curve once with its weights summed, so that the
+        bandwidth's leave-one-unit-out cross-validation leaves all its copies out.  That
+        cross-validation is quadratic in the units up to about a thousand of them: at
+        n = 2000 the default bootstrap takes about 1.7 times as long as ``m = n^0.9``.
+        Give an m-out-of-n size (``"n^0.9"``, ``"n^0.8"``...) or ``n_jobs`` when that
+        matters.
     scaling : {"auto", "rate", "sqrt"}
         How replicate spread becomes a standard error when ``m < n``: ``sd * sqrt(m / n)``
         (``"sqrt"``, Wu et al.: right for a sqrt(n)-rate curve such as a parametric fit),
