@@ -107,7 +107,9 @@ def _variances(design, X, b, y_alt, rep) -> list[float]:
 #: ``regularise``: settings of ``NeuralBalancingScore`` tried against the noise fit.
 VARIANTS = {"default": {}, "dropout 0.1": {"dropout": 0.1},
             "weight_decay 1e-3": {"weight_decay": 1e-3}, "dropout 0.2": {"dropout": 0.2},
-            "dropout 0.3": {"dropout": 0.3}}
+            "dropout 0.3": {"dropout": 0.3}, "input_l1 0.1": {"input_l1": 0.1},
+            "input_l1 0.3": {"input_l1": 0.3}, "input_l1 1": {"input_l1": 1.0},
+            "input_l1 3": {"input_l1": 3.0}}
 
 
 def _regularised(X, b, rep, names=("default", "dropout 0.1", "weight_decay 1e-3")
