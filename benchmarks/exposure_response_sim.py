@@ -464,8 +464,6 @@ def main(argv=None) -> None:
                          "2026-12-06)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    args.gps_given = args.gps is not None
-    args.gps = args.gps or ["normal"]
     if args.part == "paired":
         paired_rmse([Path(f) for f in args.files])
         return
@@ -535,13 +533,14 @@ def main(argv=None) -> None:
     if args.part == "accuracy":
         done = _done(args.out, ["design", "rep"])
         tasks = [(d, r, args.n, pts[d], args.method, args.max_weight,
-                  tuple(args.gps) if args.gps_given else GPS)
+                  tuple(args.gps or GPS))
                  for r in range(args.start, args.reps)
                  for d in designs if (d, str(r)) not in done]
         _run(tasks, _accuracy, args.out, args.jobs)
         summary(args.out, None)
     else:
         done = _done(args.out, ["design", "gps", "rep"])
+        args.gps = args.gps or ["normal"]
         label = {g: _coverage_label(g, args.overlap, args.method) for g in args.gps}
         tasks = [(d, g, r, args.n, pts[d], args.boot, args.overlap, args.method)
                  for r in range(args.start, args.reps) for d in designs for g in args.gps

@@ -361,9 +361,9 @@ class GPSWeighting(_GPSDesign):
         of 10 lowers the curve's RMSE in all twelve cases (paired; 0.2% to 7% where the
         weights were usable uncapped, 3-5% where the normal GPS is right), and keeps one
         or two units from carrying the pseudo-population, which happened in 46-48 of 100
-        heavy-tailed replications without it.  (Capping after
-        normalising, as before 2026-12-06, let one huge weight first shrink all the
-        others, so the cap left it dominant.)
+        heavy-tailed replications without it.  (Capping after normalising, as before
+        2026-12-06, let one huge weight first shrink all the others, so the cap left it
+        dominant.)
     trim_exposure, trim_gps, balance_method, balance_threshold, balance_summary,
     max_attempt, random_state
         As in :class:`GPSMatching`.
