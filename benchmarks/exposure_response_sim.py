@@ -118,8 +118,38 @@ class _MixtureRows(_Rows):
         return (dens * np.array([p.score(w) for p in self.parts])).sum(0) / dens.sum(0)
 
 
-def gps_model(name: str, rep: int):
-    """``make_gps`` plus the pilot ``score_matching_x5`` (:class:`AveragedDensity`)."""
+class TrueDensity(ConditionalDensity):
+    """The design's true GPS (``causalgps_log_gps``), as a yardstick: what GPS matching or
+    weighting achieves with a perfect density model.  ``fit`` learns nothing."""
+
+    def __init__(self, spec=1):
+        self.spec = spec
+
+    def _fit(self, X, w):
+        pass
+
+    def _rows(self, X):
+        return _TrueRows(pd.DataFrame(X, columns=COVS), self.spec)
+
+
+class _TrueRows(_Rows):
+    def __init__(self, frame, spec):
+        self.frame, self.spec, self.n = frame, spec, len(frame)
+
+    def log_density(self, w):
+        w = np.asarray(w, dtype=np.float64)
+        if w.ndim == 1:
+            return causalgps_log_gps(self.frame, self.spec, w=w)
+        cols = np.broadcast_to(w, (self.n, w.shape[1]))
+        return np.column_stack([causalgps_log_gps(self.frame, self.spec, w=c)
+                                for c in cols.T])
+
+
+def gps_model(name: str, rep: int, design: str | None = None):
+    """``make_gps`` plus the pilot ``score_matching_x5`` (:class:`AveragedDensity`) and the
+    yardstick ``true`` (:class:`TrueDensity` of ``design``)."""
+    if name == "true":
+        return TrueDensity(DESIGNS[design])
     return AveragedDensity(random_state=rep) if name == "score_matching_x5" \
         else make_gps(name, rep)
 
@@ -146,8 +176,9 @@ def _accuracy(design: str, rep: int, n: int, pts: np.ndarray, method: str = "mat
                      **{f"e{j}": v for j, v in enumerate(naive.predict(pts) - truth)}})
         for name in gps_names:
             start = time.perf_counter()
-            design_ = (GPSMatching(gps=gps_model(name, rep)) if method == "matching" else
-                       GPSWeighting(gps=gps_model(name, rep), max_weight=max_weight))
+            gps = gps_model(name, rep, design)
+            design_ = (GPSMatching(gps=gps) if method == "matching" else
+                       GPSWeighting(gps=gps, max_weight=max_weight))
             try:
                 est = ExposureResponse(design_, eval_points=pts, n_bootstrap=0,
                                        random_state=rep).fit(X, w, y)
@@ -447,7 +478,7 @@ def main(argv=None) -> None:
     ap.add_argument("--gps", nargs="+", default=None,
                     help="coverage: GPS models (default normal); accuracy: the models to run "
                          "(default normal, kernel, score_matching; score_matching_x5 is the "
-                         "pilot AveragedDensity)")
+                         "pilot AveragedDensity, true the design's own GPS)")
     ap.add_argument("--objectives", action="store_true",
                     help="density: also the score-matching density under the objectives "
                     "exact, sliced and dsm_multi (the default is dsm)")

@@ -22,6 +22,13 @@ neighbour found on the true ``(mu_0, mu_1)``; the noise variance itself (1); the
 variance of the ensemble's own-arm head in sample; and that of each network's head on the
 units it held out for validation (``validation_mask_``).
 
+``fission``: data fission as a remedy a user could have (noise SD known here, 1): the
+score is fitted on ``f = y + tau Z`` and the estimator uses ``g = y - Z / tau``
+(``Z ~ N(0, 1)``; independent of ``f`` for Gaussian noise).  The optional fifth argument is
+``tau`` (default 1).  Prints the ATT error and SE, then the ATE's.
+
+Designs: ``news``, ``latent`` and ``images`` (the MLP encoder's score).
+
     python benchmarks/highdim_overfit.py oracle latent 21 41
     python benchmarks/highdim_overfit.py crossfit news 21 41
 ``regularise``: pilot of heavier regularisation against the noise fit.  The recommended
@@ -39,6 +46,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -49,7 +57,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import highdim  # noqa: E402
 
 import causalsm as csm  # noqa: E402
-from causalsm.datasets import simulate_latent_factors, simulate_news  # noqa: E402
+from causalsm.datasets import (simulate_image_confounding, simulate_latent_factors,  # noqa: E402
+                               simulate_news)
 from causalsm.matching.nearest import same_arm_variances  # noqa: E402
 
 
@@ -69,23 +78,47 @@ class Precomputed(TransformerMixin, BaseEstimator):
         return {"prognostic": True}
 
 
-def _errors(X, b, score, rep: int) -> list[float]:
-    """ATT and ATE errors and SEs of the default estimator on ``score``."""
+def _errors(X, b, score, rep: int, y=None) -> list[float]:
+    """ATT and ATE errors and SEs of the default estimator on ``score`` (with the outcome
+    ``y``, default ``b.y``)."""
+    y = b.y if y is None else y
     out = []
     for estimand in ("ATT", "ATE"):
         tau = b.mu1 - b.mu0
         truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
         e = csm.MatchingEstimator(balancing_score=score, estimand=estimand,
-                                  random_state=rep).fit(X, b.t, b.y)
+                                  random_state=rep).fit(X, b.t, y)
         out += [e.effect_.estimate - truth, e.effect_.std_error]
     return out
+
+
+def _score(design: str, rep: int, **params):
+    """The recommended score of ``design`` (``highdim.methods``), with ``params`` changed."""
+    if design == "images":
+        return csm.NeuralBalancingScore(encoder=highdim._encoder("mlp"), standardize=False,
+                                        random_state=rep, **params)
+    return csm.NeuralBalancingScore(random_state=rep, **params)
+
+
+def _load(design: str, rep: int):
+    """``(X, b)``: the covariates as the estimator sees them and a bunch with ``t, y, mu0,
+    mu1`` (the images' mean outcomes are ``2 g + z`` and that plus ``tau``)."""
+    if design == "images":
+        df = simulate_image_confounding(random_state=rep)
+        mu0 = 2.0 * df["g"].to_numpy() + df["z"].to_numpy()
+        b = SimpleNamespace(t=df["treat"].to_numpy(), y=df["y"].to_numpy(), mu0=mu0,
+                            mu1=mu0 + df["tau"].to_numpy())
+        return np.ascontiguousarray(df[df.attrs["covariates"]].to_numpy()), b
+    sim = {"news": simulate_news, "latent": simulate_latent_factors}[design]
+    b = sim(random_state=rep, as_frame=False)
+    return (b.X.log1p().tocsr() if design == "news" else b.X), b
 
 
 def _variances(design, X, b, y_alt, rep) -> list[float]:
     """Per arm (treated, then control): mean neighbour sigma^2 on the score fitted on y,
     on y', on the true mu; the true noise variance; the in-sample residual variance of the
     ensemble's head; the held-out residual variance of the networks' heads."""
-    fits = [highdim.methods(design)["nsm"](rep).fit(X, b.t, outcome=y) for y in (b.y, y_alt)]
+    fits = [_score(design, rep).fit(X, b.t, outcome=y) for y in (b.y, y_alt)]
     centred = b.y - b.y.mean()
     nbr = [same_arm_variances(S, b.t, 1, centred)[1] for S in
            (fits[0].transform(X), fits[1].transform(X), np.column_stack([b.mu0, b.mu1]))]
@@ -112,11 +145,11 @@ VARIANTS = {"default": {}, "dropout 0.1": {"dropout": 0.1},
             "input_l1 3": {"input_l1": 3.0}}
 
 
-def _regularised(X, b, rep, names=("default", "dropout 0.1", "weight_decay 1e-3")
-                 ) -> list[float]:
+def _regularised(design, X, b, rep,
+                 names=("default", "dropout 0.1", "weight_decay 1e-3")) -> list[float]:
     out = []
     for params in (VARIANTS[v] for v in names):
-        s = csm.NeuralBalancingScore(random_state=rep, **params).fit(X, b.t, outcome=b.y)
+        s = _score(design, rep, **params).fit(X, b.t, outcome=b.y)
         S = s.transform(X)
         own = np.where(b.t == 1, S[:, 2], S[:, 1])
         for estimand in ("ATT", "ATE"):
@@ -130,23 +163,29 @@ def _regularised(X, b, rep, names=("default", "dropout 0.1", "weight_decay 1e-3"
 
 
 def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
-    sim = {"news": simulate_news, "latent": simulate_latent_factors}[design]
-    b = sim(random_state=rep, as_frame=False)
-    X = b.X.log1p().tocsr() if design == "news" else b.X
+    X, b = _load(design, rep)
     if mode == "regularise":
-        return _regularised(X, b, rep, *([variants] if variants else []))
+        return _regularised(design, X, b, rep, *([variants] if variants else []))
     if mode == "crossfit":
         S = np.zeros((b.t.size, 3))
         folds = StratifiedKFold(5, shuffle=True, random_state=rep).split(X, b.t)
         for k, (train, test) in enumerate(folds):
-            score = highdim.methods(design)["nsm"](rep + 1000 * k)
+            score = _score(design, rep + 1000 * k)
             S[test] = score.fit(X[train], b.t[train], outcome=b.y[train]).transform(X[test])
         return _errors(X, b, Precomputed(S), rep)
+    if mode == "fission":
+        # data fission (Leiner, Duan, Wasserman & Ramdas 2023) with the noise SD known (1):
+        # f = y + tau Z trains the score, g = y - Z / tau is estimated on; f and g are
+        # independent for Gaussian noise, at the price of more noise in each.
+        tau = float(variants[0]) if variants else 1.0
+        z = np.random.default_rng(20_000 + rep).normal(size=b.t.size)
+        s = _score(design, rep).fit(X, b.t, outcome=b.y + tau * z)
+        return _errors(X, b, FrozenEstimator(s), rep, y=b.y - z / tau)
     rng = np.random.default_rng(10_000 + rep)
     y_alt = np.where(b.t == 1, b.mu1, b.mu0) + rng.normal(size=b.t.size)
     if mode == "variance":
         return _variances(design, X, b, y_alt, rep)
-    fits = [highdim.methods(design)["nsm"](rep).fit(X, b.t, outcome=y) for y in (b.y, y_alt)]
+    fits = [_score(design, rep).fit(X, b.t, outcome=y) for y in (b.y, y_alt)]
     on_y, on_alt = (_errors(X, b, FrozenEstimator(s), rep) for s in fits)
     return on_y[:2] + on_alt[:2] + on_y[2:] + on_alt[2:]
 
@@ -155,8 +194,9 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     mode, design, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3])
     variants = argv[4].split(",") if len(argv) > 4 else None    # regularise: VARIANTS keys
-    if mode not in ("oracle", "crossfit", "variance", "regularise"):
-        raise SystemExit("mode must be 'oracle', 'crossfit', 'variance' or 'regularise'")
+    if mode not in ("oracle", "crossfit", "variance", "regularise", "fission"):
+        raise SystemExit("mode must be 'oracle', 'crossfit', 'variance', 'regularise' or "
+                         "'fission'")
     warnings.simplefilter("ignore")
     for rep in range(start, stop):
         print(design, rep, " ".join(f"{v:+.4f}" for v in one(mode, design, rep, variants)),
