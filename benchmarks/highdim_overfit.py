@@ -142,7 +142,8 @@ VARIANTS = {"default": {}, "dropout 0.1": {"dropout": 0.1},
             "weight_decay 1e-3": {"weight_decay": 1e-3}, "dropout 0.2": {"dropout": 0.2},
             "dropout 0.3": {"dropout": 0.3}, "input_l1 0.1": {"input_l1": 0.1},
             "input_l1 0.3": {"input_l1": 0.3}, "input_l1 1": {"input_l1": 1.0},
-            "input_l1 3": {"input_l1": 3.0}}
+            "input_l1 3": {"input_l1": 3.0}, "outcome_weight 0.3": {"outcome_weight": 0.3},
+            "outcome_weight 3": {"outcome_weight": 3.0}}
 
 
 def _regularised(design, X, b, rep,
