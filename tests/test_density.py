@@ -143,6 +143,36 @@ def test_score_matching_bounded_exposure():
         ScoreMatchingDensity(objective="ssm").fit(df[COVS], df["w"])
 
 
+def test_score_matching_device():
+    import torch
+
+    from causalsm.scores.score_matching import ScoreMatchingDensity
+    df = simulate_causalgps(300, "skewed", random_state=8)
+    X, w = df[COVS], df["w"]
+    cuda = torch.cuda.is_available()
+    assert ScoreMatchingDensity(device="auto", epochs=2, random_state=0).fit(X, w).device_ \
+        == ("cuda" if cuda else "cpu")
+    if not cuda:
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            ScoreMatchingDensity(device="cuda").fit(X, w)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_score_matching_on_cuda():
+    """The same fit on the GPU: a proper density, seeded, and as good as the CPU's
+    (the devices draw different random numbers, so the fits differ like two seeds)."""
+    from causalsm.scores.score_matching import ScoreMatchingDensity
+    train, test = (simulate_causalgps(n, "skewed", random_state=s)
+                   for n, s in ((1000, 3), (3000, 4)))
+    fits = [ScoreMatchingDensity(device=d, epochs=100, random_state=0)
+            .fit(train[COVS], train["w"]) for d in ("cuda", "cuda", "cpu")]
+    assert fits[0].device_.startswith("cuda")
+    np.testing.assert_allclose(_mass(fits[0], test[COVS].iloc[:4], -60, 80), 1, atol=1e-4)
+    gpu, again, cpu = (m.log_density(test[COVS], test["w"]) for m in fits)
+    np.testing.assert_allclose(gpu, again, rtol=1e-6)
+    assert abs(gpu.mean() - cpu.mean()) < 0.05
+
+
 def test_true_log_gps_integrates_to_one():
     """The simulator's true densities (used by the benchmark) are densities."""
     df = simulate_causalgps(3, 1, random_state=0)
