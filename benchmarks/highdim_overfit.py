@@ -27,6 +27,18 @@ score is fitted on ``f = y + tau Z`` and the estimator uses ``g = y - Z / tau``
 (``Z ~ N(0, 1)``; independent of ``f`` for Gaussian noise).  The optional fifth argument is
 ``tau`` (default 1).  Prints the ATT error and SE, then the ATE's.
 
+``truth``: the default estimator matching on the true joint score ``(logit e, mu_0,
+mu_1)`` (no network): the bias and coverage that matching and its bias correction have at
+this n with a perfect score (news and latent).  Prints as ``fission``.
+
+``swap``: the learned joint score, then with its logit replaced by the true one, then
+with its heads replaced by the true ``(mu_0, mu_1)``: where the representation error
+sits.  Prints ATT error, SE, ATE error, SE for each of the three.
+
+``separate``: the learned joint score, then the same heads with the propensity logit of
+networks trained without prognostic heads (whose representation never saw ``y``).  Prints
+ATT error, SE, ATE error, SE for each (SEs without the network jackknife).
+
 Designs: ``news``, ``latent`` and ``images`` (the MLP encoder's score).
 
     python benchmarks/highdim_overfit.py oracle latent 21 41
@@ -165,6 +177,25 @@ def _regularised(design, X, b, rep,
 
 def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
     X, b = _load(design, rep)
+    if mode == "truth":
+        # the true joint score (logit e, mu_0, mu_1): the estimator's own bias at this n
+        return _errors(X, b, Precomputed(np.column_stack(
+            [np.log(b.propensity / (1 - b.propensity)), b.mu0, b.mu1])), rep)
+    if mode == "swap":
+        # which part of the learned joint score carries the error: each part replaced by
+        # the truth in turn
+        S = _score(design, rep).fit(X, b.t, outcome=b.y).transform(X)
+        logit = np.log(b.propensity / (1 - b.propensity))
+        return sum((_errors(X, b, Precomputed(v), rep) for v in (
+            S, np.column_stack([logit, S[:, 1:]]), np.column_stack([S[:, 0], b.mu0, b.mu1]))),
+            [])
+    if mode == "separate":
+        # the propensity from networks without prognostic heads (a representation that
+        # never saw y), the heads from the recommended networks
+        S = _score(design, rep).fit(X, b.t, outcome=b.y).transform(X)
+        logit = _score(design, rep, prognostic=False).fit(X, b.t).transform(X)[:, 0]
+        return _errors(X, b, Precomputed(S), rep) + _errors(
+            X, b, Precomputed(np.column_stack([logit, S[:, 1:]])), rep)
     if mode == "regularise":
         return _regularised(design, X, b, rep, *([variants] if variants else []))
     if mode == "crossfit":
@@ -195,9 +226,11 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     mode, design, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3])
     variants = argv[4].split(",") if len(argv) > 4 else None    # regularise: VARIANTS keys
-    if mode not in ("oracle", "crossfit", "variance", "regularise", "fission"):
-        raise SystemExit("mode must be 'oracle', 'crossfit', 'variance', 'regularise' or "
-                         "'fission'")
+    if mode not in ("oracle", "crossfit", "variance", "regularise", "fission", "truth",
+                    "swap", "separate"):
+        raise SystemExit("mode must be 'oracle', 'crossfit', 'variance', 'regularise', "
+                         "'fission', 'truth', 'swap' or "
+                         "'separate'")
     warnings.simplefilter("ignore")
     for rep in range(start, stop):
         print(design, rep, " ".join(f"{v:+.4f}" for v in one(mode, design, rep, variants)),
