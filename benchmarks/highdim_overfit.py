@@ -22,36 +22,39 @@ neighbour found on the true ``(mu_0, mu_1)``; the noise variance itself (1); the
 variance of the ensemble's own-arm head in sample; and that of each network's head on the
 units it held out for validation (``validation_mask_``).
 
-``fission``: data fission as a remedy a user could have (noise SD known here, 1): the
-score is fitted on ``f = y + tau Z`` and the estimator uses ``g = y - Z / tau``
-(``Z ~ N(0, 1)``; independent of ``f`` for Gaussian noise).  The optional fifth argument is
-``tau`` (default 1).  Prints the ATT error and SE, then the ATE's.
-
-``truth``: the default estimator matching on the true joint score ``(logit e, mu_0,
-mu_1)`` (no network): the bias and coverage that matching and its bias correction have at
-this n with a perfect score (news and latent).  Prints as ``fission``.
-
-``swap``: the learned joint score, then with its logit replaced by the true one, then
-with its heads replaced by the true ``(mu_0, mu_1)``: where the representation error
-sits.  Prints ATT error, SE, ATE error, SE for each of the three.
-
-``separate``: the learned joint score, then the same heads with the propensity logit of
-networks trained without prognostic heads (whose representation never saw ``y``).  Prints
-ATT error, SE, ATE error, SE for each (SEs without the network jackknife).
-
-Designs: ``news``, ``latent`` and ``images`` (the MLP encoder's score).
-
-    python benchmarks/highdim_overfit.py oracle latent 21 41
-    python benchmarks/highdim_overfit.py crossfit news 21 41
 ``regularise``: pilot of heavier regularisation against the noise fit.  The recommended
 score with one setting changed (:data:`VARIANTS`), then ``MatchingEstimator``'s defaults:
 per variant, the ATT error, SE and coverage, the same for the ATE, and the in-sample
 residual variance of the ensemble's own-arm head (below the noise variance 1 when the
 heads fit the noise).
 
+``fission``: data fission as a remedy a user could have (noise SD known here, 1): the
+score is fitted on ``f = y + tau Z`` and the estimator uses ``g = y - Z / tau``
+(``Z ~ N(0, 1)``; independent of ``f`` for Gaussian noise).  The optional fifth argument is
+``tau`` (default 1).
+
+``truth``: the default estimator matching on the true joint score ``(logit e, mu_0,
+mu_1)`` (no network): the bias and coverage of matching and its bias correction at this
+n with a perfect score.
+
+``swap``: the learned joint score, then with its logit replaced by the true one, then
+with its heads replaced by the true ``(mu_0, mu_1)``: where the representation error
+sits.
+
+``separate``: the learned joint score, then the same heads with the propensity logit of
+networks trained without prognostic heads (whose representation never saw ``y``).
+
+``fission``, ``truth``, ``swap`` and ``separate`` print the ATT error and SE then the
+ATE's, for each score in turn (the last three without the network jackknife in the SE).
+Designs: ``news``, ``latent`` and ``images`` (the MLP encoder's score)::
+
+    python benchmarks/highdim_overfit.py oracle latent 21 41
+    python benchmarks/highdim_overfit.py crossfit news 21 41
     python benchmarks/highdim_overfit.py variance news 21 31
     python benchmarks/highdim_overfit.py regularise latent 21 31
     python benchmarks/highdim_overfit.py regularise news 21 31 "dropout 0.2,dropout 0.3"
+    python benchmarks/highdim_overfit.py fission latent 21 41
+    python benchmarks/highdim_overfit.py swap news 21 41
 """
 from __future__ import annotations
 
@@ -114,12 +117,13 @@ def _score(design: str, rep: int, **params):
 
 def _load(design: str, rep: int):
     """``(X, b)``: the covariates as the estimator sees them and a bunch with ``t, y, mu0,
-    mu1`` (the images' mean outcomes are ``2 g + z`` and that plus ``tau``)."""
+    mu1, propensity`` (the images' from the simulator's ``g``, ``z`` and ``tau``)."""
     if design == "images":
         df = simulate_image_confounding(random_state=rep)
-        mu0 = 2.0 * df["g"].to_numpy() + df["z"].to_numpy()
-        b = SimpleNamespace(t=df["treat"].to_numpy(), y=df["y"].to_numpy(), mu0=mu0,
-                            mu1=mu0 + df["tau"].to_numpy())
+        g, z = df["g"].to_numpy(), df["z"].to_numpy()
+        b = SimpleNamespace(t=df["treat"].to_numpy(), y=df["y"].to_numpy(), mu0=2 * g + z,
+                            mu1=2 * g + z + df["tau"].to_numpy(),
+                            propensity=1 / (1 + np.exp(0.6 - 1.5 * g - 0.5 * z)))
         return np.ascontiguousarray(df[df.attrs["covariates"]].to_numpy()), b
     sim = {"news": simulate_news, "latent": simulate_latent_factors}[design]
     b = sim(random_state=rep, as_frame=False)
@@ -175,17 +179,20 @@ def _regularised(design, X, b, rep,
     return out
 
 
+MODES = ("oracle", "crossfit", "variance", "regularise", "fission", "truth", "swap",
+         "separate")
+
+
 def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
     X, b = _load(design, rep)
+    logit = np.log(b.propensity / (1 - b.propensity))
     if mode == "truth":
         # the true joint score (logit e, mu_0, mu_1): the estimator's own bias at this n
-        return _errors(X, b, Precomputed(np.column_stack(
-            [np.log(b.propensity / (1 - b.propensity)), b.mu0, b.mu1])), rep)
+        return _errors(X, b, Precomputed(np.column_stack([logit, b.mu0, b.mu1])), rep)
     if mode == "swap":
         # which part of the learned joint score carries the error: each part replaced by
         # the truth in turn
         S = _score(design, rep).fit(X, b.t, outcome=b.y).transform(X)
-        logit = np.log(b.propensity / (1 - b.propensity))
         return sum((_errors(X, b, Precomputed(v), rep) for v in (
             S, np.column_stack([logit, S[:, 1:]]), np.column_stack([S[:, 0], b.mu0, b.mu1]))),
             [])
@@ -193,9 +200,9 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         # the propensity from networks without prognostic heads (a representation that
         # never saw y), the heads from the recommended networks
         S = _score(design, rep).fit(X, b.t, outcome=b.y).transform(X)
-        logit = _score(design, rep, prognostic=False).fit(X, b.t).transform(X)[:, 0]
+        alone = _score(design, rep, prognostic=False).fit(X, b.t).transform(X)[:, 0]
         return _errors(X, b, Precomputed(S), rep) + _errors(
-            X, b, Precomputed(np.column_stack([logit, S[:, 1:]])), rep)
+            X, b, Precomputed(np.column_stack([alone, S[:, 1:]])), rep)
     if mode == "regularise":
         return _regularised(design, X, b, rep, *([variants] if variants else []))
     if mode == "crossfit":
@@ -226,11 +233,8 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     mode, design, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3])
     variants = argv[4].split(",") if len(argv) > 4 else None    # regularise: VARIANTS keys
-    if mode not in ("oracle", "crossfit", "variance", "regularise", "fission", "truth",
-                    "swap", "separate"):
-        raise SystemExit("mode must be 'oracle', 'crossfit', 'variance', 'regularise', "
-                         "'fission', 'truth', 'swap' or "
-                         "'separate'")
+    if mode not in MODES:
+        raise SystemExit(f"mode must be one of {', '.join(MODES)}")
     warnings.simplefilter("ignore")
     for rep in range(start, stop):
         print(design, rep, " ".join(f"{v:+.4f}" for v in one(mode, design, rep, variants)),
