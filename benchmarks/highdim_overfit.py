@@ -44,7 +44,11 @@ sits.
 ``separate``: the learned joint score, then the same heads with the propensity logit of
 networks trained without prognostic heads (whose representation never saw ``y``).
 
-``fission``, ``truth``, ``swap`` and ``separate`` print the ATT error and SE then the
+``richbc``: matching on the learned joint score as the default, with the bias correction
+regressing on the joint score (the default) and then on the joint score and the five
+networks' bottlenecks (``5 x dim`` more columns).
+
+``fission``, ``truth``, ``swap``, ``separate`` and ``richbc`` print the ATT error and SE then the
 ATE's, for each score in turn (the last three without the network jackknife in the SE).
 Designs: ``news``, ``latent`` and ``images`` (the MLP encoder's score)::
 
@@ -93,7 +97,7 @@ class Precomputed(TransformerMixin, BaseEstimator):
         return {"prognostic": True}
 
 
-def _errors(X, b, score, rep: int, y=None) -> list[float]:
+def _errors(X, b, score, rep: int, y=None, **options) -> list[float]:
     """ATT and ATE errors and SEs of the default estimator on ``score`` (with the outcome
     ``y``, default ``b.y``)."""
     y = b.y if y is None else y
@@ -102,7 +106,7 @@ def _errors(X, b, score, rep: int, y=None) -> list[float]:
         tau = b.mu1 - b.mu0
         truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
         e = csm.MatchingEstimator(balancing_score=score, estimand=estimand,
-                                  random_state=rep).fit(X, b.t, y)
+                                  random_state=rep, **options).fit(X, b.t, y)
         out += [e.effect_.estimate - truth, e.effect_.std_error]
     return out
 
@@ -180,7 +184,7 @@ def _regularised(design, X, b, rep,
 
 
 MODES = ("oracle", "crossfit", "variance", "regularise", "fission", "truth", "swap",
-         "separate")
+         "separate", "richbc")
 
 
 def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
@@ -203,6 +207,14 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         alone = _score(design, rep, prognostic=False).fit(X, b.t).transform(X)[:, 0]
         return _errors(X, b, Precomputed(S), rep) + _errors(
             X, b, Precomputed(np.column_stack([alone, S[:, 1:]])), rep)
+    if mode == "richbc":
+        # the bias correction on the joint score and the five networks' bottlenecks
+        # (matching on the joint score as the default)
+        fit = _score(design, rep).fit(X, b.t, outcome=b.y)
+        S, B = fit.transform(X), fit._forward(X)[0]
+        rich = np.column_stack([S, *B])
+        return _errors(X, b, Precomputed(S), rep) + _errors(
+            rich, b, Precomputed(S), rep, adjust="covariates")
     if mode == "regularise":
         return _regularised(design, X, b, rep, *([variants] if variants else []))
     if mode == "crossfit":
