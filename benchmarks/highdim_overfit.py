@@ -50,7 +50,9 @@ networks' bottlenecks (``5 x dim`` more columns).
 
 ``fission``, ``truth``, ``swap``, ``separate`` and ``richbc`` print the ATT error and SE then the
 ATE's, for each score in turn (the last three without the network jackknife in the SE).
-Designs: ``news``, ``latent`` and ``images`` (the MLP encoder's score)::
+Designs: ``news``, ``latent``, ``sparse``, ``images`` (the MLP encoder's score) and
+``ihdp`` (the units the NSM split fits on; not ``truth`` and ``swap``, which need the
+propensity)::
 
     python benchmarks/highdim_overfit.py oracle latent 21 41
     python benchmarks/highdim_overfit.py crossfit news 21 41
@@ -77,7 +79,7 @@ import highdim  # noqa: E402
 
 import causalsm as csm  # noqa: E402
 from causalsm.datasets import (simulate_image_confounding, simulate_latent_factors,  # noqa: E402
-                               simulate_news)
+                               simulate_news, simulate_sparse_linear)
 from causalsm.matching.nearest import same_arm_variances  # noqa: E402
 
 
@@ -122,6 +124,11 @@ def _score(design: str, rep: int, **params):
 def _load(design: str, rep: int):
     """``(X, b)``: the covariates as the estimator sees them and a bunch with ``t, y, mu0,
     mu1, propensity`` (the images' from the simulator's ``g``, ``z`` and ``tau``)."""
+    if design == "ihdp":             # the NSM split's train + validation units, as highdim.py
+        d = highdim.load("ihdp", rep)
+        i = d["samples"]["in"]
+        return d["X"][i], SimpleNamespace(t=d["t"][i], y=d["y"][i], mu0=np.zeros(i.size),
+                                          mu1=d["cate"][i], propensity=None)
     if design == "images":
         df = simulate_image_confounding(random_state=rep)
         g, z = df["g"].to_numpy(), df["z"].to_numpy()
@@ -129,7 +136,8 @@ def _load(design: str, rep: int):
                             mu1=2 * g + z + df["tau"].to_numpy(),
                             propensity=1 / (1 + np.exp(0.6 - 1.5 * g - 0.5 * z)))
         return np.ascontiguousarray(df[df.attrs["covariates"]].to_numpy()), b
-    sim = {"news": simulate_news, "latent": simulate_latent_factors}[design]
+    sim = {"news": simulate_news, "latent": simulate_latent_factors,
+           "sparse": simulate_sparse_linear}[design]
     b = sim(random_state=rep, as_frame=False)
     return (b.X.log1p().tocsr() if design == "news" else b.X), b
 
@@ -189,7 +197,8 @@ MODES = ("oracle", "crossfit", "variance", "regularise", "fission", "truth", "sw
 
 def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
     X, b = _load(design, rep)
-    logit = np.log(b.propensity / (1 - b.propensity))
+    if mode in ("truth", "swap"):
+        logit = np.log(b.propensity / (1 - b.propensity))
     if mode == "truth":
         # the true joint score (logit e, mu_0, mu_1): the estimator's own bias at this n
         return _errors(X, b, Precomputed(np.column_stack([logit, b.mu0, b.mu1])), rep)
