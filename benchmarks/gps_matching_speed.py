@@ -10,15 +10,17 @@ the matching (causalsm: the GPS at the levels and :func:`~causalsm.matching.expo
 match_levels`; CausalGPS: ``compute_counter_weight``).  Where CausalGPS ran on the whole
 grid the counts are compared (they must be identical).
 
-CausalGPS at 10^6 units and ``scale = 0.5`` would take hours, so it runs on 5 of the 50
-levels (spread over the grid) and its time is scaled up by the ratio of the candidates
-over all levels to those over the 5 (its cost per level is proportional to the number
-of candidates); the table marks it ``extrapolated``.
+CausalGPS at 10^6 units and ``scale = 0.5`` takes 15 minutes on a quiet machine and hours
+on a loaded one, so by default it runs on 5 of the 50 levels (spread over the grid) and
+its time is scaled up by the ratio of the candidates over all levels to those over the 5
+(its cost per level is proportional to the number of candidates); the table marks it
+``extrapolated``.  ``--full-r-limit 2000000`` runs it on the whole grid.
 
 Usage::
 
     python benchmarks/gps_matching_speed.py            # needs Rscript with CausalGPS
     python benchmarks/gps_matching_speed.py --sizes 100000 --no-r
+    python benchmarks/gps_matching_speed.py --sizes 1000000 --scales 0.5 --full-r-limit 2000000
 """
 
 from __future__ import annotations
