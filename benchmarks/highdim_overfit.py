@@ -48,7 +48,11 @@ networks trained without prognostic heads (whose representation never saw ``y``)
 regressing on the joint score (the default) and then on the joint score and the five
 networks' bottlenecks (``5 x dim`` more columns).
 
-``fission``, ``truth``, ``swap``, ``separate`` and ``richbc`` print the ATT error and SE then the
+``loohead``: the learned joint score, then its heads refitted as ridge regressions on
+each network's last hidden layer with every unit's own-arm head replaced by its
+leave-one-out prediction: is the noise fit in the heads' last layer or below it?
+
+``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT error and SE then the
 ATE's, for each score in turn (the last three without the network jackknife in the SE).
 Designs: ``news``, ``latent``, ``sparse``, ``images`` (the MLP encoder's score) and
 ``ihdp`` (the units the NSM split fits on; not ``truth`` and ``swap``, which need the
@@ -72,6 +76,7 @@ from types import SimpleNamespace
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -192,7 +197,40 @@ def _regularised(design, X, b, rep,
 
 
 MODES = ("oracle", "crossfit", "variance", "regularise", "fission", "truth", "swap",
-         "separate", "richbc")
+         "separate", "richbc", "loohead")
+
+
+def _last_hidden(score, X) -> np.ndarray:
+    """The input of the networks' output layer, (K, n, width): what the heads are linear in."""
+    captured = []
+    hook = score.network_.out.register_forward_hook(
+        lambda mod, inp, out: captured.append(inp[0].detach().cpu().numpy()))
+    try:
+        score._forward(X)
+    finally:
+        hook.remove()
+    return np.concatenate(captured, axis=1)
+
+
+def _loo_heads(score, X, t, y) -> np.ndarray:
+    """The heads refitted as ridge regressions on each network's last hidden layer, each
+    unit's own-arm head replaced by its leave-one-out prediction (the other arm's is out of
+    sample already); averaged over the networks: (n, 2) = (mu_0, mu_1)."""
+    H = _last_hidden(score, X)
+    mu = np.zeros((H.shape[0], t.size, 2))
+    for k, Hk in enumerate(H):
+        for arm in (0, 1):
+            a = t == arm
+            m = Hk[a].mean(axis=0)
+            Z, ya = Hk[a] - m, y[a] - y[a].mean()
+            alpha = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(Z, ya).alpha_
+            A = np.linalg.solve(Z.T @ Z + alpha * np.eye(Z.shape[1]), Z.T)
+            beta = A @ ya
+            pred = (Hk - m) @ beta + y[a].mean()
+            lev = np.einsum("ij,ji->i", Z, A) + 1 / a.sum()
+            pred[a] = y[a] - (y[a] - pred[a]) / (1 - lev)
+            mu[k, :, arm] = pred
+    return mu.mean(axis=0)
 
 
 def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
@@ -224,6 +262,13 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         rich = np.column_stack([S, *B])
         return _errors(X, b, Precomputed(S), rep) + _errors(
             rich, b, Precomputed(S), rep, adjust="covariates")
+    if mode == "loohead":
+        # the heads' own fit to the units' noise removed by leave-one-out on their last
+        # layer (the representation below keeps what it learnt)
+        fit = _score(design, rep).fit(X, b.t, outcome=b.y)
+        S = fit.transform(X)
+        return _errors(X, b, Precomputed(S), rep) + _errors(
+            X, b, Precomputed(np.column_stack([S[:, 0], _loo_heads(fit, X, b.t, b.y)])), rep)
     if mode == "regularise":
         return _regularised(design, X, b, rep, *([variants] if variants else []))
     if mode == "crossfit":
