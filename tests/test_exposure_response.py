@@ -15,7 +15,7 @@ from causalsm.cli import main
 from causalsm.datasets import causalgps_erf, simulate_causalgps
 from causalsm.estimators.continuous import ExposureResponse
 from causalsm.estimators.erf import (LocalPolynomialERF, ParametricERF, SplineERF,
-                                     _kernel_sums, _local_poly)
+                                     _kernel_sums, _local_poly, default_bandwidths)
 from causalsm.inference import resample_replicates, resample_size
 
 COVS = ["cf1", "cf2", "cf3", "cf4", "cf5", "cf6"]
@@ -368,3 +368,39 @@ def test_cross_validation_with_units_it_cannot_score():
     np.testing.assert_allclose(fit.details_["risk"], alone.details_["risk"], rtol=1e-12)
     with pytest.raises(InputError, match=r"83\.3% of the weight.*too extreme.*max_weight"):
         LocalPolynomialERF(bandwidth=grid).fit(w, y, np.append(np.ones(200), 1000.0))
+
+
+def test_cross_validation_with_a_unit_scored_at_one_bandwidth():
+    # A GPS-weighting pseudo-population (tests/fixtures/erf, made by the script there):
+    # the unit at the isolated exposure 82 holds 1.0% of the weight and rounding gives it
+    # a left-out fit at one bandwidth only.  Measured against the weight scored at *some*
+    # bandwidth, every bandwidth then skipped over 1% and the choice raised; against the
+    # best-covered bandwidth's it is made among the bandwidths that skip only that unit.
+    from pathlib import Path
+    d = pd.read_csv(Path(__file__).parent / "fixtures" / "erf" / "heavy_tailed_weights.csv")
+    w, y, c = (d[k].to_numpy() for k in ("w", "y", "weight"))
+    grid = default_bandwidths(w, c)
+    fit = LocalPolynomialERF(degree=2).fit(w, y, c)
+    risk = fit.details_["risk"]
+    isolated = int(np.argmax(w))
+    assert w[isolated] > 80 and 0.01 < c[isolated] / c.sum() < 0.011
+    # the admissible bandwidths are exactly those at which every other unit has a
+    # left-out fit: the largest ten of the grid here (2.56 and up)
+    assert np.isinf(risk[:15]).all() and np.isfinite(risk[15:]).all()
+    assert grid[15] == pytest.approx(2.561, abs=1e-3)
+    # and the choice is the smallest of those risks, recomputed here by refitting the
+    # local-linear curve without each unit in turn (no leverage formula)
+    brute = []
+    for h in grid[15:]:
+        others = np.arange(w.size) != isolated
+        res = []
+        for i in np.flatnonzero(others):
+            keep = np.arange(w.size) != i
+            u = (w[keep] - w[i]) / h
+            k = c[keep] * np.exp(-0.5 * u * u)
+            X = np.column_stack([np.ones(u.size), u])
+            beta = np.linalg.solve(X.T @ (k[:, None] * X), X.T @ (k * y[keep]))
+            res.append(y[i] - beta[0])
+        brute.append(c[others] @ np.square(res) / c[others].sum())
+    np.testing.assert_allclose(risk[15:], brute, rtol=1e-6)
+    assert fit.bandwidth_ == grid[15 + int(np.argmin(brute))]

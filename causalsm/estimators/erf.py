@@ -239,10 +239,12 @@ class LocalPolynomialERF(BaseEstimator):
     def _loo_risks(self, grid: np.ndarray) -> np.ndarray:
         """Leave-one-unit-out risk at each bandwidth.  A unit without a left-out fit
         there (an isolated exposure at a small bandwidth, or a unit whose own weight makes
-        ``1 - H_i < 1e-8``) is skipped, and a bandwidth that skips more than 1% of the
-        weight of the units scored at some bandwidth is ruled out.  Units scored at none
-        are left out of every risk, with a warning when they hold over 1% of the weight;
-        when they hold half of it the weights are too extreme to choose a bandwidth."""
+        ``1 - H_i < 1e-8``) is skipped, and a bandwidth that scores less than 99% of the
+        weight scored at the best-covered bandwidth is ruled out.  (Not 99% of the weight
+        scored at *some* bandwidth: an isolated unit that rounding lets through at one
+        bandwidth would then rule out all the others.)  Units scored at none are left out
+        of every risk, with a warning when they hold over 1% of the weight; when they hold
+        half of it the weights are too extreme to choose a bandwidth."""
         w, y, c = self.data_
         total, kept = np.zeros(grid.size), np.zeros(grid.size)
         scored = np.zeros(w.size, dtype=bool)
@@ -267,7 +269,7 @@ class LocalPolynomialERF(BaseEstimator):
                           stacklevel=3)
         with np.errstate(invalid="ignore", divide="ignore"):
             risk = total / kept
-        risk[~(kept >= 0.99 * c[scored].sum())] = np.inf
+        risk[~(kept >= 0.99 * kept.max())] = np.inf
         return risk
 
     def predict(self, points) -> np.ndarray:
