@@ -52,8 +52,9 @@ networks' bottlenecks (``5 x dim`` more columns).
 each network's last hidden layer with every unit's own-arm head replaced by its
 leave-one-out prediction: is the noise fit in the heads' last layer or below it?
 
-``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT error and SE then the
-ATE's, for each score in turn (the last three without the network jackknife in the SE).
+``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
+error and SE then the ATE's, for each score in turn (the last four without the network
+jackknife in the SE).
 Designs: ``news``, ``latent``, ``sparse``, ``images`` (the MLP encoder's score) and
 ``ihdp`` (the units the NSM split fits on; not ``truth`` and ``swap``, which need the
 propensity)::

@@ -412,8 +412,9 @@ class GPSWeighting(_GPSDesign):
             over = c > cap
             if over.any():
                 warnings.warn(f"{int(over.sum())} of {c.size} stabilised weights (holding "
-                              f"{c[over].sum() / c.sum():.1%} of the weight before the cap) were capped at "
-                              f"max_weight = {cap:g}; max_weight=None keeps them",
+                              f"{c[over].sum() / c.sum():.1%} of the weight before the cap) "
+                              f"were capped at max_weight = {cap:g}; max_weight=None keeps "
+                              "them",
                               RuntimeWarning, stacklevel=4)
             c = np.minimum(c, cap)
         if self.normalize:
