@@ -50,7 +50,9 @@ networks' bottlenecks (``5 x dim`` more columns).
 
 ``loohead``: the learned joint score, then its heads refitted as ridge regressions on
 each network's last hidden layer with every unit's own-arm head replaced by its
-leave-one-out prediction: is the noise fit in the heads' last layer or below it?
+leave-one-out prediction: is the noise fit in the heads' last layer or below it?  After
+the errors it prints, for the learned heads then the leave-one-out ones, the own-arm
+residual variance and the correlation of the fitted-minus-true outcome with the noise.
 
 ``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
 error and SE then the ATE's, for each score in turn (the last four without the network
@@ -268,8 +270,14 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         # layer (the representation below keeps what it learnt)
         fit = _score(design, rep).fit(X, b.t, outcome=b.y)
         S = fit.transform(X)
+        loo = _loo_heads(fit, X, b.t, b.y)
+        true = np.where(b.t == 1, b.mu1, b.mu0)
+        diag = []                   # own-arm residual variance, corr(fit - truth, noise)
+        for mu in (S[:, 1:], loo):
+            own = np.where(b.t == 1, mu[:, 1], mu[:, 0])
+            diag += [np.mean((b.y - own) ** 2), np.corrcoef(own - true, b.y - true)[0, 1]]
         return _errors(X, b, Precomputed(S), rep) + _errors(
-            X, b, Precomputed(np.column_stack([S[:, 0], _loo_heads(fit, X, b.t, b.y)])), rep)
+            X, b, Precomputed(np.column_stack([S[:, 0], loo])), rep) + diag
     if mode == "regularise":
         return _regularised(design, X, b, rep, *([variants] if variants else []))
     if mode == "crossfit":
