@@ -54,6 +54,14 @@ leave-one-out prediction: is the noise fit in the heads' last layer or below it?
 the errors it prints, for the learned heads then the leave-one-out ones, the own-arm
 residual variance and the correlation of the fitted-minus-true outcome with the noise.
 
+``project``: pilot of confining the bottleneck to the top ``k`` principal directions
+of the input (what ``NeuralBalancingScore(input_rank=k)`` does): the recommended score
+(``dim=10``, no lasso) fitted on ``k`` truncated-SVD components instead of the input.
+The fifth argument lists the variants, comma-separated: ``0`` is the input itself, ``k``
+the ``k`` components standardised, ``ku`` unstandardised (scaled so that the first has
+unit SD, the library's choice).  Per variant, as ``regularise``, then the mean best
+validation loss of the networks (what ``input_rank="auto"`` compares).
+
 ``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
 error and SE then the ATE's, for each score in turn (the last four without the network
 jackknife in the SE).
@@ -200,7 +208,33 @@ def _regularised(design, X, b, rep,
 
 
 MODES = ("oracle", "crossfit", "variance", "regularise", "fission", "truth", "swap",
-         "separate", "richbc", "loohead")
+         "separate", "richbc", "loohead", "project")
+
+
+def _projected(design, X, b, rep, ks=("50", "200")) -> list[float]:
+    """The recommended score on the top ``k`` singular directions of the input (a
+    truncated SVD of the log counts, or of the standardised covariates) instead of the
+    input itself, ``dim=10`` and no lasso: per ``k``, as ``_regularised``."""
+    from sklearn.decomposition import TruncatedSVD
+    Z = X if design == "news" else (X - X.mean(axis=0)) / X.std(axis=0)
+    out = []
+    for name in ks:
+        k, raw = int(name.rstrip("u")), name.endswith("u")
+        P = X if k == 0 else TruncatedSVD(k, random_state=rep).fit_transform(Z)
+        params = {} if k == 0 else {"dim": 10, "input_l1": 0.0, "standardize": not raw}
+        if raw and k:
+            P = P / P[:, 0].std()
+        s = _score(design, rep, **params).fit(P, b.t, outcome=b.y)
+        S = s.transform(P)
+        own = np.where(b.t == 1, S[:, 2], S[:, 1])
+        for estimand in ("ATT", "ATE"):
+            tau = b.mu1 - b.mu0
+            truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
+            e = csm.MatchingEstimator(balancing_score=FrozenEstimator(s), estimand=estimand,
+                                      random_state=rep).fit(P, b.t, b.y).effect_
+            out += [e.estimate - truth, e.std_error, float(e.ci_lower <= truth <= e.ci_upper)]
+        out += [np.mean((b.y - own) ** 2), np.mean(s.history_["best_val_loss"])]
+    return out
 
 
 def _last_hidden(score, X) -> np.ndarray:
@@ -278,6 +312,8 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
             diag += [np.mean((b.y - own) ** 2), np.corrcoef(own - true, b.y - true)[0, 1]]
         return _errors(X, b, Precomputed(S), rep) + _errors(
             X, b, Precomputed(np.column_stack([S[:, 0], loo])), rep) + diag
+    if mode == "project":
+        return _projected(design, X, b, rep, *([variants] if variants else []))
     if mode == "regularise":
         return _regularised(design, X, b, rep, *([variants] if variants else []))
     if mode == "crossfit":

@@ -229,17 +229,56 @@ def test_network_variance_without_a_mean_score_uses_the_networks_own_estimates()
     assert "between-network variance / 5" in r.variance
 
 
-def test_input_lasso_grid_needs_validation_data():
-    X, t, y, _, _ = DESIGNS["sparse"]                        # 200 columns: wide
+def test_input_grid_is_chosen_by_validation_loss():
+    X, t, y, _, _ = DESIGNS["sparse"]                        # 500 x 200: wide
     kw = dict(epochs=2, patience=None, random_state=0)
     chosen = NeuralBalancingScore(**kw).fit(X, t, outcome=y)
-    assert chosen.input_l1_ in (0.0, 1.0)
-    assert set(chosen.history_["input_l1_val_loss"]) == {0.0, 1.0}
-    assert chosen.network_.n_members == 5                    # the other value's networks dropped
-    # "auto" without validation data has nothing to choose with: no lasso
+    loss = chosen.history_["input_val_loss"]
+    # "auto": the whole input with and without the lasso, and ranks below 200
+    assert set(loss) == {(None, 0.0), (None, 1.0), (20, 0.0), (50, 0.0), (100, 0.0)}
+    assert (chosen.input_rank_, chosen.input_l1_) == min(loss, key=loss.get)
+    assert chosen.network_.n_members == 5                    # the others' networks dropped
+    assert np.mean(chosen.history_["best_val_loss"]) == pytest.approx(
+        loss[chosen.input_rank_, chosen.input_l1_])
+    assert chosen.validation_mask_.shape == (5, 500)
+    # "auto" without validation data has nothing to choose with: the whole input
     plain = NeuralBalancingScore(validation_fraction=None, **kw).fit(X, t, outcome=y)
-    assert plain.input_l1_ == 0.0 and plain.network_.n_members == 5
+    assert plain.input_l1_ == 0.0 and plain.input_rank_ is None
+    assert plain.network_.n_members == 5 and "input_val_loss" not in plain.history_
     with pytest.raises(InputError, match="chosen by validation loss"):
         NeuralBalancingScore(validation_fraction=None, input_l1=[0, 1], **kw).fit(X, t, outcome=y)
+    with pytest.raises(InputError, match="chosen by validation loss"):
+        NeuralBalancingScore(validation_fraction=None, input_rank=[None, 5],
+                             **kw).fit(X, t, outcome=y)
     with pytest.raises(InputError, match="'input_l1' must be a number"):
         NeuralBalancingScore(input_l1="lasso").fit(X, t, outcome=y)
+
+
+def test_input_rank_confines_the_bottleneck_to_the_principal_directions():
+    X, t, y, _, _ = DESIGNS["latent"]                        # 500 x 200
+    kw = dict(epochs=3, patience=None, random_state=0)
+    net = NeuralBalancingScore(input_rank=4, **kw).fit(X, t, outcome=y)
+    assert net.input_rank_ == 4 and "input_val_loss" not in net.history_
+    # folded back: weights on the 200 standardised columns, in the span of the top 4
+    # right singular vectors of the standardised input (numpy's exact SVD; the four
+    # latent factors stand well clear of the rest of the spectrum)
+    W = net.network_.bottleneck.weight.detach().numpy().astype(float)   # (5, 200, dim)
+    assert W.shape[:2] == (5, 200)
+    Z = (X - net.mean_) / net.scale_
+    V = np.linalg.svd(Z, full_matrices=False)[2][:4].T
+    off = W - np.einsum("pk,qk,mqd->mpd", V, V, W)
+    assert np.linalg.norm(off) < 1e-3 * np.linalg.norm(W)
+    # the score is the folded network applied to the input, row by row
+    S = net.transform(X[:7])
+    np.testing.assert_allclose(net.transform(X)[:7], S, rtol=1e-5, atol=1e-6)
+    whole = NeuralBalancingScore(input_rank=None, **kw).fit(X, t, outcome=y)
+    Ww = whole.network_.bottleneck.weight.detach().numpy().astype(float)
+    assert np.linalg.norm(Ww - np.einsum("pk,qk,mqd->mpd", V, V, Ww)) \
+        > 0.5 * np.linalg.norm(Ww)                           # unconfined: most weight outside
+    for bad, msg in ((200, "input_rank=200 must be below the number of rows and "
+                           "columns of X \\(200\\)"),
+                     (0, "'input_rank' must be"), ("pca", "'input_rank' must be")):
+        with pytest.raises(InputError, match=msg):
+            NeuralBalancingScore(input_rank=bad, **kw).fit(X, t, outcome=y)
+    with pytest.raises(InputError, match="'input_rank' needs a 2-d input held in memory"):
+        NeuralBalancingScore(input_rank=5, encoder=nn.Linear(200, 16), **kw).fit(X, t)

@@ -54,13 +54,17 @@ class _Batched(nn.Module):
         self.weight = nn.Parameter(torch.stack(weights))          # (K, in, out)
         self.bias = nn.Parameter(torch.stack(biases))             # (K, 1, out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """``members``: indices of the members to run (None: all)."""
+        weight, bias = self.weight, self.bias
+        if members is not None:
+            weight, bias = weight[members], bias[members]
         if x.dim() == 2:                                          # shared input
-            k, i, o = self.weight.shape
-            flat = self.weight.permute(1, 0, 2).reshape(i, k * o)
+            k, i, o = weight.shape
+            flat = weight.permute(1, 0, 2).reshape(i, k * o)
             out = (x @ flat).reshape(x.shape[0], k, o).permute(1, 0, 2)
-            return out + self.bias
-        return torch.baddbmm(self.bias, x, self.weight)
+            return out + bias
+        return torch.baddbmm(bias, x, weight)
 
 
 class MemberNetwork(nn.Module):
@@ -94,22 +98,33 @@ class MemberNetwork(nn.Module):
             self.encoders = nn.ModuleList(e for e, k in zip(self.encoders, keep) if k)
         self.n_members = int(sel.sum())
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def fold_input_basis(self, basis: torch.Tensor) -> None:
+        """Members trained on ``x @ basis`` (a fixed ``(p, k)`` basis) take ``x`` itself
+        from now on: the bottleneck's weights become ``basis @ W`` (in place)."""
+        w = self.bottleneck.weight.detach()
+        self.bottleneck.weight = nn.Parameter(
+            torch.einsum("pk,mkd->mpd", basis.to(w.device, w.dtype), w).contiguous())
+
+    def features(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
         """Input of the bottleneck: (B, p) shared by all members, or (K, B, p)."""
         if self.encoders is None:
             return x.reshape(x.shape[0], -1)
-        return torch.stack([enc(x).reshape(x.shape[0], -1) for enc in self.encoders])
+        encoders = self.encoders if members is None else [self.encoders[int(k)]
+                                                          for k in members]
+        return torch.stack([enc(x).reshape(x.shape[0], -1) for enc in encoders])
 
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        """The balancing scores b(x) of all members, (K, B, dim)."""
-        return self.bottleneck(self.features(x))
+    def score(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """The balancing scores b(x) of the members (all by default), (K, B, dim)."""
+        return self.bottleneck(self.features(x, members), members)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b = self.score(x)
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores and outputs of the members ``members`` (indices; None: all)."""
+        b = self.score(x, members)
         h = b
         for layer in self.hidden:
-            h = layer(self.drop(self.act(h)))
-        return b, self.out(self.drop(self.act(h)))
+            h = layer(self.drop(self.act(h)), members)
+        return b, self.out(self.drop(self.act(h)), members)
 
 
 def member_keys(net: MemberNetwork) -> dict[str, int | None]:
@@ -225,19 +240,25 @@ def unit_losses(out: torch.Tensor, codes: torch.Tensor, y: torch.Tensor | None,
     return loss
 
 
-def validation_losses(net: MemberNetwork, batches: Batches, outcome_weight: float
-                      ) -> np.ndarray:
-    """Weighted mean loss of each member over its validation units, (K,)."""
+def validation_losses(net: MemberNetwork, batches: Batches, outcome_weight: float,
+                      members: torch.Tensor | None = None) -> np.ndarray:
+    """Weighted mean loss of each member over its validation units, (K,); NaN for
+    the members not in ``members`` (indices; None: all)."""
     net.eval()
-    num = torch.zeros(net.n_members, dtype=torch.float64, device=batches.device)
+    k = net.n_members if members is None else members.numel()
+    num = torch.zeros(k, dtype=torch.float64, device=batches.device)
     den = torch.zeros_like(num)
     with torch.no_grad():
         for xb, cb, yb, wb in batches.epoch(np.arange(batches.data.n), EVAL_ROWS):
-            _, out = net(xb)
+            _, out = net(xb, members)
             loss = unit_losses(out, cb, yb, net.n_treatment, outcome_weight)
+            wb = wb if members is None else wb[members]
             num += (loss * wb).sum(dim=1).double()
             den += wb.sum(dim=1).double()
-    return (num / den.clamp_min(1e-300)).cpu().numpy()
+    out = np.full(net.n_members, np.nan)
+    out[slice(None) if members is None else members.cpu().numpy()] = (
+        num / den.clamp_min(1e-300)).cpu().numpy()
+    return out
 
 
 @dataclass
@@ -250,6 +271,7 @@ class Schedule:
     outcome_weight: float
     input_l1: np.ndarray | float = 0.0   # per member: soft-threshold of the bottleneck's
     #                                      input weights after every step
+    input_mask: np.ndarray | None = None  # (K, in) 0/1: the inputs each member may use
 
 
 def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: TrainData,
@@ -277,18 +299,28 @@ def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: T
     l1 = torch.tensor(l1, dtype=net.bottleneck.weight.dtype,
                       device=net.bottleneck.weight.device)[:, None, None] \
         if (l1 > 0).any() else None
+    mask = None
+    if schedule.input_mask is not None:       # the bottleneck's weights of unused inputs: 0
+        w = net.bottleneck.weight
+        mask = torch.as_tensor(schedule.input_mask, dtype=w.dtype, device=w.device)[..., None]
+        with torch.no_grad():
+            w.mul_(mask)
     bar = None
     if verbose:
         from tqdm.auto import tqdm
         bar = tqdm(total=schedule.epochs, desc="NeuralBalancingScore", unit="epoch")
     epochs_run = 0
+    active = None      # indices of the members still training (None: all); the others
+    #                    are left out of the forward and backward passes
     try:
         for epoch in range(1, schedule.epochs + 1):
             net.train()
             perm = torch.randperm(train.n, generator=gen).numpy()
             total = torch.zeros(K, dtype=torch.float64, device=device)
             for xb, cb, yb, wb in tb.epoch(perm, schedule.batch_size):
-                _, out = net(xb)
+                _, out = net(xb, active)
+                if active is not None:
+                    wb = wb[active]
                 loss = unit_losses(out, cb, yb, net.n_treatment, schedule.outcome_weight)
                 per_member = (loss * wb).sum(dim=1)
                 norm = wb.sum(dim=1).clamp_min(1e-12)
@@ -297,19 +329,25 @@ def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: T
                 optimizer.step()
                 if l1 is not None:
                     _soft_threshold(net.bottleneck.weight, optimizer, l1)
-                total += per_member.detach().double()
+                if mask is not None:
+                    with torch.no_grad():
+                        net.bottleneck.weight.mul_(mask)
+                if active is None:
+                    total += per_member.detach().double()
+                else:
+                    total.index_add_(0, active, per_member.detach().double())
             epochs_run = epoch
-            member_loss = (total / wsum).cpu().numpy()
+            member_loss = (total / wsum).cpu().numpy()[~stopped]
             history["loss"].append(float(member_loss.mean()))
             if not np.isfinite(member_loss).all():
                 raise InputError(f"the training loss became {history['loss'][-1]} at epoch "
                                  f"{epoch}: lower the learning rate or standardize X")
             postfix = {"loss": f"{history['loss'][-1]:.4f}"}
             if vb is not None:
-                vloss = validation_losses(net, vb, schedule.outcome_weight)
-                history["val_loss"].append(float(vloss.mean()))
+                vloss = validation_losses(net, vb, schedule.outcome_weight, active)
+                history["val_loss"].append(float(np.nanmean(vloss)))
                 history["member_val_loss"].append(vloss.tolist())
-                postfix["val_loss"] = f"{vloss.mean():.4f}"
+                postfix["val_loss"] = f"{history['val_loss'][-1]:.4f}"
                 better = (vloss < best - schedule.min_delta) & ~stopped
                 best = np.where(better, vloss, best)
                 best_epoch[better] = epoch
@@ -323,6 +361,7 @@ def train_members(net: MemberNetwork, optimizer: torch.optim.Optimizer, train: T
                         stop_epoch[newly] = epoch
                         if final_state is not None:
                             copy_members(final_state, net.state_dict(), newly, keys)
+                        active = torch.from_numpy(np.flatnonzero(~stopped)).to(device)
             if bar is not None:
                 bar.set_postfix(postfix)
                 bar.update(1)

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import copy
 import io
+from dataclasses import replace
 import warnings
 from numbers import Real
 from typing import Any
@@ -207,8 +208,25 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         sequence is a grid: ``n_networks`` networks are trained for each value, all
         together, and the value whose networks have the lowest mean validation loss
         is kept (``input_l1_``; the other networks are dropped).  ``"auto"`` is the
-        grid ``(0, 1)`` for wide inputs (more than 100 columns) and ``0``
-        otherwise or when there is no validation data to choose with.
+        grid ``(0, 1)`` for a wide input (more than 100 columns) that ``input_rank``
+        leaves whole, and ``0`` otherwise or when there is no validation data to
+        choose with.
+    input_rank : int, None, sequence of them or "auto", default "auto"
+        Confine the bottleneck's input weights to the top ``k`` principal directions
+        of the input (a truncated SVD of the transformed, standardised training input,
+        computed once): the networks train on the ``k`` components, scaled so that
+        the first has unit root mean square, and their bottleneck is then folded back
+        into weights on the input itself.  ``None`` leaves the input whole.  A wide
+        linear bottleneck can otherwise fit part of each unit's outcome noise (with
+        2,000 columns and 3,000 units, a linear map has room for it); the matched
+        units' noise then biases the estimate.  A sequence is a grid, crossed with
+        ``input_l1``'s and chosen with it by validation loss (``input_rank_``).
+        ``"auto"`` is the grid ``(None, 20, 50, 100)`` (ranks below the number of rows
+        and columns) for a wide input (more than 100 columns, no encoder, in memory)
+        with validation data, and ``None`` otherwise.  On the text and latent-factor
+        designs of ``benchmarks/highdim.py`` the validation loss picks a rank and the
+        bias falls; on the sparse design it keeps the whole input with the lasso
+        (``benchmarks/README.md``).
     input_transform : {"auto", "log1p", None}, default "auto"
         Applied to the input before standardising it: ``"log1p"`` is ``log(1 + x)``
         (for counts); ``"auto"`` applies it to a sparse matrix of non-negative whole
@@ -263,11 +281,13 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     input_transform_ : str or None
         The resolved ``input_transform``.
     history_ : dict
-        ``"loss"`` (mean training loss per epoch, over the networks), ``"val_loss"``
-        (mean validation loss; empty without validation), ``"member_val_loss"``,
-        ``"best_val_loss"``, ``"best_epoch"`` and ``"n_epochs"`` (per kept network)
-        and, for a grid of ``input_l1``, ``"input_l1_val_loss"`` (value -> mean best
-        validation loss of its networks).
+        ``"loss"`` (mean training loss per epoch, over the networks still training;
+        a network that stopped early is left out of the later epochs' passes),
+        ``"val_loss"`` (mean validation loss; empty without validation),
+        ``"member_val_loss"`` (NaN once a network stopped), ``"best_val_loss"``,
+        ``"best_epoch"`` and ``"n_epochs"`` (per kept network)
+        and, for a grid of ``input_l1`` or ``input_rank``, ``"input_val_loss"``
+        (``(input_rank, input_l1)`` -> mean best validation loss of its networks).
     validation_mask_ : ndarray of bool or None
         ``(n_networks, n)``: the units each kept network held out for validation (from
         ``validation_fraction``; None with ``validation_data`` or without validation).
@@ -277,6 +297,9 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         Rows per step (``batch_size`` with ``"auto"`` resolved).
     input_l1_ : float
         The input lasso penalty used (chosen from the grid).
+    input_rank_ : int or None
+        The rank of the input directions the bottleneck was confined to (chosen from
+        the grid; None: the whole input).
     n_epochs_ : int
         Epochs run (the most of any network).
     best_epoch_ : int or None
@@ -318,7 +341,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
                  validation_fraction: float | None = 0.2, patience: int | None = 10,
                  min_delta: float = 0.0, restore_best_weights: bool = True,
                  n_networks: int = 5, prognostic: Any = "auto",
-                 outcome_weight: float = 1.0, input_l1="auto",
+                 outcome_weight: float = 1.0, input_l1="auto", input_rank="auto",
                  input_transform: Any = "auto",
                  standardize: bool = True, encoder: nn.Module | None = None,
                  reset_encoder: bool = True, output: str = "auto", device: Any = "cpu",
@@ -341,6 +364,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         self.prognostic = prognostic
         self.outcome_weight = outcome_weight
         self.input_l1 = input_l1
+        self.input_rank = input_rank
         self.input_transform = input_transform
         self.standardize = standardize
         self.encoder = encoder
@@ -358,7 +382,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         "weight_decay": 0.01, "batch_size": 100, "epochs": 200,
         "validation_fraction": None, "patience": None, "restore_best_weights": False,
         "n_networks": 1, "prognostic": False, "input_transform": None, "output": "score",
-        "input_l1": 0.0}
+        "input_l1": 0.0, "input_rank": None}
 
     @classmethod
     def paper(cls, **params) -> "NeuralBalancingScore":
@@ -436,6 +460,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
                 "min_delta": nonneg(self.min_delta, "min_delta"),
                 "outcome_weight": nonneg(self.outcome_weight, "outcome_weight"),
                 "input_l1": self._l1_grid(nonneg),
+                "input_rank": self._rank_grid(pos_int),
                 "n_networks": k}
 
     def _l1_grid(self, nonneg) -> tuple[float, ...] | None:
@@ -451,6 +476,48 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         if not values:
             raise InputError("'input_l1' is an empty sequence")
         return tuple(nonneg(x, "input_l1") for x in values)
+
+    def _rank_grid(self, pos_int) -> tuple | None:
+        """``input_rank`` as a tuple of ranks or None (None: "auto", resolved on the data)."""
+        v = self.input_rank
+        if isinstance(v, str):
+            if v != "auto":
+                raise InputError(f"'input_rank' must be a positive integer, None, a "
+                                 f"sequence of them or 'auto', got {v!r}")
+            return None
+        values = list(v) if isinstance(v, (list, tuple, np.ndarray)) else [v]
+        if not values:
+            raise InputError("'input_rank' is an empty sequence")
+        return tuple(None if k is None else pos_int(k, "input_rank") for k in values)
+
+    def _input_grid(self, p, Xp, validated: bool) -> list[tuple[int | None, float]]:
+        """The ``(input_rank, input_l1)`` settings whose networks compete on validation
+        loss (one setting: nothing to choose)."""
+        wide = self.encoder is None and self.n_features_in_ > 100   # sparse or dense alike
+        ranks = p["input_rank"]
+        limit = min(Xp.shape[0], self.n_features_in_)
+        if ranks is None:                  # "auto": a few ranks for wide input in memory
+            ranks = (None,)
+            if wide and validated and not isinstance(Xp, RowSource):
+                ranks += tuple(k for k in (20, 50, 100) if k < limit)
+        elif any(k is not None for k in ranks):
+            if self.encoder is not None or isinstance(Xp, RowSource) \
+                    or len(self.input_shape_) != 1:
+                raise InputError("'input_rank' needs a 2-d input held in memory and no "
+                                 "encoder")
+            bad = [k for k in ranks if k is not None and k >= limit]
+            if bad:
+                raise InputError(f"input_rank={bad[0]} must be below the number of rows "
+                                 f"and columns of X ({limit})")
+        grid = p["input_l1"]
+        lasso = (0.0, 1.0) if wide and validated else (0.0,)
+        out = [(k, l1) for k in ranks
+               for l1 in (grid if grid is not None else lasso if k is None else (0.0,))]
+        if len(out) > 1 and not validated:
+            raise InputError("a grid of input_l1 or input_rank values is chosen by "
+                             "validation loss: set validation_fraction or pass "
+                             "validation_data")
+        return out
 
     # --------------------------------------------------------------- inputs
     def _prepare(self, X: Any, *, fitting: bool, name: str = "X", weights=None):
@@ -671,56 +738,82 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         n_treatment = 1 if n_levels == 2 else n_levels
         K = p["n_networks"]
         self.output_ = self._resolve_output(K)
-        grid = p["input_l1"]
         validated = validation_data is not None or self.validation_fraction is not None
         wide = self.encoder is None and self.n_features_in_ > 100   # sparse or dense alike
-        if grid is None:                   # "auto": a lasso option for wide inputs
-            grid = (0.0, 1.0) if wide and validated else (0.0,)
         self.dim_ = p["dim"] or (10 if wide else 5)
         self.batch_size_ = p["batch_size"] or auto_batch_size(n_rows)
+        grid = self._input_grid(p, Xp, validated)
         n_members = K * len(grid)
-        if len(grid) > 1 and not validated:
-            raise InputError("a grid of input_l1 values is chosen by validation loss: set "
-                             "validation_fraction or pass validation_data")
 
         rng = np.random.default_rng(seed)
-        train = TrainData(Xp, codes, yz, weights, None)
-        val = held = None
-        if validation_data is not None:
-            val = self._validation_set(validation_data)
-        elif self.validation_fraction is not None:
+        held = None
+        if validation_data is None and self.validation_fraction is not None:
             held = np.stack([_validation_split(codes, self.validation_fraction, rng, classes)
                              for _ in range(n_members)]).astype(np.float64)  # (K, n)
-            train = TrainData(Xp, codes, yz, weights, 1.0 - held)
-            val = TrainData(Xp, codes, yz, weights, held)
-        if p["patience"] is not None and val is None:
+        val_given = None if validation_data is None else self._validation_set(validation_data)
+        if p["patience"] is not None and not validated:
             raise InputError("early stopping (patience) needs validation data: set "
                              "validation_fraction or pass validation_data")
 
+        member_config = np.repeat(np.arange(len(grid)), K)
+        whole = np.array([grid[c][0] is None for c in member_config])
+        ranks = [k for k, _ in grid if k is not None]
+        basis = _input_basis(Xp, max(ranks), seed) if ranks else None
         gen = torch.Generator().manual_seed(seed)
         fork = [device.index or 0] if device.type == "cuda" else []
+        nets, histories = {}, {}
         with torch.random.fork_rng(devices=fork), torch_threads(self.n_threads):
             torch.manual_seed(seed)
-            net = self._build(Xp, p, n_members, n_treatment,
-                              n_levels if prognostic else 0, device)
-            history = train_members(net, self._make_optimizer(net, p), train, val,
-                                    Schedule(p["epochs"], self.batch_size_, p["patience"],
-                                             p["min_delta"], bool(self.restore_best_weights),
-                                             p["outcome_weight"], np.repeat(grid, K)),
-                                    gen, device, verbose=bool(self.verbose))
-        self.input_l1_ = float(grid[0])
-        if len(grid) > 1:                  # keep the networks of the best penalty
-            loss = np.asarray(history["best_val_loss"]).reshape(len(grid), K).mean(axis=1)
+            # the networks on the input, then those on its principal components
+            for on_components, group in ((False, whole), (True, ~whole)):
+                if not group.any():
+                    continue
+                configs = [grid[c] for c in member_config[group]]
+                Xg, mask, val = Xp, None, val_given
+                if on_components:
+                    Xg = _components(Xp, basis)
+                    mask = np.arange(basis.shape[1])[None, :] < np.array(
+                        [k for k, _ in configs])[:, None]
+                    if val is not None:
+                        val = replace(val, X=_components(val.X, basis))
+                train = TrainData(Xg, codes, yz, weights,
+                                  None if held is None else 1.0 - held[group])
+                if held is not None:
+                    val = TrainData(Xg, codes, yz, weights, held[group])
+                net = self._build(Xg, p, int(group.sum()), n_treatment,
+                                  n_levels if prognostic else 0, device)
+                histories[on_components] = train_members(
+                    net, self._make_optimizer(net, p), train, val,
+                    Schedule(p["epochs"], self.batch_size_, p["patience"], p["min_delta"],
+                             bool(self.restore_best_weights), p["outcome_weight"],
+                             np.array([l1 for _, l1 in configs]), mask),
+                    gen, device, verbose=bool(self.verbose))
+                nets[on_components] = net
+        best = 0
+        if len(grid) > 1:                  # keep the networks of the best setting
+            member_loss = np.empty(n_members)
+            for on_components, group in ((False, whole), (True, ~whole)):
+                if group.any():
+                    member_loss[group] = histories[on_components]["best_val_loss"]
+            loss = member_loss.reshape(len(grid), K).mean(axis=1)
             best = int(np.argmin(loss))
-            self.input_l1_ = float(grid[best])
-            keep = np.repeat(np.arange(len(grid)) == best, K)
+        rank, self.input_l1_ = grid[best][0], float(grid[best][1])
+        self.input_rank_ = rank
+        group = whole if rank is None else ~whole
+        net, history = nets[rank is not None], histories[rank is not None]
+        keep = member_config[group] == best
+        if not keep.all():
             net.keep_members(keep)
-            held = None if held is None else held[keep]
-            history["input_l1_val_loss"] = dict(zip(map(float, grid), loss.tolist()))
             for key in ("best_epoch", "n_epochs", "best_val_loss"):
                 history[key] = [v for v, k_ in zip(history[key], keep) if k_]
             history["member_val_loss"] = [[v for v, k_ in zip(row, keep) if k_]
                                           for row in history["member_val_loss"]]
+        if rank is not None:               # weights on the components -> on the input
+            net.fold_input_basis(torch.from_numpy(basis))
+        if len(grid) > 1:
+            history["input_val_loss"] = dict(zip(grid, loss.tolist()))
+        if held is not None:
+            held = held[member_config == best]
         net.eval()
         self.network_ = net
         self.validation_mask_ = None if held is None else held.astype(bool)
@@ -802,7 +895,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
                 in_features = int(np.prod(probe(_dense(rows)).shape[1:]))
             probe.train()
         else:
-            in_features = self.n_features_in_
+            in_features = int(Xp.shape[1])
         return MemberNetwork(encoders, in_features, K, self.dim_, p["hidden"],
                              p["activation"], float(self.dropout), n_treatment,
                              n_outcome).to(device)
@@ -1041,6 +1134,22 @@ def _subset(X, rows: np.ndarray):
     return _take(X, rows)
 
 
+
+
+def _input_basis(Xp, rank: int, seed: int) -> np.ndarray:
+    """``(p, rank)``: the top ``rank`` right singular vectors of the prepared input,
+    scaled so that its first component has unit root mean square over the rows."""
+    from sklearn.utils.extmath import randomized_svd
+    M = Xp if sp.issparse(Xp) else Xp.numpy()
+    _, S, Vt = randomized_svd(M, rank, random_state=seed % 2 ** 32)
+    scale = np.sqrt(M.shape[0]) / S[0] if S[0] > 0 else 1.0
+    return np.ascontiguousarray(Vt.T * scale, dtype=np.float32)
+
+
+def _components(Xp, basis: np.ndarray) -> torch.Tensor:
+    """The prepared input's coordinates on ``basis``, a float32 tensor."""
+    Z = Xp @ basis if sp.issparse(Xp) else Xp.numpy() @ basis
+    return torch.from_numpy(np.ascontiguousarray(Z, dtype=np.float32))
 
 
 def _dense(X) -> torch.Tensor:
