@@ -225,8 +225,10 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         and columns) for a wide input (more than 100 columns, no encoder, in memory)
         with validation data, and ``None`` otherwise.  On the text and latent-factor
         designs of ``benchmarks/highdim.py`` the validation loss picks a rank and the
-        bias falls; on the sparse design it keeps the whole input with the lasso
-        (``benchmarks/README.md``).
+        ATT error falls (50 replications: 0.074 to 0.043 and 0.069 to 0.057); on the
+        sparse design it keeps the whole input with the lasso (``benchmarks/README.md``).
+        The grid costs time: 25 networks instead of 10 (on the 3,000 x 2,000 text
+        design 22 s against 5 s with ``input_rank=None``, one thread).
     input_transform : {"auto", "log1p", None}, default "auto"
         Applied to the input before standardising it: ``"log1p"`` is ``log(1 + x)``
         (for counts); ``"auto"`` applies it to a sparse matrix of non-negative whole
