@@ -275,6 +275,13 @@ def test_input_rank_confines_the_bottleneck_to_the_principal_directions():
     Ww = whole.network_.bottleneck.weight.detach().numpy().astype(float)
     assert np.linalg.norm(Ww - np.einsum("pk,qk,mqd->mpd", V, V, Ww)) \
         > 0.5 * np.linalg.norm(Ww)                           # unconfined: most weight outside
+    # a score saved before input_rank existed loads as one on the whole input
+    state = whole.__getstate__()
+    del state["input_rank"], state["input_rank_"]
+    old = NeuralBalancingScore.__new__(NeuralBalancingScore)
+    old.__setstate__(state)
+    assert old.get_params()["input_rank"] is None and old.input_rank_ is None
+    np.testing.assert_array_equal(old.transform(X), whole.transform(X))
     for bad, msg in ((200, "input_rank=200 must be below the number of rows and "
                            "columns of X \\(200\\)"),
                      (0, "'input_rank' must be"), ("pca", "'input_rank' must be")):

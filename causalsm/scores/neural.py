@@ -1023,6 +1023,10 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        # saved before input_rank existed: such networks took the whole input
+        state = {"input_rank": None, **state}
+        if "network_" in state:
+            state.setdefault("input_rank_", None)
         self.__dict__.update(state)
         if "network_" in state:
             try:
