@@ -214,8 +214,9 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     input_rank : int, None, sequence of them or "auto", default "auto"
         Confine the bottleneck's input weights to the top ``k`` principal directions
         of the input (a truncated SVD of the transformed, standardised training input,
-        computed once): the networks train on the ``k`` components, scaled so that
-        the first has unit root mean square, and their bottleneck is then folded back
+        computed once): the networks train on the ``k`` components, all scaled by one
+        factor (so that the first 20 have mean unit variance; the later ones keep their
+        smaller variance), and their bottleneck is then folded back
         into weights on the input itself.  ``None`` leaves the input whole.  A wide
         linear bottleneck can otherwise fit part of each unit's outcome noise (with
         2,000 columns and 3,000 units, a linear map has room for it); the matched
@@ -225,10 +226,10 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         and columns) for a wide input (more than 100 columns, no encoder, in memory)
         with validation data, and ``None`` otherwise.  On the text and latent-factor
         designs of ``benchmarks/highdim.py`` the validation loss picks a rank and the
-        ATT error falls (50 replications: 0.074 to 0.043 and 0.069 to 0.057); on the
+        ATT error falls (50 replications: 0.074 to 0.039 and 0.069 to 0.057); on the
         sparse design it keeps the whole input with the lasso (``benchmarks/README.md``).
         The grid costs time: 25 networks instead of 10 (on the 3,000 x 2,000 text
-        design 22 s against 5 s with ``input_rank=None``, one thread).
+        design 17-20 s against 5-6 s with ``input_rank=None``, one thread).
     input_transform : {"auto", "log1p", None}, default "auto"
         Applied to the input before standardising it: ``"log1p"`` is ``log(1 + x)``
         (for counts); ``"auto"`` applies it to a sparse matrix of non-negative whole
@@ -1144,11 +1145,16 @@ def _subset(X, rows: np.ndarray):
 
 def _input_basis(Xp, rank: int, seed: int) -> np.ndarray:
     """``(p, rank)``: the top ``rank`` right singular vectors of the prepared input,
-    scaled so that its first component has unit root mean square over the rows."""
+    scaled by one factor so that its first 20 components (all, if fewer) have mean unit
+    variance over the rows.  (Scaled so that the first alone had unit variance, the
+    components behind a dominant first one, such as the mean direction of uncentred
+    counts, were learnt slowly: a 20-32% slower fit for the same estimates,
+    ``benchmarks/README.md``.)"""
     from sklearn.utils.extmath import randomized_svd
     M = Xp if sp.issparse(Xp) else Xp.numpy()
     _, S, Vt = randomized_svd(M, rank, random_state=seed % 2 ** 32)
-    scale = np.sqrt(M.shape[0]) / S[0] if S[0] > 0 else 1.0
+    top = np.sum(S[:20] ** 2)
+    scale = np.sqrt(M.shape[0] * min(rank, 20) / top) if top > 0 else 1.0
     return np.ascontiguousarray(Vt.T * scale, dtype=np.float32)
 
 
