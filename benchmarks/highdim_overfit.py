@@ -57,9 +57,10 @@ residual variance and the correlation of the fitted-minus-true outcome with the 
 ``project``: pilot of confining the bottleneck to the top ``k`` principal directions
 of the input (what ``NeuralBalancingScore(input_rank=k)`` does): the recommended score
 (``dim=10``, no lasso) fitted on ``k`` truncated-SVD components instead of the input.
-The fifth argument lists the variants, comma-separated: ``0`` is the input itself, ``k``
+The fifth argument lists the variants, comma-separated: ``0`` is the input itself (the
+default score with ``input_rank=None``, the default of the pilot's day), ``k``
 the ``k`` components standardised, ``ku`` unstandardised (scaled so that the first has
-unit SD, the library's choice).  Per variant, as ``regularise``, then the mean best
+unit SD, the library's first scale; it now scales the top 20 to mean unit variance).  Per variant, as ``regularise``, then the mean best
 validation loss of the networks (what ``input_rank="auto"`` compares).
 
 ``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
@@ -190,20 +191,27 @@ VARIANTS = {"default": {}, "dropout 0.1": {"dropout": 0.1},
             "outcome_weight 3": {"outcome_weight": 3.0}}
 
 
+def _evaluated(s, X, b, rep) -> list[float]:
+    """A fitted score frozen into ``MatchingEstimator``'s defaults: ATT error, SE and
+    coverage, the same for the ATE, then the in-sample residual variance of the
+    ensemble's own-arm head."""
+    out = []
+    S = s.transform(X)
+    own = np.where(b.t == 1, S[:, 2], S[:, 1])
+    tau = b.mu1 - b.mu0
+    for estimand in ("ATT", "ATE"):
+        truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
+        e = csm.MatchingEstimator(balancing_score=FrozenEstimator(s), estimand=estimand,
+                                  random_state=rep).fit(X, b.t, b.y).effect_
+        out += [e.estimate - truth, e.std_error, float(e.ci_lower <= truth <= e.ci_upper)]
+    return out + [np.mean((b.y - own) ** 2)]
+
+
 def _regularised(design, X, b, rep,
                  names=("default", "dropout 0.1", "weight_decay 1e-3")) -> list[float]:
     out = []
     for params in (VARIANTS[v] for v in names):
-        s = _score(design, rep, **params).fit(X, b.t, outcome=b.y)
-        S = s.transform(X)
-        own = np.where(b.t == 1, S[:, 2], S[:, 1])
-        for estimand in ("ATT", "ATE"):
-            tau = b.mu1 - b.mu0
-            truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
-            e = csm.MatchingEstimator(balancing_score=FrozenEstimator(s), estimand=estimand,
-                                      random_state=rep).fit(X, b.t, b.y).effect_
-            out += [e.estimate - truth, e.std_error, float(e.ci_lower <= truth <= e.ci_upper)]
-        out.append(np.mean((b.y - own) ** 2))
+        out += _evaluated(_score(design, rep, **params).fit(X, b.t, outcome=b.y), X, b, rep)
     return out
 
 
@@ -221,19 +229,12 @@ def _projected(design, X, b, rep, ks=("50", "200")) -> list[float]:
     for name in ks:
         k, raw = int(name.rstrip("u")), name.endswith("u")
         P = X if k == 0 else TruncatedSVD(k, random_state=rep).fit_transform(Z)
-        params = {} if k == 0 else {"dim": 10, "input_l1": 0.0, "standardize": not raw}
+        params = {"input_rank": None} if k == 0 else {
+            "dim": 10, "input_l1": 0.0, "standardize": not raw, "input_rank": None}
         if raw and k:
             P = P / P[:, 0].std()
         s = _score(design, rep, **params).fit(P, b.t, outcome=b.y)
-        S = s.transform(P)
-        own = np.where(b.t == 1, S[:, 2], S[:, 1])
-        for estimand in ("ATT", "ATE"):
-            tau = b.mu1 - b.mu0
-            truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
-            e = csm.MatchingEstimator(balancing_score=FrozenEstimator(s), estimand=estimand,
-                                      random_state=rep).fit(P, b.t, b.y).effect_
-            out += [e.estimate - truth, e.std_error, float(e.ci_lower <= truth <= e.ci_upper)]
-        out += [np.mean((b.y - own) ** 2), np.mean(s.history_["best_val_loss"])]
+        out += _evaluated(s, P, b, rep) + [np.mean(s.history_["best_val_loss"])]
     return out
 
 

@@ -462,41 +462,32 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
                                                                        "patience", 0),
                 "min_delta": nonneg(self.min_delta, "min_delta"),
                 "outcome_weight": nonneg(self.outcome_weight, "outcome_weight"),
-                "input_l1": self._l1_grid(nonneg),
-                "input_rank": self._rank_grid(pos_int),
+                "input_l1": self._grid("input_l1", "a number >= 0",
+                                       lambda x: nonneg(x, "input_l1")),
+                "input_rank": self._grid("input_rank", "a positive integer, None",
+                                         lambda k: None if k is None
+                                         else pos_int(k, "input_rank")),
                 "n_networks": k}
 
-    def _l1_grid(self, nonneg) -> tuple[float, ...] | None:
-        """``input_l1`` as a tuple of values (None: "auto", resolved on the data)."""
-        v = self.input_l1
+    def _grid(self, name: str, what: str, check) -> tuple | None:
+        """Parameter ``name`` (a value or a sequence of them, each passed through
+        ``check``) as a tuple; None for "auto", which is resolved on the data."""
+        v = getattr(self, name)
         if isinstance(v, str):
             if v != "auto":
-                raise InputError(f"'input_l1' must be a number >= 0, a sequence of them "
-                                 f"or 'auto', got {v!r}")
+                raise InputError(f"'{name}' must be {what}, a sequence of them or 'auto', "
+                                 f"got {v!r}")
             return None
-        values = tuple(np.atleast_1d(np.asarray(v, dtype=object)).tolist()) \
-            if not isinstance(v, Real) else (v,)
+        values = list(v) if isinstance(v, (list, tuple)) or (
+            isinstance(v, np.ndarray) and v.ndim) else [v]
         if not values:
-            raise InputError("'input_l1' is an empty sequence")
-        return tuple(nonneg(x, "input_l1") for x in values)
+            raise InputError(f"'{name}' is an empty sequence")
+        return tuple(check(x) for x in values)
 
-    def _rank_grid(self, pos_int) -> tuple | None:
-        """``input_rank`` as a tuple of ranks or None (None: "auto", resolved on the data)."""
-        v = self.input_rank
-        if isinstance(v, str):
-            if v != "auto":
-                raise InputError(f"'input_rank' must be a positive integer, None, a "
-                                 f"sequence of them or 'auto', got {v!r}")
-            return None
-        values = list(v) if isinstance(v, (list, tuple, np.ndarray)) else [v]
-        if not values:
-            raise InputError("'input_rank' is an empty sequence")
-        return tuple(None if k is None else pos_int(k, "input_rank") for k in values)
-
-    def _input_grid(self, p, Xp, validated: bool) -> list[tuple[int | None, float]]:
+    def _input_grid(self, p, Xp, validated: bool, wide: bool
+                    ) -> list[tuple[int | None, float]]:
         """The ``(input_rank, input_l1)`` settings whose networks compete on validation
         loss (one setting: nothing to choose)."""
-        wide = self.encoder is None and self.n_features_in_ > 100   # sparse or dense alike
         ranks = p["input_rank"]
         limit = min(Xp.shape[0], self.n_features_in_)
         if ranks is None:                  # "auto": a few ranks for wide input in memory
@@ -745,7 +736,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         wide = self.encoder is None and self.n_features_in_ > 100   # sparse or dense alike
         self.dim_ = p["dim"] or (10 if wide else 5)
         self.batch_size_ = p["batch_size"] or auto_batch_size(n_rows)
-        grid = self._input_grid(p, Xp, validated)
+        grid = self._input_grid(p, Xp, validated, wide)
         n_members = K * len(grid)
 
         rng = np.random.default_rng(seed)
