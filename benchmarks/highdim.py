@@ -428,8 +428,8 @@ def speed(device: str = "cpu") -> None:
                      fit_time(Xb, tb, epochs=20, device="cuda")))
         rows.append(("100,000 x 100, 20 epochs: five networks, CUDA",
                      fit_time(Xb, tb, epochs=20, n_networks=5, device="cuda")))
-        rows.append(("news 3,000 x 2,000: default score (25 networks: 5 x five input "
-                     "settings), CUDA", fit_time(Xs, d.t, d.y, device="cuda",
+        rows.append(("news 3,000 x 2,000: default score (2 x five input settings to "
+                     "choose, then 5), CUDA", fit_time(Xs, d.t, d.y, device="cuda",
                                       **_default_params())))
     else:
         X25 = rng.normal(size=(448, 25))
@@ -445,10 +445,10 @@ def speed(device: str = "cpu") -> None:
                      fit_time(Xs, d.t, d.y, n_networks=5, epochs=20, input_l1=0)))
         rows.append(("news 3,000 x 2,000, 20 epochs: five networks, dense input",
                      fit_time(Xs.toarray(), d.t, d.y, n_networks=5, epochs=20, input_l1=0)))
-        rows.append(("news 3,000 x 2,000: default score (25 networks: 5 x five input "
-                     "settings)", fit_time(Xs, d.t, d.y, **_default_params())))
-        rows.append(("news 3,000 x 2,000: default score, input_rank=None (ten networks: "
-                     "5 x two penalties)",
+        rows.append(("news 3,000 x 2,000: default score (2 x five input settings to "
+                     "choose, then 5)", fit_time(Xs, d.t, d.y, **_default_params())))
+        rows.append(("news 3,000 x 2,000: default score, input_rank=None (2 x two "
+                     "penalties to choose, then 5)",
                      fit_time(Xs, d.t, d.y, **{**_default_params(), "input_rank": None})))
         rows.append(("100,000 x 100, 20 epochs: plain torch loop, batches of 100",
                      plain_loop(Xb, tb, 20)))

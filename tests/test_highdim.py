@@ -131,6 +131,46 @@ def test_simulators_are_seeded_and_know_their_effects(sim):
         sim(1, 60)
 
 
+def _expit(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_population_effects_match_quadrature_and_leave_the_sample_alone():
+    """PATT = E[e tau] / E[e] against independent Gauss-Hermite quadrature (latent:
+    tau = 1 + F1/2, e a function of four N(0, 1) factors; sparse: tau = 1 + X0/2 and a
+    propensity linear in ten AR(1) covariates, so only (X0, b'X) matter)."""
+    g, w = np.polynomial.hermite_e.hermegauss(40)
+    w = w / w.sum()                                          # N(0, 1) nodes and weights
+    f1, f2, f3, f4 = np.meshgrid(g, g, g, g, indexing="ij", sparse=True)
+    W = w[:, None, None, None] * w[None, :, None, None] * w[None, None, :, None] * w
+    e = _expit(-0.5 + 0.9 * f1 - 0.9 * np.abs(f2) + 0.7 * f3 * f4)
+    latent_patt = np.sum(W * e * (1 + 0.5 * f1)) / np.sum(W * e)
+    a, rho = 10, 0.5
+    b = 0.5 * np.where(np.arange(a) % 2 == 0, 1.0, -1.0)
+    S = rho ** np.abs(np.subtract.outer(np.arange(a), np.arange(a)))
+    sd = np.sqrt(b @ S @ b)                                  # b'X = sd Z; X0 | Z is linear
+    ez = _expit(-0.5 + sd * g)
+    sparse_patt = 1 + 0.5 * (S[0] @ b / sd) * np.sum(w * ez * g) / np.sum(w * ez)
+    for sim, kw, patt in ((simulate_latent_factors, dict(n=400, p=50), latent_patt),
+                          (simulate_sparse_linear, dict(n=400, p=50), sparse_patt)):
+        plain = sim(random_state=5, as_frame=False, **kw)
+        d = sim(random_state=5, as_frame=False, population=400_000, **kw)
+        np.testing.assert_array_equal(plain.X, d.X)          # the sample is unchanged
+        np.testing.assert_array_equal(plain.y, d.y)
+        assert plain.true_effect.items() <= d.true_effect.items()
+        # Monte Carlo SE about 0.5 / sqrt(400,000 x 0.3) < 0.002
+        assert d.true_effect["PATT"] == pytest.approx(patt, abs=0.006)
+        assert d.true_effect["PATE"] == pytest.approx(1.0, abs=0.004)
+        assert d.true_effect["PATT"] > 1.05 and d.true_effect["PATC"] < 0.97
+    # news: its world (topics, centroids) is the sample's; a large sample's in-sample
+    # effects lie near the population ones (the effect's SD is about 2)
+    big = simulate_news(4000, 300, 10, random_state=1, as_frame=False, population=20_000)
+    for key in ("ATT", "ATE", "ATC"):
+        assert big.true_effect[key] == pytest.approx(big.true_effect["P" + key], abs=0.15)
+    with pytest.raises(ValueError, match="population"):
+        simulate_latent_factors(100, 20, population=-1)
+
+
 def test_news_confounding_runs_through_the_words():
     d = simulate_news(400, 300, 10, random_state=0, as_frame=False)
     assert sp.issparse(d.X) and np.array_equal(d.X.data, np.round(d.X.data))
@@ -239,10 +279,15 @@ def test_input_grid_is_chosen_by_validation_loss():
     # "auto": the whole input with and without the lasso, and ranks below 200
     assert set(loss) == {(None, 0.0), (None, 1.0), (20, 0.0), (50, 0.0), (100, 0.0)}
     assert (chosen.input_rank_, chosen.input_l1_) == min(loss, key=loss.get)
-    assert chosen.network_.n_members == 5                    # the others' networks dropped
-    assert np.mean(chosen.history_["best_val_loss"]) == pytest.approx(
-        loss[chosen.input_rank_, chosen.input_l1_])
+    # chosen with two networks a setting (the same draws as a two-network fit, which
+    # keeps its networks), then five trained with the chosen setting alone
+    pair = NeuralBalancingScore(n_networks=2, **kw).fit(X, t, outcome=y)
+    assert pair.history_["input_val_loss"] == loss
+    assert np.mean(pair.history_["best_val_loss"]) == pytest.approx(
+        loss[pair.input_rank_, pair.input_l1_])
+    assert chosen.network_.n_members == 5 and len(chosen.history_["best_val_loss"]) == 5
     assert chosen.validation_mask_.shape == (5, 500)
+    assert not np.array_equal(chosen.validation_mask_[:2], pair.validation_mask_)
     # "auto" without validation data has nothing to choose with: the whole input
     plain = NeuralBalancingScore(validation_fraction=None, **kw).fit(X, t, outcome=y)
     assert plain.input_l1_ == 0.0 and plain.input_rank_ is None

@@ -19,7 +19,12 @@ All three return a :class:`pandas.DataFrame` following the :mod:`causalsm.datase
 ``attrs`` convention, or with ``as_frame=False`` a :class:`sklearn.utils.Bunch`
 whose ``X`` is a numpy array (a ``scipy.sparse`` CSR matrix of counts for the text
 design).  The true effects are in-sample: the means of ``mu1 - mu0`` over the
-treated (ATT), all units (ATE) and the controls (ATC).
+treated (ATT), all units (ATE) and the controls (ATC).  With ``population=N`` each also
+draws ``N`` further units from the same world (same topics and centroid documents, same
+loadings) after the sample, which is unchanged, and adds the population effects
+``PATT = E[e tau] / E[e]``, ``PATE = E[tau]`` and ``PATC = E[(1 - e) tau] / E[1 - e]``
+(``e`` the true propensity) to the true effects: the target of the Abadie-Imbens
+population variance, where the in-sample effects are that of the sample variance.
 """
 
 from __future__ import annotations
@@ -51,10 +56,25 @@ def _true_effects(t: np.ndarray, mu0: np.ndarray, mu1: np.ndarray) -> dict:
             "ATC": float(tau[t == 0].mean())}
 
 
+def _population_effects(draw, size: int, chunk: int = 10_000) -> dict:
+    """``PATT``, ``PATE``, ``PATC`` over ``size`` fresh units; ``draw(m)`` gives the true
+    propensities and effects ``(e, tau)`` of ``m`` new units of the same world."""
+    sums = np.zeros(5)
+    for start in range(0, size, chunk):
+        e, tau = draw(min(chunk, size - start))
+        sums += [np.sum(e * tau), np.sum(e), np.sum(tau), np.sum((1 - e) * tau), e.size]
+    et, e, tau, ct, m = sums
+    return {"PATT": float(et / e), "PATE": float(tau / m), "PATC": float(ct / (m - e))}
+
+
+def _population_size(population) -> int:
+    return 0 if population in (None, 0) else _positive_int(population, "population")
+
+
 def _result(X, names: list[str], *, t, mu0, mu1, y, propensity, latent: dict,
-            as_frame: bool, name: str, description: str):
+            as_frame: bool, name: str, description: str, population: dict | None = None):
     """A DataFrame (attrs convention) or a Bunch with the same content."""
-    effects = _true_effects(t, mu0, mu1)
+    effects = _true_effects(t, mu0, mu1) | (population or {})
     if not as_frame:
         return Bunch(X=X, t=t, y=y, mu0=mu0, mu1=mu1, propensity=propensity,
                      latent=pd.DataFrame(latent), feature_names=names, true_effect=effects,
@@ -91,7 +111,7 @@ def _topic_mixtures(counts: sp.csr_matrix, topics: np.ndarray, alpha: float,
 def simulate_news(n: int = 3000, n_words: int = 2000, n_topics: int = 50, *,
                   doc_length: float = 120.0, kappa: float = 10.0, scale: float = 50.0,
                   topic_concentration: float = 0.05, word_concentration: float = 0.05,
-                  random_state=None, as_frame: bool = True):
+                  population: int = 0, random_state=None, as_frame: bool = True):
     """Bag-of-words documents confounding a treatment: the News design.
 
     Johansson, Shalit & Sontag (2016, "Learning representations for counterfactual
@@ -129,6 +149,11 @@ def simulate_news(n: int = 3000, n_words: int = 2000, n_topics: int = 50, *,
     topic_concentration, word_concentration : float
         Dirichlet parameters of the document mixtures and of the topics (smaller is
         sparser).
+    population : int, default 0
+        Also draw this many further documents from the same topics and centroid
+        documents (after the sample, which is unchanged) and add the population
+        ``PATT``, ``PATE`` and ``PATC`` to the true effects (see the module docstring;
+        about 0.5 s per 1,000 documents of 2,000 words).
     random_state : None, int or numpy.random.Generator
     as_frame : bool, default True
         Return a DataFrame (dense word counts ``w0000`` ...); ``False`` returns a
@@ -154,14 +179,20 @@ def simulate_news(n: int = 3000, n_words: int = 2000, n_topics: int = 50, *,
     n = _positive_int(n, "n", 2)
     n_words = _positive_int(n_words, "n_words", 2)
     n_topics = _positive_int(n_topics, "n_topics", 2)
+    size = _population_size(population)
     rng = as_generator(random_state)
     topics = rng.dirichlet(np.full(n_words, word_concentration), size=n_topics)
-    z = rng.dirichlet(np.full(n_topics, topic_concentration), size=n)
-    lengths = 1 + rng.poisson(doc_length, size=n)
-    probs = z @ topics
-    probs /= probs.sum(axis=1, keepdims=True)
-    counts = sp.csr_matrix(rng.multinomial(lengths, probs).astype(np.float64))
-    z = _topic_mixtures(counts, topics, topic_concentration)
+
+    def documents(m):
+        """Word counts of ``m`` new documents and their posterior topic mixtures."""
+        z = rng.dirichlet(np.full(n_topics, topic_concentration), size=m)
+        lengths = 1 + rng.poisson(doc_length, size=m)
+        probs = z @ topics
+        probs /= probs.sum(axis=1, keepdims=True)
+        counts = sp.csr_matrix(rng.multinomial(lengths, probs).astype(np.float64))
+        return counts, _topic_mixtures(counts, topics, topic_concentration)
+
+    counts, z = documents(n)
     c0, c1 = z[rng.choice(n, size=2, replace=False)]
     sim0, sim1 = z @ c0, z @ c1
     e = _expit(kappa * (sim1 - sim0))
@@ -169,10 +200,14 @@ def simulate_news(n: int = 3000, n_words: int = 2000, n_topics: int = 50, *,
     mu0 = scale * sim0
     mu1 = scale * (sim0 + sim1)
     y = np.where(t == 1, mu1, mu0) + rng.normal(size=n)
+
+    def units(m):
+        zm = documents(m)[1]
+        return _expit(kappa * (zm @ c1 - zm @ c0)), scale * (zm @ c1)
     names = [f"w{j:04d}" for j in range(n_words)]
     return _result(counts, names, t=t, mu0=mu0, mu1=mu1, y=y, propensity=e,
                    latent={"sim0": sim0, "sim1": sim1}, as_frame=as_frame,
-                   name="news",
+                   name="news", population=_population_effects(units, size) if size else None,
                    description=(f"News design (Johansson et al. 2016): {n} topic-model "
                                 f"documents, {n_words}-word vocabulary, {n_topics} topics; "
                                 "treatment and outcome through the similarity of each "
@@ -181,7 +216,7 @@ def simulate_news(n: int = 3000, n_words: int = 2000, n_topics: int = 50, *,
 
 # --------------------------------------------------------------- latent factors
 def simulate_latent_factors(n: int = 3000, p: int = 1000, *, noise: float = 1.0,
-                            random_state=None, as_frame: bool = True):
+                            population: int = 0, random_state=None, as_frame: bool = True):
     """Many covariates driven by four latent factors; confounding nonlinear in them.
 
     Four factors ``F ~ N(0, I)`` drive ``p`` covariates, each a noisy mix of a linear
@@ -205,6 +240,9 @@ def simulate_latent_factors(n: int = 3000, p: int = 1000, *, noise: float = 1.0,
         Covariates.
     noise : float, default 1.0
         SD of the covariates' own noise (their signal has variance about 1.1).
+    population : int, default 0
+        Also draw this many further units' factors and add the population ``PATT``,
+        ``PATE`` (1) and ``PATC`` to the true effects (module docstring).
     random_state : None, int or numpy.random.Generator
     as_frame : bool, default True
         DataFrame, or a :class:`sklearn.utils.Bunch` with ``X`` a numpy array.
@@ -224,28 +262,41 @@ def simulate_latent_factors(n: int = 3000, p: int = 1000, *, noise: float = 1.0,
     """
     n = _positive_int(n, "n", 2)
     p = _positive_int(p, "p", 2)
+    size = _population_size(population)
     rng = as_generator(random_state)
+
+    def propensity(F):
+        f1, f2, f3, f4 = F.T
+        return _expit(-0.5 + 0.9 * f1 - 0.9 * np.abs(f2) + 0.7 * f3 * f4)
+
     F = rng.normal(size=(n, 4))
     L = rng.normal(scale=0.5, size=(4, p))
     M = rng.normal(scale=0.5, size=(4, p))
     X = F @ L + 0.5 * np.sin(2.0 * F @ M) + rng.normal(scale=noise, size=(n, p))
     f1, f2, f3, f4 = F.T
-    e = _expit(-0.5 + 0.9 * f1 - 0.9 * np.abs(f2) + 0.7 * f3 * f4)
+    e = propensity(F)
     t = (rng.random(n) < e).astype(np.int64)
     mu0 = 1.0 + 2.0 * f1 + 1.5 * np.abs(f2) + f3 * f4 + 0.5 * f4
     mu1 = mu0 + 1.0 + 0.5 * f1
     y = np.where(t == 1, mu1, mu0) + rng.normal(size=n)
+
+    def units(m):
+        Fm = rng.normal(size=(m, 4))
+        return propensity(Fm), 1.0 + 0.5 * Fm[:, 0]
+
     names = [f"x{j:04d}" for j in range(p)]
     return _result(X, names, t=t, mu0=mu0, mu1=mu1, y=y, propensity=e,
                    latent={f"F{k + 1}": F[:, k] for k in range(4)}, as_frame=as_frame,
                    name="latent_factors",
+                   population=_population_effects(units, size) if size else None,
                    description=(f"{p} covariates driven by 4 latent factors; treatment "
                                 "and outcome nonlinear in the factors"))
 
 
 # ---------------------------------------------------------------- sparse linear
 def simulate_sparse_linear(n: int = 2000, p: int = 1000, *, n_active: int = 10,
-                           rho: float = 0.5, random_state=None, as_frame: bool = True):
+                           rho: float = 0.5, population: int = 0, random_state=None,
+                           as_frame: bool = True):
     """Many correlated covariates, a sparse linear propensity and a sparse outcome.
 
     ``X ~ N(0, S)`` with ``S_jk = rho^|j - k|``; the first ``n_active`` covariates are
@@ -266,6 +317,10 @@ def simulate_sparse_linear(n: int = 2000, p: int = 1000, *, n_active: int = 10,
         Confounders (and as many prognostic-only covariates); ``2 n_active <= p``.
     rho : float, default 0.5
         Correlation of neighbouring covariates.
+    population : int, default 0
+        Also draw this many further units (their first ``n_active`` covariates) and
+        add the population ``PATT``, ``PATE`` (1) and ``PATC`` to the true effects
+        (module docstring).
     random_state : None, int or numpy.random.Generator
     as_frame : bool, default True
 
@@ -290,14 +345,20 @@ def simulate_sparse_linear(n: int = 2000, p: int = 1000, *, n_active: int = 10,
         raise ValueError(f"2 * n_active must be at most p; got n_active={a}, p={p}")
     if not -1 < rho < 1:
         raise ValueError(f"rho must be in (-1, 1); got {rho!r}")
+    size = _population_size(population)
     rng = as_generator(random_state)
-    # AR(1) columns: X_j = rho X_{j-1} + sqrt(1 - rho^2) e_j has corr rho^|j - k|
-    E = rng.normal(size=(n, p))
-    X = np.empty_like(E)
-    X[:, 0] = E[:, 0]
-    s = np.sqrt(1.0 - rho ** 2)
-    for j in range(1, p):
-        X[:, j] = rho * X[:, j - 1] + s * E[:, j]
+
+    def ar1(m, q):
+        # AR(1) columns: X_j = rho X_{j-1} + sqrt(1 - rho^2) e_j has corr rho^|j - k|
+        E = rng.normal(size=(m, q))
+        X = np.empty_like(E)
+        X[:, 0] = E[:, 0]
+        s = np.sqrt(1.0 - rho ** 2)
+        for j in range(1, q):
+            X[:, j] = rho * X[:, j - 1] + s * E[:, j]
+        return X
+
+    X = ar1(n, p)
     signs = np.where(np.arange(a) % 2 == 0, 1.0, -1.0)
     ps_logit = -0.5 + X[:, :a] @ (0.5 * signs)
     prognostic = X[:, :a] @ np.ones(a)
@@ -306,9 +367,15 @@ def simulate_sparse_linear(n: int = 2000, p: int = 1000, *, n_active: int = 10,
     mu0 = prognostic + X[:, a:2 * a] @ (0.5 * signs)
     mu1 = mu0 + 1.0 + 0.5 * X[:, 0]
     y = np.where(t == 1, mu1, mu0) + rng.normal(size=n)
+
+    def units(m):
+        Xm = ar1(m, a)
+        return _expit(-0.5 + Xm @ (0.5 * signs)), 1.0 + 0.5 * Xm[:, 0]
+
     names = [f"x{j:04d}" for j in range(p)]
     return _result(X, names, t=t, mu0=mu0, mu1=mu1, y=y, propensity=e,
                    latent={"ps_logit": ps_logit, "prognostic": prognostic},
                    as_frame=as_frame, name="sparse_linear",
+                   population=_population_effects(units, size) if size else None,
                    description=(f"{p} AR(1) covariates (rho {rho:g}); sparse linear "
                                 f"propensity on {a} of them, sparse linear outcome"))

@@ -74,6 +74,7 @@ _OUTPUTS = ("auto", "score", "propensity", "logit", "prognostic", "joint")
 _TRANSFORMS = ("auto", "log1p", None)
 _DENSE_BYTES = 1 << 28      # sparse input up to 256 MB (float32) is densified once
 _FORMAT = "causalsm.NeuralBalancingScore"
+_CHOICE_NETWORKS = 2         # networks per setting when a grid is chosen before the ensemble
 
 
 # --------------------------------------------------------------------------- inputs
@@ -206,11 +207,14 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         Lasso penalty on the bottleneck's input weights (a proximal soft-threshold
         after every step), which lets the network ignore most of a wide input.  A
         sequence is a grid: ``n_networks`` networks are trained for each value, all
-        together, and the value whose networks have the lowest mean validation loss
-        is kept (``input_l1_``; the other networks are dropped).  ``"auto"`` is the
-        grid ``(0, 1)`` for a wide input (more than 100 columns) that ``input_rank``
-        leaves whole, and ``0`` otherwise or when there is no validation data to
-        choose with.
+        together, and the value whose networks have the lowest mean best validation
+        loss is kept (``input_l1_``, the losses in ``history_["input_val_loss"]``; the
+        other networks are dropped).  A grid of more than two settings (with
+        ``input_rank``'s) is instead chosen with two networks per setting, and the
+        ``n_networks`` networks of the score are then trained with the chosen one.
+        ``"auto"`` is the grid ``(0, 1)`` for a wide input (more than 100 columns)
+        that ``input_rank`` leaves whole, and ``0`` otherwise or when there is no
+        validation data to choose with.
     input_rank : int, None, sequence of them or "auto", default "auto"
         Confine the bottleneck's input weights to the top ``k`` principal directions
         of the input (a truncated SVD of the transformed, standardised training input,
@@ -228,8 +232,9 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         designs of ``benchmarks/highdim.py`` the validation loss picks a rank and the
         ATT error falls (50 replications: 0.074 to 0.039 and 0.069 to 0.057); on the
         sparse design it keeps the whole input with the lasso (``benchmarks/README.md``).
-        The grid costs time: 25 networks instead of 10 (on the 3,000 x 2,000 text
-        design 17-20 s against 5-6 s with ``input_rank=None``, one thread).
+        The grid costs time: ten networks to choose, then the five of the score
+        (one thread: 19-22 s on the 3,000 x 2,000 text design, 25-29 s on the
+        latent-factor one, against 7-10 s with ``input_rank=None``).
     input_transform : {"auto", "log1p", None}, default "auto"
         Applied to the input before standardising it: ``"log1p"`` is ``log(1 + x)``
         (for counts); ``"auto"`` applies it to a sparse matrix of non-negative whole
@@ -737,77 +742,32 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         self.dim_ = p["dim"] or (10 if wide else 5)
         self.batch_size_ = p["batch_size"] or auto_batch_size(n_rows)
         grid = self._input_grid(p, Xp, validated, wide)
-        n_members = K * len(grid)
-
-        rng = np.random.default_rng(seed)
-        held = None
-        if validation_data is None and self.validation_fraction is not None:
-            held = np.stack([_validation_split(codes, self.validation_fraction, rng, classes)
-                             for _ in range(n_members)]).astype(np.float64)  # (K, n)
-        val_given = None if validation_data is None else self._validation_set(validation_data)
         if p["patience"] is not None and not validated:
             raise InputError("early stopping (patience) needs validation data: set "
                              "validation_fraction or pass validation_data")
-
-        member_config = np.repeat(np.arange(len(grid)), K)
-        whole = np.array([grid[c][0] is None for c in member_config])
         ranks = [k for k, _ in grid if k is not None]
         basis = _input_basis(Xp, max(ranks), seed) if ranks else None
-        gen = torch.Generator().manual_seed(seed)
+        fit = _GridFit(self, p, Xp, codes, yz, weights, basis, n_treatment,
+                       n_levels if prognostic else 0, device,
+                       None if validation_data is None else self._validation_set(validation_data),
+                       np.random.default_rng(seed), torch.Generator().manual_seed(seed))
         fork = [device.index or 0] if device.type == "cuda" else []
-        nets, histories = {}, {}
         with torch.random.fork_rng(devices=fork), torch_threads(self.n_threads):
             torch.manual_seed(seed)
-            # the networks on the input, then those on its principal components
-            for on_components, group in ((False, whole), (True, ~whole)):
-                if not group.any():
-                    continue
-                configs = [grid[c] for c in member_config[group]]
-                Xg, mask, val = Xp, None, val_given
-                if on_components:
-                    Xg = _components(Xp, basis)
-                    mask = np.arange(basis.shape[1])[None, :] < np.array(
-                        [k for k, _ in configs])[:, None]
-                    if val is not None:
-                        val = replace(val, X=_components(val.X, basis))
-                train = TrainData(Xg, codes, yz, weights,
-                                  None if held is None else 1.0 - held[group])
-                if held is not None:
-                    val = TrainData(Xg, codes, yz, weights, held[group])
-                net = self._build(Xg, p, int(group.sum()), n_treatment,
-                                  n_levels if prognostic else 0, device)
-                histories[on_components] = train_members(
-                    net, self._make_optimizer(net, p), train, val,
-                    Schedule(p["epochs"], self.batch_size_, p["patience"], p["min_delta"],
-                             bool(self.restore_best_weights), p["outcome_weight"],
-                             np.array([l1 for _, l1 in configs]), mask),
-                    gen, device, verbose=bool(self.verbose))
-                nets[on_components] = net
-        best = 0
-        if len(grid) > 1:                  # keep the networks of the best setting
-            member_loss = np.empty(n_members)
-            for on_components, group in ((False, whole), (True, ~whole)):
-                if group.any():
-                    member_loss[group] = histories[on_components]["best_val_loss"]
-            loss = member_loss.reshape(len(grid), K).mean(axis=1)
-            best = int(np.argmin(loss))
-        rank, self.input_l1_ = grid[best][0], float(grid[best][1])
-        self.input_rank_ = rank
-        group = whole if rank is None else ~whole
-        net, history = nets[rank is not None], histories[rank is not None]
-        keep = member_config[group] == best
-        if not keep.all():
-            net.keep_members(keep)
-            for key in ("best_epoch", "n_epochs", "best_val_loss"):
-                history[key] = [v for v, k_ in zip(history[key], keep) if k_]
-            history["member_val_loss"] = [[v for v, k_ in zip(row, keep) if k_]
-                                          for row in history["member_val_loss"]]
-        if rank is not None:               # weights on the components -> on the input
+            loss = None
+            if len(grid) > 2 and K > _CHOICE_NETWORKS:
+                # choose the setting with a few networks each, then train the ensemble
+                # (two settings would save one network for a second training run)
+                setting, _, _, _, loss = fit(grid, _CHOICE_NETWORKS)
+                grid = [setting]
+            setting, net, history, held, grid_loss = fit(grid, K)
+        if loss is None:
+            loss = grid_loss
+        self.input_rank_, self.input_l1_ = setting[0], float(setting[1])
+        if setting[0] is not None:         # weights on the components -> on the input
             net.fold_input_basis(torch.from_numpy(basis))
-        if len(grid) > 1:
-            history["input_val_loss"] = dict(zip(grid, loss.tolist()))
-        if held is not None:
-            held = held[member_config == best]
+        if loss is not None:
+            history["input_val_loss"] = loss
         net.eval()
         self.network_ = net
         self.validation_mask_ = None if held is None else held.astype(bool)
@@ -1132,6 +1092,75 @@ def _subset(X, rows: np.ndarray):
     return _take(X, rows)
 
 
+
+
+class _GridFit:
+    """Trains ``K`` networks for each ``(input_rank, input_l1)`` setting of a grid, those
+    on the whole input and those on its principal components in one batched group each,
+    and returns the best setting (lowest mean best validation loss) with its networks.
+
+    Called once per phase of a fit; the random generators carry over between calls."""
+
+    def __init__(self, owner, p, Xp, codes, yz, weights, basis, n_treatment, n_outcome,
+                 device, val_given, rng, gen):
+        self.owner, self.p, self.Xp, self.codes, self.yz = owner, p, Xp, codes, yz
+        self.weights, self.basis, self.device, self.val_given = weights, basis, device, val_given
+        self.n_treatment, self.n_outcome, self.rng, self.gen = n_treatment, n_outcome, rng, gen
+
+    def __call__(self, grid, K):
+        """``(setting, network, history, held-out mask or None, {setting: mean loss} or
+        None)``; the network is still on the components when the setting has a rank."""
+        owner, p = self.owner, self.p
+        config = np.repeat(np.arange(len(grid)), K)
+        held = None
+        if self.val_given is None and owner.validation_fraction is not None:
+            held = np.stack([_validation_split(self.codes, owner.validation_fraction,
+                                               self.rng, owner.classes_)
+                             for _ in config]).astype(np.float64)       # (members, n)
+        whole = np.array([grid[c][0] is None for c in config])
+        nets, histories, member_loss = {}, {}, np.empty(config.size)
+        for on_components, group in ((False, whole), (True, ~whole)):
+            if not group.any():
+                continue
+            settings = [grid[c] for c in config[group]]
+            Xg, mask, val = self.Xp, None, self.val_given
+            if on_components:
+                Xg = _components(self.Xp, self.basis)
+                mask = np.arange(self.basis.shape[1])[None, :] < np.array(
+                    [k for k, _ in settings])[:, None]
+                if val is not None:
+                    val = replace(val, X=_components(val.X, self.basis))
+            train = TrainData(Xg, self.codes, self.yz, self.weights,
+                              None if held is None else 1.0 - held[group])
+            if held is not None:
+                val = TrainData(Xg, self.codes, self.yz, self.weights, held[group])
+            net = owner._build(Xg, p, int(group.sum()), self.n_treatment, self.n_outcome,
+                               self.device)
+            history = train_members(
+                net, owner._make_optimizer(net, p), train, val,
+                Schedule(p["epochs"], owner.batch_size_, p["patience"], p["min_delta"],
+                         bool(owner.restore_best_weights), p["outcome_weight"],
+                         np.array([l1 for _, l1 in settings]), mask),
+                self.gen, self.device, verbose=bool(owner.verbose))
+            nets[on_components], histories[on_components] = net, history
+            if len(grid) > 1:
+                member_loss[group] = history["best_val_loss"]
+        loss, best = None, 0
+        if len(grid) > 1:                  # keep the networks of the best setting
+            by_setting = member_loss.reshape(len(grid), K).mean(axis=1)
+            best = int(np.argmin(by_setting))
+            loss = dict(zip(grid, by_setting.tolist()))
+        on_components = grid[best][0] is not None
+        net, history = nets[on_components], histories[on_components]
+        group = ~whole if on_components else whole
+        keep = config[group] == best
+        if not keep.all():
+            net.keep_members(keep)
+            for key in ("best_epoch", "n_epochs", "best_val_loss"):
+                history[key] = [v for v, k_ in zip(history[key], keep) if k_]
+            history["member_val_loss"] = [[v for v, k_ in zip(row, keep) if k_]
+                                          for row in history["member_val_loss"]]
+        return grid[best], net, history, None if held is None else held[config == best], loss
 
 
 def _input_basis(Xp, rank: int, seed: int) -> np.ndarray:
