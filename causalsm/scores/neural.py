@@ -230,7 +230,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         and columns) for a wide input (more than 100 columns, no encoder, in memory)
         with validation data, and ``None`` otherwise.  On the text and latent-factor
         designs of ``benchmarks/highdim.py`` the validation loss picks a rank and the
-        ATT error falls (50 replications: 0.074 to 0.039 and 0.069 to 0.057); on the
+        ATT error falls (50 replications: 0.074 to 0.039 and 0.069 to 0.056); on the
         sparse design it keeps the whole input with the lasso (``benchmarks/README.md``).
         The grid costs time: ten networks to choose, then the five of the score
         (one thread: 19-22 s on the 3,000 x 2,000 text design, 25-29 s on the
@@ -1090,7 +1090,6 @@ def _subset(X, rows: np.ndarray):
     if isinstance(X, RowSource):
         return X.subset(rows)
     return _take(X, rows)
-
 
 
 
