@@ -63,6 +63,12 @@ the ``k`` components standardised, ``ku`` unstandardised (scaled so that the fir
 unit SD, the library's first scale; it now scales the top 20 to mean unit variance).  Per variant, as ``regularise``, then the mean best
 validation loss of the networks (what ``input_rank="auto"`` compares).
 
+``plugin``: where the ATE's bias sits.  The learned joint score's matching estimate (as
+``swap``'s first), then the plug-in of its heads (the mean of ``mu_1 - mu_0`` over the
+treated / all units) and the augmented IPW estimate on its heads and propensity (clipped
+to [0.01, 0.99]): if the plug-in and AIPW share matching's bias, the heads carry it.
+Prints the ATT and ATE errors of the three in turn (no SEs).
+
 ``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
 error and SE then the ATE's, for each score in turn (the last four without the network
 jackknife in the SE).
@@ -216,7 +222,7 @@ def _regularised(design, X, b, rep,
 
 
 MODES = ("oracle", "crossfit", "variance", "regularise", "fission", "truth", "swap",
-         "separate", "richbc", "loohead", "project")
+         "separate", "richbc", "loohead", "project", "plugin")
 
 
 def _projected(design, X, b, rep, ks=("50", "200")) -> list[float]:
@@ -313,6 +319,17 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
             diag += [np.mean((b.y - own) ** 2), np.corrcoef(own - true, b.y - true)[0, 1]]
         return _errors(X, b, Precomputed(S), rep) + _errors(
             X, b, Precomputed(np.column_stack([S[:, 0], loo])), rep) + diag
+    if mode == "plugin":
+        S = _score(design, rep).fit(X, b.t, outcome=b.y).transform(X)
+        tau = b.mu1 - b.mu0
+        truth = [tau[b.t == 1].mean(), tau.mean()]
+        e = np.clip(1 / (1 + np.exp(-S[:, 0])), 0.01, 0.99)
+        m0, m1, t, y = S[:, 1], S[:, 2], b.t, b.y
+        plug = [np.mean((m1 - m0)[t == 1]), np.mean(m1 - m0)]
+        aipw = [np.sum(t * (y - m0) - (1 - t) * e / (1 - e) * (y - m0)) / t.sum(),
+                np.mean(m1 - m0 + t * (y - m1) / e - (1 - t) * (y - m0) / (1 - e))]
+        match = _errors(X, b, Precomputed(S), rep)
+        return [match[0], match[2]] + [v - w for v, w in zip(plug + aipw, truth * 2)]
     if mode == "project":
         return _projected(design, X, b, rep, *([variants] if variants else []))
     if mode == "regularise":
