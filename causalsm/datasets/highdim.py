@@ -57,8 +57,11 @@ def _true_effects(t: np.ndarray, mu0: np.ndarray, mu1: np.ndarray) -> dict:
 
 
 def _population_effects(draw, size: int, chunk: int = 10_000) -> dict:
-    """``PATT``, ``PATE``, ``PATC`` over ``size`` fresh units; ``draw(m)`` gives the true
-    propensities and effects ``(e, tau)`` of ``m`` new units of the same world."""
+    """``PATT``, ``PATE``, ``PATC`` over ``size`` fresh units (none when ``size`` is 0);
+    ``draw(m)`` gives the true propensities and effects ``(e, tau)`` of ``m`` new units of
+    the same world."""
+    if not size:
+        return {}
     sums = np.zeros(5)
     for start in range(0, size, chunk):
         e, tau = draw(min(chunk, size - start))
@@ -72,9 +75,9 @@ def _population_size(population) -> int:
 
 
 def _result(X, names: list[str], *, t, mu0, mu1, y, propensity, latent: dict,
-            as_frame: bool, name: str, description: str, population: dict | None = None):
+            as_frame: bool, name: str, description: str, population: dict):
     """A DataFrame (attrs convention) or a Bunch with the same content."""
-    effects = _true_effects(t, mu0, mu1) | (population or {})
+    effects = _true_effects(t, mu0, mu1) | population
     if not as_frame:
         return Bunch(X=X, t=t, y=y, mu0=mu0, mu1=mu1, propensity=propensity,
                      latent=pd.DataFrame(latent), feature_names=names, true_effect=effects,
@@ -204,10 +207,11 @@ def simulate_news(n: int = 3000, n_words: int = 2000, n_topics: int = 50, *,
     def units(m):
         zm = documents(m)[1]
         return _expit(kappa * (zm @ c1 - zm @ c0)), scale * (zm @ c1)
+
     names = [f"w{j:04d}" for j in range(n_words)]
     return _result(counts, names, t=t, mu0=mu0, mu1=mu1, y=y, propensity=e,
                    latent={"sim0": sim0, "sim1": sim1}, as_frame=as_frame,
-                   name="news", population=_population_effects(units, size) if size else None,
+                   name="news", population=_population_effects(units, size),
                    description=(f"News design (Johansson et al. 2016): {n} topic-model "
                                 f"documents, {n_words}-word vocabulary, {n_topics} topics; "
                                 "treatment and outcome through the similarity of each "
@@ -288,7 +292,7 @@ def simulate_latent_factors(n: int = 3000, p: int = 1000, *, noise: float = 1.0,
     return _result(X, names, t=t, mu0=mu0, mu1=mu1, y=y, propensity=e,
                    latent={f"F{k + 1}": F[:, k] for k in range(4)}, as_frame=as_frame,
                    name="latent_factors",
-                   population=_population_effects(units, size) if size else None,
+                   population=_population_effects(units, size),
                    description=(f"{p} covariates driven by 4 latent factors; treatment "
                                 "and outcome nonlinear in the factors"))
 
@@ -376,6 +380,6 @@ def simulate_sparse_linear(n: int = 2000, p: int = 1000, *, n_active: int = 10,
     return _result(X, names, t=t, mu0=mu0, mu1=mu1, y=y, propensity=e,
                    latent={"ps_logit": ps_logit, "prognostic": prognostic},
                    as_frame=as_frame, name="sparse_linear",
-                   population=_population_effects(units, size) if size else None,
+                   population=_population_effects(units, size),
                    description=(f"{p} AR(1) covariates (rho {rho:g}); sparse linear "
                                 f"propensity on {a} of them, sparse linear outcome"))
