@@ -62,14 +62,14 @@ def table(runs: Path = RUNS) -> None:
     d["sd_gap"] = d["truth"] - d["ptruth"]
     print("| design | method | setting | estimand | reps | coverage: in-sample truth | "
           "population truth | bias vs population | SD(sample - population truth) | "
-          "mean SE | SD of the estimate |")
+          "mean SE | SD(estimate - population truth) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     keys = ["design", "method", "setting", "estimand"]
     for (design, method, setting, estimand), g in d.groupby(keys, sort=False):
         print(f"| {design} | {method} | {setting} | {estimand} | {len(g)} | "
               f"{g['covered'].mean():.2f} | {g['cov_pop'].mean():.2f} | "
               f"{(g['estimate'] - g['ptruth']).mean():+.3f} | {g['sd_gap'].std():.3f} | "
-              f"{g['std_error'].mean():.3f} | {g['estimate'].std():.3f} |")
+              f"{g['std_error'].mean():.3f} | {(g['estimate'] - g['ptruth']).std():.3f} |")
 
 
 if __name__ == "__main__":

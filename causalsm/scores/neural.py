@@ -761,8 +761,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
                 setting, _, _, _, loss = fit(grid, _CHOICE_NETWORKS)
                 grid = [setting]
             setting, net, history, held, grid_loss = fit(grid, K)
-        if loss is None:
-            loss = grid_loss
+        loss = grid_loss if loss is None else loss
         self.input_rank_, self.input_l1_ = setting[0], float(setting[1])
         if setting[0] is not None:         # weights on the components -> on the input
             net.fold_input_basis(torch.from_numpy(basis))
