@@ -444,10 +444,13 @@ def test_small_simulation_bias_and_coverage():
 def test_small_simulation_neural_score():
     """Seeded miniature of the NSM part of benchmarks/hazard_ratio_sim.py: 16
     replications, n = 1000, five networks per estimate (the default) and the first of
-    them alone."""
+    them alone.  The replications run two at a time (each on one torch thread); the
+    numbers do not depend on the order."""
+    from joblib import Parallel, delayed
     sim = _sim_module()
     truth = {"ATE": 0.4763, "ATT": 0.4743}
-    df = pd.DataFrame([r for rep in range(16) for r in sim.one_rep_nsm(rep, 1000, 7, 200, 5)])
+    reps = Parallel(n_jobs=2)(delayed(sim.one_rep_nsm)(rep, 1000, 7, 200, 5) for rep in range(16))
+    df = pd.DataFrame([r for rows in reps for r in rows])
     default = {"ATE": "austin_cafri", "ATT": "linearized"}
     for estimand, b in truth.items():
         ens = df[(df.method == "NSM, 5 fits") & (df.estimand == estimand)
