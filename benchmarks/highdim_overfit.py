@@ -90,6 +90,7 @@ propensity)::
     python benchmarks/highdim_overfit.py regularise news 21 31 "dropout 0.2,dropout 0.3"
     python benchmarks/highdim_overfit.py fission latent 21 41
     python benchmarks/highdim_overfit.py swap news 21 41
+    python benchmarks/highdim_overfit.py dr latent 1 51
 """
 from __future__ import annotations
 
