@@ -447,8 +447,8 @@ def speed(device: str = "cpu") -> None:
                      fit_time(Xs.toarray(), d.t, d.y, n_networks=5, epochs=20, input_l1=0)))
         rows.append(("news 3,000 x 2,000: default score (2 x five input settings to "
                      "choose, then 5)", fit_time(Xs, d.t, d.y, **_default_params())))
-        rows.append(("news 3,000 x 2,000: default score, input_rank=None (2 x two "
-                     "penalties to choose, then 5)",
+        rows.append(("news 3,000 x 2,000: default score, input_rank=None (five networks "
+                     "for each of two penalties)",
                      fit_time(Xs, d.t, d.y, **{**_default_params(), "input_rank": None})))
         rows.append(("100,000 x 100, 20 epochs: plain torch loop, batches of 100",
                      plain_loop(Xb, tb, 20)))
