@@ -345,11 +345,9 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         S = _score(design, rep).fit(X, b.t, outcome=b.y).transform(X)
         tau = b.mu1 - b.mu0
         truth = [tau[b.t == 1].mean(), tau.mean()]
-        e = np.clip(1 / (1 + np.exp(-S[:, 0])), 0.01, 0.99)
-        m0, m1, t, y = S[:, 1], S[:, 2], b.t, b.y
-        plug = [np.mean((m1 - m0)[t == 1]), np.mean(m1 - m0)]
-        aipw = [np.sum(t * (y - m0) - (1 - t) * e / (1 - e) * (y - m0)) / t.sum(),
-                np.mean(m1 - m0 + t * (y - m1) / e - (1 - t) * (y - m0) / (1 - e))]
+        gap = S[:, 2] - S[:, 1]
+        plug = [np.mean(gap[b.t == 1]), np.mean(gap)]
+        aipw = [v for v, _ in _aipw(S, b.t, b.y)]
         match = _errors(X, b, Precomputed(S), rep)
         return [match[0], match[2]] + [v - w for v, w in zip(plug + aipw, truth * 2)]
     if mode == "dr":
