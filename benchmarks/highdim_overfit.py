@@ -76,6 +76,11 @@ variance plus the spread of the five networks' own AIPW estimates / 5 (what the
 library's estimators add for a stochastic score).  Prints the ATT error and SE then the
 ATE's, for matching and then AIPW.
 
+``netdf``: how much of the default estimator's variance is the jackknife over the
+networks, whose estimate has only ``K - 1 = 4`` degrees of freedom: per estimand (ATT,
+then ATE), the error, the SE and the jackknife SD (``effect_.details``), from which
+``netdf-table FILE...`` compares the normal interval with a Satterthwaite t interval.
+
 ``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
 error and SE then the ATE's, for each score in turn (the last four without the network
 jackknife in the SE).
@@ -91,6 +96,8 @@ propensity)::
     python benchmarks/highdim_overfit.py fission latent 21 41
     python benchmarks/highdim_overfit.py swap news 21 41
     python benchmarks/highdim_overfit.py dr latent 1 51
+    python benchmarks/highdim_overfit.py netdf images 1 51 > netdf_images.txt
+    python benchmarks/highdim_overfit.py netdf-table netdf_images.txt
 """
 from __future__ import annotations
 
@@ -243,7 +250,7 @@ def _regularised(design, X, b, rep,
     return out
 
 
-MODES = ("dr", "oracle", "crossfit", "variance", "regularise", "fission", "truth", "swap",
+MODES = ("dr", "netdf", "oracle", "crossfit", "variance", "regularise", "fission", "truth", "swap",
          "separate", "richbc", "loohead", "project", "plugin")
 
 
@@ -350,6 +357,16 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         aipw = [v for v, _ in _aipw(S, b.t, b.y)]
         match = _errors(X, b, Precomputed(S), rep)
         return [match[0], match[2]] + [v - w for v, w in zip(plug + aipw, truth * 2)]
+    if mode == "netdf":
+        fit = FrozenEstimator(_score(design, rep).fit(X, b.t, outcome=b.y))
+        tau = b.mu1 - b.mu0
+        out = []
+        for estimand in ("ATT", "ATE"):
+            truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
+            e = csm.MatchingEstimator(balancing_score=fit, estimand=estimand,
+                                      random_state=rep).fit(X, b.t, b.y).effect_
+            out += [e.estimate - truth, e.std_error, e.details["network_jackknife_sd"]]
+        return out
     if mode == "dr":
         fit = _score(design, rep).fit(X, b.t, outcome=b.y)
         tau = b.mu1 - b.mu0
@@ -389,8 +406,29 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
     return on_y[:2] + on_alt[:2] + on_y[2:] + on_alt[2:]
 
 
+def netdf_table(paths) -> None:
+    """Coverage of ``netdf``'s lines with the normal quantile and with a Satterthwaite
+    t quantile, ``nu = (K - 1) (SE^2 / jackknife variance)^2`` (the Abadie-Imbens part
+    taken as exact), K = 5 networks."""
+    from scipy import stats
+    for path in paths:
+        rows = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
+        a = np.array([[float(v) for v in r[2:]] for r in rows])
+        for j, estimand in ((0, "ATT"), (3, "ATE")):
+            err, se, jk = a[:, j], a[:, j + 1], a[:, j + 2]
+            share = jk ** 2 / se ** 2
+            q = stats.t.ppf(0.975, 4 / share ** 2)
+            print(f"{rows[0][0]} {estimand} reps {len(a)}: jackknife share of the variance "
+                  f"{share.mean():.2f}, median df {np.median(4 / share ** 2):.0f}, mean t "
+                  f"quantile {q.mean():.3f}; coverage normal "
+                  f"{np.mean(np.abs(err) <= 1.959964 * se):.2f}, t "
+                  f"{np.mean(np.abs(err) <= q * se):.2f}; SE/SD {se.mean() / err.std(ddof=1):.2f}")
+
+
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "netdf-table":
+        return netdf_table(argv[1:])
     mode, design, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3])
     variants = argv[4].split(",") if len(argv) > 4 else None    # regularise: VARIANTS keys
     if mode not in MODES:
