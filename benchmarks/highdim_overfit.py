@@ -72,9 +72,7 @@ Prints the ATT and ATE errors of the three in turn (no SEs).
 ``dr``: the doubly robust lead of ``plugin`` with standard errors.  The default estimator
 on the learned score (frozen, so its SE has the jackknife over the networks), then AIPW
 on the same joint score (propensity clipped to [0.01, 0.99]) with the influence-function
-variance plus the spread of the five networks' own AIPW estimates / 5 (what the
-library's estimators add for a stochastic score).  Prints the ATT error and SE then the
-ATE's, for matching and then AIPW.
+variance plus the variance of the five networks' own AIPW estimates / 5.  Prints the ATT error and SE then the ATE's, for matching and then AIPW.
 
 ``netdf``: how much of the default estimator's variance is the jackknife over the
 networks, whose estimate has only ``K - 1 = 4`` degrees of freedom: per estimand (ATT,
@@ -250,8 +248,8 @@ def _regularised(design, X, b, rep,
     return out
 
 
-MODES = ("dr", "netdf", "oracle", "crossfit", "variance", "regularise", "fission", "truth", "swap",
-         "separate", "richbc", "loohead", "project", "plugin")
+MODES = ("dr", "netdf", "oracle", "crossfit", "variance", "regularise", "fission", "truth",
+         "swap", "separate", "richbc", "loohead", "project", "plugin")
 
 
 def _projected(design, X, b, rep, ks=("50", "200")) -> list[float]:
