@@ -79,6 +79,11 @@ networks, whose estimate has only ``K - 1 = 4`` degrees of freedom: per estimand
 then ATE), the error, the SE and the jackknife SD (``effect_.details``), from which
 ``netdf-table FILE...`` compares the normal interval with a Satterthwaite t interval.
 
+``logit``: does the learned score's propensity logit carry the propensity?  Prints its
+SD across units and its correlation with the true logit, the same correlation for the
+benchmark's cross-validated L1 logistic score (``highdim.methods(design)["l1_ps"]``), and
+the input setting the default chose (``input_rank_``, ``input_l1_``).
+
 ``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
 error and SE then the ATE's, for each score in turn (the last four without the network
 jackknife in the SE).
@@ -96,6 +101,7 @@ propensity)::
     python benchmarks/highdim_overfit.py dr latent 1 51
     python benchmarks/highdim_overfit.py netdf images 1 51 > netdf_images.txt
     python benchmarks/highdim_overfit.py netdf-table netdf_images.txt
+    python benchmarks/highdim_overfit.py logit sparse 1 11
 """
 from __future__ import annotations
 
@@ -248,8 +254,8 @@ def _regularised(design, X, b, rep,
     return out
 
 
-MODES = ("dr", "netdf", "oracle", "crossfit", "variance", "regularise", "fission", "truth",
-         "swap", "separate", "richbc", "loohead", "project", "plugin")
+MODES = ("dr", "netdf", "logit", "oracle", "crossfit", "variance", "regularise", "fission",
+         "truth", "swap", "separate", "richbc", "loohead", "project", "plugin")
 
 
 def _projected(design, X, b, rep, ks=("50", "200")) -> list[float]:
@@ -355,6 +361,14 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         aipw = [v for v, _ in _aipw(S, b.t, b.y)]
         match = _errors(X, b, Precomputed(S), rep)
         return [match[0], match[2]] + [v - w for v, w in zip(plug + aipw, truth * 2)]
+    if mode == "logit":
+        fit = _score(design, rep).fit(X, b.t, outcome=b.y)
+        logit = fit.transform(X)[:, 0]
+        true = np.log(b.propensity / (1 - b.propensity))
+        l1 = highdim.methods(design)["l1_ps"](rep).fit(X, b.t).transform(X).ravel()
+        rank = -1 if fit.input_rank_ is None else fit.input_rank_
+        return [logit.std(), np.corrcoef(logit, true)[0, 1], np.corrcoef(l1, true)[0, 1],
+                rank, fit.input_l1_]
     if mode == "netdf":
         fit = FrozenEstimator(_score(design, rep).fit(X, b.t, outcome=b.y))
         tau = b.mu1 - b.mu0
