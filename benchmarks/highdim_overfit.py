@@ -141,17 +141,22 @@ class Precomputed(TransformerMixin, BaseEstimator):
         return {"prognostic": True}
 
 
-def _errors(X, b, score, rep: int, y=None, **options) -> list[float]:
+def _truths(b) -> dict:
+    """The in-sample ATT and ATE of ``b``."""
+    tau = b.mu1 - b.mu0
+    return {"ATT": tau[b.t == 1].mean(), "ATE": tau.mean()}
+
+
+def _errors(X, b, score, rep: int, y=None, details=(), **options) -> list[float]:
     """ATT and ATE errors and SEs of the default estimator on ``score`` (with the outcome
-    ``y``, default ``b.y``)."""
+    ``y``, default ``b.y``), each followed by the ``effect_.details`` entries named in
+    ``details``."""
     y = b.y if y is None else y
     out = []
-    for estimand in ("ATT", "ATE"):
-        tau = b.mu1 - b.mu0
-        truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
+    for estimand, truth in _truths(b).items():
         e = csm.MatchingEstimator(balancing_score=score, estimand=estimand,
-                                  random_state=rep, **options).fit(X, b.t, y)
-        out += [e.effect_.estimate - truth, e.effect_.std_error]
+                                  random_state=rep, **options).fit(X, b.t, y).effect_
+        out += [e.estimate - truth, e.std_error] + [e.details[k] for k in details]
     return out
 
 
@@ -237,9 +242,7 @@ def _evaluated(s, X, b, rep) -> list[float]:
     out = []
     S = s.transform(X)
     own = np.where(b.t == 1, S[:, 2], S[:, 1])
-    tau = b.mu1 - b.mu0
-    for estimand in ("ATT", "ATE"):
-        truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
+    for estimand, truth in _truths(b).items():
         e = csm.MatchingEstimator(balancing_score=FrozenEstimator(s), estimand=estimand,
                                   random_state=rep).fit(X, b.t, b.y).effect_
         out += [e.estimate - truth, e.std_error, float(e.ci_lower <= truth <= e.ci_upper)]
@@ -354,8 +357,7 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
             X, b, Precomputed(np.column_stack([S[:, 0], loo])), rep) + diag
     if mode == "plugin":
         S = _score(design, rep).fit(X, b.t, outcome=b.y).transform(X)
-        tau = b.mu1 - b.mu0
-        truth = [tau[b.t == 1].mean(), tau.mean()]
+        truth = list(_truths(b).values())
         gap = S[:, 2] - S[:, 1]
         plug = [np.mean(gap[b.t == 1]), np.mean(gap)]
         aipw = [v for v, _ in _aipw(S, b.t, b.y)]
@@ -371,18 +373,10 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
                 rank, fit.input_l1_]
     if mode == "netdf":
         fit = FrozenEstimator(_score(design, rep).fit(X, b.t, outcome=b.y))
-        tau = b.mu1 - b.mu0
-        out = []
-        for estimand in ("ATT", "ATE"):
-            truth = tau[b.t == 1].mean() if estimand == "ATT" else tau.mean()
-            e = csm.MatchingEstimator(balancing_score=fit, estimand=estimand,
-                                      random_state=rep).fit(X, b.t, b.y).effect_
-            out += [e.estimate - truth, e.std_error, e.details["network_jackknife_sd"]]
-        return out
+        return _errors(X, b, fit, rep, details=("network_jackknife_sd",))
     if mode == "dr":
         fit = _score(design, rep).fit(X, b.t, outcome=b.y)
-        tau = b.mu1 - b.mu0
-        truth = {"ATT": tau[b.t == 1].mean(), "ATE": tau.mean()}
+        truth = _truths(b)
         aipw = [_aipw(S, b.t, b.y) for S in fit.transform_members(X)]
         whole = _aipw(fit.transform(X), b.t, b.y)
         out = []
