@@ -84,6 +84,20 @@ SD across units and its correlation with the true logit, the same correlation fo
 benchmark's cross-validated L1 logistic score (``highdim.methods(design)["l1_ps"]``), and
 the input setting the default chose (``input_rank_``, ``input_l1_``).
 
+``grouplasso``: the input lasso as a group lasso (each input column's bottleneck weights
+shrunk together in norm, which lets a column the outcome keeps also carry the treatment)
+against the library's lasso on each weight.  Variants (the fifth argument): ``default``
+(the recommended score) and ``group L`` (``input_rank=None``, a group lasso of ``L``, the
+library's proximal step replaced for that fit).  Per variant: the learned logit's
+correlation with the true logit, the ATT error and SE then the ATE's (as ``dr``'s
+matching), AIPW's ATE error on the same joint score, the networks' mean best
+validation loss and the median over the networks of the input columns they use.
+
+``varnb``: the default score fitted once and frozen, then the default estimator with the
+conditional variances from ``var_neighbors = 1`` (the default), ``3`` and ``0``
+(homoskedastic): the estimates are the same, only the SEs differ.  Prints the ATT error
+and its three SEs, then the ATE's.
+
 ``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
 error and SE then the ATE's, for each score in turn (the last four without the network
 jackknife in the SE).
@@ -102,15 +116,21 @@ propensity)::
     python benchmarks/highdim_overfit.py netdf images 1 51 > netdf_images.txt
     python benchmarks/highdim_overfit.py netdf-table netdf_images.txt
     python benchmarks/highdim_overfit.py logit sparse 1 11
+    python benchmarks/highdim_overfit.py grouplasso sparse 1 21 > grouplasso_sparse.txt
+    python benchmarks/highdim_overfit.py grouplasso-table grouplasso_sparse.txt
+    python benchmarks/highdim_overfit.py grouplasso sparse 1 8 "group 0.3,group 2,group 3"
+    python benchmarks/highdim_overfit.py varnb latent 1 51
 """
 from __future__ import annotations
 
 import sys
 import warnings
+from unittest import mock
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import RidgeCV
@@ -123,6 +143,7 @@ import causalsm as csm  # noqa: E402
 from causalsm.datasets import (simulate_image_confounding, simulate_latent_factors,  # noqa: E402
                                simulate_news, simulate_sparse_linear)
 from causalsm.matching.nearest import same_arm_variances  # noqa: E402
+from causalsm.scores import _network  # noqa: E402
 
 
 class Precomputed(TransformerMixin, BaseEstimator):
@@ -257,8 +278,37 @@ def _regularised(design, X, b, rep,
     return out
 
 
-MODES = ("dr", "netdf", "logit", "oracle", "crossfit", "variance", "regularise", "fission",
-         "truth", "swap", "separate", "richbc", "loohead", "project", "plugin")
+MODES = ("dr", "netdf", "logit", "grouplasso", "varnb", "oracle", "crossfit", "variance",
+         "regularise", "fission", "truth", "swap", "separate", "richbc", "loohead", "project", "plugin")
+
+
+def _group_threshold(weight, optimizer, l1) -> None:
+    """A group lasso's proximal step in place of the library's ``_soft_threshold``: each
+    input column's bottleneck weights (``weight[k, j, :]``) shrink together in norm by
+    learning rate x ``l1``, and are set to zero when their norm is below it."""
+    step = optimizer.param_groups[0]["lr"] * l1
+    with torch.no_grad():
+        norm = weight.norm(dim=2, keepdim=True).clamp_min(1e-30)
+        weight.mul_(torch.clamp(1 - step / norm, min=0.0))
+
+
+def _group_lasso(design, X, b, rep, names=("default", "group 1", "group 1.5")) -> list:
+    true = np.log(b.propensity / (1 - b.propensity))
+    out = []
+    for name in names:
+        if name == "default":
+            s = _score(design, rep).fit(X, b.t, outcome=b.y)
+        else:
+            with mock.patch.object(_network, "_soft_threshold", _group_threshold):
+                s = _score(design, rep, input_rank=None, input_l1=float(name.split()[1])
+                           ).fit(X, b.t, outcome=b.y)
+        S = s.transform(X)
+        aipw_ate = _aipw(S, b.t, b.y)[1][0] - _truths(b)["ATE"]
+        kept = (s.network_.bottleneck.weight.detach().abs().sum(dim=2) > 0).sum(dim=1)
+        out += [np.corrcoef(S[:, 0], true)[0, 1], *_errors(X, b, FrozenEstimator(s), rep),
+                aipw_ate, float(np.mean(s.history_["best_val_loss"])),
+                float(kept.float().median())]
+    return out
 
 
 def _projected(design, X, b, rep, ks=("50", "200")) -> list[float]:
@@ -384,6 +434,12 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
             spread = np.var([a[j][0] for a in aipw], ddof=1) / len(aipw)
             out += [whole[j][0] - truth[estimand], np.sqrt(whole[j][1] ** 2 + spread)]
         return _errors(X, b, FrozenEstimator(fit), rep) + out
+    if mode == "varnb":
+        fit = FrozenEstimator(_score(design, rep).fit(X, b.t, outcome=b.y))
+        runs = [_errors(X, b, fit, rep, var_neighbors=j) for j in (1, 3, 0)]
+        return [runs[0][0], *(r[1] for r in runs), runs[0][2], *(r[3] for r in runs)]
+    if mode == "grouplasso":
+        return _group_lasso(design, X, b, rep, *([variants] if variants else []))
     if mode == "project":
         return _projected(design, X, b, rep, *([variants] if variants else []))
     if mode == "regularise":
@@ -431,10 +487,45 @@ def netdf_table(paths) -> None:
                   f"{np.mean(np.abs(err) <= q * se):.2f}; SE/SD {se.mean() / err.std(ddof=1):.2f}")
 
 
+def grouplasso_table(paths, names=("default", "group 1", "group 1.5")) -> None:
+    """Per ``grouplasso`` variant over the replications of the files: the mean logit
+    correlation, ATT and ATE bias, mean |error|, SE/SD and coverage, AIPW's ATE mean
+    |error|, the mean validation loss and the range of the input columns used; the
+    paired |error| against the first."""
+    a = np.array([[float(v) for v in line.split()[2:]] for path in paths
+                  for line in Path(path).read_text().splitlines() if line.strip()])
+    per = a.reshape(len(a), -1, 8)
+    base = np.abs(per[:, 0, [1, 3]])
+    print(f"{len(a)} replications")
+    print("| variant | logit corr. | ATT bias | ATT \\|err\\| (paired diff.) | ATT SE/SD | ATT cov. "
+          "| ATE bias | ATE \\|err\\| (paired diff.) | ATE SE/SD | ATE cov. | AIPW ATE \\|err\\| | "
+          "val. loss | columns used |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for j, name in enumerate(names):
+        v = per[:, j]
+        cells = []
+        for k, col in enumerate((1, 3)):
+            err, se = v[:, col], v[:, col + 1]
+            diff = np.abs(err) - base[:, k]
+            cells += [f"{err.mean():+.3f} ± {err.std(ddof=1) / np.sqrt(len(err)):.3f}",
+                      f"{np.abs(err).mean():.3f} ({diff.mean():+.3f} ± "
+                      f"{diff.std(ddof=1) / np.sqrt(len(diff)):.3f})",
+                      f"{se.mean() / err.std(ddof=1):.2f}",
+                      f"{np.mean(np.abs(err) <= 1.959964 * se):.2f}"]
+        print(f"| {name} | {v[:, 0].mean():.2f} | " + " | ".join(cells)
+              + f" | {np.abs(v[:, 5]).mean():.3f} | {v[:, 6].mean():.4f} | "
+              f"{v[:, 7].min():.0f}-{v[:, 7].max():.0f} |")
+
+
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "netdf-table":
         return netdf_table(argv[1:])
+    if argv and argv[0] == "grouplasso-table":      # [--variants "default,group 2"]
+        if "--variants" in argv:
+            i = argv.index("--variants")
+            return grouplasso_table(argv[1:i] + argv[i + 2:], argv[i + 1].split(","))
+        return grouplasso_table(argv[1:])
     mode, design, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3])
     variants = argv[4].split(",") if len(argv) > 4 else None    # regularise: VARIANTS keys
     if mode not in MODES:

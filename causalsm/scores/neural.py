@@ -248,7 +248,12 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
     encoder : nn.Module or None, default None
         A module applied to the input before the bottleneck (e.g. a small CNN for
         images); its output is flattened.  Each network gets its own copy; the
-        module passed is never trained in place.
+        module passed is never trained in place.  For images prefer a convolutional
+        encoder: on the 8x8 digits design of ``benchmarks/highdim.py`` (50
+        replications) the CNN of ``examples/image_confounding.py`` (two convolution
+        blocks) gives an ATT error of 0.063 and interval coverage (ATT / ATE) of
+        0.94 / 0.96; its MLP encoder gives 0.075 and 0.90 / 0.84 at a fifth of the
+        fit time.
     reset_encoder : bool, default True
         Re-initialise the encoders' layers (their ``reset_parameters``) from
         ``random_state``, so that the seed fixes every initial weight.  Use ``False``
