@@ -74,6 +74,12 @@ on the learned score (frozen, so its SE has the jackknife over the networks), th
 on the same joint score (propensity clipped to [0.01, 0.99]) with the influence-function
 variance plus the variance of the five networks' own AIPW estimates / 5.  Prints the ATT error and SE then the ATE's, for matching and then AIPW.
 
+``drsep``: AIPW with a propensity that never saw the outcome.  The default's joint score
+as ``dr``'s AIPW, then the same heads with the logit of ``separate``'s networks (trained
+without prognostic heads).  Prints the two logits' correlations with the true logit
+(NaN for IHDP), then per score the ATT error and influence-function SE (no network
+term) and the ATE's.
+
 ``netdf``: how much of the default estimator's variance is the jackknife over the
 networks, whose estimate has only ``K - 1 = 4`` degrees of freedom: per estimand (ATT,
 then ATE), the error, the SE and the jackknife SD (``effect_.details``), from which
@@ -119,15 +125,17 @@ propensity)::
     python benchmarks/highdim_overfit.py grouplasso sparse 1 21 > grouplasso_sparse.txt
     python benchmarks/highdim_overfit.py grouplasso-table grouplasso_sparse.txt
     python benchmarks/highdim_overfit.py grouplasso sparse 1 8 "group 0.3,group 2,group 3"
-    python benchmarks/highdim_overfit.py varnb latent 1 51
+    python benchmarks/highdim_overfit.py varnb latent 1 21 > varnb_latent.txt
+    python benchmarks/highdim_overfit.py varnb-table varnb_latent.txt
+    python benchmarks/highdim_overfit.py drsep sparse 1 51
 """
 from __future__ import annotations
 
 import sys
 import warnings
-from unittest import mock
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import numpy as np
 import torch
@@ -278,8 +286,9 @@ def _regularised(design, X, b, rep,
     return out
 
 
-MODES = ("dr", "netdf", "logit", "grouplasso", "varnb", "oracle", "crossfit", "variance",
-         "regularise", "fission", "truth", "swap", "separate", "richbc", "loohead", "project", "plugin")
+MODES = ("dr", "drsep", "netdf", "logit", "grouplasso", "varnb", "oracle", "crossfit",
+         "variance", "regularise", "fission", "truth", "swap", "separate", "richbc", "loohead",
+         "project", "plugin")
 
 
 def _group_threshold(weight, optimizer, l1) -> None:
@@ -377,6 +386,16 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         return sum((_errors(X, b, Precomputed(v), rep) for v in (
             S, np.column_stack([logit, S[:, 1:]]), np.column_stack([S[:, 0], b.mu0, b.mu1]))),
             [])
+    if mode == "drsep":
+        S = _score(design, rep).fit(X, b.t, outcome=b.y).transform(X)
+        alone = _score(design, rep, prognostic=False).fit(X, b.t).transform(X)[:, 0]
+        true = None if b.propensity is None else np.log(b.propensity / (1 - b.propensity))
+        out = [np.nan if true is None else np.corrcoef(v, true)[0, 1] for v in (S[:, 0], alone)]
+        for logit in (S[:, 0], alone):
+            aipw = _aipw(np.column_stack([logit, S[:, 1:]]), b.t, b.y)
+            out += [v for (est, se), truth in zip(aipw, _truths(b).values())
+                    for v in (est - truth, se)]
+        return out
     if mode == "separate":
         # the propensity from networks without prognostic heads (a representation that
         # never saw y), the heads from the recommended networks
@@ -487,6 +506,26 @@ def netdf_table(paths) -> None:
                   f"{np.mean(np.abs(err) <= q * se):.2f}; SE/SD {se.mean() / err.std(ddof=1):.2f}")
 
 
+def varnb_table(paths) -> None:
+    """Per file of ``varnb`` lines and estimand: SE/SD and coverage with each
+    ``var_neighbors`` (1, 3, 0), and the mean ratio of each SE to the default's."""
+    print("| design | estimand | reps | SE/SD, J = 1 / 3 / 0 | coverage, J = 1 / 3 / 0 | "
+          "mean SE ratio to J = 1, J = 3 / 0 |")
+    print("|---|---|---|---|---|---|")
+    for path in paths:
+        rows = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
+        a = np.array([[float(v) for v in r[2:]] for r in rows])
+        for j, estimand in ((0, "ATT"), (4, "ATE")):
+            err, se = a[:, j], a[:, j + 1:j + 4]
+            sd = err.std(ddof=1)
+            print(f"| {rows[0][0]} | {estimand} | {len(a)} | "
+                  + " / ".join(f"{v:.2f}" for v in se.mean(axis=0) / sd) + " | "
+                  + " / ".join(f"{v:.2f}" for v in (np.abs(err)[:, None] <= 1.959964 * se)
+                               .mean(axis=0)) + " | "
+                  + " / ".join(f"{v:.3f}" for v in (se[:, 1:] / se[:, :1]).mean(axis=0))
+                  + " |")
+
+
 def grouplasso_table(paths, names=("default", "group 1", "group 1.5")) -> None:
     """Per ``grouplasso`` variant over the replications of the files: the mean logit
     correlation, ATT and ATE bias, mean |error|, SE/SD and coverage, AIPW's ATE mean
@@ -521,6 +560,8 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "netdf-table":
         return netdf_table(argv[1:])
+    if argv and argv[0] == "varnb-table":
+        return varnb_table(argv[1:])
     if argv and argv[0] == "grouplasso-table":      # [--variants "default,group 2"]
         if "--variants" in argv:
             i = argv.index("--variants")
