@@ -127,7 +127,8 @@ propensity)::
     python benchmarks/highdim_overfit.py grouplasso sparse 1 8 "group 0.3,group 2,group 3"
     python benchmarks/highdim_overfit.py varnb latent 1 21 > varnb_latent.txt
     python benchmarks/highdim_overfit.py varnb-table varnb_latent.txt
-    python benchmarks/highdim_overfit.py drsep sparse 1 51
+    python benchmarks/highdim_overfit.py drsep sparse 1 51 > drsep_sparse.txt
+    python benchmarks/highdim_overfit.py drsep-table drsep_sparse.txt
 """
 from __future__ import annotations
 
@@ -506,6 +507,27 @@ def netdf_table(paths) -> None:
                   f"{np.mean(np.abs(err) <= q * se):.2f}; SE/SD {se.mean() / err.std(ddof=1):.2f}")
 
 
+def blocks_table(paths, names, skip: int = 0) -> None:
+    """Lines of ``skip`` leading values, then per name ``(ATT error, SE, ATE error, SE)``:
+    per name and estimand, the bias, mean |error| (paired difference against the first
+    name), SE/SD and coverage over the replications of the files."""
+    a = np.array([[float(v) for v in line.split()[2 + skip:]] for path in paths
+                  for line in Path(path).read_text().splitlines() if line.strip()])
+    per = a.reshape(len(a), len(names), 4)
+    print(f"{len(a)} replications")
+    print("| estimator | estimand | bias | \\|err\\| (paired diff.) | SE/SD | coverage |")
+    print("|---|---|---|---|---|---|")
+    for k, estimand in ((0, "ATT"), (2, "ATE")):
+        for j, name in enumerate(names):
+            err, se = per[:, j, k], per[:, j, k + 1]
+            diff = np.abs(err) - np.abs(per[:, 0, k])
+            print(f"| {name} | {estimand} | {err.mean():+.3f} ± "
+                  f"{err.std(ddof=1) / np.sqrt(len(err)):.3f} | {np.abs(err).mean():.3f} "
+                  f"({diff.mean():+.3f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.3f}) | "
+                  f"{se.mean() / err.std(ddof=1):.2f} | "
+                  f"{np.mean(np.abs(err) <= 1.959964 * se):.2f} |")
+
+
 def varnb_table(paths) -> None:
     """Per file of ``varnb`` lines and estimand: SE/SD and coverage with each
     ``var_neighbors`` (1, 3, 0), and the mean ratio of each SE to the default's."""
@@ -560,6 +582,12 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "netdf-table":
         return netdf_table(argv[1:])
+    if argv and argv[0] == "drsep-table":
+        a = np.array([[float(v) for v in line.split()[2:4]] for path in argv[1:]
+                      for line in Path(path).read_text().splitlines() if line.strip()])
+        print("logit correlation with the true logit, joint / separate: median "
+              + " / ".join(f"{v:.2f}" for v in np.median(a, axis=0)))
+        return blocks_table(argv[1:], ("AIPW, joint logit", "AIPW, separate logit"), skip=2)
     if argv and argv[0] == "varnb-table":
         return varnb_table(argv[1:])
     if argv and argv[0] == "grouplasso-table":      # [--variants "default,group 2"]
