@@ -54,6 +54,7 @@ Run from the repository root::
     python benchmarks/highdim.py --reps 20                       # all designs (IHDP: 50)
     python benchmarks/highdim.py --designs news --reps 3          # a quick look
     python benchmarks/highdim.py --table                          # tables from the CSV
+    python benchmarks/highdim.py --compare --csv rerun.csv        # a rerun vs the CSV
     python benchmarks/highdim.py --speed cpu                      # training times
     python benchmarks/highdim.py --speed cuda                     # on a GPU
 
@@ -316,6 +317,22 @@ def run(designs, reps: dict, csv: Path, n_jobs: int = 1) -> None:
               f"{rows[0]['method']}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
+def compare(csv: Path, recorded: Path = CSV) -> None:
+    """Does a rerun (``csv``) reproduce the recorded rows?  Per design and method: the
+    rows matched and the largest absolute difference of the estimate and of the SE."""
+    keys = ["design", "rep", "method", "setting", "estimand", "sample"]
+    new, old = pd.read_csv(csv), pd.read_csv(recorded).drop_duplicates(keys, keep="last")
+    m = new.merge(old, on=keys, suffixes=("", "_recorded"))
+    m["d_est"] = (m["estimate"] - m["estimate_recorded"]).abs()
+    m["d_se"] = (m["std_error"] - m["std_error_recorded"]).abs()
+    print("| design | method | rows rerun | matched | max \\|diff\\| estimate | max \\|diff\\| SE |")
+    print("|---|---|---|---|---|---|")
+    for (design, method), g in m.groupby(["design", "method"]):
+        n = int(((new["design"] == design) & (new["method"] == method)).sum())
+        print(f"| {design} | {method} | {n} | {len(g)} | {g['d_est'].max():.2g} | "
+              f"{g['d_se'].max():.2g} |")
+
+
 # ----------------------------------------------------------------------- tables
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Means and dataset-level SEs by design x method x setting x estimand x sample."""
@@ -490,6 +507,8 @@ def main(argv=None) -> int:
                     help="replications per design (default 20; IHDP 50)")
     ap.add_argument("--csv", type=Path, default=CSV)
     ap.add_argument("--table", action="store_true", help="print the tables of --csv")
+    ap.add_argument("--compare", action="store_true",
+                    help="compare the rows of --csv with the recorded ones")
     ap.add_argument("--speed", choices=["cpu", "cuda", "batch"], default=None,
                     help="time the training only (on the CPU or on CUDA); 'batch': the "
                          "default score at 100,000 rows by batch size and learning rate")
@@ -500,6 +519,9 @@ def main(argv=None) -> int:
     global VERBOSE, ONLY
     VERBOSE, ONLY = args.verbose, tuple(args.methods)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.compare:
+        compare(args.csv)
+        return 0
     if args.speed == "batch":
         speed_batch()
     elif args.speed:
