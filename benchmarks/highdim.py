@@ -325,7 +325,8 @@ def compare(csv: Path, recorded: Path = CSV) -> None:
     m = new.merge(old, on=keys, suffixes=("", "_recorded"))
     m["d_est"] = (m["estimate"] - m["estimate_recorded"]).abs()
     m["d_se"] = (m["std_error"] - m["std_error_recorded"]).abs()
-    print("| design | method | rows rerun | matched | max \\|diff\\| estimate | max \\|diff\\| SE |")
+    print("| design | method | rows rerun | matched | max \\|diff\\| estimate | "
+          "max \\|diff\\| SE |")
     print("|---|---|---|---|---|---|")
     for (design, method), g in m.groupby(["design", "method"]):
         n = int(((new["design"] == design) & (new["method"] == method)).sum())

@@ -507,25 +507,33 @@ def netdf_table(paths) -> None:
                   f"{np.mean(np.abs(err) <= q * se):.2f}; SE/SD {se.mean() / err.std(ddof=1):.2f}")
 
 
+def _lines(paths) -> np.ndarray:
+    """The values of the lines of ``paths`` (after design and replication)."""
+    return np.array([[float(v) for v in line.split()[2:]] for path in paths
+                     for line in Path(path).read_text().splitlines() if line.strip()])
+
+
+def _cells(err, se, base) -> list[str]:
+    """Bias ± SE, mean |error| (paired difference against ``base``'s |error|), SE/SD and
+    coverage of errors ``err`` with standard errors ``se`` over replications."""
+    n, diff = len(err), np.abs(err) - np.abs(base)
+    return [f"{err.mean():+.3f} ± {err.std(ddof=1) / np.sqrt(n):.3f}",
+            f"{np.abs(err).mean():.3f} ({diff.mean():+.3f} ± {diff.std(ddof=1) / np.sqrt(n):.3f})",
+            f"{se.mean() / err.std(ddof=1):.2f}", f"{np.mean(np.abs(err) <= 1.959964 * se):.2f}"]
+
+
 def blocks_table(paths, names, skip: int = 0) -> None:
     """Lines of ``skip`` leading values, then per name ``(ATT error, SE, ATE error, SE)``:
-    per name and estimand, the bias, mean |error| (paired difference against the first
-    name), SE/SD and coverage over the replications of the files."""
-    a = np.array([[float(v) for v in line.split()[2 + skip:]] for path in paths
-                  for line in Path(path).read_text().splitlines() if line.strip()])
-    per = a.reshape(len(a), len(names), 4)
+    per name and estimand, :func:`_cells` (paired against the first name)."""
+    a = _lines(paths)
+    per = a[:, skip:].reshape(len(a), len(names), 4)
     print(f"{len(a)} replications")
     print("| estimator | estimand | bias | \\|err\\| (paired diff.) | SE/SD | coverage |")
     print("|---|---|---|---|---|---|")
     for k, estimand in ((0, "ATT"), (2, "ATE")):
         for j, name in enumerate(names):
-            err, se = per[:, j, k], per[:, j, k + 1]
-            diff = np.abs(err) - np.abs(per[:, 0, k])
-            print(f"| {name} | {estimand} | {err.mean():+.3f} ± "
-                  f"{err.std(ddof=1) / np.sqrt(len(err)):.3f} | {np.abs(err).mean():.3f} "
-                  f"({diff.mean():+.3f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.3f}) | "
-                  f"{se.mean() / err.std(ddof=1):.2f} | "
-                  f"{np.mean(np.abs(err) <= 1.959964 * se):.2f} |")
+            cells = _cells(per[:, j, k], per[:, j, k + 1], per[:, 0, k])
+            print(f"| {name} | {estimand} | " + " | ".join(cells) + " |")
 
 
 def varnb_table(paths) -> None:
@@ -535,12 +543,12 @@ def varnb_table(paths) -> None:
           "mean SE ratio to J = 1, J = 3 / 0 |")
     print("|---|---|---|---|---|---|")
     for path in paths:
-        rows = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
-        a = np.array([[float(v) for v in r[2:]] for r in rows])
+        a = _lines([path])
+        design = Path(path).read_text().split()[0]
         for j, estimand in ((0, "ATT"), (4, "ATE")):
             err, se = a[:, j], a[:, j + 1:j + 4]
             sd = err.std(ddof=1)
-            print(f"| {rows[0][0]} | {estimand} | {len(a)} | "
+            print(f"| {design} | {estimand} | {len(a)} | "
                   + " / ".join(f"{v:.2f}" for v in se.mean(axis=0) / sd) + " | "
                   + " / ".join(f"{v:.2f}" for v in (np.abs(err)[:, None] <= 1.959964 * se)
                                .mean(axis=0)) + " | "
@@ -550,29 +558,19 @@ def varnb_table(paths) -> None:
 
 def grouplasso_table(paths, names=("default", "group 1", "group 1.5")) -> None:
     """Per ``grouplasso`` variant over the replications of the files: the mean logit
-    correlation, ATT and ATE bias, mean |error|, SE/SD and coverage, AIPW's ATE mean
-    |error|, the mean validation loss and the range of the input columns used; the
-    paired |error| against the first."""
-    a = np.array([[float(v) for v in line.split()[2:]] for path in paths
-                  for line in Path(path).read_text().splitlines() if line.strip()])
+    correlation, :func:`_cells` of the ATT and the ATE (paired against the first
+    variant), AIPW's ATE mean |error|, the mean validation loss and the range of the
+    input columns used."""
+    a = _lines(paths)
     per = a.reshape(len(a), -1, 8)
-    base = np.abs(per[:, 0, [1, 3]])
     print(f"{len(a)} replications")
-    print("| variant | logit corr. | ATT bias | ATT \\|err\\| (paired diff.) | ATT SE/SD | ATT cov. "
-          "| ATE bias | ATE \\|err\\| (paired diff.) | ATE SE/SD | ATE cov. | AIPW ATE \\|err\\| | "
-          "val. loss | columns used |")
+    err = "\\|err\\| (paired diff.)"
+    print(f"| variant | logit corr. | ATT bias | ATT {err} | ATT SE/SD | ATT cov. | ATE bias | "
+          f"ATE {err} | ATE SE/SD | ATE cov. | AIPW ATE \\|err\\| | val. loss | columns used |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for j, name in enumerate(names):
         v = per[:, j]
-        cells = []
-        for k, col in enumerate((1, 3)):
-            err, se = v[:, col], v[:, col + 1]
-            diff = np.abs(err) - base[:, k]
-            cells += [f"{err.mean():+.3f} ± {err.std(ddof=1) / np.sqrt(len(err)):.3f}",
-                      f"{np.abs(err).mean():.3f} ({diff.mean():+.3f} ± "
-                      f"{diff.std(ddof=1) / np.sqrt(len(diff)):.3f})",
-                      f"{se.mean() / err.std(ddof=1):.2f}",
-                      f"{np.mean(np.abs(err) <= 1.959964 * se):.2f}"]
+        cells = _cells(v[:, 1], v[:, 2], per[:, 0, 1]) + _cells(v[:, 3], v[:, 4], per[:, 0, 3])
         print(f"| {name} | {v[:, 0].mean():.2f} | " + " | ".join(cells)
               + f" | {np.abs(v[:, 5]).mean():.3f} | {v[:, 6].mean():.4f} | "
               f"{v[:, 7].min():.0f}-{v[:, 7].max():.0f} |")
@@ -583,10 +581,9 @@ def main(argv=None) -> None:
     if argv and argv[0] == "netdf-table":
         return netdf_table(argv[1:])
     if argv and argv[0] == "drsep-table":
-        a = np.array([[float(v) for v in line.split()[2:4]] for path in argv[1:]
-                      for line in Path(path).read_text().splitlines() if line.strip()])
+        corr = np.median(_lines(argv[1:])[:, :2], axis=0)
         print("logit correlation with the true logit, joint / separate: median "
-              + " / ".join(f"{v:.2f}" for v in np.median(a, axis=0)))
+              + " / ".join(f"{v:.2f}" for v in corr))
         return blocks_table(argv[1:], ("AIPW, joint logit", "AIPW, separate logit"), skip=2)
     if argv and argv[0] == "varnb-table":
         return varnb_table(argv[1:])
