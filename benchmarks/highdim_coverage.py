@@ -49,11 +49,11 @@ def summary(estimate: np.ndarray, se: np.ndarray, truth: np.ndarray) -> dict:
     err = estimate - truth
     covered = int(np.sum(np.abs(err) <= Z * se))
     n = err.size
-    ci = stats.binomtest(covered, n, 0.95)
+    test = stats.binomtest(covered, n, 0.95)
     bias, sd = err.mean(), err.std(ddof=1)
     implied = np.mean(stats.norm.cdf((Z * se - bias) / sd) - stats.norm.cdf((-Z * se - bias) / sd))
-    low, high = ci.proportion_ci(0.95, method="exact")
-    return {"reps": n, "coverage": covered / n, "ci": (low, high), "p": ci.pvalue,
+    low, high = test.proportion_ci(0.95, method="exact")
+    return {"reps": n, "coverage": covered / n, "ci": (low, high), "p": test.pvalue,
             "bias_sd": bias / sd, "se_sd": se.mean() / sd, "implied": implied}
 
 
