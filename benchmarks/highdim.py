@@ -321,8 +321,8 @@ def compare(csv: Path, recorded: Path = CSV) -> None:
     """Does a rerun (``csv``) reproduce the recorded rows?  Per design and method: the
     rows matched and the largest absolute difference of the estimate and of the SE."""
     keys = ["design", "rep", "method", "setting", "estimand", "sample"]
-    new, old = pd.read_csv(csv), pd.read_csv(recorded).drop_duplicates(keys, keep="last")
-    m = new.merge(old, on=keys, suffixes=("", "_recorded"))
+    new = pd.read_csv(csv)
+    m = new.merge(pd.read_csv(recorded), on=keys, suffixes=("", "_recorded"))
     m["d_est"] = (m["estimate"] - m["estimate_recorded"]).abs()
     m["d_se"] = (m["std_error"] - m["std_error_recorded"]).abs()
     print("| design | method | rows rerun | matched | max \\|diff\\| estimate | "

@@ -60,8 +60,9 @@ of the input (what ``NeuralBalancingScore(input_rank=k)`` does): the recommended
 The fifth argument lists the variants, comma-separated: ``0`` is the input itself (the
 default score with ``input_rank=None``, the default of the pilot's day), ``k``
 the ``k`` components standardised, ``ku`` unstandardised (scaled so that the first has
-unit SD, the library's first scale; it now scales the top 20 to mean unit variance).  Per variant, as ``regularise``, then the mean best
-validation loss of the networks (what ``input_rank="auto"`` compares).
+unit SD, the library's first scale; it now scales the top 20 to mean unit variance).
+Per variant, as ``regularise``, then the mean best validation loss of the networks (what
+``input_rank="auto"`` compares).
 
 ``plugin``: where the ATE's bias sits.  The learned joint score's matching estimate (as
 ``swap``'s first), then the plug-in of its heads (the mean of ``mu_1 - mu_0`` over the
@@ -72,7 +73,8 @@ Prints the ATT and ATE errors of the three in turn (no SEs).
 ``dr``: the doubly robust lead of ``plugin`` with standard errors.  The default estimator
 on the learned score (frozen, so its SE has the jackknife over the networks), then AIPW
 on the same joint score (propensity clipped to [0.01, 0.99]) with the influence-function
-variance plus the variance of the five networks' own AIPW estimates / 5.  Prints the ATT error and SE then the ATE's, for matching and then AIPW.
+variance plus the variance of the five networks' own AIPW estimates / 5.  Prints the ATT
+error and SE then the ATE's, for matching and then AIPW.
 
 ``drsep``: AIPW with a propensity that never saw the outcome.  The default's joint score
 as ``dr``'s AIPW, then the same heads with the logit of ``separate``'s networks (trained
@@ -178,6 +180,9 @@ class Precomputed(TransformerMixin, BaseEstimator):
         return {"prognostic": True}
 
 
+Z = 1.959964                           # the normal 97.5% quantile of the intervals
+
+
 def _truths(b) -> dict:
     """The in-sample ATT and ATE of ``b``."""
     tau = b.mu1 - b.mu0
@@ -209,6 +214,31 @@ def _aipw(S, t, y) -> list[tuple[float, float]]:
     ate = g.mean()
     return [(att, np.sqrt(np.mean(phi_att ** 2) / n)),
             (ate, np.sqrt(np.mean((g - ate) ** 2) / n))]
+
+
+def _aipw_errors(S, b, other_logit) -> list[float]:
+    """AIPW's ATT error and SE then the ATE's on the joint score ``S``, then the same with
+    its logit replaced by ``other_logit``."""
+    out = []
+    for logit in (S[:, 0], other_logit):
+        aipw = _aipw(np.column_stack([logit, S[:, 1:]]), b.t, b.y)
+        out += [v for (est, se), truth in zip(aipw, _truths(b).values())
+                for v in (est - truth, se)]
+    return out
+
+
+def _out_of_fold(design, X, b, rep, **params) -> np.ndarray:
+    """The recommended score (``params`` changed) cross-fitted over five folds: each
+    fold's rows transformed by a score fitted on the other four (seed ``rep + 1000 k``)."""
+    out = None
+    folds = StratifiedKFold(5, shuffle=True, random_state=rep).split(X, b.t)
+    for k, (train, test) in enumerate(folds):
+        score = _score(design, rep + 1000 * k, **params)
+        outcome = {"outcome": b.y[train]} if params.get("prognostic", True) else {}
+        part = score.fit(X[train], b.t[train], **outcome).transform(X[test])
+        out = np.zeros((b.t.size, part.shape[1])) if out is None else out
+        out[test] = part
+    return out
 
 
 def _score(design: str, rep: int, **params):
@@ -399,11 +429,7 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         alone = _score(design, rep, prognostic=False).fit(X, b.t).transform(X)[:, 0]
         true = None if b.propensity is None else np.log(b.propensity / (1 - b.propensity))
         out = [np.nan if true is None else np.corrcoef(v, true)[0, 1] for v in (S[:, 0], alone)]
-        for logit in (S[:, 0], alone):
-            aipw = _aipw(np.column_stack([logit, S[:, 1:]]), b.t, b.y)
-            out += [v for (est, se), truth in zip(aipw, _truths(b).values())
-                    for v in (est - truth, se)]
-        return out
+        return out + _aipw_errors(S, b, alone)
     if mode == "separate":
         # the propensity from networks without prognostic heads (a representation that
         # never saw y), the heads from the recommended networks
@@ -472,27 +498,10 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
     if mode == "regularise":
         return _regularised(design, X, b, rep, *([variants] if variants else []))
     if mode == "drcross":
-        # AIPW on cross-fitted heads and propensities (five folds, as ``crossfit``)
-        S, alone = np.zeros((b.t.size, 3)), np.zeros(b.t.size)
-        folds = StratifiedKFold(5, shuffle=True, random_state=rep).split(X, b.t)
-        for k, (train, test) in enumerate(folds):
-            S[test] = _score(design, rep + 1000 * k).fit(
-                X[train], b.t[train], outcome=b.y[train]).transform(X[test])
-            alone[test] = _score(design, rep + 1000 * k, prognostic=False).fit(
-                X[train], b.t[train]).transform(X[test])[:, 0]
-        out = []
-        for logit in (S[:, 0], alone):
-            aipw = _aipw(np.column_stack([logit, S[:, 1:]]), b.t, b.y)
-            out += [v for (est, se), truth in zip(aipw, _truths(b).values())
-                    for v in (est - truth, se)]
-        return out
+        alone = _out_of_fold(design, X, b, rep, prognostic=False)[:, 0]
+        return _aipw_errors(_out_of_fold(design, X, b, rep), b, alone)
     if mode == "crossfit":
-        S = np.zeros((b.t.size, 3))
-        folds = StratifiedKFold(5, shuffle=True, random_state=rep).split(X, b.t)
-        for k, (train, test) in enumerate(folds):
-            score = _score(design, rep + 1000 * k)
-            S[test] = score.fit(X[train], b.t[train], outcome=b.y[train]).transform(X[test])
-        return _errors(X, b, Precomputed(S), rep)
+        return _errors(X, b, Precomputed(_out_of_fold(design, X, b, rep)), rep)
     if mode == "fission":
         # data fission (Leiner, Duan, Wasserman & Ramdas 2023) with the noise SD known (1):
         # f = y + tau Z trains the score, g = y - Z / tau is estimated on; f and g are
@@ -516,16 +525,15 @@ def netdf_table(paths) -> None:
     taken as exact), K = 5 networks."""
     from scipy import stats
     for path in paths:
-        rows = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
-        a = np.array([[float(v) for v in r[2:]] for r in rows])
+        a, design = _lines([path]), Path(path).read_text().split()[0]
         for j, estimand in ((0, "ATT"), (3, "ATE")):
             err, se, jk = a[:, j], a[:, j + 1], a[:, j + 2]
             share = jk ** 2 / se ** 2
             q = stats.t.ppf(0.975, 4 / share ** 2)
-            print(f"{rows[0][0]} {estimand} reps {len(a)}: jackknife share of the variance "
+            print(f"{design} {estimand} reps {len(a)}: jackknife share of the variance "
                   f"{share.mean():.2f}, median df {np.median(4 / share ** 2):.0f}, mean t "
                   f"quantile {q.mean():.3f}; coverage normal "
-                  f"{np.mean(np.abs(err) <= 1.959964 * se):.2f}, t "
+                  f"{np.mean(np.abs(err) <= Z * se):.2f}, t "
                   f"{np.mean(np.abs(err) <= q * se):.2f}; SE/SD {se.mean() / err.std(ddof=1):.2f}")
 
 
@@ -541,7 +549,7 @@ def _cells(err, se, base) -> list[str]:
     n, diff = len(err), np.abs(err) - np.abs(base)
     return [f"{err.mean():+.3f} ± {err.std(ddof=1) / np.sqrt(n):.3f}",
             f"{np.abs(err).mean():.3f} ({diff.mean():+.3f} ± {diff.std(ddof=1) / np.sqrt(n):.3f})",
-            f"{se.mean() / err.std(ddof=1):.2f}", f"{np.mean(np.abs(err) <= 1.959964 * se):.2f}"]
+            f"{se.mean() / err.std(ddof=1):.2f}", f"{np.mean(np.abs(err) <= Z * se):.2f}"]
 
 
 def blocks_table(paths, names, skip: int = 0) -> None:
@@ -572,7 +580,7 @@ def varnb_table(paths) -> None:
             sd = err.std(ddof=1)
             print(f"| {design} | {estimand} | {len(a)} | "
                   + " / ".join(f"{v:.2f}" for v in se.mean(axis=0) / sd) + " | "
-                  + " / ".join(f"{v:.2f}" for v in (np.abs(err)[:, None] <= 1.959964 * se)
+                  + " / ".join(f"{v:.2f}" for v in (np.abs(err)[:, None] <= Z * se)
                                .mean(axis=0)) + " | "
                   + " / ".join(f"{v:.3f}" for v in (se[:, 1:] / se[:, :1]).mean(axis=0))
                   + " |")
