@@ -29,8 +29,7 @@ def _designs():
         "sparse": (sparse_.X, sparse_.t, sparse_.y, sparse_.true_effect["ATT"], {}),
         "images": (pixels, img["treat"].to_numpy(), img["y"].to_numpy(),
                    img.attrs["true_effect"]["ATT"],
-                   {"encoder": nn.Sequential(nn.Linear(64, 32), nn.ReLU()),
-                    "standardize": False}),
+                   {"image_shape": (8, 8)}),                # the built-in CNN
     }
 
 

@@ -418,9 +418,55 @@ def test_encoder_before_the_bottleneck():
     assert len(two.network_.encoders) == 2
     assert not torch.equal(two.network_.encoders[0][0].weight, two.network_.encoders[1][0].weight)
     with pytest.raises(InputError, match="need an `encoder`"):
-        NeuralBalancingScore().fit(imgs, t)
+        NeuralBalancingScore().fit(imgs[:, None], t)           # 5-d: no built-in reads it
     with pytest.raises(InputError, match="per unit"):
         a.transform(imgs[:, :, :5, :5])
+
+
+def test_built_in_cnn_for_images():
+    rng = np.random.default_rng(7)
+    imgs = rng.uniform(0, 16, size=(300, 8, 8)).astype(np.float32)
+    t = (imgs[:, :4].mean((1, 2)) - 8 + rng.normal(size=300) > 0).astype(int)
+    pixels = imgs.reshape(300, 64)
+    # the CNN the digits benchmark measured, written out by hand (pixels unscaled)
+    reference = nn.Sequential(nn.Unflatten(1, (1, 8, 8)),
+                              nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(64, 32), nn.ReLU())
+    kw = dict(FAST, n_networks=2)
+    ref = NeuralBalancingScore(encoder=reference, standardize=False, **kw).fit(pixels, t)
+    flat = NeuralBalancingScore(image_shape=(8, 8), **kw).fit(pixels, t)   # standardize ignored
+    cube = NeuralBalancingScore(**kw).fit(imgs, t)                 # (n, 8, 8): the default
+    four = NeuralBalancingScore(**kw).fit(imgs[:, None], t)        # (n, 1, 8, 8)
+    assert flat.image_shape_ == cube.image_shape_ == four.image_shape_ == (1, 8, 8)
+    assert flat.mean_ is None                                      # pixels are not scaled
+    expected = ref.transform(pixels)
+    assert np.array_equal(flat.transform(pixels), expected)
+    assert np.array_equal(cube.transform(imgs), expected)
+    assert np.array_equal(four.transform(imgs[:, None]), expected)
+    assert np.array_equal(pickle.loads(pickle.dumps(flat)).transform(pixels), expected)
+    assert not np.array_equal(expected, NeuralBalancingScore(
+        image_shape=(8, 8), **{**kw, "random_state": 1}).fit(pixels, t).transform(pixels))
+    # the two networks start from different weights, and the module is rebuilt per fit
+    enc = flat.network_.encoders
+    assert not torch.equal(enc[0][2].weight, enc[1][2].weight)
+    # many pixels are images, not wide covariates: no input rank, a 5-d bottleneck
+    big = rng.uniform(size=(120, 3, 12, 12)).astype(np.float32)
+    wide = NeuralBalancingScore(image_shape=(3, 12, 12), **FAST).fit(
+        big.reshape(120, -1), t[:120])
+    assert (wide.dim_, wide.input_rank_) == (5, None)
+    # large images are pooled to at most 8x8 before the dense layer
+    layers = NeuralBalancingScore(**FAST).fit(
+        rng.uniform(size=(60, 40, 48)).astype(np.float32), t[:60]).network_.encoders[0]
+    assert isinstance(layers[-4], nn.AdaptiveMaxPool2d) and layers[-2].in_features == 16 * 8 * 8
+    with pytest.raises(InputError, match="has 64 pixels, but X has 63 values per unit"):
+        NeuralBalancingScore(image_shape=(8, 8), **FAST).fit(pixels[:, :63], t)
+    with pytest.raises(InputError, match="not both"):
+        NeuralBalancingScore(image_shape=(8, 8), encoder=reference, **FAST).fit(pixels, t)
+    with pytest.raises(InputError, match="'image_shape' must be"):
+        NeuralBalancingScore(image_shape=64, **FAST).fit(pixels, t)
+    with pytest.raises(InputError, match="at least 4x4"):
+        NeuralBalancingScore(image_shape=(16, 2, 2), **FAST).fit(pixels, t)
 
 
 def test_clear_errors_for_bad_input():

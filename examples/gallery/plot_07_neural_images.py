@@ -13,9 +13,11 @@ method sees: which digit it is (``g``) and how much ink it has (``z``).
 # %%
 # Two scores, one estimator
 # -------------------------
-# A sample of 600 images keeps this page fast; the network trains for 30 epochs (200 by
-# default).  Both estimates are ATTs with matching with replacement, the estimator's
-# defaults; the truth is known from the simulation.
+# A sample of 600 images keeps this page fast; the networks train for at most 30 epochs
+# (200 by default).  ``image_shape=(8, 8)`` tells the neural score that the 64 columns
+# are the pixels of 8x8 images, which it then reads through its built-in CNN.  Both
+# estimates are ATTs with matching with replacement, the estimator's defaults; the
+# truth is known from the simulation.
 import warnings
 
 import matplotlib.pyplot as plt
@@ -27,7 +29,8 @@ df = csm.datasets.load_dataset("image_confounding", n=600, random_state=0)
 pixels = df.attrs["covariates"]
 truth = df.attrs["true_effect"]["ATT"]
 scores = {"PSM (logistic, pixels)": csm.PropensityScore(),
-          "NSM (neural score)": csm.NeuralBalancingScore(epochs=30, random_state=0)}
+          "NSM (neural score)": csm.NeuralBalancingScore(image_shape=(8, 8), epochs=30,
+                                                         random_state=0)}
 rows, balance = [], {}
 for label, score in scores.items():
     est = csm.MatchingEstimator(balancing_score=score, random_state=0)
@@ -48,9 +51,10 @@ print(f"true ATT {truth:.3f}")
 # ---------------------------------
 # The matches of the neural score are closer to the treated images in digit and ink,
 # the two features that drive both the treatment and the outcome, so its estimate is
-# closer to the truth.  Neither interval covers the truth in this small, fast run
-# (600 images, a short training): some imbalance in ``g`` remains, and the full
-# example (``examples/image_confounding.py``) averages over seeds with longer training.
+# closer to the truth and its interval covers it; the propensity score's does not.
+# Some imbalance in ``g`` remains in this small, fast run (600 images, a short
+# training); the full example (``examples/image_confounding.py``) averages over seeds
+# with longer training.
 for label, tab in balance.items():
     print(f"{label}: |SMD| after matching " + ", ".join(
         f"{c} {abs(v):.2f}" for c, v in tab["smd_after"].items()))
