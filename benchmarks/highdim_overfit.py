@@ -111,6 +111,10 @@ conditional variances from ``var_neighbors = 1`` (the default), ``3`` and ``0``
 (homoskedastic): the estimates are the same, only the SEs differ.  Prints the ATT error
 and its three SEs, then the ATE's.
 
+``estopts``: the default score fitted once and frozen, then the estimator with each
+setting of ``ESTOPTS`` (the default, ``bias_fit="arm"``, 1, 5 and 20 neighbours): the
+ATT error and SE then the ATE's, per setting.
+
 ``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
 error and SE then the ATE's, for each score in turn (the last four without the network
 jackknife in the SE).
@@ -138,6 +142,8 @@ propensity)::
     python benchmarks/highdim_overfit.py drsep-table drsep_sparse.txt
     python benchmarks/highdim_overfit.py drcross sparse 1 21 > drcross_sparse.txt
     python benchmarks/highdim_overfit.py drcross-table drcross_sparse.txt
+    python benchmarks/highdim_overfit.py estopts latent 1 21 > estopts_latent.txt
+    python benchmarks/highdim_overfit.py estopts-table estopts_latent.txt
 """
 from __future__ import annotations
 
@@ -324,7 +330,11 @@ def _regularised(design, X, b, rep,
     return out
 
 
-MODES = ("dr", "drsep", "drcross", "netdf", "logit", "grouplasso", "varnb", "oracle",
+#: ``estopts``: estimator settings tried on the same frozen default score.
+ESTOPTS = {"default": {}, "bias_fit arm": {"bias_fit": "arm"},
+           "1-NN": {"n_neighbors": 1}, "5-NN": {"n_neighbors": 5},
+           "20-NN": {"n_neighbors": 20}}
+MODES = ("estopts", "dr", "drsep", "drcross", "netdf", "logit", "grouplasso", "varnb", "oracle",
          "crossfit", "variance", "regularise", "fission", "truth", "swap", "separate", "richbc",
          "loohead", "project", "plugin")
 
@@ -491,6 +501,9 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         fit = FrozenEstimator(_score(design, rep).fit(X, b.t, outcome=b.y))
         runs = [_errors(X, b, fit, rep, var_neighbors=j) for j in (1, 3, 0)]
         return [runs[0][0], *(r[1] for r in runs), runs[0][2], *(r[3] for r in runs)]
+    if mode == "estopts":
+        fit = FrozenEstimator(_score(design, rep).fit(X, b.t, outcome=b.y))
+        return [v for opts in ESTOPTS.values() for v in _errors(X, b, fit, rep, **opts)]
     if mode == "grouplasso":
         return _group_lasso(design, X, b, rep, *([variants] if variants else []))
     if mode == "project":
@@ -618,6 +631,8 @@ def main(argv=None) -> None:
     if argv and argv[0] == "drcross-table":
         return blocks_table(argv[1:], ("AIPW, cross-fitted joint logit",
                                        "AIPW, cross-fitted separate logit"))
+    if argv and argv[0] == "estopts-table":
+        return blocks_table(argv[1:], tuple(ESTOPTS))
     if argv and argv[0] == "varnb-table":
         return varnb_table(argv[1:])
     if argv and argv[0] == "grouplasso-table":      # [--variants "default,group 2"]

@@ -244,8 +244,8 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         Centre and scale each continuous column of a 2-d input by its mean and SD
         over the training units; columns whose values are all 0 or 1 are left as they
         are (as the paper).  Sparse inputs are only scaled (no centring, which would
-        make them dense).  Inputs of more than two dimensions (images) are passed
-        unchanged.
+        make them dense).  Images (inputs of more than two dimensions, or pixel
+        columns named by ``image_shape``) are passed unchanged.
     encoder : nn.Module or None, default None
         A module applied to the input before the bottleneck; its output is
         flattened.  Each network gets its own copy; the module passed is never
