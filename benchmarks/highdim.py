@@ -56,6 +56,8 @@ Run from the repository root::
     python benchmarks/highdim.py --designs news --reps 3          # a quick look
     python benchmarks/highdim.py --table                          # tables from the CSV
     python benchmarks/highdim.py --compare --csv rerun.csv        # a rerun vs the CSV
+    python benchmarks/highdim.py --designs latent --methods nsm --first 51 --reps 100 \
+        --csv more.csv                                            # replications 51-100
     python benchmarks/highdim.py --speed cpu                      # training times
     python benchmarks/highdim.py --speed cuda                     # on a GPU
 
@@ -281,11 +283,12 @@ COLUMNS = ["design", "rep", "method", "setting", "estimand", "sample", "estimate
            "seconds", "error_msg", "machine"]
 
 
-def tasks(designs, reps: dict) -> list[tuple[str, int, str]]:
-    """(design, replication, method), replication by replication so that an
-    interrupted run leaves every design with about the same number."""
+def tasks(designs, reps: dict, first: int = 1) -> list[tuple[str, int, str]]:
+    """(design, replication, method) for replications ``first`` to ``reps[design]``,
+    replication by replication so that an interrupted run leaves every design with
+    about the same number."""
     out, paper = [], []                   # the paper's network (slow) comes last
-    for rep in range(1, max(reps[d] for d in designs) + 1):
+    for rep in range(first, max(reps[d] for d in designs) + 1):
         for design in designs:
             if rep > reps[design]:
                 continue
@@ -296,7 +299,7 @@ def tasks(designs, reps: dict) -> list[tuple[str, int, str]]:
     return out + paper
 
 
-def run(designs, reps: dict, csv: Path, n_jobs: int = 1) -> None:
+def run(designs, reps: dict, csv: Path, n_jobs: int = 1, first: int = 1) -> None:
     """Run the tasks not yet in ``csv`` (``n_jobs`` processes), appending as they end."""
     from joblib import Parallel, delayed
     os.environ["PYTHONPATH"] = os.pathsep.join(          # the workers import this file
@@ -306,7 +309,7 @@ def run(designs, reps: dict, csv: Path, n_jobs: int = 1) -> None:
     if csv.is_file():
         old = pd.read_csv(csv)
         done = set(zip(old["design"], old["rep"], old["method"]))
-    todo = [task for task in tasks(designs, reps) if task not in done]
+    todo = [task for task in tasks(designs, reps, first) if task not in done]
     csv.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
@@ -507,6 +510,8 @@ def main(argv=None) -> int:
     ap.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=DESIGNS)
     ap.add_argument("--reps", type=int, default=None,
                     help="replications per design (default 20; IHDP 50)")
+    ap.add_argument("--first", type=int, default=1,
+                    help="first replication (default 1; IHDP has 50)")
     ap.add_argument("--csv", type=Path, default=CSV)
     ap.add_argument("--table", action="store_true", help="print the tables of --csv")
     ap.add_argument("--compare", action="store_true",
@@ -531,7 +536,7 @@ def main(argv=None) -> int:
         return 0
     if not args.table:
         reps = dict(REPS) if args.reps is None else {d: args.reps for d in DESIGNS}
-        run(args.designs, reps, args.csv, args.jobs)
+        run(args.designs, reps, args.csv, args.jobs, args.first)
     print(markdown(pd.read_csv(args.csv)))
     return 0
 

@@ -17,7 +17,7 @@ estimand of the recommended NSM rows of ``results/highdim_runs.csv`` (setting
 
 Usage::
 
-    python benchmarks/highdim_coverage.py [--runs CSV]
+    python benchmarks/highdim_coverage.py [--runs CSV [--runs CSV ...]]
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def summary(estimate: np.ndarray, se: np.ndarray, truth: np.ndarray) -> dict:
             "bias_sd": bias / sd, "se_sd": se.mean() / sd, "implied": implied}
 
 
-def table(runs: Path = RUNS) -> None:
-    d = pd.read_csv(runs)
+def table(*runs: Path) -> None:
+    d = pd.concat([pd.read_csv(r) for r in runs or (RUNS,)], ignore_index=True)
     d = d[d["method"].isin(NSM) & (d["setting"] == "default") & (d["sample"] == "in")]
     pop = pd.read_csv(POPULATION) if POPULATION.exists() else None
     reps = sorted(d.groupby(["design", "method", "estimand"]).size().unique())
@@ -71,8 +71,8 @@ def table(runs: Path = RUNS) -> None:
     for (design, method, estimand), g in d.groupby(["design", "method", "estimand"]):
         frames = {"in-sample": g.assign(target=g["truth"])}
         if pop is not None:
-            m = g.merge(pop, on=["design", "rep"])
-            if len(m) == len(g):
+            m = g.merge(pop, on=["design", "rep"])      # the replications that have it
+            if len(m):
                 frames["population"] = m.assign(
                     target=m["PATT" if estimand == "ATT" else "PATE"])
         for name, f in frames.items():
@@ -84,4 +84,4 @@ def table(runs: Path = RUNS) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    table(Path(args[args.index("--runs") + 1]) if "--runs" in args else RUNS)
+    table(*(Path(args[i + 1]) for i, a in enumerate(args) if a == "--runs"))

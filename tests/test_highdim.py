@@ -21,7 +21,7 @@ def _designs():
     news = simulate_news(1000, 500, 20, random_state=3, as_frame=False)
     latent = simulate_latent_factors(500, 200, random_state=3, as_frame=False)
     sparse_ = simulate_sparse_linear(500, 200, random_state=3, as_frame=False)
-    img = simulate_image_confounding(random_state=3)          # the 1,797 digits
+    img = simulate_image_confounding(500, random_state=3)     # 500 of the 1,797 digits
     pixels = img[img.attrs["covariates"]].to_numpy()
     return {
         "news": (news.X, news.t, news.y, news.true_effect["ATT"], {}),
