@@ -13,6 +13,7 @@ replication's sample, which is unchanged: 100,000 further documents for news,
 Usage::
 
     python benchmarks/highdim_population.py compute --jobs 2   # results/highdim_population.csv
+    python benchmarks/highdim_population.py compute --reps 100 --designs latent,sparse
     python benchmarks/highdim_population.py table [--runs CSV]  # coverage of both truths
 """
 
@@ -41,10 +42,10 @@ def population(task: tuple[str, int]) -> dict:
     return {"design": design, "rep": rep, "population": size, **effects}
 
 
-def compute(reps: int = 50, jobs: int = 1) -> None:
+def compute(reps: int = 50, jobs: int = 1, designs=tuple(SIMULATORS)) -> None:
     done = pd.read_csv(CSV) if CSV.exists() else pd.DataFrame(columns=["design", "rep"])
     have = set(zip(done["design"], done["rep"]))
-    tasks = [(d, r) for d in SIMULATORS for r in range(1, reps + 1) if (d, r) not in have]
+    tasks = [(d, r) for d in designs for r in range(1, reps + 1) if (d, r) not in have]
     with ProcessPoolExecutor(jobs) as pool:
         for row in pool.map(population, tasks):
             pd.DataFrame([row]).to_csv(CSV, mode="a", header=not CSV.exists(), index=False)
@@ -75,7 +76,10 @@ def table(runs: Path = RUNS) -> None:
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] == ["compute"]:
-        compute(jobs=int(args[args.index("--jobs") + 1]) if "--jobs" in args else 1)
+        compute(reps=int(args[args.index("--reps") + 1]) if "--reps" in args else 50,
+                jobs=int(args[args.index("--jobs") + 1]) if "--jobs" in args else 1,
+                designs=(args[args.index("--designs") + 1].split(",") if "--designs" in args
+                         else tuple(SIMULATORS)))
     elif args[:1] == ["table"]:
         table(Path(args[args.index("--runs") + 1]) if "--runs" in args else RUNS)
     else:
