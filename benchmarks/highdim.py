@@ -24,7 +24,8 @@ covariates are wide) and ``5nn_bc`` (5-NN, bias correction regressing on the sco
 The best baseline row of a design is the best of both settings.
 
 * ``nsm``: ``NeuralBalancingScore()`` with its defaults, i.e. what
-  ``estimate_effect(score="neural")`` does (the score's fit time is included);
+  ``estimate_effect(score="neural")`` does (the score's fit time is included); on the
+  images ``NeuralBalancingScore(image_shape=(8, 8))``, the recommended call for pixels;
 * ``nsm_paper``: ``NeuralBalancingScore.paper()``: the paper's network and its 5-d
   bottleneck;
 * ``l2_ps`` / ``l1_ps``: logistic propensity (logit scale) with an L2 / L1 penalty

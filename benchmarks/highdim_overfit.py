@@ -248,9 +248,10 @@ def _out_of_fold(design, X, b, rep, **params) -> np.ndarray:
 
 
 def _score(design: str, rep: int, **params):
-    """The recommended score of ``design`` (``highdim.methods``), with ``params`` changed."""
+    """The recommended score of ``design`` (``highdim.methods``), with ``params`` changed;
+    for the images the MLP encoder's (``nsm_mlp``), which the recorded pilots used."""
     if design == "images":
-        return csm.NeuralBalancingScore(encoder=highdim._encoder("mlp"), standardize=False,
+        return csm.NeuralBalancingScore(encoder=highdim._mlp_encoder(), standardize=False,
                                         random_state=rep, **params)
     return csm.NeuralBalancingScore(random_state=rep, **params)
 

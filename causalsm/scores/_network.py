@@ -80,8 +80,9 @@ def image_encoder(shape: tuple[int, int, int]) -> nn.Module:
     c, h, w = shape
     h, w = h // 4, w // 4
     if min(h, w) < 1:
-        raise InputError(f"image_shape {shape}: the built-in CNN needs images of at least "
-                         "4x4 pixels; pass your own `encoder` for smaller ones")
+        raise InputError(f"images of shape {shape} (channels, height, width): the built-in "
+                         "CNN needs at least 4x4 pixels; pass your own `encoder` for smaller "
+                         "ones")
     cap = (min(h, 8), min(w, 8))
     layers = [nn.Flatten(), nn.Unflatten(1, shape),
               nn.Conv2d(c, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),

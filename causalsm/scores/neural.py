@@ -882,7 +882,7 @@ class NeuralBalancingScore(SklearnTagsMixin, TransformerMixin, BaseEstimator):
         encoders = None
         template = self.encoder
         if template is None and self.image_shape_ is not None:
-            with torch.random.fork_rng():          # its weights are drawn below
+            with torch.random.fork_rng(devices=[]):   # built on the CPU; weights drawn below
                 template = image_encoder(self.image_shape_)
         if template is not None:
             encoders = []
