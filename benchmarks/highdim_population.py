@@ -19,7 +19,7 @@ Usage::
 
 from __future__ import annotations
 
-import sys
+import argparse
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -73,14 +73,25 @@ def table(runs: Path = RUNS) -> None:
               f"{g['std_error'].mean():.3f} | {(g['estimate'] - g['ptruth']).std():.3f} |")
 
 
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    comp = sub.add_parser("compute", help="append missing population effects to the CSV")
+    comp.add_argument("--reps", type=int, default=50, help="replications 1..REPS")
+    comp.add_argument("--jobs", type=int, default=1)
+    comp.add_argument("--designs", default=",".join(SIMULATORS),
+                      help=f"comma-separated, of {', '.join(SIMULATORS)}")
+    tab = sub.add_parser("table", help="coverage of both truths")
+    tab.add_argument("--runs", type=Path, default=RUNS)
+    args = parser.parse_args(argv)
+    if args.command == "table":
+        return table(args.runs)
+    designs = args.designs.split(",")
+    unknown = [d for d in designs if d not in SIMULATORS]
+    if unknown:
+        parser.error(f"--designs: unknown {unknown}; choose from {list(SIMULATORS)}")
+    compute(reps=args.reps, jobs=args.jobs, designs=designs)
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if args[:1] == ["compute"]:
-        compute(reps=int(args[args.index("--reps") + 1]) if "--reps" in args else 50,
-                jobs=int(args[args.index("--jobs") + 1]) if "--jobs" in args else 1,
-                designs=(args[args.index("--designs") + 1].split(",") if "--designs" in args
-                         else tuple(SIMULATORS)))
-    elif args[:1] == ["table"]:
-        table(Path(args[args.index("--runs") + 1]) if "--runs" in args else RUNS)
-    else:
-        sys.exit(__doc__)
+    main()
