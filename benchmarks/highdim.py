@@ -140,11 +140,14 @@ def methods(design: str) -> dict:
     densify = FunctionTransformer(lambda A: A.toarray() if sp.issparse(A) else A,
                                   accept_sparse=True)
 
-    def logistic(penalty):
+    def logistic(penalty, rep):
+        # liblinear shuffles with random_state (lbfgs ignores it): seeded, so that an L1 row
+        # is reproducible (rows recorded before 2026-12-08 were not seeded)
         solver = "liblinear" if penalty == "l1" else "lbfgs"
         Cs = np.logspace(-4, 1, 11) if penalty == "l1" else np.logspace(-5, 2, 11)
         model = LogisticRegressionCV(Cs=Cs, cv=5, penalty=penalty, solver=solver,
-                                     scoring="neg_log_loss", max_iter=1000, tol=1e-4)
+                                     scoring="neg_log_loss", max_iter=1000, tol=1e-4,
+                                     random_state=rep)
         return csm.PropensityScore(model=make_pipeline(StandardScaler(with_mean=not sparse),
                                                        model))
 
@@ -158,8 +161,8 @@ def methods(design: str) -> dict:
         out["nsm"] = lambda rep: csm.NeuralBalancingScore(random_state=rep)
     out["nsm_paper"] = lambda rep: csm.NeuralBalancingScore.paper(random_state=rep)
     out.update({
-        "l2_ps": lambda rep: logistic("l2"),
-        "l1_ps": lambda rep: logistic("l1"),
+        "l2_ps": lambda rep: logistic("l2", rep),
+        "l1_ps": lambda rep: logistic("l1", rep),
         "hgb_ps": lambda rep: csm.PropensityScore(model=make_pipeline(
             densify, HistGradientBoostingClassifier(early_stopping=True,
                                                     random_state=rep))),

@@ -115,6 +115,15 @@ and its three SEs, then the ATE's.
 setting of ``ESTOPTS`` (the default, ``bias_fit="arm"``, 1, 5 and 20 neighbours): the
 ATT error and SE then the ATE's, per setting.
 
+``encoder``: does the built-in CNN's score miss the images' ink?  The images alone: the
+default score (``image_shape=(8, 8)``), then the same CNN with the 64 pixels also fed
+linearly to the bottleneck (``skip``), then with the mean of each first-layer channel
+added (``gap``, global average pooling), then the CNN with a bottleneck of 10 rather
+than 5 (``dim10``); the fifth argument may list some of them.  Per variant: the ATT
+error and SE, the ATE's, then the standardised differences (treated minus matched
+controls, ATT weights) of the two confounders no method sees, ``g`` and the ink ``z``;
+``encoder-table FILE... [--variants ...]`` summarises.
+
 ``fission``, ``truth``, ``swap``, ``separate``, ``richbc`` and ``loohead`` print the ATT
 error and SE then the ATE's, for each score in turn (the last four without the network
 jackknife in the SE).
@@ -144,6 +153,8 @@ propensity)::
     python benchmarks/highdim_overfit.py drcross-table drcross_sparse.txt
     python benchmarks/highdim_overfit.py estopts latent 1 21 > estopts_latent.txt
     python benchmarks/highdim_overfit.py estopts-table estopts_latent.txt
+    python benchmarks/highdim_overfit.py encoder images 101 131 > encoder_images.txt
+    python benchmarks/highdim_overfit.py encoder-table encoder_images.txt
 """
 from __future__ import annotations
 
@@ -337,7 +348,59 @@ ESTOPTS = {"default": {}, "bias_fit arm": {"bias_fit": "arm"},
            "20-NN": {"n_neighbors": 20}}
 MODES = ("estopts", "dr", "drsep", "drcross", "netdf", "logit", "grouplasso", "varnb", "oracle",
          "crossfit", "variance", "regularise", "fission", "truth", "swap", "separate", "richbc",
-         "loohead", "project", "plugin")
+         "loohead", "project", "plugin", "encoder")
+ENCODERS = ("cnn", "skip", "gap", "dim10")
+
+
+class _CNNPlus(torch.nn.Module):
+    """The built-in CNN's features, then the pixels themselves (``skip``) or the mean of
+    each first-layer channel (``gap``)."""
+
+    def __init__(self, extra: str):
+        super().__init__()
+        self.extra = extra
+        self.cnn = _network.image_encoder((1, 8, 8))
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], -1)
+        if self.extra == "skip":
+            more = x
+        else:                        # Flatten, Unflatten, Conv2d, ReLU: relu(conv1(image))
+            more = self.cnn[3](self.cnn[2](self.cnn[1](x))).mean(dim=(2, 3))
+        return torch.cat([self.cnn(x), more], dim=1)
+
+
+def _encoders(X, b, rep, names=ENCODERS) -> list[float]:
+    """``encoder``'s line: per variant of ``names`` (:data:`ENCODERS`), the ATT and ATE
+    errors and SEs, then the standardised differences of ``g`` and ``z`` after ATT
+    matching."""
+    df = simulate_image_confounding(random_state=rep)
+    latent = df[["g", "z"]].to_numpy()
+    out = []
+    for name in names:
+        if name in ("cnn", "dim10"):
+            score = csm.NeuralBalancingScore(image_shape=(8, 8), random_state=rep,
+                                             dim=10 if name == "dim10" else "auto")
+        else:
+            score = csm.NeuralBalancingScore(encoder=_CNNPlus(name), standardize=False,
+                                             random_state=rep)
+        fit = FrozenEstimator(score.fit(X, b.t, outcome=b.y))
+        w = csm.MatchingEstimator(balancing_score=fit, random_state=rep).fit(
+            X, b.t, b.y).matches_.weights
+        c = b.t == 0
+        smd = [(v[b.t == 1].mean() - np.average(v[c], weights=w[c])) / v.std()
+               for v in latent.T]
+        out += _errors(X, b, fit, rep) + smd
+    return out
+
+
+def encoder_table(paths, names=ENCODERS) -> None:
+    """:func:`blocks_table` per variant, then the mean standardised differences."""
+    blocks_table(paths, names, width=6)
+    per = _lines(paths).reshape(-1, len(names), 6)
+    print("\n| encoder | SMD g | SMD z |\n|---|---|---|")
+    for j, name in enumerate(names):
+        print(f"| {name} | {per[:, j, 4].mean():+.3f} | {per[:, j, 5].mean():+.3f} |")
 
 
 def _group_threshold(weight, optimizer, l1) -> None:
@@ -435,6 +498,8 @@ def one(mode: str, design: str, rep: int, variants=None) -> list[float]:
         return sum((_errors(X, b, Precomputed(v), rep) for v in (
             S, np.column_stack([logit, S[:, 1:]]), np.column_stack([S[:, 0], b.mu0, b.mu1]))),
             [])
+    if mode == "encoder":
+        return _encoders(X, b, rep, *([variants] if variants else []))
     if mode == "drsep":
         S = _score(design, rep).fit(X, b.t, outcome=b.y).transform(X)
         alone = _score(design, rep, prognostic=False).fit(X, b.t).transform(X)[:, 0]
@@ -566,11 +631,12 @@ def _cells(err, se, base) -> list[str]:
             f"{se.mean() / err.std(ddof=1):.2f}", f"{np.mean(np.abs(err) <= Z * se):.2f}"]
 
 
-def blocks_table(paths, names, skip: int = 0) -> None:
-    """Lines of ``skip`` leading values, then per name ``(ATT error, SE, ATE error, SE)``:
-    per name and estimand, :func:`_cells` (paired against the first name)."""
+def blocks_table(paths, names, skip: int = 0, width: int = 4) -> None:
+    """Lines of ``skip`` leading values, then per name ``width`` values that start with
+    ``(ATT error, SE, ATE error, SE)``: per name and estimand, :func:`_cells` (paired
+    against the first name)."""
     a = _lines(paths)
-    per = a[:, skip:].reshape(len(a), len(names), 4)
+    per = a[:, skip:].reshape(len(a), len(names), width)
     print(f"{len(a)} replications")
     print("| estimator | estimand | bias | \\|err\\| (paired diff.) | SE/SD | coverage |")
     print("|---|---|---|---|---|---|")
@@ -620,6 +686,13 @@ def grouplasso_table(paths, names=("default", "group 1", "group 1.5")) -> None:
               f"{v[:, 7].min():.0f}-{v[:, 7].max():.0f} |")
 
 
+def _split_variants(args) -> tuple[list, list | None]:
+    """``FILE... [--variants a,b]``: the files and the variants (None when not given)."""
+    if "--variants" in args:
+        i = args.index("--variants")
+        return args[:i] + args[i + 2:], args[i + 1].split(",")
+    return args, None
+
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "netdf-table":
@@ -634,13 +707,12 @@ def main(argv=None) -> None:
                                        "AIPW, cross-fitted separate logit"))
     if argv and argv[0] == "estopts-table":
         return blocks_table(argv[1:], tuple(ESTOPTS))
+    if argv and argv[0] in ("encoder-table", "grouplasso-table"):  # [--variants "a,b"]
+        table = encoder_table if argv[0] == "encoder-table" else grouplasso_table
+        paths, names = _split_variants(argv[1:])
+        return table(paths, *([names] if names else []))
     if argv and argv[0] == "varnb-table":
         return varnb_table(argv[1:])
-    if argv and argv[0] == "grouplasso-table":      # [--variants "default,group 2"]
-        if "--variants" in argv:
-            i = argv.index("--variants")
-            return grouplasso_table(argv[1:i] + argv[i + 2:], argv[i + 1].split(","))
-        return grouplasso_table(argv[1:])
     mode, design, start, stop = argv[0], argv[1], int(argv[2]), int(argv[3])
     variants = argv[4].split(",") if len(argv) > 4 else None    # regularise: VARIANTS keys
     if mode not in MODES:
